@@ -1,0 +1,29 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "mmsim",
+    products: [
+        .library(name: "MMCore", targets: ["MMCore"]),
+        .library(name: "MMProcFS", targets: ["MMProcFS"]),
+        .library(name: "MMScenario", targets: ["MMScenario"]),
+        .executable(name: "mmsim", targets: ["mmsim"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .target(name: "MMCore", swiftSettings: [.swiftLanguageMode(.v5)]),
+        .target(name: "MMProcFS", dependencies: ["MMCore"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .target(name: "MMScenario", dependencies: ["MMCore", "MMProcFS"],
+                resources: [.copy("Examples")], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .executableTarget(name: "mmsim", dependencies: [
+            "MMCore", "MMProcFS", "MMScenario",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .testTarget(name: "MMCoreTests", dependencies: ["MMCore"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .testTarget(name: "MMProcFSTests", dependencies: ["MMCore", "MMProcFS"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .testTarget(name: "MMScenarioTests", dependencies: ["MMCore", "MMProcFS", "MMScenario"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .testTarget(name: "CLITests", dependencies: ["mmsim"], resources: [.copy("Golden")], swiftSettings: [.swiftLanguageMode(.v5)]),
+    ]
+)

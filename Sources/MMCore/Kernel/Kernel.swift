@@ -1,0 +1,186 @@
+/// The composition: one machine running the simulated kernel.
+
+/// Everything that shapes a machine at boot.
+public struct MachineConfig: Sendable, Equatable {
+    /// RAM in bytes.
+    public var ramBytes: UInt64
+    /// `vm.min_free_kbytes`; nil = computed as Linux does.
+    public var minFreeKbytes: Int?
+    /// TLB geometry of each CPU.
+    public var tlb: TLBConfig
+    /// Total swap in bytes (the core has no swap device yet; counts for overcommit and meminfo).
+    public var swapBytes: UInt64
+    public init(ramBytes: UInt64 = 2 << 30, minFreeKbytes: Int? = nil, tlb: TLBConfig = TLBConfig(), swapBytes: UInt64 = 0) {
+        self.ramBytes = ramBytes; self.minFreeKbytes = minFreeKbytes; self.tlb = tlb; self.swapBytes = swapBytes
+    }
+}
+
+/// The vm.* sysctls the model honours.
+public struct Sysctl: Sendable, Equatable {
+    /// vm.overcommit_memory: 0 heuristic, 1 always, 2 never.
+    public var overcommitMemory = 0
+    /// vm.overcommit_ratio (percent of RAM for CommitLimit under mode 2).
+    public var overcommitRatio = 50
+    /// vm.overcommit_kbytes (overrides the ratio when non-zero).
+    public var overcommitKbytes = 0
+    /// vm.admin_reserve_kbytes.
+    public var adminReserveKbytes = 8192
+    /// vm.user_reserve_kbytes (set at boot to min(3% of free, 128 MiB)).
+    public var userReserveKbytes = 131072
+    /// vm.panic_on_oom: 0, 1 or 2.
+    public var panicOnOOM = 0
+    /// vm.oom_kill_allocating_task.
+    public var oomKillAllocatingTask = 0
+    /// vm.max_map_count.
+    public var maxMapCount = 65530
+    public init() {}
+}
+
+/// Signals the memory system delivers.
+public enum Signal: Int32, Sendable {
+    case SIGBUS = 7, SIGKILL = 9, SIGSEGV = 11
+    public var name: String { String(describing: self) }
+}
+
+/// Life of a task.
+public enum TaskState: Equatable, Sendable {
+    case running
+    /// Exited normally with this status.
+    case exited(Int32)
+    /// Killed by a signal.
+    case killed(Signal)
+    public var isAlive: Bool { self == .running }
+}
+
+/// A process (task_struct).
+public final class Task {
+    public let pid: PID
+    /// Command name (task->comm, at most 15 characters).
+    public var comm: String
+    /// The address space; nil for kernel threads and after exit.
+    public var mm: MMStruct?
+    /// /proc/PID/oom_score_adj, -1000...1000.
+    public var oomScoreAdj: Int = 0
+    public var state: TaskState = .running
+    /// Instruction and stack pointers reported in segfault lines (simulated).
+    public var ip: UInt64 = 0
+    public var sp: UInt64 = 0
+    /// The simplified glibc malloc state of this process.
+    public var malloc = MallocState()
+    /// Minor and major faults (task->min_flt, maj_flt).
+    public var minFlt = 0, majFlt = 0
+    /// User id (0 = root, which has CAP_SYS_ADMIN for overcommit reserves).
+    public var uid: UInt32 = 1000
+
+    public init(pid: PID, comm: String, mm: MMStruct?) {
+        self.pid = pid
+        self.comm = String(comm.prefix(15))
+        self.mm = mm
+    }
+}
+
+/// A line written to the kernel log, with its simulated timestamp.
+public struct KernelLogLine: Sendable, Equatable {
+    public var timeNs: UInt64
+    public var text: String
+    /// The line as dmesg prints it: "[    1.234567] text".
+    public var formatted: String {
+        let sec = timeNs / 1_000_000_000, usec = (timeNs / 1000) % 1_000_000
+        let s = String(sec), u = String(usec)
+        return "[" + String(repeating: " ", count: max(0, 5 - s.count)) + s + "."
+            + String(repeating: "0", count: 6 - u.count) + u + "] " + text
+    }
+}
+
+/// Event counters (a subset of /proc/vmstat; names as there).
+public struct VMStat: Sendable, Equatable {
+    public var pgfault: UInt64 = 0
+    public var pgmajfault: UInt64 = 0
+    public var pgalloc: UInt64 = 0
+    public var pgfree: UInt64 = 0
+    public var oomKill: UInt64 = 0
+    public var zeroPageMaps: UInt64 = 0
+    public init() {}
+}
+
+/// The simulated kernel of one machine.
+public final class Kernel {
+    public let config: MachineConfig
+    public var sysctl = Sysctl()
+    public let phys: PhysicalMemory
+    /// The MMU of the CPU that runs tasks.
+    public let mmu: MMU
+    public private(set) var tasks: [PID: Task] = [:]
+    /// PIDs in creation order.
+    public private(set) var taskOrder: [PID] = []
+    public var nextPID: PID = 1000
+    public var vmstat = VMStat()
+    /// The kernel log (dmesg).
+    public var log: [KernelLogLine] = []
+    /// Simulated time since boot, in nanoseconds.
+    public var clockNs: UInt64 = 1_000_000_000
+    /// vm_committed_as, in pages.
+    public var committedPages = 0
+    /// The shared zero page.
+    public private(set) var zeroPFN = PFN(0)
+    /// Set once the machine has panicked; nothing runs afterwards.
+    public var panicMessage: String?
+    /// The task whose mm is loaded in CR3.
+    public private(set) var current: Task?
+    /// When set, every mechanism narrates its steps here (`--explain`).
+    public var explain: ((String) -> Void)?
+
+    /// Boots a machine. Throws when the configuration cannot be booted (RAM size out of range).
+    public init(config: MachineConfig = MachineConfig()) throws {
+        self.config = config
+        phys = try PhysicalMemory(config: PhysicalMemoryConfig(ramBytes: config.ramBytes, minFreeKbytes: config.minFreeKbytes))
+        mmu = MMU(config: config.tlb)
+        bootMemory()
+    }
+
+    /// Sets up the zero page and the boot-time sysctl defaults.
+    func bootMemory() {
+        if let z = phys.allocPages(order: 0, gfp: [.zero]) {
+            zeroPFN = z
+            phys.memMap.flags[z.index].insert([.zeroPage, .reserved])
+        }
+        // user_reserve_kbytes = min(3% of free, 128 MiB): init_user_reserve(), mm/util.c
+        let freeKB = phys.freePageCount * Int(PAGE_SIZE / 1024)
+        sysctl.userReserveKbytes = min(freeKB / 32, 1 << 17)
+        // admin_reserve_kbytes = min(3% of free, 8 MiB): init_admin_reserve(), mm/util.c
+        sysctl.adminReserveKbytes = min(freeKB / 32, 1 << 13)
+    }
+
+    /// The task with this pid, alive or dead, or nil.
+    public func task(_ pid: PID) -> Task? { tasks[pid] }
+
+    /// All tasks in creation order.
+    public var allTasks: [Task] { taskOrder.compactMap { tasks[$0] } }
+
+    /// Registers a new task and returns it.
+    @discardableResult
+    public func addTask(comm: String, mm: MMStruct?) -> Task {
+        let t = Task(pid: nextPID, comm: comm, mm: mm)
+        nextPID += 1
+        tasks[t.pid] = t
+        taskOrder.append(t.pid)
+        return t
+    }
+
+    /// Makes `task` current, loading its page tables into CR3 (switch_mm()).
+    public func switchTo(_ task: Task) {
+        if current === task { return }
+        current = task
+        if let mm = task.mm { mmu.loadCR3(mm.pgd) }
+    }
+
+    /// Appends a line to the kernel log.
+    public func printk(_ text: String) {
+        log.append(KernelLogLine(timeNs: clockNs, text: text))
+    }
+
+    /// Narrates a step when `--explain` is on.
+    @inline(__always) func narrate(_ text: @autoclosure () -> String) {
+        if let e = explain { e(text()) }
+    }
+}

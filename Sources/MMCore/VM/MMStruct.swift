@@ -1,0 +1,52 @@
+/// `mm_struct`: one address space.
+
+/// The per-mm RSS counters (`enum` MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES).
+public struct RSSCounters: Sendable, Equatable {
+    public var file = 0
+    public var anon = 0
+    public var swapents = 0
+    public var shmem = 0
+    public init() {}
+    /// get_mm_rss(): file + anon + shmem pages.
+    public var total: Int { file + anon + shmem }
+}
+
+/// An address space: its page tables, VMAs and layout. Linux: struct mm_struct, include/linux/mm_types.h
+public final class MMStruct {
+    /// Frame of the top-level page table (loaded into CR3).
+    public var pgd: PFN
+    public var vmas = VMATree()
+    /// Highest user address + 1 (TASK_SIZE).
+    public var taskSize: UInt64 = X86_64.taskSize
+    /// Where top-down mmap allocation starts (below the stack gap).
+    public var mmapBase: UInt64 = 0
+    public var startCode: UInt64 = 0, endCode: UInt64 = 0
+    public var startData: UInt64 = 0, endData: UInt64 = 0
+    public var startBrk: UInt64 = 0, brk: UInt64 = 0
+    public var startStack: UInt64 = 0
+    public var argStart: UInt64 = 0, argEnd: UInt64 = 0, envStart: UInt64 = 0, envEnd: UInt64 = 0
+    /// Page counts, as in mm_struct.
+    public var totalVM = 0, lockedVM = 0, pinnedVM = 0, dataVM = 0, execVM = 0, stackVM = 0
+    public var hiwaterRSS = 0, hiwaterVM = 0
+    public var rss = RSSCounters()
+    /// Bytes of page tables (mm_pgtables_bytes()), including the PGD.
+    public var pgtablesBytes = 0
+    /// mm_users / mm_count.
+    public var mmUsers = 1, mmCount = 1
+    /// Flags new VMAs inherit (VM_LOCKED after mlockall(MCL_FUTURE)).
+    public var defFlags: VMFlags = []
+    /// RLIMIT_STACK soft limit in bytes.
+    public var stackRlimit: UInt64 = 8 << 20
+    /// RLIMIT_MEMLOCK soft limit in bytes.
+    public var memlockRlimit: UInt64 = 8 << 20
+    /// Counter that hands out anon_vma identities.
+    public var nextAnonVMA: UInt64 = 1
+
+    public init(pgd: PFN) { self.pgd = pgd }
+
+    /// Updates the high-water marks (update_hiwater_rss/vm).
+    public func updateHiwater() {
+        hiwaterRSS = max(hiwaterRSS, rss.total)
+        hiwaterVM = max(hiwaterVM, totalVM)
+    }
+}

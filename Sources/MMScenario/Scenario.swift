@@ -1,0 +1,3 @@
+/// PLACEHOLDER: the scenario language lives here.
+import MMCore
+import MMProcFS
