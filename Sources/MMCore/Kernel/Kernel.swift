@@ -103,6 +103,22 @@ public struct VMStat: Sendable, Equatable {
     public init() {}
 }
 
+/// Node-wide page counters (enum node_stat_item / zone_stat_item), in pages unless named KB.
+public struct NodeStat: Sendable, Equatable {
+    public var nrAnonMapped = 0      // NR_ANON_MAPPED (AnonPages)
+    public var nrFileMapped = 0      // NR_FILE_MAPPED (Mapped)
+    public var nrFilePages = 0       // NR_FILE_PAGES (Cached + Buffers + SwapCached)
+    public var nrShmem = 0           // NR_SHMEM (Shmem)
+    public var nrPageTable = 0       // NR_PAGETABLE (PageTables)
+    public var nrKernelStackKB = 0   // NR_KERNEL_STACK_KB (KernelStack)
+    public var nrSlabReclaimable = 0 // NR_SLAB_RECLAIMABLE_B in pages (SReclaimable)
+    public var nrSlabUnreclaimable = 0
+    public var nrMlock = 0           // NR_MLOCK (Mlocked)
+    public var nrActiveAnon = 0, nrInactiveAnon = 0, nrActiveFile = 0, nrInactiveFile = 0, nrUnevictable = 0
+    public var nrDirty = 0, nrWriteback = 0
+    public init() {}
+}
+
 /// The simulated kernel of one machine.
 public final class Kernel {
     public let config: MachineConfig
@@ -115,6 +131,8 @@ public final class Kernel {
     public private(set) var taskOrder: [PID] = []
     public var nextPID: PID = 1000
     public var vmstat = VMStat()
+    /// Node-wide page counters behind /proc/meminfo.
+    public var stat = NodeStat()
     /// The kernel log (dmesg).
     public var log: [KernelLogLine] = []
     /// Simulated time since boot, in nanoseconds.

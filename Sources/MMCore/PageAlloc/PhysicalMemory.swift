@@ -48,7 +48,53 @@ public struct MemMap {
     }
 }
 
+/// One zone of the (single) node: a PFN range with its own buddy allocator and watermarks.
+/// Linux: struct zone, include/linux/mmzone.h
+public final class Zone {
+    public let type: ZoneType
+    /// First PFN and number of PFNs spanned.
+    public let startPFN: PFN
+    public let spannedPages: Int
+    /// Pages of RAM present, and managed by the buddy allocator (present minus reserved).
+    public var presentPages: Int
+    public var managedPages: Int
+    /// Free pages in this zone (NR_FREE_PAGES).
+    public var freePages: Int
+    /// Watermarks in pages: WMARK_MIN, WMARK_LOW, WMARK_HIGH.
+    public var watermarkMin = 0, watermarkLow = 0, watermarkHigh = 0
+    /// lowmem_reserve[] against allocations that could use each higher zone, in pages.
+    public var lowmemReserve: [Int] = []
+    public init(type: ZoneType, startPFN: PFN, spannedPages: Int) {
+        self.type = type; self.startPFN = startPFN; self.spannedPages = spannedPages
+        presentPages = spannedPages; managedPages = spannedPages; freePages = 0
+    }
+    /// The name /proc/buddyinfo prints ("DMA", "DMA32", "Normal").
+    public var name: String { type.name }
+    /// Number of free blocks of exactly this order (a column of /proc/buddyinfo).
+    public func nrFree(order: Int) -> Int { 0 }
+    /// Number of free blocks of this order and migrate type (/proc/pagetypeinfo).
+    public func nrFree(order: Int, migrateType: MigrateType) -> Int { 0 }
+}
+
+/// Largest buddy order + 1 (NR_PAGE_ORDERS; orders 0...10).
+public let NR_PAGE_ORDERS = 11
+
 public final class PhysicalMemory {
+    /// The populated zones of node 0, lowest first (DMA, DMA32, Normal).
+    public var zones: [Zone] = []
+    /// The effective vm.min_free_kbytes.
+    public var minFreeKbytes: Int = 0
+    /// Pages reserved at boot (kernel image, mem_map, firmware areas): never in the allocator.
+    public var reservedPages: Int { frameCount - totalManagedPages }
+    /// Sum over zones of the low watermark (used by si_mem_available()).
+    public var totalLowWatermarkPages: Int { zones.reduce(0) { $0 + $1.watermarkLow } }
+    /// totalreserve_pages: sum over zones of (largest lowmem_reserve + high watermark).
+    public var totalReservePages: Int { zones.reduce(0) { $0 + ($1.lowmemReserve.max() ?? 0) + $1.watermarkHigh } }
+    /// The zone that holds `pfn`, or nil for a PFN outside every zone.
+    public func zone(of pfn: PFN) -> Zone? { zones.first { pfn >= $0.startPFN && pfn.index < $0.startPFN.index + $0.spannedPages } }
+    /// Returns every broken invariant of mem_map and the free lists (empty when consistent).
+    public func invariantViolations() -> [String] { [] }
+
     public let config: PhysicalMemoryConfig
     /// Number of page frames (the PFN range is 0..<frameCount).
     public let frameCount: Int
