@@ -1,25 +1,165 @@
-/// Page-table operations that the VMA code calls (implemented by the kernel core, memory.c side).
+/// Page-table operations that the VMA code calls (Linux mm/memory.c, mm/mprotect.c, mm/mremap.c).
 
 extension Kernel {
+    /// Calls `body` for every present leaf PTE in [start, end) of `mm`, skipping absent upper
+    /// levels a whole table at a time. Allocates nothing.
+    func forEachPresentPTE(_ mm: MMStruct, _ start: VirtAddr, _ end: VirtAddr, _ body: (VirtAddr, PTESlot, PTE) -> Void) {
+        var va = start.raw & PAGE_MASK
+        let stop = end.raw
+        while va < stop {
+            // Find the deepest present level for va; skip a whole unmapped span when one is absent.
+            var table = mm.pgd
+            var skip: UInt64 = 0
+            var level = 0
+            while level < 3 {
+                let lv = PageTableLevel(rawValue: level)!
+                let e = PTE(raw: phys.contents.readWord(table, lv.index(of: VirtAddr(va))))
+                if !e.isPresent || e.isHuge { skip = UInt64(1) << lv.shift; break }
+                table = e.pfn
+                level += 1
+            }
+            if skip != 0 {
+                let next = (va & ~(skip - 1)) &+ skip
+                if next <= va { return }
+                va = next
+                continue
+            }
+            let slot = PTESlot(table: table, index: PageTableLevel.pte.index(of: VirtAddr(va)))
+            let pte = phys.readPTE(slot)
+            if !pte.isNone { body(VirtAddr(va), slot, pte) }
+            va += PAGE_SIZE
+        }
+    }
+
     /// Unmaps every page in [start, end) of `mm`: clears PTEs, drops page references and mapcounts,
     /// updates RSS counters and flushes the TLB range. VMAs are not touched.
     /// Linux: zap_page_range_single() / unmap_vmas(), mm/memory.c
-    public func zapPageRange(_ mm: MMStruct, _ start: VirtAddr, _ end: VirtAddr) {}
+    public func zapPageRange(_ mm: MMStruct, _ start: VirtAddr, _ end: VirtAddr) {
+        var zapped = 0
+        forEachPresentPTE(mm, start, end) { _, slot, pte in
+            phys.writePTE(slot, PTE(raw: 0))
+            if pte.isPresent && pte.pfn != zeroPFN { removeMappedPage(mm, pte.pfn) }
+            zapped += 1
+        }
+        if zapped > 0, let cur = current, cur.mm === mm { mmu.flushRange(start, end) }
+    }
 
-    /// Frees page-table pages that map nothing in [floor, ceiling) any more.
-    /// Linux: free_pgtables(), mm/memory.c
-    public func freePgtables(_ mm: MMStruct, floor: VirtAddr, ceiling: VirtAddr) {}
+    /// Frees the page-table pages whose whole span lies in [floor, ceiling) and maps nothing.
+    /// Linux: free_pgtables() / free_pgd_range(), mm/memory.c
+    public func freePgtables(_ mm: MMStruct, floor: VirtAddr, ceiling: VirtAddr) {
+        guard floor < ceiling else { return }
+        _ = freeTables(mm, mm.pgd, level: 0, base: 0, floor: floor.raw, ceiling: ceiling.raw)
+    }
+
+    /// Frees empty child tables of `table` (covering `base`...) inside [floor, ceiling).
+    /// Returns true when `table` maps nothing afterwards.
+    private func freeTables(_ mm: MMStruct, _ table: PFN, level: Int, base: UInt64, floor: UInt64, ceiling: UInt64) -> Bool {
+        let lv = PageTableLevel(rawValue: level)!
+        let span = UInt64(1) << lv.shift
+        var empty = true
+        // Only the user half of the PGD (indices 0..<256) holds user tables.
+        let limit = level == 0 ? 256 : 512
+        for i in 0..<limit {
+            let raw = phys.contents.readWord(table, i)
+            if raw == 0 { continue }
+            let cbase = base &+ UInt64(i) &* span
+            let cend = cbase &+ span
+            if level == 3 || cend <= floor || cbase >= ceiling || PTE(raw: raw).isHuge { empty = false; continue }
+            let child = PTE(raw: raw).pfn
+            let childEmpty = freeTables(mm, child, level: level + 1, base: cbase, floor: floor, ceiling: ceiling)
+            if childEmpty && cbase >= floor && cend <= ceiling {
+                phys.contents.writeWord(table, i, 0)
+                freePageTable(mm, child)
+            } else {
+                empty = false
+            }
+        }
+        return empty
+    }
 
     /// Rewrites the PTEs of [start, end) for the VMA flags `newFlags` and flushes the TLB range.
-    /// Linux: change_protection(), mm/mprotect.c
-    public func changeProtection(_ mm: MMStruct, _ start: VirtAddr, _ end: VirtAddr, newFlags: VMFlags) {}
+    /// A private page becomes writable only if it is anonymous and exclusively ours; the zero
+    /// page never does. Linux: change_protection() / change_pte_range(), mm/mprotect.c
+    public func changeProtection(_ mm: MMStruct, _ start: VirtAddr, _ end: VirtAddr, newFlags: VMFlags) {
+        let shared = newFlags.contains(.shared)
+        forEachPresentPTE(mm, start, end) { _, slot, pte in
+            guard pte.isPresent else { return }
+            let pfn = pte.pfn
+            var writable = false
+            if newFlags.contains(.write) && pfn != zeroPFN {
+                if shared { writable = pte.isDirty || pte.isWritable }
+                else {
+                    let f = phys.memMap.flags[pfn.index]
+                    writable = f.contains(.anon) && phys.memMap.mapcount[pfn.index] == 1 && phys.memMap.refcount[pfn.index] == 1
+                }
+            }
+            let keep = pte.raw & (PTE.accessed | PTE.dirty)
+            phys.writePTE(slot, PTE(raw: PTE(pfn: pfn, flags: pteFlags(newFlags, writable: writable, dirty: false)).raw | keep))
+        }
+        if let cur = current, cur.mm === mm { mmu.flushRange(start, end) }
+    }
 
     /// Moves the PTEs of [oldStart, oldStart+length) to start at newStart, creating tables as
-    /// needed. Returns false when a page table could not be allocated.
+    /// needed. Returns false when a page table could not be allocated (entries moved so far stay moved).
     /// Linux: move_page_tables(), mm/mremap.c
-    public func movePageTables(_ mm: MMStruct, from oldStart: VirtAddr, to newStart: VirtAddr, length: UInt64) -> Bool { true }
+    public func movePageTables(_ mm: MMStruct, from oldStart: VirtAddr, to newStart: VirtAddr, length: UInt64) -> Bool {
+        guard let oldEnd = oldStart.adding(length) else { return false }
+        var ok = true
+        var moves: [(VirtAddr, PTE)] = []
+        forEachPresentPTE(mm, oldStart, oldEnd) { va, slot, pte in
+            moves.append((va, pte))
+            phys.writePTE(slot, PTE(raw: 0))
+        }
+        for (va, pte) in moves {
+            let dst = VirtAddr(newStart.raw &+ (va.raw &- oldStart.raw))
+            guard let slot = pteAlloc(mm, dst, task: nil) else { ok = false; break }
+            phys.writePTE(slot, pte)
+        }
+        if let cur = current, cur.mm === mm { mmu.flushRange(oldStart, oldEnd) }
+        return ok
+    }
 
-    /// Faults in every page of [start, end) (write fault for writable VMAs, read otherwise).
-    /// Returns ENOMEM if memory ran out. Linux: populate_vma_page_range() / __mm_populate(), mm/gup.c
-    public func populateRange(_ task: Task, _ start: VirtAddr, _ end: VirtAddr) -> Result<Void, Errno> { .success(()) }
+    /// Faults in every page of [start, end): a write fault for private writable VMAs, a read
+    /// fault otherwise, skipping pages already mapped well enough. Returns ENOMEM if a page was
+    /// outside every VMA or memory ran out. Linux: populate_vma_page_range() / __mm_populate(), mm/gup.c
+    public func populateRange(_ task: Task, _ start: VirtAddr, _ end: VirtAddr) -> Result<Void, Errno> {
+        guard let mm = task.mm else { return .failure(.ENOMEM) }
+        var va = start.raw & PAGE_MASK
+        while va < end.raw {
+            guard task.state.isAlive, panicMessage == nil else { return .failure(.ENOMEM) }
+            guard let vma = mm.vmas.vmaLookup(VirtAddr(va)) else { return .failure(.ENOMEM) }
+            let write = vma.flags.intersection([.write, .shared]) == .write
+            if let slot = phys.walk(mm.pgd, VirtAddr(va)) {
+                let pte = phys.readPTE(slot)
+                if pte.isPresent && (!write || pte.isWritable) { va += PAGE_SIZE; continue }
+            }
+            var code: PFErrorCode = [.user]
+            if write { code.insert(.write) }
+            if let slot = phys.walk(mm.pgd, VirtAddr(va)), phys.readPTE(slot).isPresent { code.insert(.prot) }
+            switch handleMMFault(task, mm, vma, VirtAddr(va), code) {
+            case .minor, .major: break
+            case .oom, .sigbus, .sigsegv: return .failure(.ENOMEM)
+            }
+            va += PAGE_SIZE
+        }
+        return .success(())
+    }
+
+    /// Tears down a whole address space: unmaps every VMA, unaccounts committed memory and frees
+    /// every page table including the PGD. Linux: exit_mmap(), mm/mmap.c
+    func exitMMap(_ mm: MMStruct) {
+        for vma in mm.vmas.vmas {
+            zapPageRange(mm, vma.start, vma.end)
+            if vma.flags.contains(.account) { vmUnacctMemory(pages: vma.pages) }
+        }
+        freePgtables(mm, floor: VirtAddr(0), ceiling: VirtAddr(X86_64.taskSize))
+        // The PGD itself (accounted in PageTables but not in VmPTE, as in Linux).
+        phys.memMap.flags[mm.pgd.index].remove(.pageTable)
+        phys.contents.clear(mm.pgd)
+        stat.nrPageTable -= 1
+        phys.putPage(mm.pgd)
+        while mm.vmas.count > 0 { mm.vmas.remove(at: mm.vmas.count - 1) }
+        mm.totalVM = 0; mm.lockedVM = 0; mm.dataVM = 0; mm.execVM = 0; mm.stackVM = 0
+        mmu.flushAll()
+    }
 }

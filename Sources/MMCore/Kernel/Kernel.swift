@@ -71,6 +71,10 @@ public final class Task {
     public var minFlt = 0, majFlt = 0
     /// User id (0 = root, which has CAP_SYS_ADMIN for overcommit reserves).
     public var uid: UInt32 = 1000
+    /// si_code of the SIGSEGV that killed the task, if one did.
+    public var fatalSegvCode: SegvCode?
+    /// The image the task runs.
+    public var image: ProgramImage?
 
     public init(pid: PID, comm: String, mm: MMStruct?) {
         self.pid = pid
@@ -144,9 +148,14 @@ public final class Kernel {
     /// Set once the machine has panicked; nothing runs afterwards.
     public var panicMessage: String?
     /// The task whose mm is loaded in CR3.
-    public private(set) var current: Task?
+    public internal(set) var current: Task?
     /// When set, every mechanism narrates its steps here (`--explain`).
     public var explain: ((String) -> Void)?
+    /// How many page faults are narrated in full per step before narration is summarised.
+    public var explainFaultBudget = 3
+    /// Faults left to narrate in this step, and faults taken silently beyond the budget.
+    public var explainFaultsLeft = 3
+    public var explainFaultsSuppressed = 0
 
     /// Boots a machine. Throws when the configuration cannot be booted (RAM size out of range).
     public init(config: MachineConfig = MachineConfig()) throws {

@@ -1,8 +1,8 @@
 /// Creating and ending processes, and the user-visible memory accesses they make.
-/// PLACEHOLDER bodies, implemented by the kernel core (memory.c side).
 
-/// The segments of the program a process runs (the core loads no ELF files: it lays out a
-/// program of these sizes as exec would; see the processes work for real ELF loading).
+/// The segments of the program a process runs. The core loads no ELF file: it lays out a
+/// dynamically linked program of these sizes the way exec and ld.so would (see the processes
+/// work for real ELF loading).
 public struct ProgramImage: Sendable, Equatable {
     /// Path shown in /proc/PID/maps.
     public var path: String
@@ -11,11 +11,20 @@ public struct ProgramImage: Sendable, Equatable {
     public var pie: Bool
     /// Bytes of text (r-x), read-only data (r--), initialised data (rw-) and bss.
     public var textBytes: UInt64, rodataBytes: UInt64, dataBytes: UInt64, bssBytes: UInt64
+    /// Offset of the instruction the program is executing, within its text (the `ip` of segfault lines).
+    public var ipOffset: UInt64
+    /// Arguments and environment copied onto the new stack.
+    public var argv: [String]
+    public var envp: [String]
     public init(path: String, pie: Bool = true, textBytes: UInt64 = 0x1000, rodataBytes: UInt64 = 0x1000,
-                dataBytes: UInt64 = 0x1000, bssBytes: UInt64 = 0x1000) {
+                dataBytes: UInt64 = 0x1000, bssBytes: UInt64 = 0x10, ipOffset: UInt64 = 0x139,
+                argv: [String]? = nil, envp: [String] = ["HOME=/home/user", "LANG=C.UTF-8", "PATH=/usr/local/bin:/usr/bin:/bin"]) {
         self.path = path; self.pie = pie; self.textBytes = textBytes; self.rodataBytes = rodataBytes
-        self.dataBytes = dataBytes; self.bssBytes = bssBytes
+        self.dataBytes = dataBytes; self.bssBytes = bssBytes; self.ipOffset = ipOffset
+        self.argv = argv ?? [path]; self.envp = envp
     }
+    /// The last path component (task->comm).
+    public var baseName: String { path.split(separator: "/").last.map(String.init) ?? path }
 }
 
 /// Why a user memory access did not complete.
@@ -30,29 +39,364 @@ public enum AccessFailure: Error, Equatable, Sendable {
     case notRunning
 }
 
-extension Kernel {
-    /// Creates a process running `image` (as fork+exec would): a new mm with the program's
-    /// segments, heap start, stack and the vdso. Returns ENOMEM if its page tables cannot be allocated.
-    public func spawn(_ image: ProgramImage) -> Result<Task, Errno> { .failure(.ENOSYS) }
+/// A shared library the default image maps, with its segment layout (sizes of glibc 2.36 on x86-64).
+struct LibraryImage {
+    var path: String
+    var inode: UInt64
+    /// (file offset, size, prot) of each PT_LOAD segment, in order.
+    var segments: [(UInt64, UInt64, Prot)]
+    /// Bytes of anonymous bss after the last segment.
+    var bss: UInt64
+    var total: UInt64 { segments.last.map { $0.0 + $0.1 } ?? 0 }
+    static let ldso = LibraryImage(path: "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", inode: 1_835_011,
+        segments: [(0, 0x1000, .read), (0x1000, 0x26000, [.read, .exec]), (0x27000, 0xa000, .read),
+                   (0x31000, 0x2000, .read), (0x33000, 0x2000, [.read, .write])], bss: 0)
+    static let libc = LibraryImage(path: "/usr/lib/x86_64-linux-gnu/libc.so.6", inode: 1_835_032,
+        segments: [(0, 0x26000, .read), (0x26000, 0x155000, [.read, .exec]), (0x17b000, 0x54000, .read),
+                   (0x1cf000, 0x4000, .read), (0x1d3000, 0x2000, [.read, .write])], bss: 0xd000)
+}
 
-    /// Performs one user access of `kind` to `va`, taking page faults as needed.
-    public func access(_ task: Task, _ va: VirtAddr, _ kind: AccessKind) -> Result<PhysAddr, AccessFailure> { .failure(.notRunning) }
+extension Kernel {
+    // MARK: - Process creation
+
+    /// Creates a process running `image`, as fork + execve + ld.so would leave it: the program's
+    /// segments at ELF_ET_DYN_BASE (or 0x400000), the heap start after its bss, the stack at the top
+    /// of user space with argv and envp written to it, ld.so, the vDSO and libc mapped top-down
+    /// below mmap_base. Returns ENOMEM when memory or commit charge runs out on the way.
+    /// Linux: kernel_clone() + load_elf_binary(), fs/binfmt_elf.c
+    public func spawn(_ image: ProgramImage) -> Result<Task, Errno> {
+        guard panicMessage == nil else { return .failure(.ENOMEM) }
+        guard let pgd = allocPageOrOOM(gfp: [.reclaim, .io, .fs, .account, .zero], task: nil) else { return .failure(.ENOMEM) }
+        phys.contents.clear(pgd)
+        phys.memMap.flags[pgd.index].insert(.pageTable)
+        stat.nrPageTable += 1
+        let mm = MMStruct(pgd: pgd)
+        archPickMmapLayout(mm)
+        let task = addTask(comm: image.baseName, mm: mm)
+        task.image = image
+        switchTo(task)
+        if case .failure(let e) = execLayout(task, mm, image) {
+            exitTask(task, status: 127)
+            return .failure(e)
+        }
+        return .success(task)
+    }
+
+    /// Maps the program, the stack, ld.so, the vDSO and libc into `mm`. Returns the first errno.
+    func execLayout(_ task: Task, _ mm: MMStruct, _ image: ProgramImage) -> Result<Void, Errno> {
+        let exe = MappedFile(path: image.path, devMajor: 8, devMinor: 1, inode: 1_048_600 + UInt64(task.pid))
+        // 1. The program: headers r--, text r-x, rodata r--, data rw- (gcc's -z separate-code layout).
+        let base: UInt64 = image.pie ? 0x5555_5555_4000 : 0x40_0000
+        guard let text = pageAlignUp(image.textBytes), let ro = pageAlignUp(image.rodataBytes),
+              let data = pageAlignUp(max(image.dataBytes, 1)) else { return .failure(.ENOMEM) }
+        var off: UInt64 = 0
+        let segs: [(UInt64, Prot)] = [(0x1000, .read), (text, [.read, .exec]), (ro, .read), (data, [.read, .write])]
+        for (size, prot) in segs where size > 0 {
+            guard base &+ off &+ size < 0x7fff_0000_0000 else { return .failure(.ENOMEM) }
+            if case .failure(let e) = mmap(task, addr: base + off, length: size, prot: prot, flags: [.private, .fixed], file: exe, offset: off) { return .failure(e) }
+            off += size
+        }
+        mm.startCode = base + 0x1000
+        mm.endCode = base + 0x1000 + image.textBytes
+        mm.startData = base + 0x1000 + text + ro
+        mm.endData = mm.startData + image.dataBytes
+        // bss past the last file page is anonymous memory (vm_brk_flags in load_elf_binary).
+        let bssEnd = mm.endData &+ image.bssBytes
+        guard let bssEndAligned = pageAlignUp(bssEnd) else { return .failure(.ENOMEM) }
+        let fileEnd = base + off
+        if bssEndAligned > fileEnd {
+            if case .failure(let e) = mmap(task, addr: fileEnd, length: bssEndAligned - fileEnd, prot: [.read, .write], flags: [.private, .fixed, .anonymous]) { return .failure(e) }
+        }
+        mm.startBrk = max(bssEndAligned, fileEnd)
+        mm.brk = mm.startBrk
+        // 2. The stack: 128 KiB below the argument page (setup_arg_pages' stack_expand).
+        let stackTop = X86_64.taskSize
+        if case .failure(let e) = mmap(task, addr: stackTop - 0x21000, length: 0x21000, prot: [.read, .write],
+                                      flags: [.private, .fixed, .anonymous, .growsdown]) { return .failure(e) }
+        // 3. ld.so, then the vDSO ([vvar] 4 pages + [vdso] 2 pages), then what ld.so maps.
+        guard case .success = mapLibrary(task, .ldso) else { return .failure(.ENOMEM) }
+        switch mmap(task, addr: 0, length: 0x6000, prot: .read, flags: [.private, .anonymous]) {
+        case .failure(let e): return .failure(e)
+        case .success(let v):
+            _ = mprotect(task, addr: v.raw + 0x4000, length: 0x2000, prot: [.read, .exec])
+            markSpecial(mm, VirtAddr(v.raw), .vvar)
+            markSpecial(mm, VirtAddr(v.raw + 0x4000), .vdso)
+        }
+        if case .failure(let e) = mmap(task, addr: 0, length: 0x2000, prot: [.read, .write], flags: [.private, .anonymous]) { return .failure(e) }
+        guard case .success = mapLibrary(task, .libc) else { return .failure(.ENOMEM) }
+        // Static TLS block and DTV that ld.so allocates for the main thread.
+        if case .failure(let e) = mmap(task, addr: 0, length: 0x3000, prot: [.read, .write], flags: [.private, .anonymous]) { return .failure(e) }
+        // 4. argv and envp strings at the top of the stack, the pointer vectors below them.
+        var strings: [UInt8] = []
+        for s in image.argv + image.envp { strings += Array(s.utf8); strings.append(0) }
+        let stringsStart = (stackTop - 8 - UInt64(strings.count)) & ~0xf
+        let vectorWords = UInt64(1 + image.argv.count + 1 + image.envp.count + 1 + 2 * 20)
+        mm.startStack = (stringsStart - vectorWords * 8) & ~0xf
+        mm.argStart = stringsStart
+        mm.argEnd = stringsStart + UInt64(image.argv.reduce(0) { $0 + $1.utf8.count + 1 })
+        mm.envStart = mm.argEnd
+        mm.envEnd = stringsStart + UInt64(strings.count)
+        if case .failure = store(task, VirtAddr(stringsStart), strings) { return .failure(.ENOMEM) }
+        if case .failure = store(task, VirtAddr(mm.startStack), withUnsafeBytes(of: UInt64(image.argv.count).littleEndian, Array.init)) { return .failure(.ENOMEM) }
+        task.sp = mm.startStack
+        task.ip = mm.startCode + min(image.ipOffset, max(image.textBytes, 1) - 1)
+        // 5. What running the dynamic loader touches: the headers and first text page, the data page.
+        for (va, kind) in [(base, AccessKind.read), (mm.startCode, .exec), (mm.startData, .write)] {
+            if case .failure = access(task, VirtAddr(va), kind) { return .failure(.ENOMEM) }
+        }
+        return .success(())
+    }
+
+    /// Maps a shared library as ld.so does: reserve the whole extent, then map each segment
+    /// MAP_FIXED with its protection, then the anonymous bss. Returns the load address.
+    func mapLibrary(_ task: Task, _ lib: LibraryImage) -> Result<VirtAddr, Errno> {
+        let file = MappedFile(path: lib.path, devMajor: 8, devMinor: 1, inode: lib.inode)
+        let extent = lib.total + lib.bss
+        let base: VirtAddr
+        switch mmap(task, addr: 0, length: extent, prot: .read, flags: [.private, .denywrite], file: file, offset: 0) {
+        case .failure(let e): return .failure(e)
+        case .success(let b): base = b
+        }
+        for (off, size, prot) in lib.segments.dropFirst() {
+            if case .failure(let e) = mmap(task, addr: base.raw + off, length: size, prot: prot, flags: [.private, .fixed, .denywrite], file: file, offset: off) { return .failure(e) }
+        }
+        if lib.bss > 0 {
+            if case .failure(let e) = mmap(task, addr: base.raw + lib.total, length: lib.bss, prot: [.read, .write], flags: [.private, .fixed, .anonymous]) { return .failure(e) }
+        }
+        return .success(base)
+    }
+
+    /// Turns the VMA starting at `start` into a special mapping ([vvar]/[vdso]): named, and never
+    /// merged with its neighbours (VM_DONTEXPAND, and VM_IO|VM_PFNMAP for [vvar]).
+    /// Linux: _install_special_mapping(), mm/mmap.c
+    func markSpecial(_ mm: MMStruct, _ start: VirtAddr, _ kind: VMASpecial) {
+        guard let i = mm.vmas.findVMAIndex(start), mm.vmas.vmas[i].start == start else { return }
+        var v = mm.vmas.vmas[i]
+        v.special = kind
+        v.flags.insert(.dontexpand)
+        v.flags.remove(.maywrite)
+        if kind == .vvar { v.flags.insert([.io, .pfnmap, .dontdump]) }
+        mm.vmas.replace(at: i, with: v)
+    }
+
+    // MARK: - User memory access
+
+    /// Performs one user access of `kind` to `va`: translates through the MMU and takes page
+    /// faults until the access succeeds. Returns the physical address, or why the task could not
+    /// complete it (it was killed by SIGSEGV or the OOM killer, or the machine panicked).
+    public func access(_ task: Task, _ va: VirtAddr, _ kind: AccessKind) -> Result<PhysAddr, AccessFailure> {
+        guard panicMessage == nil else { return .failure(.panic) }
+        guard task.state.isAlive, task.mm != nil else { return .failure(.notRunning) }
+        switchTo(task)
+        var faults = 0
+        while true {
+            switch mmu.translate(va, kind, user: true, mem: phys) {
+            case .ok(let pa):
+                if faults > 0 && explain != nil && explainFaultsLeft >= 0 {
+                    narrate("[8] back in user mode the instruction is restarted: \(va) now translates to physical \(pa)")
+                }
+                return .success(pa)
+            case .fault(let code):
+                faults += 1
+                if faults > 8 {
+                    // A fault that handling cannot resolve: the kernel would loop; we stop the task.
+                    killTask(task, signal: .SIGBUS)
+                    return .failure(.signal(.SIGBUS, va))
+                }
+                if explain != nil { narrateFaultEntry(task, va, kind, code) }
+                let result = doUserAddrFault(task, va, code)
+                switch result {
+                case .minor, .major:
+                    continue
+                case .sigsegv(let si):
+                    task.fatalSegvCode = si
+                    logSegfault(task, va, code)
+                    killTask(task, signal: .SIGSEGV)
+                    return .failure(.signal(.SIGSEGV, va))
+                case .sigbus:
+                    killTask(task, signal: .SIGBUS)
+                    return .failure(.signal(.SIGBUS, va))
+                case .oom:
+                    if panicMessage != nil { return .failure(.panic) }
+                    if task.state.isAlive { killTask(task, signal: .SIGKILL) }
+                    return .failure(.oomKilled)
+                }
+            }
+        }
+    }
+
+    /// Narrates steps 2–6 of a page fault (the access, the walk, the #PF, the handler).
+    func narrateFaultEntry(_ task: Task, _ va: VirtAddr, _ kind: AccessKind, _ code: PFErrorCode) {
+        if explainFaultsLeft <= 0 { explainFaultsSuppressed += 1; explainFaultsLeft = -1; return }
+        explainFaultsLeft -= 1
+        guard let mm = task.mm else { return }
+        let verb = kind == .write ? "writes" : kind == .exec ? "executes" : "reads"
+        narrate("[2] \(task.comm)[\(task.pid)] \(verb) virtual address \(va)")
+        let idx = PageTableLevel.allCases.map { "\($0.name) \($0.index(of: va))" }.joined(separator: ", ")
+        narrate("[3] the MMU splits it: \(idx), offset 0x\(String(va.pageOffset, radix: 16)); no TLB entry")
+        var table = mm.pgd
+        var walkText = "[4] page walk from CR3 (PGD at PFN \(table)):"
+        for lv in PageTableLevel.allCases {
+            let e = PTE(raw: phys.contents.readWord(table, lv.index(of: va)))
+            walkText += " \(lv.name)[\(lv.index(of: va))] = \(e.isNone ? "empty" : e.description);"
+            if !e.isPresent || lv == .pte { break }
+            table = e.pfn
+        }
+        narrate(walkText)
+        var bits: [String] = []
+        bits.append(code.contains(.prot) ? "protection violation" : "page not present")
+        bits.append(code.contains(.write) ? "write" : code.contains(.instr) ? "instruction fetch" : "read")
+        bits.append(code.contains(.user) ? "user mode" : "kernel mode")
+        narrate("[5] the MMU raises a page fault (#PF), error code \(code.rawValue) (\(bits.joined(separator: ", "))), CR2 = \(va)")
+        narrate("[6] the CPU enters the kernel's page-fault handler: exc_page_fault → do_user_addr_fault")
+        narrate("[7] the kernel handles it:")
+    }
+
+    /// Logs the x86 segfault line for a fatal SIGSEGV.
+    /// Linux: show_signal_msg(), arch/x86/mm/fault.c (6.1+ format, with "likely on CPU")
+    func logSegfault(_ task: Task, _ va: VirtAddr, _ code: PFErrorCode) {
+        func hex16(_ v: UInt64) -> String { let s = String(v, radix: 16); return String(repeating: "0", count: max(0, 16 - s.count)) + s }
+        var line = "\(task.comm)[\(task.pid)]: segfault at \(String(va.raw, radix: 16)) ip \(hex16(task.ip)) sp \(hex16(task.sp)) error \(String(code.rawValue, radix: 16))"
+        if let vma = task.mm?.vmas.vmaLookup(VirtAddr(task.ip)), let f = vma.file {
+            let name = f.path.split(separator: "/").last.map(String.init) ?? f.path
+            line += " in \(name)[\(String(vma.start.raw, radix: 16))+\(String(vma.length, radix: 16))]"
+        }
+        line += " likely on CPU 0 (core 0, socket 0)"
+        printk(line)
+    }
 
     /// Writes `bytes` at `va` (faulting pages in); every byte reads back the same afterwards.
-    public func store(_ task: Task, _ va: VirtAddr, _ bytes: [UInt8]) -> Result<Void, AccessFailure> { .failure(.notRunning) }
+    /// Returns why the task could not complete the store, if it could not.
+    public func store(_ task: Task, _ va: VirtAddr, _ bytes: [UInt8]) -> Result<Void, AccessFailure> {
+        guard va.adding(UInt64(bytes.count)) != nil else { return .failure(.signal(.SIGSEGV, va)) }
+        var i = 0
+        while i < bytes.count {
+            let cur = VirtAddr(va.raw + UInt64(i))
+            let pa: PhysAddr
+            switch access(task, cur, .write) {
+            case .failure(let f): return .failure(f)
+            case .success(let p): pa = p
+            }
+            let n = min(bytes.count - i, Int(PAGE_SIZE - cur.pageOffset))
+            for j in 0..<n { phys.contents.writeByte(PhysAddr(pa.raw + UInt64(j)), bytes[i + j]) }
+            i += n
+        }
+        return .success(())
+    }
 
-    /// Reads `count` bytes at `va` (faulting pages in).
-    public func load(_ task: Task, _ va: VirtAddr, count: Int) -> Result<[UInt8], AccessFailure> { .failure(.notRunning) }
+    /// Reads `count` bytes at `va` (faulting pages in). Returns the bytes, or why the task could
+    /// not complete the load.
+    public func load(_ task: Task, _ va: VirtAddr, count: Int) -> Result<[UInt8], AccessFailure> {
+        guard count >= 0, va.adding(UInt64(count)) != nil else { return .failure(.signal(.SIGSEGV, va)) }
+        var out: [UInt8] = []
+        out.reserveCapacity(count)
+        var i = 0
+        while i < count {
+            let cur = VirtAddr(va.raw + UInt64(i))
+            let pa: PhysAddr
+            switch access(task, cur, .read) {
+            case .failure(let f): return .failure(f)
+            case .success(let p): pa = p
+            }
+            let n = min(count - i, Int(PAGE_SIZE - cur.pageOffset))
+            for j in 0..<n { out.append(phys.contents.readByte(PhysAddr(pa.raw + UInt64(j)))) }
+            i += n
+        }
+        return .success(out)
+    }
 
-    /// Touches every page of [start, start+length) with an access of `kind` (memset/read loop).
-    public func touch(_ task: Task, _ start: VirtAddr, length: UInt64, _ kind: AccessKind) -> Result<Void, AccessFailure> { .failure(.notRunning) }
+    /// Touches every page of [start, start+length) with an access of `kind`, as a memset or a
+    /// read loop would. Returns why the task stopped, if it did.
+    public func touch(_ task: Task, _ start: VirtAddr, length: UInt64, _ kind: AccessKind) -> Result<Void, AccessFailure> {
+        guard length > 0 else { return .success(()) }
+        guard let end = start.adding(length) else { return .failure(.signal(.SIGSEGV, start)) }
+        var va = start.raw
+        while va < end.raw {
+            if case .failure(let f) = access(task, VirtAddr(va), kind) { return .failure(f) }
+            va = (va & PAGE_MASK) &+ PAGE_SIZE
+            if va == 0 { break }
+        }
+        return .success(())
+    }
 
-    /// Ends a task normally: tears down its mm (exit_mm / mmput / exit_mmap).
-    public func exitTask(_ task: Task, status: Int32) {}
+    // MARK: - Process exit
 
-    /// Kills a task with a signal and tears down its mm.
-    public func killTask(_ task: Task, signal: Signal) {}
+    /// Ends a task normally: tears down its mm. Linux: do_exit() → exit_mm() → mmput(), kernel/exit.c
+    public func exitTask(_ task: Task, status: Int32) {
+        guard task.state.isAlive else { return }
+        task.state = .exited(status)
+        releaseMM(task)
+    }
 
-    /// Runs every invariant check and returns the violations (empty when all hold).
-    public func checkInvariants() -> [String] { [] }
+    /// Kills a task with a signal and tears down its mm (the OOM reaper's effect is immediate).
+    public func killTask(_ task: Task, signal: Signal) {
+        guard task.state.isAlive else { return }
+        task.state = .killed(signal)
+        releaseMM(task)
+    }
+
+    /// Drops the task's mm reference, tearing the address space down with the last user.
+    /// Linux: mmput() → __mmput() → exit_mmap(), kernel/fork.c
+    func releaseMM(_ task: Task) {
+        guard let mm = task.mm else { return }
+        task.mm = nil
+        task.malloc = MallocState()
+        mm.mmUsers -= 1
+        if mm.mmUsers == 0 { exitMMap(mm) }
+        if current === task { current = nil }
+    }
+
+    // MARK: - Invariants
+
+    /// Runs every invariant check and returns the violations (empty when all hold): frame
+    /// accounting, page tables against mem_map and RSS counters, VMAs, and mapped pages inside VMAs.
+    public func checkInvariants() -> [String] {
+        var out = phys.invariantViolations()
+        var mapped = [Int32](repeating: 0, count: phys.frameCount)
+        var tables = 1 // the zero page is not a table; count PGDs below
+        tables = 0
+        for t in allTasks {
+            guard let mm = t.mm else { continue }
+            out += mm.vmas.invariantViolations().map { "pid \(t.pid): \($0)" }
+            var rss = RSSCounters()
+            var ptPages = 0
+            countTables(mm.pgd, level: 0, &ptPages)
+            tables += ptPages + 1
+            if ptPages * Int(PAGE_SIZE) != mm.pgtablesBytes {
+                out.append("pid \(t.pid): \(ptPages) page-table pages below the PGD but pgtables_bytes = \(mm.pgtablesBytes)")
+            }
+            forEachPresentPTE(mm, VirtAddr(0), VirtAddr(mm.taskSize)) { va, _, pte in
+                guard pte.isPresent else { return }
+                if mm.vmas.vmaLookup(va) == nil { out.append("pid \(t.pid): \(va) is mapped outside every VMA") }
+                let pfn = pte.pfn
+                if pfn == zeroPFN {
+                    if pte.isWritable { out.append("pid \(t.pid): zero page mapped writable at \(va)") }
+                    return
+                }
+                guard pfn.index < phys.frameCount else { out.append("pid \(t.pid): PTE at \(va) points past RAM"); return }
+                mapped[pfn.index] += 1
+                let f = phys.memMap.flags[pfn.index]
+                if f.contains(.anon) { rss.anon += 1 } else if f.contains(.swapbacked) { rss.shmem += 1 } else { rss.file += 1 }
+                if phys.memMap.refcount[pfn.index] <= 0 { out.append("pid \(t.pid): \(va) maps PFN \(pfn) with refcount \(phys.memMap.refcount[pfn.index])") }
+            }
+            if rss != mm.rss { out.append("pid \(t.pid): RSS counters \(mm.rss) but page tables map \(rss)") }
+        }
+        for i in 0..<phys.frameCount where mapped[i] != phys.memMap.mapcount[i] && PFN(index: i) != zeroPFN {
+            if !phys.memMap.flags[i].contains(.pageTable) {
+                out.append("PFN \(PFN(index: i)): mapcount \(phys.memMap.mapcount[i]) but \(mapped[i]) PTEs map it")
+            }
+        }
+        if tables != stat.nrPageTable { out.append("NR_PAGETABLE = \(stat.nrPageTable) but \(tables) page-table pages are in use") }
+        return out
+    }
+
+    /// Counts the page-table pages below `table` (excluding it).
+    private func countTables(_ table: PFN, level: Int, _ n: inout Int) {
+        guard level < 3 else { return }
+        let limit = level == 0 ? 256 : 512
+        for i in 0..<limit {
+            let e = PTE(raw: phys.contents.readWord(table, i))
+            if e.isPresent && !e.isHuge { n += 1; countTables(e.pfn, level: level + 1, &n) }
+        }
+    }
 }

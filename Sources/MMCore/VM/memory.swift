@@ -1,0 +1,310 @@
+/// Page faults and page-table maintenance: the kernel side of the MMU (Linux mm/memory.c,
+/// arch/x86/mm/fault.c).
+
+/// How a page fault ended. Linux: the VM_FAULT_* bits, vm_fault_t.
+public enum FaultResult: Equatable, Sendable {
+    /// Handled without I/O (a minor fault).
+    case minor
+    /// Handled, but the page had to be read from backing store (a major fault).
+    case major
+    /// No VMA covers the address, or the VMA forbids the access (bad_area): deliver SIGSEGV.
+    case sigsegv(SegvCode)
+    /// The backing object cannot provide the page: deliver SIGBUS.
+    case sigbus
+    /// No memory could be found even after the OOM killer ran (VM_FAULT_OOM).
+    case oom
+}
+
+/// si_code of a SIGSEGV.
+public enum SegvCode: Int32, Sendable {
+    /// SEGV_MAPERR: address not mapped to an object.
+    case mapErr = 1
+    /// SEGV_ACCERR: invalid permissions for a mapped object.
+    case accErr = 2
+    public var name: String { self == .mapErr ? "SEGV_MAPERR" : "SEGV_ACCERR" }
+}
+
+extension Kernel {
+    // MARK: - Page-table pages
+
+    /// Allocates a zeroed page-table page for `mm` and accounts it (PageTables:, VmPTE).
+    /// Returns nil when no page can be found even after the OOM killer ran.
+    /// Linux: pte_alloc_one() / __pte_alloc(), mm/memory.c
+    func allocPageTable(_ mm: MMStruct, for task: Task?) -> PFN? {
+        guard let pfn = allocPageOrOOM(gfp: [.reclaim, .io, .fs, .account, .zero], task: task) else { return nil }
+        phys.contents.clear(pfn)
+        phys.memMap.flags[pfn.index].insert(.pageTable)
+        stat.nrPageTable += 1
+        mm.pgtablesBytes += Int(PAGE_SIZE)
+        return pfn
+    }
+
+    /// Frees a page-table page of `mm` and unaccounts it. Linux: pte_free(), free_pgd_range()
+    func freePageTable(_ mm: MMStruct, _ pfn: PFN) {
+        phys.memMap.flags[pfn.index].remove(.pageTable)
+        phys.contents.clear(pfn)
+        stat.nrPageTable -= 1
+        mm.pgtablesBytes -= Int(PAGE_SIZE)
+        phys.putPage(pfn)
+    }
+
+    /// Returns the leaf slot for `va`, creating missing PUD/PMD/PTE tables. Returns nil only when
+    /// a table page could not be allocated. Linux: pud_alloc()/pmd_alloc()/pte_alloc(), mm/memory.c
+    func pteAlloc(_ mm: MMStruct, _ va: VirtAddr, task: Task?) -> PTESlot? {
+        if let slot = phys.walk(mm.pgd, va) { return slot }
+        var table = mm.pgd
+        var level = 0
+        while level < 3 {
+            let lv = PageTableLevel(rawValue: level)!
+            let idx = lv.index(of: va)
+            let e = PTE(raw: phys.contents.readWord(table, idx))
+            if e.isPresent {
+                table = e.pfn
+            } else {
+                guard let t = allocPageTable(mm, for: task) else { return nil }
+                phys.contents.writeWord(table, idx, PTE(pfn: t, flags: PTE.present | PTE.rw | PTE.user | PTE.accessed | PTE.dirty).raw)
+                table = t
+            }
+            level += 1
+        }
+        return PTESlot(table: table, index: PageTableLevel.pte.index(of: va))
+    }
+
+    /// Allocates one page for `task`, invoking the OOM killer while none is free.
+    /// Returns nil when the OOM killer could not free memory, killed `task` itself, or panicked.
+    /// Linux: __alloc_pages() slow path → __alloc_pages_may_oom(), mm/page_alloc.c
+    func allocPageOrOOM(gfp: GFP, task: Task?) -> PFN? {
+        var attempts = tasks.count + 2
+        while attempts > 0 {
+            if let p = phys.allocPages(order: 0, gfp: gfp) {
+                vmstat.pgalloc += 1
+                return p
+            }
+            if panicMessage != nil { return nil }
+            narrate("no free page: the allocator enters the slow path and calls the OOM killer")
+            let progress = outOfMemory(task: task, gfp: gfp, order: 0)
+            if let t = task, !t.state.isAlive { return nil }
+            if !progress || panicMessage != nil { return nil }
+            attempts -= 1
+        }
+        return nil
+    }
+
+    // MARK: - PTE protection
+
+    /// The PTE flag bits for a page of a VMA with `flags`; `writable` adds RW (and D).
+    /// Linux: vm_get_page_prot() + pte_mkwrite(pte_mkdirty()), arch/x86/mm/pgprot.c
+    @inline(__always)
+    func pteFlags(_ flags: VMFlags, writable: Bool, dirty: Bool) -> UInt64 {
+        var f = PTE.present | PTE.user | PTE.accessed
+        if writable { f |= PTE.rw }
+        if dirty { f |= PTE.dirty }
+        if !flags.contains(.exec) { f |= PTE.nx }
+        return f
+    }
+
+    // MARK: - Fault entry
+
+    /// Handles a #PF from user mode: finds the VMA, grows the stack, checks access rights and
+    /// hands the fault to handleMMFault. Returns how the fault ended; SIGSEGV when no VMA covers
+    /// `va` or the VMA forbids the access. Linux: do_user_addr_fault(), arch/x86/mm/fault.c
+    public func doUserAddrFault(_ task: Task, _ va: VirtAddr, _ code: PFErrorCode) -> FaultResult {
+        guard let mm = task.mm else { return .sigsegv(.mapErr) }
+        if !X86_64.isCanonical(va) || va.raw >= mm.taskSize {
+            narrate("address \(va) is outside user space (TASK_SIZE \(VirtAddr(mm.taskSize))): bad_area")
+            return .sigsegv(.mapErr)
+        }
+        guard var vma = mm.vmas.findVMA(va) else {
+            narrate("find_vma(\(va)) found no VMA at or above the address: bad_area, SEGV_MAPERR")
+            return .sigsegv(.mapErr)
+        }
+        if vma.start > va {
+            guard vma.flags.contains(.growsdown) else {
+                narrate("\(va) lies in the hole below the VMA \(vmaRangeText(vma)): bad_area, SEGV_MAPERR")
+                return .sigsegv(.mapErr)
+            }
+            guard expandStack(mm, va), let grown = mm.vmas.vmaLookup(va) else {
+                narrate("the stack cannot grow down to \(va) (RLIMIT_STACK or the guard gap): SEGV_MAPERR")
+                return .sigsegv(.mapErr)
+            }
+            narrate("the stack VMA grows down to \(vmaRangeText(grown)) (expand_stack)")
+            vma = grown
+        }
+        if accessError(code, vma) {
+            narrate("access_error: the VMA \(vmaRangeText(vma)) does not allow this access: SEGV_ACCERR")
+            return .sigsegv(.accErr)
+        }
+        narrate("find_vma: \(va) lies in \(vmaRangeText(vma))")
+        return handleMMFault(task, mm, vma, va, code)
+    }
+
+    /// True when `vma` does not permit the access described by `code`.
+    /// Linux: access_error(), arch/x86/mm/fault.c
+    func accessError(_ code: PFErrorCode, _ vma: VMA) -> Bool {
+        if code.contains(.pk) { return true }
+        if code.contains(.write) { return !vma.flags.contains(.write) }
+        if code.contains(.instr) && code.contains(.prot) { return true }
+        if code.contains(.prot) { return true }
+        return !(vma.flags.contains(.read) || vma.flags.contains(.write) || vma.flags.contains(.exec))
+    }
+
+    /// Allocates the page-table levels for `va` and dispatches the fault by PTE state.
+    /// Returns the fault's outcome. Linux: handle_mm_fault() / __handle_mm_fault() / handle_pte_fault(), mm/memory.c
+    public func handleMMFault(_ task: Task, _ mm: MMStruct, _ vma: VMA, _ va: VirtAddr, _ code: PFErrorCode) -> FaultResult {
+        vmstat.pgfault += 1
+        task.minFlt += 1
+        let write = code.contains(.write)
+        guard let slot = pteAlloc(mm, va, task: task) else { return .oom }
+        let pte = phys.readPTE(slot)
+        if pte.isNone {
+            if vma.isAnonymous { return doAnonymousPage(task, mm, vma, va, slot, write: write) }
+            return doFault(task, mm, vma, va, slot, write: write)
+        }
+        if !pte.isPresent { return .sigbus }
+        if write && !pte.isWritable { return doWpPage(task, mm, vma, va, slot, pte) }
+        // Spurious fault: the PTE already allows the access (a stale TLB entry was stricter).
+        var raw = pte.raw | PTE.accessed
+        if write { raw |= PTE.dirty }
+        phys.writePTE(slot, PTE(raw: raw))
+        mmu.flushRange(va.pageDown, VirtAddr(va.pageDown.raw + PAGE_SIZE))
+        narrate("the PTE already allows the access: spurious fault, TLB entry flushed")
+        return .minor
+    }
+
+    // MARK: - Anonymous memory
+
+    /// Maps a page for a first touch of anonymous memory: the shared zero page for a read of a
+    /// private mapping, else a newly allocated zeroed page. Returns .oom when no page is left.
+    /// Linux: do_anonymous_page(), mm/memory.c
+    func doAnonymousPage(_ task: Task, _ mm: MMStruct, _ vma: VMA, _ va: VirtAddr, _ slot: PTESlot, write: Bool) -> FaultResult {
+        let shared = vma.flags.contains(.shared)
+        if !write && !shared {
+            phys.writePTE(slot, PTE(pfn: zeroPFN, flags: pteFlags(vma.flags, writable: false, dirty: false)))
+            vmstat.zeroPageMaps += 1
+            narrate("do_anonymous_page: read of untouched memory maps the shared zero page (PFN \(zeroPFN)) read-only; PTE[\(slot.index)] in table PFN \(slot.table) = \(phys.readPTE(slot))")
+            return .minor
+        }
+        guard let pfn = allocPageOrOOM(gfp: .highuserMovable, task: task) else { return .oom }
+        phys.contents.clear(pfn)
+        addNewPage(mm, vma, pfn, kind: shared ? .shmem : .anon)
+        let writable = vma.flags.contains(.write) && (write || shared)
+        phys.writePTE(slot, PTE(pfn: pfn, flags: pteFlags(vma.flags, writable: writable, dirty: write)))
+        narrate("do_anonymous_page: allocated zeroed \(shared ? "shmem" : "anonymous") page PFN \(pfn) (\(zoneName(pfn))); PTE[\(slot.index)] in table PFN \(slot.table) = \(phys.readPTE(slot))")
+        return .minor
+    }
+
+    /// Handles a write to a present read-only PTE: reuses the page when the writer is its only
+    /// user, otherwise copies it (copy-on-write; the zero page is always replaced).
+    /// Returns .oom when the copy cannot be allocated. Linux: do_wp_page() / wp_page_copy(), mm/memory.c
+    func doWpPage(_ task: Task, _ mm: MMStruct, _ vma: VMA, _ va: VirtAddr, _ slot: PTESlot, _ pte: PTE) -> FaultResult {
+        let old = pte.pfn
+        let oldFlags = phys.memMap.flags[old.index]
+        if vma.flags.contains(.shared) || (old != zeroPFN && oldFlags.contains(.anon)
+            && phys.memMap.mapcount[old.index] == 1 && phys.memMap.refcount[old.index] == 1) {
+            phys.writePTE(slot, PTE(raw: pte.raw | PTE.rw | PTE.dirty | PTE.accessed))
+            mmu.flushRange(va.pageDown, VirtAddr(va.pageDown.raw + PAGE_SIZE))
+            narrate("do_wp_page: the page PFN \(old) has no other user: reused, PTE made writable (wp_page_reuse)")
+            return .minor
+        }
+        guard let new = allocPageOrOOM(gfp: .highuserMovable, task: task) else { return .oom }
+        if old == zeroPFN { phys.contents.clear(new) } else { phys.contents.copy(from: old, to: new) }
+        addNewPage(mm, vma, new, kind: .anon)
+        phys.writePTE(slot, PTE(pfn: new, flags: pteFlags(vma.flags, writable: true, dirty: true)))
+        mmu.flushRange(va.pageDown, VirtAddr(va.pageDown.raw + PAGE_SIZE))
+        if old != zeroPFN { removeMappedPage(mm, old) }
+        narrate("do_wp_page: copy-on-write of \(old == zeroPFN ? "the zero page" : "PFN \(old)") into new page PFN \(new); PTE = \(phys.readPTE(slot))")
+        return .minor
+    }
+
+    /// Handles the first touch of a file-backed page. The core has no page cache yet: a read
+    /// allocates a frame that stands for the file's cached page (counted as file pages); a write
+    /// to a private mapping gets an anonymous copy. Returns .oom when no page is left.
+    /// Linux: do_fault() → do_read_fault() / do_cow_fault() / do_shared_fault(), mm/memory.c
+    func doFault(_ task: Task, _ mm: MMStruct, _ vma: VMA, _ va: VirtAddr, _ slot: PTESlot, write: Bool) -> FaultResult {
+        guard let pfn = allocPageOrOOM(gfp: .highuserMovable, task: task) else { return .oom }
+        phys.contents.clear(pfn)
+        let shared = vma.flags.contains(.shared)
+        if write && !shared {
+            addNewPage(mm, vma, pfn, kind: .anon)
+            phys.writePTE(slot, PTE(pfn: pfn, flags: pteFlags(vma.flags, writable: true, dirty: true)))
+            narrate("do_cow_fault: private copy of the file page in new anonymous page PFN \(pfn)")
+        } else {
+            addNewPage(mm, vma, pfn, kind: .file)
+            let writable = shared && write && vma.flags.contains(.write)
+            phys.writePTE(slot, PTE(pfn: pfn, flags: pteFlags(vma.flags, writable: writable, dirty: writable)))
+            narrate("do_read_fault: file page of \(vma.file?.path ?? "?") at offset 0x\(String((vma.pgoff << PAGE_SHIFT) + (va.pageDown.raw - vma.start.raw), radix: 16)) in PFN \(pfn)")
+        }
+        return .minor
+    }
+
+    // MARK: - Page accounting
+
+    /// What a user page is, for the RSS counters and LRU lists.
+    enum UserPageKind { case anon, shmem, file }
+
+    /// Accounts a newly mapped page: flags, mapcount, RSS counter, node counters, LRU, mlock.
+    /// Linux: folio_add_new_anon_rmap() + folio_add_lru_vma(), mm/rmap.c, mm/swap.c
+    func addNewPage(_ mm: MMStruct, _ vma: VMA, _ pfn: PFN, kind: UserPageKind) {
+        var f: PageFlags = [.lru, .uptodate]
+        switch kind {
+        case .anon:
+            f.insert([.anon, .swapbacked])
+            mm.rss.anon += 1; stat.nrAnonMapped += 1
+        case .shmem:
+            f.insert(.swapbacked)
+            mm.rss.shmem += 1; stat.nrShmem += 1; stat.nrFilePages += 1; stat.nrFileMapped += 1
+        case .file:
+            mm.rss.file += 1; stat.nrFilePages += 1; stat.nrFileMapped += 1
+        }
+        if vma.flags.contains(.locked) {
+            f.insert([.mlocked, .unevictable])
+            stat.nrMlock += 1; stat.nrUnevictable += 1
+        } else if kind == .file {
+            stat.nrInactiveFile += 1
+        } else {
+            stat.nrInactiveAnon += 1
+        }
+        phys.memMap.flags[pfn.index] = f
+        phys.memMap.mapcount[pfn.index] = 1
+        mm.updateHiwater()
+    }
+
+    /// Unaccounts one mapping of `pfn` from `mm` and drops the page reference it held; the page is
+    /// freed with its last reference. Linux: zap_present_pte() → folio_remove_rmap_pte() + put, mm/memory.c
+    func removeMappedPage(_ mm: MMStruct, _ pfn: PFN) {
+        let f = phys.memMap.flags[pfn.index]
+        phys.memMap.mapcount[pfn.index] -= 1
+        if f.contains(.anon) {
+            mm.rss.anon -= 1
+        } else if f.contains(.swapbacked) {
+            mm.rss.shmem -= 1
+        } else {
+            mm.rss.file -= 1
+        }
+        if phys.memMap.mapcount[pfn.index] == 0 {
+            if f.contains(.anon) { stat.nrAnonMapped -= 1 } else { stat.nrFileMapped -= 1 }
+            if f.contains(.swapbacked) && !f.contains(.anon) { stat.nrShmem -= 1; stat.nrFilePages -= 1 }
+            if !f.contains(.anon) && !f.contains(.swapbacked) { stat.nrFilePages -= 1 }
+            if f.contains(.mlocked) { stat.nrMlock -= 1; stat.nrUnevictable -= 1 }
+            else if f.contains(.lru) {
+                if f.contains(.anon) || f.contains(.swapbacked) {
+                    if f.contains(.active) { stat.nrActiveAnon -= 1 } else { stat.nrInactiveAnon -= 1 }
+                } else if f.contains(.active) { stat.nrActiveFile -= 1 } else { stat.nrInactiveFile -= 1 }
+            }
+        }
+        phys.putPage(pfn)
+    }
+
+    // MARK: - Narration helpers
+
+    /// "7ffff7a00000-7ffff7b00000 rw-p (anonymous)" for narration.
+    func vmaRangeText(_ v: VMA) -> String {
+        let perms = (v.flags.contains(.read) ? "r" : "-") + (v.flags.contains(.write) ? "w" : "-")
+            + (v.flags.contains(.exec) ? "x" : "-") + (v.flags.contains(.mayshare) ? "s" : "p")
+        return String(v.start.raw, radix: 16) + "-" + String(v.end.raw, radix: 16) + " " + perms
+            + (v.file.map { " " + $0.path } ?? " (anonymous)")
+    }
+
+    /// Name of the zone holding `pfn`.
+    func zoneName(_ pfn: PFN) -> String { "zone " + (phys.zone(of: pfn)?.name ?? "?") }
+}
