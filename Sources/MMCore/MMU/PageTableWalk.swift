@@ -20,19 +20,21 @@ extension PhysicalMemory {
     /// New upper-level entries are P|RW|US, as Linux creates them (permissions live in the leaf).
     /// Linux: walk() in xv6 kernel/vm.c; pgd_offset/p4d_alloc/pud_alloc/pmd_alloc/pte_alloc in Linux.
     public func walk(_ pgd: PFN, _ va: VirtAddr, allocTable: (() -> PFN?)? = nil) -> PTESlot? {
-        var table = pgd
-        for level in [PageTableLevel.pgd, .pud, .pmd] {
-            let idx = level.index(of: va)
-            let e = PTE(raw: contents.readWord(table, idx))
-            if e.isPresent {
-                if e.isHuge { return nil }
-                table = e.pfn
-            } else {
-                guard let alloc = allocTable, let newTable = alloc() else { return nil }
-                contents.writeWord(table, idx, PTE(pfn: newTable, flags: PTE.present | PTE.rw | PTE.user | PTE.accessed | PTE.dirty).raw)
-                table = newTable
-            }
-        }
-        return PTESlot(table: table, index: PageTableLevel.pte.index(of: va))
+        guard let pud = descend(pgd, PageTableLevel.pgd.index(of: va), allocTable),
+              let pmd = descend(pud, PageTableLevel.pud.index(of: va), allocTable),
+              let pte = descend(pmd, PageTableLevel.pmd.index(of: va), allocTable) else { return nil }
+        return PTESlot(table: pte, index: PageTableLevel.pte.index(of: va))
+    }
+
+    /// The next-level table that entry `index` of upper-level table `table` points to, creating it
+    /// with `allocTable` when not present; nil for a huge (PS) entry, or when absent and
+    /// `allocTable` is nil or returns nil.
+    @inline(__always)
+    func descend(_ table: PFN, _ index: Int, _ allocTable: (() -> PFN?)?) -> PFN? {
+        let e = PTE(raw: contents.readWord(table, index))
+        if e.isPresent { return e.isHuge ? nil : e.pfn }
+        guard let alloc = allocTable, let newTable = alloc() else { return nil }
+        contents.writeWord(table, index, PTE(pfn: newTable, flags: PTE.present | PTE.rw | PTE.user | PTE.accessed | PTE.dirty).raw)
+        return newTable
     }
 }

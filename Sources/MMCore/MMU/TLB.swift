@@ -1,0 +1,317 @@
+/// A set-associative TLB in flat arrays, with LRU replacement inside each set.
+///
+/// Entry `set * ways + way` lives at the same index of `tags`, `payloads` and `stamps`.
+/// Tag layout (64 bits): bit 63 valid, bits 62:61 page size (0 = 4K, 1 = 2M, 2 = 1G), bit 60 global,
+/// bits 59:48 PCID, bits 35:0 the page number (VA bits 47:12, 47:21 or 47:30 for the size).
+/// Payload layout: the page's physical base (bits 51:12) with the effective rights in PTE bit
+/// positions (RW bit 1, US bit 2, D bit 6, G bit 8, NX bit 63) and the page size in bits 10:9.
+/// The set of a page is its page number modulo the number of sets, so any entry count that is a
+/// multiple of the ways works. A global entry matches every PCID.
+public struct TLB: Sendable {
+    /// The geometry this TLB was built with.
+    public let geometry: TLBGeometry
+    /// Number of sets (entries / ways).
+    public let sets: Int
+    /// Associativity.
+    public let ways: Int
+    @usableFromInline var tags: [UInt64]
+    @usableFromInline var payloads: [UInt64]
+    @usableFromInline var stamps: [UInt32]
+    /// LRU clock: the stamp given to the most recently used entry.
+    @usableFromInline var clock: UInt32 = 0
+    /// Valid entries of each page size (probing for 2M/1G pages is skipped while there are none).
+    @usableFromInline var count4K = 0, count2M = 0, count1G = 0
+
+    @usableFromInline static let valid: UInt64 = 1 << 63
+    @usableFromInline static let globalBit: UInt64 = 1 << 60
+    @usableFromInline static let sizeShift: UInt64 = 61
+    @usableFromInline static let pcidShift: UInt64 = 48
+    @usableFromInline static let pageMask: UInt64 = (1 << 36) - 1
+    /// Tag bits compared for a match (all but global and PCID, which are checked separately).
+    @usableFromInline static let matchMask: UInt64 = valid | (3 << sizeShift) | pageMask
+    /// Payload bits 10:9 hold the page size.
+    @usableFromInline static let payloadSizeShift: UInt64 = 9
+
+    /// An empty TLB with `geometry`; the geometry must have passed `TLBConfig.validate()`.
+    public init(geometry: TLBGeometry) {
+        precondition(geometry.ways > 0 && geometry.entries > 0 && geometry.entries % geometry.ways == 0,
+                     "TLB geometry \(geometry.entries) entries / \(geometry.ways) ways: entries must be a positive multiple of ways")
+        self.geometry = geometry
+        ways = geometry.ways
+        sets = geometry.entries / geometry.ways
+        tags = [UInt64](repeating: 0, count: geometry.entries)
+        payloads = [UInt64](repeating: 0, count: geometry.entries)
+        stamps = [UInt32](repeating: 0, count: geometry.entries)
+    }
+
+    /// Number of valid entries.
+    public var validCount: Int { count4K + count2M + count1G }
+
+    // MARK: Encoding
+
+    /// The page number of `va` for pages of `size` (VA bits 47:shift).
+    @inlinable @inline(__always)
+    static func pageNumber(_ va: UInt64, _ size: PageSize) -> UInt64 {
+        (va & 0x0000_ffff_ffff_ffff) >> size.shift
+    }
+
+    /// The tag of a valid entry for `va` with this size, PCID and global bit.
+    @inlinable @inline(__always)
+    public static func makeTag(_ va: VirtAddr, size: PageSize, pcid: UInt16, global: Bool) -> UInt64 {
+        valid | (UInt64(size.rawValue) << sizeShift) | (global ? globalBit : 0)
+            | (UInt64(pcid & 0xfff) << pcidShift) | pageNumber(va.raw, size)
+    }
+
+    /// The payload caching translation `t`.
+    @inlinable @inline(__always)
+    public static func makePayload(_ t: HardwareTranslation) -> UInt64 {
+        t.pageBase.raw | t.flags | (UInt64(t.pageSize.rawValue) << payloadSizeShift)
+    }
+
+    /// The physical address `va` translates to through an entry with `payload`.
+    @inlinable @inline(__always)
+    public static func physAddr(_ payload: UInt64, _ va: VirtAddr) -> PhysAddr {
+        let size = PageSize(rawValue: UInt8(truncatingIfNeeded: (payload >> payloadSizeShift) & 3)) ?? .size4K
+        let mask = size.bytes &- 1
+        return PhysAddr((payload & PTE.pfnMask & ~mask) | (va.raw & mask))
+    }
+
+    @inlinable @inline(__always)
+    static func sizeOf(tag: UInt64) -> UInt8 { UInt8(truncatingIfNeeded: (tag >> sizeShift) & 3) }
+
+    /// Whether valid entry `tag` is usable under `pcid` (same PCID, or global).
+    @inlinable @inline(__always)
+    static func pcidMatches(_ tag: UInt64, _ pcid: UInt16) -> Bool {
+        tag & globalBit != 0 || (tag >> pcidShift) & 0xfff == UInt64(pcid & 0xfff)
+    }
+
+    // MARK: Lookup and fill (hot path)
+
+    /// The slot of the entry for `va` with pages of `size` usable under `pcid`, or -1.
+    @inlinable @inline(__always)
+    func probe(_ va: UInt64, _ size: PageSize, _ pcid: UInt16) -> Int {
+        let pn = TLB.pageNumber(va, size)
+        let key = TLB.valid | (UInt64(size.rawValue) << TLB.sizeShift) | pn
+        let base = Int(truncatingIfNeeded: pn % UInt64(sets)) &* ways
+        var i = base
+        let end = base &+ ways
+        while i < end {
+            let t = tags[i]
+            if t & TLB.matchMask == key && TLB.pcidMatches(t, pcid) { return i }
+            i &+= 1
+        }
+        return -1
+    }
+
+    /// Finds the entry translating `va` under `pcid` (any page size) and marks it most recently
+    /// used; returns its slot, or -1 on a miss.
+    @inlinable
+    public mutating func lookup(_ va: VirtAddr, pcid: UInt16) -> Int {
+        var slot = probe(va.raw, .size4K, pcid)
+        if slot < 0 && count2M > 0 { slot = probe(va.raw, .size2M, pcid) }
+        if slot < 0 && count1G > 0 { slot = probe(va.raw, .size1G, pcid) }
+        if slot >= 0 { touch(slot) }
+        return slot
+    }
+
+    /// The payload of the entry in `slot` (from `lookup`).
+    @inlinable @inline(__always)
+    public func payload(_ slot: Int) -> UInt64 { payloads[slot] }
+
+    /// The tag of the entry in `slot` (from `lookup`).
+    @inlinable @inline(__always)
+    public func tag(_ slot: Int) -> UInt64 { tags[slot] }
+
+    /// Marks `slot` most recently used.
+    @inlinable @inline(__always)
+    mutating func touch(_ slot: Int) {
+        clock &+= 1
+        if clock == 0 { renormalizeStamps() }
+        stamps[slot] = clock
+    }
+
+    /// Installs an entry with `tag` and `payload`: replaces an entry for the same page usable
+    /// under the tag's PCID, else fills an invalid way (lowest first), else evicts the least
+    /// recently used way of the set. Returns the slot written.
+    @inlinable
+    @discardableResult
+    public mutating func insert(tag: UInt64, payload: UInt64) -> Int {
+        let pn = tag & TLB.pageMask
+        let key = tag & TLB.matchMask
+        let pcid = UInt16(truncatingIfNeeded: (tag >> TLB.pcidShift) & 0xfff)
+        let base = Int(truncatingIfNeeded: pn % UInt64(sets)) &* ways
+        let end = base &+ ways
+        var victim = -1
+        var i = base
+        while i < end {
+            let t = tags[i]
+            if t & TLB.matchMask == key && (TLB.pcidMatches(t, pcid) || tag & TLB.globalBit != 0) { victim = i; break }
+            i &+= 1
+        }
+        if victim < 0 {
+            i = base
+            while i < end {
+                if tags[i] & TLB.valid == 0 { victim = i; break }
+                i &+= 1
+            }
+        }
+        if victim < 0 {
+            victim = base
+            var oldest = stamps[base]
+            i = base &+ 1
+            while i < end {
+                if stamps[i] < oldest { oldest = stamps[i]; victim = i }
+                i &+= 1
+            }
+        }
+        drop(victim)
+        tags[victim] = tag
+        payloads[victim] = payload
+        adjustCount(TLB.sizeOf(tag: tag), by: 1)
+        touch(victim)
+        return victim
+    }
+
+    /// Invalidates `slot` if valid, keeping the per-size counts right.
+    @inlinable @inline(__always)
+    mutating func drop(_ slot: Int) {
+        let t = tags[slot]
+        if t & TLB.valid != 0 {
+            adjustCount(TLB.sizeOf(tag: t), by: -1)
+            tags[slot] = 0
+        }
+    }
+
+    @inlinable @inline(__always)
+    mutating func adjustCount(_ size: UInt8, by d: Int) {
+        switch size {
+        case 0: count4K &+= d
+        case 1: count2M &+= d
+        default: count1G &+= d
+        }
+    }
+
+    /// Re-stamps every set 1...ways in its current LRU order after the clock wraps (once per
+    /// 2^32 touches; the only TLB code that allocates besides `init` and `entries()`).
+    @usableFromInline
+    mutating func renormalizeStamps() {
+        var ranks = [UInt32](repeating: 0, count: ways)
+        for set in 0..<sets {
+            let base = set * ways
+            for w in 0..<ways {
+                var rank: UInt32 = 1
+                for o in 0..<ways where stamps[base + o] < stamps[base + w] || (stamps[base + o] == stamps[base + w] && o < w) {
+                    rank += 1
+                }
+                ranks[w] = rank
+            }
+            for w in 0..<ways { stamps[base + w] = ranks[w] }
+        }
+        clock = UInt32(ways)
+    }
+
+    // MARK: Invalidation
+
+    /// Invalidates every entry (any size) that translates `va` and is usable under `pcid`,
+    /// including global entries, as INVLPG does; returns how many were dropped.
+    @inlinable
+    @discardableResult
+    public mutating func invalidatePage(_ va: VirtAddr, pcid: UInt16) -> Int {
+        var n = 0
+        var s: UInt8 = 0
+        while s < 3 {
+            let size = PageSize(rawValue: s) ?? .size4K
+            let present: Bool
+            switch s { case 0: present = count4K > 0; case 1: present = count2M > 0; default: present = count1G > 0 }
+            if present {
+                let pn = TLB.pageNumber(va.raw, size)
+                let key = TLB.valid | (UInt64(s) << TLB.sizeShift) | pn
+                let base = Int(truncatingIfNeeded: pn % UInt64(sets)) &* ways
+                var i = base
+                while i < base &+ ways {
+                    let t = tags[i]
+                    if t & TLB.matchMask == key && TLB.pcidMatches(t, pcid) { drop(i); n &+= 1 }
+                    i &+= 1
+                }
+            }
+            s &+= 1
+        }
+        return n
+    }
+
+    /// Invalidates every non-global entry tagged with `pcid` (a CR3 write without the no-flush
+    /// bit, or INVPCID single-context); returns how many were dropped.
+    @discardableResult
+    public mutating func flushPCID(_ pcid: UInt16) -> Int {
+        var n = 0
+        for i in 0..<tags.count {
+            let t = tags[i]
+            if t & TLB.valid != 0 && t & TLB.globalBit == 0 && (t >> TLB.pcidShift) & 0xfff == UInt64(pcid & 0xfff) {
+                drop(i); n += 1
+            }
+        }
+        return n
+    }
+
+    /// Invalidates every entry, or every non-global entry of every PCID when `keepGlobal`;
+    /// returns how many were dropped.
+    @discardableResult
+    public mutating func flushAll(keepGlobal: Bool) -> Int {
+        var n = 0
+        for i in 0..<tags.count {
+            let t = tags[i]
+            if t & TLB.valid != 0 && !(keepGlobal && t & TLB.globalBit != 0) { drop(i); n += 1 }
+        }
+        return n
+    }
+
+    // MARK: Inspection (allocates)
+
+    /// The valid entries in slot order (set by set, way by way).
+    public func entries() -> [TLBEntry] {
+        var out: [TLBEntry] = []
+        for i in 0..<tags.count where tags[i] & TLB.valid != 0 {
+            out.append(TLBEntry(slot: i, set: i / ways, way: i % ways, tag: tags[i], payload: payloads[i]))
+        }
+        return out
+    }
+}
+
+/// One valid TLB entry, decoded for display and invariant checks.
+public struct TLBEntry: Equatable, Sendable, CustomStringConvertible {
+    public var slot: Int, set: Int, way: Int
+    /// First virtual address of the page (sign-extended from bit 47).
+    public var page: VirtAddr
+    public var pageSize: PageSize
+    /// The PCID the entry was filled under (matches any PCID when `global`).
+    public var pcid: UInt16
+    public var global: Bool
+    /// The cached translation: physical base, size and effective rights.
+    public var translation: HardwareTranslation
+
+    /// Decodes the entry in `slot` from its raw tag and payload.
+    public init(slot: Int, set: Int, way: Int, tag: UInt64, payload: UInt64) {
+        self.slot = slot; self.set = set; self.way = way
+        let size = PageSize(rawValue: UInt8(truncatingIfNeeded: (tag >> 61) & 3)) ?? .size4K
+        var va = (tag & ((1 << 36) - 1)) << size.shift
+        if va & (1 << 47) != 0 { va |= 0xffff_0000_0000_0000 }
+        page = VirtAddr(va)
+        pageSize = size
+        pcid = UInt16(truncatingIfNeeded: (tag >> 48) & 0xfff)
+        global = tag & (1 << 60) != 0
+        let base = payload & PTE.pfnMask & ~(size.bytes - 1)
+        let flags = payload & (PTE.rw | PTE.user | PTE.dirty | PTE.global | PTE.nx)
+        translation = HardwareTranslation(pageBase: PhysAddr(base), pageSize: size, flags: flags)
+    }
+
+    /// "set 3 way 1: 0x7f0000003000 -> 0x1234000 4K pcid 0 RW US D".
+    public var description: String {
+        var s = "set \(set) way \(way): \(page) -> \(translation.pageBase) \(pageSize) pcid \(pcid)"
+        if translation.isWritable { s += " RW" }
+        if translation.isUser { s += " US" }
+        if translation.isDirty { s += " D" }
+        if global { s += " G" }
+        if translation.isNX { s += " NX" }
+        return s
+    }
+}
