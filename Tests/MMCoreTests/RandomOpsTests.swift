@@ -34,7 +34,7 @@ final class RandomOpsTests: XCTestCase {
 
         func ourVMAs() -> [VMA] {
             mm.vmas.vmas.filter { v in
-                v.isAnonymous && stride(from: v.start.raw, to: v.end.raw, by: Int(PAGE_SIZE)).allSatisfy { pages[$0] != nil }
+                v.isAnonymous && stride(from: v.start.raw, to: v.end.raw, by: Int(MMCore.PAGE_SIZE)).allSatisfy { pages[$0] != nil }
             }
         }
         func dropShadow(_ lo: UInt64, _ hi: UInt64) {
@@ -46,31 +46,31 @@ final class RandomOpsTests: XCTestCase {
             let ctx = "seed \(seed) step \(step) op \(op)"
             switch op {
             case 0: // mmap
-                let len = (rng.next() % 32 + 1) * PAGE_SIZE
+                let len = (rng.next() % 32 + 1) * MMCore.PAGE_SIZE
                 let writable = rng.next() % 4 != 0
                 let prot: Prot = writable ? [.read, .write] : .read
                 if case .success(let a) = k.mmap(t, addr: 0, length: len, prot: prot, flags: [.private, .anonymous]) {
-                    for p in stride(from: a.raw, to: a.raw + len, by: Int(PAGE_SIZE)) { pages[p] = writable }
+                    for p in stride(from: a.raw, to: a.raw + len, by: Int(MMCore.PAGE_SIZE)) { pages[p] = writable }
                 }
             case 1: // munmap part of one of our VMAs
                 guard let v = ourVMAs().randomElement(using: &rng) else { continue }
                 let n = UInt64(v.pages)
                 let first = rng.next() % n, count = rng.next() % (n - first) + 1
-                let lo = v.start.raw + first * PAGE_SIZE, hi = lo + count * PAGE_SIZE
+                let lo = v.start.raw + first * MMCore.PAGE_SIZE, hi = lo + count * MMCore.PAGE_SIZE
                 XCTAssertNoThrow(try k.munmap(t, addr: lo, length: hi - lo).get(), ctx)
-                for p in stride(from: lo, to: hi, by: Int(PAGE_SIZE)) { pages[p] = nil }
+                for p in stride(from: lo, to: hi, by: Int(MMCore.PAGE_SIZE)) { pages[p] = nil }
                 dropShadow(lo, hi)
             case 2: // mprotect part of one of our VMAs
                 guard let v = ourVMAs().randomElement(using: &rng) else { continue }
                 let n = UInt64(v.pages)
                 let first = rng.next() % n, count = rng.next() % (n - first) + 1
-                let lo = v.start.raw + first * PAGE_SIZE, hi = lo + count * PAGE_SIZE
+                let lo = v.start.raw + first * MMCore.PAGE_SIZE, hi = lo + count * MMCore.PAGE_SIZE
                 let writable = rng.next() % 2 == 0
                 XCTAssertNoThrow(try k.mprotect(t, addr: lo, length: hi - lo, prot: writable ? [.read, .write] : .read).get(), ctx)
-                for p in stride(from: lo, to: hi, by: Int(PAGE_SIZE)) { pages[p] = writable }
+                for p in stride(from: lo, to: hi, by: Int(MMCore.PAGE_SIZE)) { pages[p] = writable }
             case 3, 4: // store a u64 in a writable page of ours
                 guard let p = pages.filter({ $0.value }).keys.sorted().randomElement(using: &rng) else { continue }
-                let off = rng.next() % (PAGE_SIZE - 8)
+                let off = rng.next() % (MMCore.PAGE_SIZE - 8)
                 let value = rng.next()
                 let bytes = withUnsafeBytes(of: value.littleEndian, Array.init)
                 XCTAssertNoThrow(try k.store(t, VirtAddr(p + off), bytes).get(), ctx)
@@ -85,7 +85,7 @@ final class RandomOpsTests: XCTestCase {
                 dropShadow(v.start.raw, v.end.raw)
             default: // mremap a whole VMA of ours, letting it move
                 guard let v = ourVMAs().randomElement(using: &rng) else { continue }
-                let newLen = (rng.next() % 48 + 1) * PAGE_SIZE
+                let newLen = (rng.next() % 48 + 1) * MMCore.PAGE_SIZE
                 guard case .success(let na) = k.mremap(t, oldAddr: v.start.raw, oldSize: v.length, newSize: newLen, flags: .maymove) else {
                     XCTFail("mremap failed: \(ctx)"); continue
                 }
@@ -95,8 +95,8 @@ final class RandomOpsTests: XCTestCase {
                 }
                 let writable = pages[v.start.raw] ?? false
                 dropShadow(v.start.raw, v.end.raw)
-                for p in stride(from: v.start.raw, to: v.end.raw, by: Int(PAGE_SIZE)) { pages[p] = nil }
-                for p in stride(from: na.raw, to: na.raw + newLen, by: Int(PAGE_SIZE)) { pages[p] = writable }
+                for p in stride(from: v.start.raw, to: v.end.raw, by: Int(MMCore.PAGE_SIZE)) { pages[p] = nil }
+                for p in stride(from: na.raw, to: na.raw + newLen, by: Int(MMCore.PAGE_SIZE)) { pages[p] = writable }
                 shadow.merge(moved) { $1 }
             }
             let bad = k.checkInvariants()
