@@ -21,6 +21,8 @@ let package = Package(
             "MMCore", "MMProcFS", "MMScenario",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .executableTarget(name: "mmsim-bench", dependencies: ["MMCore"], path: "Benchmarks/mmsim-bench",
+                          swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "MMCoreTests", dependencies: ["MMCore"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "MMProcFSTests", dependencies: ["MMCore", "MMProcFS"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "MMScenarioTests", dependencies: ["MMCore", "MMProcFS", "MMScenario"], swiftSettings: [.swiftLanguageMode(.v5)]),

@@ -159,6 +159,7 @@ public final class Kernel {
 
     /// Boots a machine. Throws when the configuration cannot be booted (RAM size out of range).
     public init(config: MachineConfig = MachineConfig()) throws {
+        try config.tlb.validate()
         self.config = config
         phys = try PhysicalMemory(config: PhysicalMemoryConfig(ramBytes: config.ramBytes, minFreeKbytes: config.minFreeKbytes))
         mmu = MMU(config: config.tlb)
