@@ -313,7 +313,8 @@ public struct WalkExplanation: Equatable, Sendable {
         split = VASplit(va)
         steps = []
         guard split.isCanonical else { stop = .nonCanonical; return }
-        guard var table = pgd else { stop = .noCR3; return }
+        guard let root = pgd else { stop = .noCR3; return }
+        var table = root
         for level in PageTableLevel.allCases {
             let index = level.index(of: va)
             let raw = HardwareWalker.readEntry(mem, table, index)
@@ -328,7 +329,7 @@ public struct WalkExplanation: Equatable, Sendable {
             }
             if level == .pte || (level != .pgd && pte.isHuge) {
                 var refs = 0, ad = 0
-                let r = walker.walk(pgd!, va, .read, user: false, mem: mem, memRefs: &refs, adUpdates: &ad,
+                let r = walker.walk(root, va, .read, user: false, mem: mem, memRefs: &refs, adUpdates: &ad,
                                     setAccessedDirty: false)
                 guard case .ok(let t) = r else { stop = .notPresent(level); return }
                 steps.append(WalkStep(level: level, table: table, index: index, entry: pte,

@@ -207,7 +207,7 @@ public struct TLB: Sendable {
             }
             for w in 0..<ways { stamps[base + w] = ranks[w] }
         }
-        clock = UInt32(ways)
+        clock = UInt32(ways) + 1   // the entry being touched gets a stamp above every rank
     }
 
     // MARK: Invalidation
