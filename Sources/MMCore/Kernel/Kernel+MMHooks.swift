@@ -1,6 +1,17 @@
 /// Page-table operations that the VMA code calls (Linux mm/memory.c, mm/mprotect.c, mm/mremap.c).
 
 extension Kernel {
+    /// Flushes `mm`'s TLB entries for [start, end): directly when `mm` is loaded, through its PCID
+    /// when PCIDs keep entries of unloaded address spaces, not at all otherwise (without PCID an
+    /// unloaded mm has no entries). Linux: flush_tlb_mm_range(), arch/x86/mm/tlb.c
+    func flushTLBRange(_ mm: MMStruct, _ start: VirtAddr, _ end: VirtAddr) {
+        if let cur = current, cur.mm === mm {
+            mmu.flushRange(start, end)
+        } else if config.tlb.pcid {
+            mmu.flushRange(start, end, pcid: mm.pcid)
+        }
+    }
+
     /// Calls `body` for every present leaf PTE in [start, end) of `mm`, skipping absent upper
     /// levels a whole table at a time. Allocates nothing.
     func forEachPresentPTE(_ mm: MMStruct, _ start: VirtAddr, _ end: VirtAddr, _ body: (VirtAddr, PTESlot, PTE) -> Void) {
@@ -41,7 +52,7 @@ extension Kernel {
             if pte.isPresent && pte.pfn != zeroPFN { removeMappedPage(mm, pte.pfn) }
             zapped += 1
         }
-        if zapped > 0, let cur = current, cur.mm === mm { mmu.flushRange(start, end) }
+        if zapped > 0 { flushTLBRange(mm, start, end) }
     }
 
     /// Frees the page-table pages whose whole span lies in [floor, ceiling) and maps nothing.
@@ -96,7 +107,7 @@ extension Kernel {
             let keep = pte.raw & (PTE.accessed | PTE.dirty)
             phys.writePTE(slot, PTE(raw: PTE(pfn: pfn, flags: pteFlags(newFlags, writable: writable, dirty: false)).raw | keep))
         }
-        if let cur = current, cur.mm === mm { mmu.flushRange(start, end) }
+        flushTLBRange(mm, start, end)
     }
 
     /// Moves the PTEs of [oldStart, oldStart+length) to start at newStart, creating tables as
@@ -115,7 +126,7 @@ extension Kernel {
             guard let slot = pteAlloc(mm, dst, task: nil) else { ok = false; break }
             phys.writePTE(slot, pte)
         }
-        if let cur = current, cur.mm === mm { mmu.flushRange(oldStart, oldEnd) }
+        flushTLBRange(mm, oldStart, oldEnd)
         return ok
     }
 
@@ -160,6 +171,6 @@ extension Kernel {
         phys.putPage(mm.pgd)
         while mm.vmas.count > 0 { mm.vmas.remove(at: mm.vmas.count - 1) }
         mm.totalVM = 0; mm.lockedVM = 0; mm.dataVM = 0; mm.execVM = 0; mm.stackVM = 0
-        mmu.flushAll()
+        if config.tlb.pcid { mmu.flushAll(pcid: mm.pcid) } else { mmu.flushAll() }
     }
 }

@@ -134,6 +134,8 @@ public final class Kernel {
     /// PIDs in creation order.
     public private(set) var taskOrder: [PID] = []
     public var nextPID: PID = 1000
+    /// Next PCID to hand out (1...4095; 0 is the kernel's).
+    var nextPCID: UInt16 = 1
     public var vmstat = VMStat()
     /// Node-wide page counters behind /proc/meminfo.
     public var stat = NodeStat()
@@ -199,7 +201,7 @@ public final class Kernel {
     public func switchTo(_ task: Task) {
         if current === task { return }
         current = task
-        if let mm = task.mm { mmu.loadCR3(mm.pgd) }
+        if let mm = task.mm { mmu.loadCR3(mm.pgd, pcid: config.tlb.pcid ? mm.pcid : 0) }
     }
 
     /// Appends a line to the kernel log.

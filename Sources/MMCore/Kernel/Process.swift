@@ -71,6 +71,8 @@ extension Kernel {
         phys.memMap.flags[pgd.index].insert(.pageTable)
         stat.nrPageTable += 1
         let mm = MMStruct(pgd: pgd)
+        mm.pcid = nextPCID
+        nextPCID = nextPCID >= 4095 ? 1 : nextPCID + 1
         archPickMmapLayout(mm)
         let task = addTask(comm: image.baseName, mm: mm)
         task.image = image
@@ -352,6 +354,7 @@ extension Kernel {
     /// accounting, page tables against mem_map and RSS counters, VMAs, and mapped pages inside VMAs.
     public func checkInvariants() -> [String] {
         var out = phys.invariantViolations()
+        out += mmu.invariantViolations(mem: phys)
         var mapped = [Int32](repeating: 0, count: phys.frameCount)
         var tables = 1 // the zero page is not a table; count PGDs below
         tables = 0

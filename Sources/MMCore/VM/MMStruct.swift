@@ -44,6 +44,9 @@ public final class MMStruct {
 
     public init(pgd: PFN) { self.pgd = pgd }
 
+    /// The PCID this address space's TLB entries are tagged with when PCIDs are enabled.
+    public var pcid: UInt16 = 0
+
     /// Updates the high-water marks (update_hiwater_rss/vm).
     public func updateHiwater() {
         hiwaterRSS = max(hiwaterRSS, rss.total)

@@ -166,7 +166,7 @@ extension Kernel {
         var raw = pte.raw | PTE.accessed
         if write { raw |= PTE.dirty }
         phys.writePTE(slot, PTE(raw: raw))
-        mmu.flushRange(va.pageDown, VirtAddr(va.pageDown.raw + PAGE_SIZE))
+        mmu.flushPage(va.pageDown)
         narrate("the PTE already allows the access: spurious fault, TLB entry flushed")
         return .minor
     }
@@ -202,7 +202,7 @@ extension Kernel {
         if vma.flags.contains(.shared) || (old != zeroPFN && oldFlags.contains(.anon)
             && phys.memMap.mapcount[old.index] == 1 && phys.memMap.refcount[old.index] == 1) {
             phys.writePTE(slot, PTE(raw: pte.raw | PTE.rw | PTE.dirty | PTE.accessed))
-            mmu.flushRange(va.pageDown, VirtAddr(va.pageDown.raw + PAGE_SIZE))
+            mmu.flushPage(va.pageDown)
             narrate("do_wp_page: the page PFN \(old) has no other user: reused, PTE made writable (wp_page_reuse)")
             return .minor
         }
@@ -210,7 +210,7 @@ extension Kernel {
         if old == zeroPFN { phys.contents.clear(new) } else { phys.contents.copy(from: old, to: new) }
         addNewPage(mm, vma, new, kind: .anon)
         phys.writePTE(slot, PTE(pfn: new, flags: pteFlags(vma.flags, writable: true, dirty: true)))
-        mmu.flushRange(va.pageDown, VirtAddr(va.pageDown.raw + PAGE_SIZE))
+        mmu.flushPage(va.pageDown)
         if old != zeroPFN { removeMappedPage(mm, old) }
         narrate("do_wp_page: copy-on-write of \(old == zeroPFN ? "the zero page" : "PFN \(old)") into new page PFN \(new); PTE = \(phys.readPTE(slot))")
         return .minor
