@@ -5,7 +5,28 @@ public enum Errno: Int32, Error, Sendable, CustomStringConvertible {
     case EINVAL = 22, ENFILE = 23, EFBIG = 27, ENOSYS = 38, EOVERFLOW = 75
 
     /// The symbolic name, e.g. "ENOMEM".
-    public var name: String { String(describing: self) }
+    public var name: String {
+        switch self {
+        case .EPERM: return "EPERM"
+        case .ENOENT: return "ENOENT"
+        case .ESRCH: return "ESRCH"
+        case .EINTR: return "EINTR"
+        case .EIO: return "EIO"
+        case .EBADF: return "EBADF"
+        case .EAGAIN: return "EAGAIN"
+        case .ENOMEM: return "ENOMEM"
+        case .EACCES: return "EACCES"
+        case .EFAULT: return "EFAULT"
+        case .EBUSY: return "EBUSY"
+        case .EEXIST: return "EEXIST"
+        case .ENODEV: return "ENODEV"
+        case .EINVAL: return "EINVAL"
+        case .ENFILE: return "ENFILE"
+        case .EFBIG: return "EFBIG"
+        case .ENOSYS: return "ENOSYS"
+        case .EOVERFLOW: return "EOVERFLOW"
+        }
+    }
     public var description: String { name }
     /// The strerror() text glibc prints for this errno.
     public var message: String {
