@@ -90,7 +90,7 @@ public struct FreeValues: Sendable, Equatable {
 /// free(1) from procps-ng 4.x.
 public enum Free {
     /// One number as free prints it in the given unit.
-    /// procps-ng: scale_size(), local/units.c (src/free.c before 4.0.5)
+    /// procps-ng: scale_size(), local/units.c (in src/free.c in earlier 4.0.x releases)
     public static func scale(_ kb: UInt64, _ unit: FreeUnit) -> String {
         let (exponent, si) = unit.exponentAndSI
         let base: Double = si ? 1000 : 1024

@@ -279,7 +279,8 @@ public enum Smaps {
             var table = mm.pgd
             for level in [PageTableLevel.pgd, .pud] {
                 let e = PTE(raw: contents.readWord(table, level.index(of: VirtAddr(va))))
-                if !e.isPresent || e.isHuge {
+                // 1 GiB leaves are not modelled; an entry pointing outside RAM is not followed.
+                if !e.isPresent || e.isHuge || e.pfn.index >= k.phys.frameCount {
                     va = next(va, level.shift)
                     continue walk
                 }
@@ -293,7 +294,7 @@ public enum Smaps {
                     if f.anon { c.anonymousTHP += 2 << 20 } else if f.swapBacked { c.shmemTHP += 2 << 20 } else { c.fileTHP += 2 << 20 }
                     c.account(f, young: pmd.isAccessed, dirty: pmd.isDirty, locked: locked)
                 }
-            } else if pmd.isPresent {
+            } else if pmd.isPresent && pmd.pfn.index < k.phys.frameCount {
                 let pteTable = pmd.pfn
                 var a = va
                 while a < pmdEnd {
