@@ -1,25 +1,31 @@
-/// PLACEHOLDERS for the report renderers; the ProcFS work replaces this file.
+/// The entry points: each procfs file or command output rendered from a machine's state.
 import MMCore
 
-/// Renders procfs files and command outputs from a kernel's state.
+/// Renders procfs files and the kernel log from a kernel's state. Every renderer is deterministic:
+/// the same state gives the same bytes.
 public enum ProcFS {
-    /// /proc/meminfo.
-    public static func meminfo(_ k: Kernel) -> String { "" }
-    /// /proc/PID/maps.
-    public static func maps(_ k: Kernel, _ t: Task) -> String { "" }
-    /// /proc/PID/smaps.
-    public static func smaps(_ k: Kernel, _ t: Task) -> String { "" }
-    /// /proc/PID/status.
-    public static func status(_ k: Kernel, _ t: Task) -> String { "" }
-    /// /proc/buddyinfo.
-    public static func buddyinfo(_ k: Kernel) -> String { "" }
-}
+    /// /proc/meminfo. Linux: meminfo_proc_show(), fs/proc/meminfo.c
+    public static func meminfo(_ k: Kernel) -> String { Meminfo.format(Meminfo.gather(k)) }
 
-/// Units of free(1).
-public enum FreeUnit: Sendable { case bytes, kibi, mebi, gibi, human }
+    /// /proc/PID/maps. Linux: show_map_vma(), fs/proc/task_mmu.c
+    public static func maps(_ k: Kernel, _ t: Task) -> String { Maps.format(Maps.gather(t)) }
 
-/// free(1) from procps.
-public enum Free {
-    /// The output of `free` with the given unit flag.
-    public static func render(_ k: Kernel, unit: FreeUnit) -> String { "" }
+    /// /proc/PID/smaps (THP in "always" mode, Debian's default).
+    /// Linux: show_smap(), fs/proc/task_mmu.c
+    public static func smaps(_ k: Kernel, _ t: Task) -> String { Smaps.format(Smaps.gather(k, t)) }
+
+    /// /proc/PID/smaps_rollup. Linux: show_smaps_rollup(), fs/proc/task_mmu.c
+    public static func smapsRollup(_ k: Kernel, _ t: Task) -> String { Smaps.rollup(k, t) }
+
+    /// /proc/PID/status. Linux: proc_pid_status(), fs/proc/array.c
+    public static func status(_ k: Kernel, _ t: Task) -> String { Status.format(Status.gather(k, t)) }
+
+    /// /proc/buddyinfo. Linux: frag_show(), mm/vmstat.c
+    public static func buddyinfo(_ k: Kernel) -> String { Buddyinfo.format(Buddyinfo.gather(k)) }
+
+    /// /proc/PID/oom_score_adj: the value and a newline. Linux: oom_score_adj_read(), fs/proc/base.c
+    public static func oomScoreAdj(_ t: Task) -> String { "\(t.oomScoreAdj)\n" }
+
+    /// The kernel log as `dmesg` prints it: one "[seconds.micros] text" line per message.
+    public static func dmesg(_ k: Kernel) -> String { k.log.map { $0.formatted + "\n" }.joined() }
 }
