@@ -286,7 +286,7 @@ extension PhysicalMemory {
             page = rmqueueSmallest(zone, order: order, mt)
             if page < 0 { page = rmqueueClaim(zone, order: order, mt, flags) }
             if page < 0 && !flags.contains(.noFragment) { page = rmqueueSteal(zone, order: order, mt) }
-            if page < 0 && !flags.isDisjoint(with: [.oom, .nonBlock]) { page = rmqueueSmallest(zone, order: order, ha) }
+            if page < 0 && !flags.isDisjoint(with: .oomOrNonBlock) { page = rmqueueSmallest(zone, order: order, ha) }
         }
         return page
     }

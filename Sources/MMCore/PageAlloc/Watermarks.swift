@@ -29,6 +29,10 @@ public struct AllocFlags: OptionSet, Hashable, Sendable {
     public static let kswapd = AllocFlags(rawValue: 0x800)
     /// ALLOC_RESERVES: any flag that grants access to the reserves below the min watermark.
     public static let reserves: AllocFlags = [.nonBlock, .minReserve, .highatomic, .oom]
+    /// Flags that may use the HighAtomic free lists (ALLOC_HIGHATOMIC | ALLOC_OOM).
+    public static let highatomicOrOOM: AllocFlags = [.highatomic, .oom]
+    /// Flags that may fall back to the HighAtomic lists when all else fails (ALLOC_OOM | ALLOC_NON_BLOCK).
+    public static let oomOrNonBlock: AllocFlags = [.oom, .nonBlock]
 
     /// The watermark these flags check against.
     public var watermark: WatermarkLevel {
@@ -148,7 +152,7 @@ extension PhysicalMemory {
         while o < NR_PAGE_ORDERS {
             if zone.nrFreeOrder[o] != 0 {
                 for mt in 0..<MIGRATE_PCPTYPES where zone.freeHead[o &* MIGRATE_TYPES &+ mt] >= 0 { return true }
-                if !allocFlags.isDisjoint(with: [.highatomic, .oom]),
+                if !allocFlags.isDisjoint(with: .highatomicOrOOM),
                    zone.freeHead[o &* MIGRATE_TYPES &+ MigrateType.highatomic.rawValue] >= 0 { return true }
             }
             o += 1
