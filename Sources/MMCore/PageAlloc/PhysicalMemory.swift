@@ -353,8 +353,17 @@ public final class PhysicalMemory {
         return nil
     }
 
-    /// Takes a reference on a frame. Linux: get_page(), include/linux/mm.h
-    public func getPage(_ pfn: PFN) { memMap.refcount[pfn.index] += 1 }
+    /// Takes a reference on a frame; a PFN out of range changes nothing and is reported by
+    /// `invariantViolations()`. Linux: get_page(), include/linux/mm.h
+    public func getPage(_ pfn: PFN) {
+        guard pfn.raw < UInt64(frameCount) else {
+            if badPageReports.count < PhysicalMemory.maxBadPageReports {
+                badPageReports.append("BUG: get_page on PFN \(pfn) out of range")
+            }
+            return
+        }
+        memMap.refcount[pfn.index] += 1
+    }
 
     /// Drops a reference; frees the frame (the whole compound block for a PageHead frame) when the
     /// last one goes. Returns true if freed; a put on a frame with no reference frees nothing and is
