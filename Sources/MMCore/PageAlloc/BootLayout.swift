@@ -1,0 +1,73 @@
+/// The physical memory map an x86-64 machine boots with, and what memblock reserves before the
+/// buddy allocator takes over.
+///
+/// Model: RAM is one contiguous range starting at PFN 0. Real PCs have holes (the ISA window at
+/// 640 KiB–1 MiB, the PCI/MMIO hole below 4 GiB with RAM remapped above it, firmware-reserved e820
+/// ranges); we model no PCI hole and no e820 holes, so every zone's present pages equal its spanned
+/// pages. The ISA window is instead *reserved* RAM, which is what Linux ends up with anyway:
+/// since 5.13 x86 reserves the whole first MiB ("x86/setup: Always reserve the first 1M of RAM").
+
+/// A range of frames that memblock reserved at boot (an entry of `memblock.reserved`).
+public struct MemblockRegion: Sendable, Equatable {
+    /// What the range holds ("kernel image", "mem_map", ...).
+    public let name: String
+    /// First frame of the range.
+    public let startPFN: PFN
+    /// Number of frames.
+    public let pages: Int
+    public init(name: String, startPFN: PFN, pages: Int) {
+        self.name = name; self.startPFN = startPFN; self.pages = pages
+    }
+    /// One past the last frame.
+    public var endPFN: PFN { startPFN.advanced(by: pages) }
+}
+
+/// Constants and the reservation plan of an x86-64 boot.
+public enum BootLayout {
+    /// PFN of CONFIG_PHYSICAL_START = 0x1000000 (16 MiB), where the (non-relocated) kernel image is loaded.
+    public static let kernelStartPFN = 0x1000
+    /// Default size of the kernel image that stays reserved after boot: text + rodata + data + bss
+    /// (the init sections are freed by free_initmem() once boot is over, so they are not counted).
+    ///
+    /// Figure: 31553 KiB = 14340K kernel code + 4560K rodata + 1973K rwdata + 10680K bss, from the
+    /// "Memory: ... available (...)" line of an x86-64 Linux 5.9 QEMU boot log posted to LKML
+    /// (Byungchul Park, "[RFC] Dept Report Example", 23 Nov 2020). That kernel had lockdep on, which
+    /// inflates bss; a plain defconfig is a few MiB smaller, a distro kernel is similar.
+    public static let defaultKernelImageBytes: UInt64 = 31553 * 1024
+    /// sizeof(struct page) on x86-64.
+    public static let structPageBytes = 64
+    /// Frames below 1 MiB: all reserved on x86-64 (real-mode IVT/BDA page, low RAM, ISA window).
+    public static let firstMegabytePages = 0x100
+
+    /// Frames the flat `mem_map` occupies for `frames` page frames: 64 bytes each, rounded up to pages.
+    public static func memMapPages(frames: Int) -> Int {
+        (frames * structPageBytes + Int(PAGE_SIZE) - 1) / Int(PAGE_SIZE)
+    }
+
+    /// Returns memblock's reserved regions in ascending PFN order, or nil when the kernel image
+    /// would overlap mem_map (the machine is too small for the image).
+    /// Linux: early_reserve_memory()/reserve_real_mode() in arch/x86/kernel/setup.c; memblock_alloc() top-down, mm/memblock.c
+    public static func reservedRegions(frames: Int, kernelImageBytes: UInt64) -> [MemblockRegion]? {
+        var regions: [MemblockRegion] = [
+            MemblockRegion(name: "real-mode IVT and BIOS data area", startPFN: PFN(index: 0), pages: 1),
+            MemblockRegion(name: "low memory below 640K", startPFN: PFN(index: 1), pages: 0xA0 - 1),
+            MemblockRegion(name: "ISA hole (VGA, option ROMs, BIOS)", startPFN: PFN(index: 0xA0), pages: 0x100 - 0xA0),
+        ]
+        let (rounded, overflow) = kernelImageBytes.addingReportingOverflow(PAGE_SIZE - 1)
+        if overflow { return nil }
+        let imagePages64 = rounded >> PAGE_SHIFT
+        let memmap = memMapPages(frames: frames)
+        let memmapStart = frames - memmap
+        guard imagePages64 <= UInt64(memmapStart), kernelStartPFN + Int(imagePages64) <= memmapStart else { return nil }
+        if imagePages64 > 0 {
+            regions.append(MemblockRegion(name: "kernel image", startPFN: PFN(index: kernelStartPFN), pages: Int(imagePages64)))
+        }
+        regions.append(MemblockRegion(name: "mem_map", startPFN: PFN(index: memmapStart), pages: memmap))
+        return regions
+    }
+
+    /// Zone boundaries of x86-64: ZONE_DMA below 16 MiB, ZONE_DMA32 below 4 GiB, ZONE_NORMAL above.
+    /// Linux: zone_sizes_init(), arch/x86/mm/init.c (MAX_DMA_PFN, MAX_DMA32_PFN)
+    public static let maxDMAPFN = 0x1000
+    public static let maxDMA32PFN = 0x100000
+}
