@@ -84,6 +84,6 @@ public enum Maps {
     /// The maps lines of a task, in address order (empty without an mm).
     public static func gather(_ t: Task) -> [MapsLine] {
         guard let mm = t.mm else { return [] }
-        return mm.vmas.vmas.map { line(of: $0, in: mm) }
+        return mm.vmasWithGate.map { line(of: $0, in: mm) }
     }
 }

@@ -315,9 +315,9 @@ public enum Smaps {
     }
 
     /// The smaps entries of a task, in address order (empty without an mm).
-    public static func gather(_ k: Kernel, _ t: Task, thp: THPMode = .always) -> [SmapsEntry] {
+    public static func gather(_ k: Kernel, _ t: Task, thp: THPMode = .madvise) -> [SmapsEntry] {
         guard let mm = t.mm else { return [] }
-        return mm.vmas.vmas.map { vma in
+        return mm.vmasWithGate.map { vma in
             SmapsEntry(header: Maps.line(of: vma, in: mm), counts: gatherCounts(k, mm, vma),
                        thpEligible: thpEligible(vma, mode: thp), vmFlags: vma.flags.rawValue)
         }

@@ -1,8 +1,8 @@
 import XCTest
 @testable import MMCore
 
-/// SplitMix64: a small seeded generator so random tests are reproducible.
-struct SplitMix64: RandomNumberGenerator {
+/// SeededRNG: a small seeded generator so random tests are reproducible.
+struct SeededRNG: RandomNumberGenerator {
     var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {
@@ -22,7 +22,7 @@ final class RandomOpsTests: XCTestCase {
     }
 
     func runSequence(seed: UInt64, steps: Int) throws {
-        var rng = SplitMix64(seed: seed)
+        var rng = SeededRNG(seed: seed)
         let k = try Kernel(config: MachineConfig(ramBytes: 128 << 20))
         let t = try k.spawn(ProgramImage(path: "/usr/bin/rand")).get()
         XCTAssertEqual(k.checkInvariants(), [], "after spawn")

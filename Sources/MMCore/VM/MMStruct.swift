@@ -44,6 +44,16 @@ public final class MMStruct {
 
     public init(pgd: PFN) { self.pgd = pgd }
 
+    /// The [vsyscall] gate page every 64-bit process shows at 0xffffffffff600000 (execute-only,
+    /// the default vsyscall=xonly). It is not in the VMA tree and not counted in total_vm.
+    /// Linux: get_gate_vma(), arch/x86/entry/vsyscall/vsyscall_64.c
+    public var gateVMA: VMA? {
+        VMA(start: VirtAddr(0xffff_ffff_ff60_0000), end: VirtAddr(0xffff_ffff_ff60_1000), flags: .exec, special: .vsyscall)
+    }
+
+    /// The VMAs procfs shows: the tree's, then the gate page.
+    public var vmasWithGate: [VMA] { vmas.vmas + (gateVMA.map { [$0] } ?? []) }
+
     /// The PCID this address space's TLB entries are tagged with when PCIDs are enabled.
     public var pcid: UInt16 = 0
 
