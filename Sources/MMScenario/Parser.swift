@@ -7,7 +7,7 @@ public enum Parser {
     /// Returns the parsed scenario, or throws the first `ScenarioError` (with file, line, column
     /// and the source line) found in `source`.
     public static func parse(_ source: String, file: String) throws -> Scenario {
-        var lines = source.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        var lines = source.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).map(String.init)
         if lines.last == "" { lines.removeLast() }
         lines = lines.map { $0.hasSuffix("\r") ? String($0.dropLast()) : $0 }
         var state = ParserState()
