@@ -11,7 +11,8 @@ do {
 } catch let code as ExitCode {
     exit(code.rawValue)
 } catch {
-    let message = MMSim.fullMessage(for: error)
+    var message = MMSim.fullMessage(for: error)
+    while message.hasSuffix("\n") { message.removeLast() }
     if MMSim.exitCode(for: error) == .success {
         writeOut(message.isEmpty ? "" : message + "\n")
         exit(0)
