@@ -1,0 +1,116 @@
+/// The parsed form of a scenario.
+import MMCore
+import MMProcFS
+
+/// A parsed scenario: the machine it boots and the steps it runs.
+public struct Scenario {
+    /// The file name used in diagnostics.
+    public let file: String
+    /// The source lines, for diagnostics.
+    public let lines: [String]
+    /// The machine booted before the first step.
+    public let machine: MachineConfig
+    /// The steps in source order (comments, blank lines and `machine` are not steps).
+    let statements: [Statement]
+
+    /// The number of steps.
+    public var stepCount: Int { statements.count }
+}
+
+/// Word size of `read` and `write`.
+enum Width: Int, Equatable {
+    case u8 = 1, u16 = 2, u32 = 4, u64 = 8
+    /// The largest value of this width.
+    var max: UInt64 { self == .u64 ? UInt64.max : (UInt64(1) << UInt64(rawValue * 8)) - 1 }
+    var name: String { "u\(rawValue * 8)" }
+}
+
+/// How `${…}` prints a value.
+enum InterpolationFormat: Equatable { case hex, decimal }
+
+/// A piece of an `echo`/`note` text.
+enum Segment: Equatable {
+    case text(String)
+    case value(Expr, InterpolationFormat)
+}
+
+/// Which process a `show`/`cat` is about.
+enum ProcRef: Equatable {
+    /// The current process (`/proc/self`).
+    case current
+    /// A process named by `spawn … as NAME` or its program name.
+    case named(String)
+    /// A numeric pid.
+    case pid(Int32)
+}
+
+/// What `show`/`cat` prints.
+enum ShowWhat: String, Equatable, CaseIterable {
+    case maps, smaps, status, vmas, meminfo, buddyinfo, dmesg, tlb
+    /// Whether it is about one process.
+    var perProcess: Bool { [.maps, .smaps, .status, .vmas].contains(self) }
+}
+
+/// What `spawn` starts.
+struct SpawnSpec: Equatable {
+    var image: ProgramImage
+    var name: String
+    var oomScoreAdj: Int
+    var uid: UInt32
+}
+
+/// One step of a scenario.
+struct Statement {
+    /// 1-based line of the step.
+    var line: Int
+    /// Column of the command word.
+    var column: Int
+    /// The source text of the step without comment and surrounding spaces.
+    var text: String
+    var command: Command
+    /// `| grep PATTERN`: keep only output lines containing PATTERN.
+    var filter: String? = nil
+}
+
+/// A value `write` stores.
+enum WriteValue: Equatable {
+    case integer(Expr, Width)
+    case bytes([UInt8])
+}
+
+/// The commands of the language.
+enum Command {
+    case sysctl([(name: String, value: Int?)])
+    case spawn(SpawnSpec)
+    case use(String)
+    case echo([Segment])
+    case note([Segment])
+    case mmap(addr: Expr?, length: Expr, prot: Prot, flags: MapFlags, bind: String?)
+    case munmap(Expr, Expr)
+    case mprotect(Expr, Expr, Prot)
+    case brk(Expr, bind: String?)
+    case sbrk(Int64, bind: String?)
+    case mremap(old: Expr, oldLength: Expr, newLength: Expr, flags: MremapFlags, newAddr: Expr?, bind: String?)
+    case madvise(Expr, Expr, Advice)
+    case mlock(Expr, Expr, MlockFlags)
+    case munlock(Expr, Expr)
+    case malloc(Expr, bind: String?)
+    case calloc(Expr, Expr, bind: String?)
+    case realloc(Expr, Expr, bind: String?)
+    case freePointer(Expr)
+    case write(Expr, WriteValue)
+    case read(Expr, Width, expect: Expr?, bind: String?)
+    case touch(Expr, Expr, AccessKind)
+    case exit(Int32)
+    case show(ShowWhat, ProcRef, catPath: String?)
+    case freeCommand(FreeUnit, flag: String)
+    case getpagesize
+
+    /// Whether the step is something the current process does (skipped once it is dead).
+    var isProcessStep: Bool {
+        switch self {
+        case .sysctl, .spawn, .use, .note, .show, .freeCommand: return false
+        default: return true
+        }
+    }
+}

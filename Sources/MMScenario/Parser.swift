@@ -1,0 +1,586 @@
+/// The scenario parser: one statement per line, errors located at line and column.
+import MMCore
+import MMProcFS
+
+/// Parses scenario text.
+public enum Parser {
+    /// Returns the parsed scenario, or throws the first `ScenarioError` (with file, line, column
+    /// and the source line) found in `source`.
+    public static func parse(_ source: String, file: String) throws -> Scenario {
+        var lines = source.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).map(String.init)
+        if lines.last == "" { lines.removeLast() }
+        lines = lines.map { $0.hasSuffix("\r") ? String($0.dropLast()) : $0 }
+        var state = ParserState()
+        for (i, line) in lines.enumerated() {
+            do {
+                try state.parseLine(line, number: i + 1)
+            } catch let e as LineError {
+                throw ScenarioError(file: file, line: i + 1, column: e.column, message: e.message, sourceLine: line)
+            }
+        }
+        return Scenario(file: file, lines: lines, machine: state.machine, statements: state.statements)
+    }
+}
+
+/// What the parser knows while it walks the file.
+struct ParserState {
+    var machine = MachineConfig()
+    var statements: [Statement] = []
+    var machineSeen = false
+    /// Variables bound so far, with the line that binds them.
+    var variables: [String: Int] = [:]
+    /// Process names so far (explicit `as NAME` and program names).
+    var processNames: Set<String> = []
+    var anySpawn = false
+
+    /// Parses one line and appends its statement; throws a `LineError` on bad input.
+    mutating func parseLine(_ line: String, number: Int) throws {
+        let tokens = try Lexer.tokenize(line)
+        guard let first = tokens.first else { return }
+        guard first.kind == .word else { throw LineError(column: first.column, message: "expected a command, found a string") }
+        var args = ArraySlice(tokens.dropFirst())
+        let cmd = first.text
+        let endColumn = line.count + 1
+        if cmd == "machine" {
+            guard !machineSeen else { throw LineError(column: first.column, message: "'machine' may appear only once") }
+            guard statements.isEmpty else {
+                throw LineError(column: first.column, message: "'machine' must come before every other command")
+            }
+            machineSeen = true
+            machine = try parseMachine(args)
+            return
+        }
+        var filter: String? = nil
+        var pipeColumn: Int? = nil
+        if let bar = args.firstIndex(where: { $0.kind == .word && $0.text == "|" }) {
+            pipeColumn = args[bar].column
+            let rest = Array(args[(bar + 1)...])
+            guard let g = rest.first, g.kind == .word, g.text == "grep" else {
+                throw LineError(column: rest.first?.column ?? endColumn, message: "expected 'grep PATTERN' after '|'")
+            }
+            guard rest.count >= 2 else { throw LineError(column: endColumn, message: "missing pattern after 'grep'") }
+            guard rest.count == 2 else { throw LineError(column: rest[2].column, message: "unexpected '\(rest[2].text)' after the grep pattern") }
+            filter = rest[1].text
+            args = args[..<bar]
+        }
+        let command: Command
+        func need(_ what: String) throws -> Token {
+            guard let t = args.popFirst() else { throw LineError(column: endColumn, message: "missing \(what) for '\(cmd)'") }
+            return t
+        }
+        func word(_ what: String) throws -> Token {
+            let t = try need(what)
+            guard t.kind == .word else { throw LineError(column: t.column, message: "expected \(what), found a string") }
+            return t
+        }
+        func expr(_ what: String) throws -> Expr {
+            let t = try word(what)
+            let e = try Values.expression(t.text, column: t.column)
+            try checkVariables(e)
+            return e
+        }
+        func optionalBinding() throws -> String? {
+            guard args.count >= 2, args[args.endIndex - 2].kind == .word, args[args.endIndex - 2].text == "as" else {
+                if let last = args.last, last.kind == .word, last.text == "as" {
+                    throw LineError(column: endColumn, message: "missing variable name after 'as'")
+                }
+                return nil
+            }
+            let nameTok = args[args.endIndex - 1]
+            args.removeLast(2)
+            return try newVariable(nameTok, line: number)
+        }
+        func done() throws {
+            if let extra = args.first {
+                throw LineError(column: extra.column, message: "unexpected '\(extra.text)' after '\(cmd)' arguments")
+            }
+        }
+        func requireProcess() throws {
+            guard anySpawn else {
+                throw LineError(column: first.column, message: "'\(cmd)' needs a running process; 'spawn' one first")
+            }
+        }
+
+        switch cmd {
+        case "sysctl":
+            if args.first?.text == "-w" { args.removeFirst() }
+            var settings: [(String, Int?)] = []
+            guard !args.isEmpty else { throw LineError(column: endColumn, message: "missing vm.NAME or vm.NAME=VALUE for 'sysctl'") }
+            while let t = args.popFirst() {
+                settings.append(try parseSysctl(t))
+            }
+            command = .sysctl(settings)
+        case "spawn":
+            let path = try word("program path")
+            command = .spawn(try parseSpawn(path: path, &args, line: number))
+            anySpawn = true
+        case "use":
+            let n = try word("process name")
+            guard processNames.contains(n.text) else { throw LineError(column: n.column, message: "unknown process '\(n.text)'") }
+            try done()
+            command = .use(n.text)
+        case "echo", "note":
+            if cmd == "echo" { try requireProcess() }
+            let segs = try parseText(Array(args), cmd: cmd, endColumn: endColumn)
+            args = []
+            command = cmd == "echo" ? .echo(segs) : .note(segs)
+        case "mmap":
+            try requireProcess()
+            let bind = try optionalBinding()
+            var addr: Expr? = nil
+            if args.count == 4 { addr = try expr("address") }
+            else if args.count < 3 {
+                throw LineError(column: args.last.map { $0.column + $0.text.count } ?? endColumn,
+                                message: "'mmap' needs [ADDR] LENGTH PROT FLAGS")
+            }
+            let len = try expr("length")
+            let p = try word("protection")
+            let f = try word("flags")
+            try done()
+            command = .mmap(addr: addr, length: len, prot: try Values.prot(p.text, column: p.column),
+                            flags: try Values.mapFlags(f.text, column: f.column), bind: bind)
+        case "munmap", "munlock":
+            try requireProcess()
+            let a = try expr("address"), l = try expr("length")
+            try done()
+            command = cmd == "munmap" ? .munmap(a, l) : .munlock(a, l)
+        case "mprotect":
+            try requireProcess()
+            let a = try expr("address"), l = try expr("length"), p = try word("protection")
+            try done()
+            command = .mprotect(a, l, try Values.prot(p.text, column: p.column))
+        case "brk":
+            try requireProcess()
+            let bind = try optionalBinding()
+            let a = try expr("address")
+            try done()
+            command = .brk(a, bind: bind)
+        case "sbrk":
+            try requireProcess()
+            let bind = try optionalBinding()
+            let t = try word("increment")
+            let v = try Values.signed(t.text, column: t.column, what: "increment", range: (-(1 << 46))...(1 << 46))
+            try done()
+            command = .sbrk(v, bind: bind)
+        case "mremap":
+            try requireProcess()
+            let bind = try optionalBinding()
+            let a = try expr("old address"), ol = try expr("old length"), nl = try expr("new length")
+            var flags: MremapFlags = []
+            var newAddr: Expr? = nil
+            while let t = args.popFirst() {
+                switch t.text {
+                case "maymove": flags.insert(.maymove)
+                case "dontunmap": flags.insert(.dontunmap)
+                case "fixed":
+                    flags.insert(.fixed)
+                    newAddr = try expr("new address after 'fixed'")
+                default:
+                    throw LineError(column: t.column, message: "unknown mremap option '\(t.text)' (known: maymove, dontunmap, fixed ADDR)")
+                }
+            }
+            command = .mremap(old: a, oldLength: ol, newLength: nl, flags: flags, newAddr: newAddr, bind: bind)
+        case "madvise":
+            try requireProcess()
+            let a = try expr("address"), l = try expr("length"), adv = try word("advice")
+            try done()
+            command = .madvise(a, l, try Values.advice(adv.text, column: adv.column))
+        case "mlock":
+            try requireProcess()
+            let a = try expr("address"), l = try expr("length")
+            var f: MlockFlags = []
+            if let t = args.first, t.text == "onfault" { args.removeFirst(); f.insert(.onfault) }
+            try done()
+            command = .mlock(a, l, f)
+        case "malloc":
+            try requireProcess()
+            let bind = try optionalBinding()
+            let s = try expr("size")
+            try done()
+            command = .malloc(s, bind: bind)
+        case "calloc":
+            try requireProcess()
+            let bind = try optionalBinding()
+            let n = try expr("element count"), s = try expr("element size")
+            try done()
+            command = .calloc(n, s, bind: bind)
+        case "realloc":
+            try requireProcess()
+            var bind = try optionalBinding()
+            let p = try expr("pointer"), s = try expr("size")
+            try done()
+            if bind == nil, p.terms.count == 1, case .variable(let v) = p.terms[0].operand { bind = v }
+            command = .realloc(p, s, bind: bind)
+        case "free":
+            if args.isEmpty || args.first?.text.hasPrefix("-") == true {
+                let flag = args.popFirst()
+                let unit: FreeUnit
+                switch flag?.text {
+                case nil, "-k", "--kibi": unit = .kibi
+                case "-b", "--bytes": unit = .bytes
+                case "-m", "--mebi": unit = .mebi
+                case "-g", "--gibi": unit = .gibi
+                case "-h", "--human": unit = .human
+                default:
+                    throw LineError(column: flag?.column ?? endColumn, message: "unknown free option '\(flag?.text ?? "")' (use -b, -k, -m, -g or -h)")
+                }
+                try done()
+                command = .freeCommand(unit, flag: flag?.text ?? "")
+            } else {
+                try requireProcess()
+                let p = try expr("pointer")
+                try done()
+                command = .freePointer(p)
+            }
+        case "write":
+            try requireProcess()
+            let a = try expr("address")
+            let v = try need("value")
+            if v.kind == .string {
+                try done()
+                command = .write(a, .bytes(Array(v.text.replacingOccurrences(of: "\u{1}", with: "$").utf8) + [0]))
+            } else {
+                let e = try Values.expression(v.text, column: v.column)
+                try checkVariables(e)
+                var width = Width.u64
+                if let t = args.first { width = try parseWidth(t); args.removeFirst() }
+                try done()
+                if let c = e.constantValue, c > width.max {
+                    throw LineError(column: v.column, message: "value \(v.text) does not fit in \(width.name)")
+                }
+                command = .write(a, .integer(e, width))
+            }
+        case "read":
+            try requireProcess()
+            let bind = try optionalBinding()
+            let a = try expr("address")
+            var width = Width.u64
+            if let t = args.first, t.text != "expect" { width = try parseWidth(t); args.removeFirst() }
+            var expect: Expr? = nil
+            if let t = args.first, t.text == "expect" {
+                args.removeFirst()
+                expect = try expr("expected value")
+                if let c = expect?.constantValue, c > width.max {
+                    throw LineError(column: expect!.column, message: "expected value \(expect!.text) does not fit in \(width.name)")
+                }
+            }
+            try done()
+            command = .read(a, width, expect: expect, bind: bind)
+        case "touch":
+            try requireProcess()
+            let a = try expr("address"), l = try expr("length")
+            var kind = AccessKind.write
+            if let t = args.first {
+                switch t.text {
+                case "read": kind = .read
+                case "write": kind = .write
+                default: throw LineError(column: t.column, message: "expected 'read' or 'write', found '\(t.text)'")
+                }
+                args.removeFirst()
+            }
+            try done()
+            command = .touch(a, l, kind)
+        case "exit":
+            try requireProcess()
+            var status: Int64 = 0
+            if let t = args.popFirst() {
+                status = try Values.signed(t.text, column: t.column, what: "exit status", range: 0...255)
+            }
+            try done()
+            command = .exit(Int32(status))
+        case "show":
+            let w = try word("what to show")
+            guard let what = ShowWhat(rawValue: w.text) else {
+                throw LineError(column: w.column, message: "unknown 'show' item '\(w.text)' (known: \(ShowWhat.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            var target = ProcRef.current
+            if let t = args.first, t.text == "for" {
+                args.removeFirst()
+                let n = try word("process name after 'for'")
+                guard what.perProcess else {
+                    throw LineError(column: t.column, message: "'show \(what.rawValue)' is system-wide; 'for' is not allowed")
+                }
+                target = try processRef(n)
+            } else if what.perProcess {
+                try requireProcess()
+            }
+            try done()
+            command = .show(what, target, catPath: nil)
+        case "cat":
+            let p = try word("file path")
+            try done()
+            command = try parseCat(p)
+        case "getpagesize":
+            try requireProcess()
+            try done()
+            command = .getpagesize
+        default:
+            throw LineError(column: first.column, message: "unknown command '\(cmd)'")
+        }
+        if let pc = pipeColumn {
+            var filterable = false
+            switch command {
+            case .show, .freeCommand: filterable = true
+            default: break
+            }
+            guard filterable else { throw LineError(column: pc, message: "'| grep' may only follow show, cat or free") }
+        }
+        var text = String(line.dropFirst(first.column - 1))
+        if let hashRange = commentStart(line) { text = String(Array(line)[(first.column - 1)..<hashRange]) }
+        while let l = text.last, l == " " || l == "\t" || l == "\r" { text.removeLast() }
+        statements.append(Statement(line: number, column: first.column, text: text, command: command, filter: filter))
+    }
+
+    /// Returns the character index where a comment starts in `line`, or nil.
+    func commentStart(_ line: String) -> Int? {
+        var inString = false, escaped = false, prevSpace = true
+        for (i, c) in line.enumerated() {
+            if inString {
+                if escaped { escaped = false } else if c == "\\" { escaped = true } else if c == "\"" { inString = false }
+            } else if c == "\"" { inString = true } else if c == "#" && prevSpace { return i }
+            prevSpace = !inString && (c == " " || c == "\t")
+        }
+        return nil
+    }
+
+    /// Throws a `LineError` if `e` reads a variable no earlier line binds.
+    func checkVariables(_ e: Expr) throws {
+        for v in e.variables where variables[v.name] == nil {
+            throw LineError(column: v.column, message: "unknown variable '\(v.name)'")
+        }
+    }
+
+    /// Registers a variable named by `t`; throws on a bad name or a redefinition.
+    mutating func newVariable(_ t: Token, line: Int) throws -> String {
+        guard t.kind == .word, Values.isIdentifier(t.text) else {
+            throw LineError(column: t.column, message: "invalid variable name '\(t.text)' (letters, digits and _, not starting with a digit)")
+        }
+        guard t.text != "NULL" else { throw LineError(column: t.column, message: "'NULL' cannot be a variable name") }
+        if let prev = variables[t.text] {
+            throw LineError(column: t.column, message: "redefinition of variable '\(t.text)' (first bound on line \(prev))")
+        }
+        variables[t.text] = line
+        return t.text
+    }
+
+    /// Returns whether `s` can name a process: no '/', not all digits, not `self`.
+    static func isProcessName(_ s: String) -> Bool {
+        !s.isEmpty && !s.contains("/") && s != "self" && !s.allSatisfy({ $0 >= "0" && $0 <= "9" })
+    }
+
+    /// Returns the process a `for NAME` / `/proc/NAME` refers to; throws for an unknown name.
+    func processRef(_ t: Token) throws -> ProcRef {
+        if t.text == "self" { return .current }
+        if !t.text.isEmpty, t.text.allSatisfy({ $0 >= "0" && $0 <= "9" }) {
+            guard let pid = Int32(t.text) else { throw LineError(column: t.column, message: "pid \(t.text) is out of range") }
+            return .pid(pid)
+        }
+        guard processNames.contains(t.text) else { throw LineError(column: t.column, message: "unknown process '\(t.text)'") }
+        return .named(t.text)
+    }
+
+    /// Returns the `show` command equivalent to `cat PATH`; throws for unsupported files.
+    func parseCat(_ t: Token) throws -> Command {
+        let supported = "supported: /proc/meminfo, /proc/buddyinfo, /proc/PID/maps, /proc/PID/smaps, /proc/PID/status (PID = self, a number or a process name)"
+        switch t.text {
+        case "/proc/meminfo": return .show(.meminfo, .current, catPath: t.text)
+        case "/proc/buddyinfo": return .show(.buddyinfo, .current, catPath: t.text)
+        default: break
+        }
+        let parts = t.text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 4, parts[0] == "", parts[1] == "proc",
+              let what = ShowWhat(rawValue: parts[3]), [ShowWhat.maps, .smaps, .status].contains(what) else {
+            throw LineError(column: t.column, message: "cat: unsupported file '\(t.text)' (\(supported))")
+        }
+        let ref = try processRef(Token(kind: .word, text: parts[2], column: t.column + 6))
+        if ref == .current && !anySpawn {
+            throw LineError(column: t.column, message: "'cat \(t.text)' needs a running process; 'spawn' one first")
+        }
+        return .show(what, ref, catPath: t.text)
+    }
+
+    /// Returns the width named by `t` (`u8`…`u64`); throws otherwise.
+    func parseWidth(_ t: Token) throws -> Width {
+        switch t.text {
+        case "u8": return .u8
+        case "u16": return .u16
+        case "u32": return .u32
+        case "u64": return .u64
+        default: throw LineError(column: t.column, message: "expected a width u8, u16, u32 or u64, found '\(t.text)'")
+        }
+    }
+
+    /// The sysctls the language can set, with their accepted ranges.
+    static let sysctlRanges: [(String, ClosedRange<Int64>)] = [
+        ("vm.overcommit_memory", 0...2), ("vm.overcommit_ratio", 0...Int64(Int32.max)),
+        ("vm.overcommit_kbytes", 0...(1 << 40)), ("vm.panic_on_oom", 0...2),
+        ("vm.admin_reserve_kbytes", 0...(1 << 40)), ("vm.user_reserve_kbytes", 0...(1 << 40)),
+        ("vm.max_map_count", 0...Int64(Int32.max)), ("vm.oom_kill_allocating_task", 0...1),
+    ]
+
+    /// Returns one `vm.NAME[=VALUE]` setting; throws for an unknown name or a value out of range.
+    func parseSysctl(_ t: Token) throws -> (String, Int?) {
+        let parts = t.text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        let name = parts[0]
+        guard let range = Self.sysctlRanges.first(where: { $0.0 == name })?.1 else {
+            throw LineError(column: t.column, message: "unknown sysctl '\(name)' (known: \(Self.sysctlRanges.map(\.0).joined(separator: ", ")))")
+        }
+        guard parts.count == 2 else { return (name, nil) }
+        let v = try Values.signed(parts[1], column: t.column + name.count + 1, what: name, range: range)
+        return (name, Int(v))
+    }
+
+    /// Returns the machine configured by `key=value` words; throws on unknown keys or values out of range.
+    func parseMachine(_ args: ArraySlice<Token>) throws -> MachineConfig {
+        var m = MachineConfig()
+        var seen: Set<String> = []
+        var minFree: (value: UInt64, column: Int, text: String)? = nil
+        for t in args {
+            let parts = t.text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            guard parts.count == 2, t.kind == .word else {
+                throw LineError(column: t.column, message: "expected KEY=VALUE, found '\(t.text)'")
+            }
+            let key = parts[0], value = parts[1], vcol = t.column + key.count + 1
+            guard seen.insert(key).inserted else { throw LineError(column: t.column, message: "'\(key)' given twice") }
+            switch key {
+            case "ram":
+                let v = try Values.number(value, column: vcol)
+                guard v >= 64 << 20, v <= 1 << 40 else {
+                    throw LineError(column: vcol, message: "ram=\(value) is out of range (64M...1T)")
+                }
+                m.ramBytes = v
+            case "swap":
+                let v = try Values.number(value, column: vcol)
+                guard v <= 1 << 42 else { throw LineError(column: vcol, message: "swap=\(value) is out of range (0...4T)") }
+                m.swapBytes = v
+            case "min_free_kbytes":
+                let v = try Values.number(value, column: vcol)
+                minFree = (v, vcol, value)
+            case "tlb.l1d", "tlb.l1i", "tlb.stlb":
+                let g = try parseGeometry(value, column: vcol, key: key)
+                if key == "tlb.l1d" { m.tlb.l1d = g } else if key == "tlb.l1i" { m.tlb.l1i = g } else { m.tlb.stlb = g }
+            case "pcid":
+                switch value {
+                case "on": m.tlb.pcid = true
+                case "off": m.tlb.pcid = false
+                default: throw LineError(column: vcol, message: "pcid must be 'on' or 'off', found '\(value)'")
+                }
+            default:
+                throw LineError(column: t.column, message: "unknown machine setting '\(key)' (known: ram, swap, min_free_kbytes, tlb.l1d, tlb.l1i, tlb.stlb, pcid)")
+            }
+        }
+        if let mf = minFree {
+            guard mf.value >= 128, mf.value <= m.ramBytes / 2048 else {
+                throw LineError(column: mf.column, message: "min_free_kbytes=\(mf.text) is out of range (128...\(m.ramBytes / 2048), half of RAM in KiB)")
+            }
+            m.minFreeKbytes = Int(mf.value)
+        }
+        return m
+    }
+
+    /// Returns a TLB geometry `ENTRIESxWAYS`; throws unless 1 ≤ ways ≤ entries ≤ 65536 and ways divides entries.
+    func parseGeometry(_ text: String, column: Int, key: String) throws -> TLBGeometry {
+        let parts = text.split(separator: "x", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 2 else { throw LineError(column: column, message: "\(key) must be ENTRIESxWAYS, e.g. 64x4") }
+        let e = try Values.number(parts[0], column: column)
+        let w = try Values.number(parts[1], column: column + parts[0].count + 1)
+        guard e >= 1, e <= 65536, w >= 1, w <= e, e % w == 0 else {
+            throw LineError(column: column, message: "\(key)=\(text) is out of range (1 ≤ ways ≤ entries ≤ 65536, entries a multiple of ways)")
+        }
+        return TLBGeometry(entries: Int(e), ways: Int(w))
+    }
+
+    /// Returns the spawn specification after `spawn PATH`; throws on unknown options or values out of range.
+    mutating func parseSpawn(path: Token, _ args: inout ArraySlice<Token>, line: Int) throws -> SpawnSpec {
+        var name = String(path.text.split(separator: "/").last ?? Substring(path.text))
+        var image = ProgramImage(path: path.text)
+        var adj = 0
+        var uid: UInt32 = 1000
+        var explicitName = false
+        while let t = args.popFirst() {
+            if t.text == "as" {
+                guard let n = args.popFirst() else { throw LineError(column: t.column + 2, message: "missing process name after 'as'") }
+                guard Self.isProcessName(n.text), n.kind == .word else {
+                    throw LineError(column: n.column, message: "invalid process name '\(n.text)' (no '/', not a number, not 'self')")
+                }
+                guard !processNames.contains(n.text) else {
+                    throw LineError(column: n.column, message: "redefinition of process '\(n.text)'")
+                }
+                name = n.text; explicitName = true
+                continue
+            }
+            if t.text == "pie" { image.pie = true; continue }
+            if t.text == "nopie" { image.pie = false; continue }
+            let parts = t.text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            guard parts.count == 2 else {
+                throw LineError(column: t.column, message: "unknown spawn option '\(t.text)' (known: as NAME, pie, nopie, text=, rodata=, data=, bss=, oom_score_adj=, uid=)")
+            }
+            let vcol = t.column + parts[0].count + 1
+            switch parts[0] {
+            case "text", "rodata", "data", "bss":
+                let v = try Values.number(parts[1], column: vcol)
+                guard v <= 1 << 30 else { throw LineError(column: vcol, message: "\(parts[0])=\(parts[1]) is out of range (0...1G)") }
+                switch parts[0] {
+                case "text": image.textBytes = v
+                case "rodata": image.rodataBytes = v
+                case "data": image.dataBytes = v
+                default: image.bssBytes = v
+                }
+            case "oom_score_adj":
+                adj = Int(try Values.signed(parts[1], column: vcol, what: "oom_score_adj", range: -1000...1000))
+            case "uid":
+                uid = UInt32(try Values.signed(parts[1], column: vcol, what: "uid", range: 0...65535))
+            default:
+                throw LineError(column: t.column, message: "unknown spawn option '\(parts[0])' (known: as NAME, pie, nopie, text=, rodata=, data=, bss=, oom_score_adj=, uid=)")
+            }
+        }
+        if !explicitName && !Self.isProcessName(name) {
+            throw LineError(column: path.column, message: "cannot derive a process name from '\(path.text)'; add 'as NAME'")
+        }
+        processNames.insert(name)
+        return SpawnSpec(image: image, name: name, oomScoreAdj: adj, uid: uid)
+    }
+
+    /// Returns the segments of an `echo`/`note` text with `${EXPR}` and `${EXPR:d}` interpolations.
+    func parseText(_ tokens: [Token], cmd: String, endColumn: Int) throws -> [Segment] {
+        var chars: [Character] = [], cols: [Int] = []
+        for (i, t) in tokens.enumerated() {
+            if i > 0 { chars.append(" "); cols.append(t.column - 1) }
+            chars.append(contentsOf: Array(t.text))
+            cols.append(contentsOf: t.kind == .string ? t.columns : (0..<t.text.count).map { t.column + $0 })
+        }
+        var segs: [Segment] = []
+        var text = ""
+        var i = 0
+        while i < chars.count {
+            if chars[i] == "$", i + 1 < chars.count, chars[i + 1] == "{" {
+                guard let close = chars[(i + 2)...].firstIndex(of: "}") else {
+                    throw LineError(column: cols[i], message: "unterminated '${' (expected '}')")
+                }
+                var inner = String(chars[(i + 2)..<close])
+                let col = close > i + 2 ? cols[i + 2] : cols[i]
+                var format = InterpolationFormat.hex
+                if let colon = inner.lastIndex(of: ":") {
+                    let spec = String(inner[inner.index(after: colon)...])
+                    switch spec {
+                    case "d": format = .decimal
+                    case "x": format = .hex
+                    default: throw LineError(column: cols[i], message: "unknown format ':\(spec)' in '${…}' (use :d or :x)")
+                    }
+                    inner = String(inner[..<colon])
+                }
+                guard !inner.isEmpty else { throw LineError(column: cols[i], message: "empty '${}'") }
+                let e = try Values.expression(inner, column: col)
+                try checkVariables(e)
+                if !text.isEmpty { segs.append(.text(text)); text = "" }
+                segs.append(.value(e, format))
+                i = close + 1
+                continue
+            }
+            text.append(chars[i] == "\u{1}" ? "$" : chars[i])
+            i += 1
+        }
+        if !text.isEmpty { segs.append(.text(text)) }
+        return segs
+    }
+}

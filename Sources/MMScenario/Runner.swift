@@ -1,0 +1,544 @@
+/// Runs a parsed scenario against a simulated kernel, printing what a real system would show.
+import MMCore
+import MMProcFS
+
+/// How a scenario is run.
+public struct RunOptions: Sendable, Equatable {
+    /// Narrate each mechanism (`kernel.explain`), indented under the step.
+    public var explain: Bool
+    /// Check the kernel's invariants after every step; a violation fails the run.
+    public var check: Bool
+    /// Print one JSON document instead of the transcript.
+    public var json: Bool
+    public init(explain: Bool = false, check: Bool = false, json: Bool = false) {
+        self.explain = explain; self.check = check; self.json = json
+    }
+}
+
+/// Exit statuses of `mmsim`.
+public enum ExitStatus {
+    /// The scenario ran to its end.
+    public static let success: Int32 = 0
+    /// An expectation, an invariant or a runtime evaluation failed.
+    public static let failure: Int32 = 1
+    /// The input could not be parsed, or the command line was wrong.
+    public static let badInput: Int32 = 2
+}
+
+/// How one step ended.
+enum StepResult: String {
+    /// It completed (a system call may still have returned an error: see `error`).
+    case ok
+    /// A system call or library call reported failure (-1 / NULL).
+    case error
+    /// Not run: the current process is dead, or the machine has halted.
+    case skipped
+    /// The process making the step was killed during it.
+    case killed
+    /// The kernel panicked during the step.
+    case panic
+    /// An expectation or invariant check failed; the run stops.
+    case failed
+}
+
+/// One process the scenario spawned.
+final class ProcEntry {
+    let name: String
+    /// The task, or nil if spawn failed.
+    let task: Task?
+    init(name: String, task: Task?) { self.name = name; self.task = task }
+}
+
+/// Executes a scenario step by step.
+public final class Runner {
+    public let scenario: Scenario
+    public let options: RunOptions
+    /// The machine; nil until `run` boots it.
+    public private(set) var kernel: Kernel?
+
+    var procs: [ProcEntry] = []
+    var current: ProcEntry?
+    var vars: [String: UInt64] = [:]
+    var spawnedCount = 0
+    var halted = false
+
+    // Per-step buffers.
+    var stepLines: [String] = []
+    var narration: [String] = []
+    var reported: Set<PID> = []
+    var stepResult = StepResult.ok
+    var jsonSteps: [JSON] = []
+
+    public init(scenario: Scenario, options: RunOptions = RunOptions()) {
+        self.scenario = scenario
+        self.options = options
+    }
+
+    /// Runs every step, writing the transcript (or the JSON document) through `out` and
+    /// diagnostics through `err`; returns the exit status (0, or 1 on a failed expectation,
+    /// invariant or evaluation).
+    public func run(out: (String) -> Void, err: (String) -> Void) -> Int32 {
+        let k: Kernel
+        do {
+            k = try Kernel(config: scenario.machine)
+        } catch {
+            let line = scenario.lines.firstIndex(where: { $0.trimmingLeadingSpaces.hasPrefix("machine") }).map { $0 + 1 } ?? 1
+            let e = ScenarioError(file: scenario.file, line: line, column: 1, message: "cannot boot the machine: \(error)",
+                                  sourceLine: line <= scenario.lines.count ? scenario.lines[line - 1] : "")
+            err(e.rendered)
+            return ExitStatus.failure
+        }
+        kernel = k
+        if options.explain { k.explain = { [weak self] line in self?.narration.append(line) } }
+        var failure: ScenarioError? = nil
+        var skippedCount = 0
+        for (index, st) in scenario.statements.enumerated() {
+            stepLines = []; narration = []; reported = []; stepResult = .ok
+            let logStart = k.log.count
+            let before = k.allTasks.filter { $0.state.isAlive }
+            if halted {
+                stepResult = .skipped
+            } else {
+                do {
+                    try execute(st, k)
+                } catch let e as LineError {
+                    failure = ScenarioError(file: scenario.file, line: st.line, column: e.column, message: e.message,
+                                            sourceLine: scenario.lines[st.line - 1])
+                    stepResult = .failed
+                } catch {
+                    failure = ScenarioError(file: scenario.file, line: st.line, column: st.column, message: "\(error)",
+                                            sourceLine: scenario.lines[st.line - 1])
+                    stepResult = .failed
+                }
+            }
+            if let f = st.filter, stepResult != .error { stepLines = stepLines.filter { $0.contains(f) } }
+            // Processes that died during the step without a line of their own yet.
+            for t in before where !t.state.isAlive && !reported.contains(t.pid) {
+                if case .killed(let sig) = t.state {
+                    emit(t, "+++ killed by \(sig.name)\(sig == .SIGKILL ? "" : " (core dumped)") +++")
+                    if t === current?.task, stepResult == .ok || stepResult == .error { stepResult = .killed }
+                }
+            }
+            let newLog = k.log.count > logStart ? k.log[logStart...].map(\.formatted) : []
+            if !halted, let msg = k.panicMessage {
+                halted = true
+                if stepResult != .failed { stepResult = .panic }
+                if !newLog.contains(where: { $0.contains(msg) }) { stepLines.append(msg) }
+            }
+            if stepResult == .skipped { skippedCount += 1 }
+            if failure == nil, options.check, stepResult != .skipped {
+                let violations = k.checkInvariants()
+                if !violations.isEmpty {
+                    stepResult = .failed
+                    failure = ScenarioError(file: scenario.file, line: st.line, column: st.column,
+                                            message: "invariant violated after this step: " + violations.joined(separator: "; "),
+                                            sourceLine: scenario.lines[st.line - 1])
+                }
+            }
+            var haltNote: String? = nil
+            if halted, stepResult == .panic, index + 1 < scenario.statements.count {
+                let n = scenario.statements.count - index - 1
+                haltNote = "(the machine has halted: the remaining \(n) step\(n == 1 ? " is" : "s are") skipped)"
+            }
+            if options.json {
+                var obj: [(String, JSON)] = [
+                    ("line", .int(Int64(st.line))), ("command", .string(st.text)),
+                    ("pid", current?.task.map { .int(Int64($0.pid)) } ?? .null),
+                    ("result", .string(stepResult.rawValue)),
+                    ("output", .array(stepLines.map { .string($0) })),
+                ]
+                if options.explain { obj.append(("explain", .array(narration.map { .string($0) }))) }
+                obj.append(("kernel_log", .array(newLog.map { .string($0) })))
+                jsonSteps.append(.object(obj))
+            } else if stepResult != .skipped || !stepLines.isEmpty {
+                var text = ""
+                if options.explain { text += "== line \(st.line): \(st.text)\n" + narration.map { "    " + $0 + "\n" }.joined() }
+                text += stepLines.map { $0 + "\n" }.joined()
+                text += newLog.map { $0 + "\n" }.joined()
+                if let h = haltNote { text += h + "\n" }
+                if !text.isEmpty { out(text) }
+            }
+            if failure != nil { break }
+        }
+        let status = failure == nil ? ExitStatus.success : ExitStatus.failure
+        if options.json {
+            out(summaryJSON(k, status: status, skipped: skippedCount, failure: failure).rendered() + "\n")
+        }
+        if let f = failure { err(f.rendered) }
+        return status
+    }
+
+    /// Returns the whole-run JSON document.
+    func summaryJSON(_ k: Kernel, status: Int32, skipped: Int, failure: ScenarioError?) -> JSON {
+        let m = scenario.machine
+        func geo(_ g: TLBGeometry) -> JSON { .object([("entries", .int(Int64(g.entries))), ("ways", .int(Int64(g.ways)))]) }
+        let machine: JSON = .object([
+            ("ram_bytes", .uint(m.ramBytes)), ("swap_bytes", .uint(m.swapBytes)),
+            ("min_free_kbytes", m.minFreeKbytes.map { .int(Int64($0)) } ?? .null),
+            ("tlb", .object([("l1d", geo(m.tlb.l1d)), ("l1i", geo(m.tlb.l1i)), ("stlb", geo(m.tlb.stlb)), ("pcid", .bool(m.tlb.pcid))])),
+        ])
+        let processes: [JSON] = procs.compactMap { p in
+            guard let t = p.task else { return nil }
+            return .object([("pid", .int(Int64(t.pid))), ("name", .string(p.name)), ("state", .string(Runner.stateText(t.state))),
+                            ("min_flt", .int(Int64(t.minFlt))), ("maj_flt", .int(Int64(t.majFlt)))])
+        }
+        let failureJSON: JSON = failure.map {
+            .object([("line", .int(Int64($0.line))), ("column", .int(Int64($0.column))), ("message", .string($0.message))])
+        } ?? .null
+        let summary: JSON = .object([
+            ("exit_status", .int(Int64(status))),
+            ("steps", .int(Int64(jsonSteps.count))), ("skipped", .int(Int64(skipped))),
+            ("vmstat", .object([("pgfault", .uint(k.vmstat.pgfault)), ("pgmajfault", .uint(k.vmstat.pgmajfault)),
+                                ("pgalloc", .uint(k.vmstat.pgalloc)), ("pgfree", .uint(k.vmstat.pgfree)),
+                                ("oom_kill", .uint(k.vmstat.oomKill))])),
+            ("processes", .array(processes)),
+            ("panic", k.panicMessage.map { .string($0) } ?? .null),
+            ("failure", failureJSON),
+        ])
+        return .object([("file", .string(scenario.file)), ("machine", machine), ("steps", .array(jsonSteps)), ("summary", summary)])
+    }
+
+    /// `running`, `exited 0`, `killed SIGSEGV`.
+    static func stateText(_ s: TaskState) -> String {
+        switch s {
+        case .running: return "running"
+        case .exited(let c): return "exited \(c)"
+        case .killed(let sig): return "killed \(sig.name)"
+        }
+    }
+
+    /// Appends a line printed on behalf of `task`, prefixed `[pid N] ` once several processes exist.
+    func emit(_ task: Task?, _ line: String) {
+        if let t = task, spawnedCount > 1 { stepLines.append("[pid \(t.pid)] " + line) } else { stepLines.append(line) }
+    }
+
+    /// Appends lines printed by the system (procfs, free, sysctl): never prefixed.
+    func emitSystem(_ text: String) {
+        guard !text.isEmpty else { return }
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        if lines.last == "" { lines.removeLast() }
+        stepLines.append(contentsOf: lines)
+    }
+
+    /// Returns the value of `e` under the current variables; throws a `LineError` when it cannot be computed.
+    func value(_ e: Expr) throws -> UInt64 { try e.evaluate { self.vars[$0] } }
+
+    /// Returns the printed form of a syscall result: `= 0x…`, `= 0` or `= -1 ENOMEM (…)`.
+    func result<T>(_ r: Result<T, Errno>, _ show: (T) -> String) -> String {
+        switch r {
+        case .success(let v): return show(v)
+        case .failure(let e): stepResult = .error; return Fmt.errno(e)
+        }
+    }
+
+    /// Prints what a failed user access does to `task`: the signal lines of strace, or nothing for a panic.
+    func accessFailed(_ f: AccessFailure, _ task: Task, vmas: VMATree?) {
+        switch f {
+        case .signal(let sig, let va):
+            let code: String
+            switch sig {
+            case .SIGSEGV: code = vmas?.vmaLookup(va) == nil ? "SEGV_MAPERR" : "SEGV_ACCERR"
+            case .SIGBUS: code = "BUS_ADRERR"
+            case .SIGKILL: code = "SI_KERNEL"
+            }
+            emit(task, "--- \(sig.name) {si_signo=\(sig.name), si_code=\(code), si_addr=\(Fmt.ptr(va.raw))} ---")
+            emit(task, "+++ killed by \(sig.name)\(sig == .SIGKILL ? "" : " (core dumped)") +++")
+            reported.insert(task.pid)
+            stepResult = .killed
+        case .oomKilled:
+            emit(task, "+++ killed by SIGKILL +++")
+            reported.insert(task.pid)
+            stepResult = .killed
+        case .panic:
+            stepResult = .panic
+        case .notRunning:
+            stepResult = .skipped
+        }
+    }
+
+    /// Returns the text of `segs` with `${…}` values filled in; throws a `LineError` for a value that cannot be computed.
+    func interpolate(_ segs: [Segment]) throws -> String {
+        var s = ""
+        for seg in segs {
+            switch seg {
+            case .text(let t): s += t
+            case .value(let e, let f):
+                let v = try value(e)
+                s += f == .hex ? Fmt.hex(v) : String(v)
+            }
+        }
+        return s
+    }
+
+    /// Returns the most recent process called `name`.
+    func process(named name: String) -> ProcEntry? { procs.last { $0.name == name } }
+
+    /// Runs one statement; throws a `LineError` for a runtime failure that stops the scenario.
+    func execute(_ st: Statement, _ k: Kernel) throws {
+        let cmd = st.command
+        var task: Task! = nil
+        if cmd.isProcessStep {
+            guard let t = current?.task, t.state.isAlive else { stepResult = .skipped; return }
+            task = t
+            k.switchTo(t)
+        }
+        switch cmd {
+        case .sysctl(let settings):
+            for (name, v) in settings {
+                if let v = v { set(name, v, k) }
+                emitSystem("\(name) = \(get(name, k))")
+            }
+        case .spawn(let spec):
+            let argv = "execve(\(JSON.quote(spec.image.path)), [\(JSON.quote(spec.image.path))], [])"
+            switch k.spawn(spec.image) {
+            case .success(let t):
+                t.oomScoreAdj = spec.oomScoreAdj
+                t.uid = spec.uid
+                let p = ProcEntry(name: spec.name, task: t)
+                procs.append(p); current = p
+                spawnedCount += 1
+                k.switchTo(t)
+                stepLines.append("[pid \(t.pid)] \(argv) = 0")
+            case .failure(let e):
+                let p = ProcEntry(name: spec.name, task: nil)
+                procs.append(p); current = p
+                stepResult = .error
+                stepLines.append("\(argv) = \(Fmt.errno(e))")
+            }
+        case .use(let name):
+            current = process(named: name)
+            if let t = current?.task, t.state.isAlive { k.switchTo(t) }
+        case .echo(let segs):
+            for l in try interpolate(segs).split(separator: "\n", omittingEmptySubsequences: false) { emit(task, String(l)) }
+        case .note(let segs):
+            for l in try interpolate(segs).split(separator: "\n", omittingEmptySubsequences: false) { stepLines.append("==> " + l) }
+        case .mmap(let addrE, let lenE, let prot, let flags, let bind):
+            let addr = try addrE.map(value) ?? 0, len = try value(lenE)
+            let r = k.mmap(task, addr: addr, length: len, prot: prot, flags: flags)
+            emit(task, "mmap(\(Fmt.ptr(addr)), \(len), \(Fmt.prot(prot)), \(Fmt.mapFlags(flags)), -1, 0) = " + result(r) { Fmt.hex($0.raw) })
+            if let b = bind { vars[b] = (try? r.get().raw) ?? UInt64.max }
+        case .munmap(let a, let l):
+            let addr = try value(a), len = try value(l)
+            emit(task, "munmap(\(Fmt.ptr(addr)), \(len)) = " + result(k.munmap(task, addr: addr, length: len)) { "0" })
+        case .mprotect(let a, let l, let p):
+            let addr = try value(a), len = try value(l)
+            emit(task, "mprotect(\(Fmt.ptr(addr)), \(len), \(Fmt.prot(p))) = " + result(k.mprotect(task, addr: addr, length: len, prot: p)) { "0" })
+        case .brk(let a, let bind):
+            let addr = try value(a)
+            let r = k.brk(task, addr)
+            emit(task, "brk(\(Fmt.ptr(addr))) = \(Fmt.hex(r))")
+            if let b = bind { vars[b] = r }
+        case .sbrk(let incr, let bind):
+            let old = k.brk(task, 0)
+            let target: UInt64? = incr >= 0 ? old.addingChecked(incr.magnitude) : old.subtractingChecked(incr.magnitude)
+            var ok = incr == 0
+            if !ok, let t = target { ok = k.brk(task, t) == t }
+            if ok {
+                emit(task, "sbrk(\(incr)) = \(Fmt.hex(old))")
+                if let b = bind { vars[b] = old }
+            } else {
+                stepResult = .error
+                emit(task, "sbrk(\(incr)) = \(Fmt.errno(.ENOMEM))")
+                if let b = bind { vars[b] = UInt64.max }
+            }
+        case .mremap(let oldE, let olE, let nlE, let flags, let naE, let bind):
+            let old = try value(oldE), ol = try value(olE), nl = try value(nlE), na = try naE.map(value) ?? 0
+            let r = k.mremap(task, oldAddr: old, oldSize: ol, newSize: nl, flags: flags, newAddr: na)
+            let fifth = flags.contains(.fixed) ? ", \(Fmt.ptr(na))" : ""
+            emit(task, "mremap(\(Fmt.ptr(old)), \(ol), \(nl), \(Fmt.mremapFlags(flags))\(fifth)) = " + result(r) { Fmt.hex($0.raw) })
+            if let b = bind { vars[b] = (try? r.get().raw) ?? UInt64.max }
+        case .madvise(let a, let l, let adv):
+            let addr = try value(a), len = try value(l)
+            emit(task, "madvise(\(Fmt.ptr(addr)), \(len), \(Fmt.advice(adv))) = " + result(k.madvise(task, addr: addr, length: len, advice: adv)) { "0" })
+        case .mlock(let a, let l, let f):
+            let addr = try value(a), len = try value(l)
+            let r = result(k.mlock(task, addr: addr, length: len, flags: f)) { "0" }
+            emit(task, f.contains(.onfault) ? "mlock2(\(Fmt.ptr(addr)), \(len), MLOCK_ONFAULT) = \(r)" : "mlock(\(Fmt.ptr(addr)), \(len)) = \(r)")
+        case .munlock(let a, let l):
+            let addr = try value(a), len = try value(l)
+            emit(task, "munlock(\(Fmt.ptr(addr)), \(len)) = " + result(k.munlock(task, addr: addr, length: len)) { "0" })
+        case .malloc(let s, let bind):
+            let size = try value(s)
+            let p = k.malloc(task, size)
+            if p == nil { stepResult = .error }
+            emit(task, "malloc(\(size)) = \(Fmt.ptr(p?.raw ?? 0))")
+            if let b = bind { vars[b] = p?.raw ?? 0 }
+        case .calloc(let n, let s, let bind):
+            let count = try value(n), size = try value(s)
+            let p = k.calloc(task, count, size)
+            if p == nil { stepResult = .error }
+            emit(task, "calloc(\(count), \(size)) = \(Fmt.ptr(p?.raw ?? 0))")
+            if let b = bind { vars[b] = p?.raw ?? 0 }
+        case .realloc(let pe, let s, let bind):
+            let ptr = try value(pe), size = try value(s)
+            let p = k.realloc(task, ptr == 0 ? nil : VirtAddr(ptr), size)
+            if p == nil && size != 0 { stepResult = .error }
+            emit(task, "realloc(\(Fmt.ptr(ptr)), \(size)) = \(Fmt.ptr(p?.raw ?? 0))")
+            // p = realloc(p, n) keeps the old pointer when it fails; a fresh `as` variable gets NULL.
+            if let b = bind, p != nil || size == 0 || vars[b] == nil { vars[b] = p?.raw ?? 0 }
+        case .freePointer(let pe):
+            let ptr = try value(pe)
+            if ptr != 0 { k.free(task, VirtAddr(ptr)) }
+            emit(task, "free(\(Fmt.ptr(ptr))) = <void>")
+        case .write(let a, let v):
+            let addr = try value(a)
+            let bytes: [UInt8]
+            switch v {
+            case .bytes(let b): bytes = b
+            case .integer(let e, let w):
+                let x = try value(e)
+                guard x <= w.max else { throw LineError(column: e.column, message: "value \(Fmt.hex(x)) does not fit in \(w.name)") }
+                bytes = (0..<w.rawValue).map { UInt8(truncatingIfNeeded: x >> UInt64($0 * 8)) }
+            }
+            let vmas = task.mm?.vmas
+            if case .failure(let f) = k.store(task, VirtAddr(addr), bytes) { accessFailed(f, task, vmas: vmas) }
+        case .read(let a, let w, let expect, let bind):
+            let addr = try value(a)
+            let vmas = task.mm?.vmas
+            switch k.load(task, VirtAddr(addr), count: w.rawValue) {
+            case .failure(let f): accessFailed(f, task, vmas: vmas)
+            case .success(let bytes):
+                var x: UInt64 = 0
+                for (i, b) in bytes.prefix(w.rawValue).enumerated() { x |= UInt64(b) << UInt64(i * 8) }
+                emit(task, "*(uint\(w.rawValue * 8)_t *)\(Fmt.ptr(addr)) = \(x) (\(Fmt.hex(x)))")
+                if let b = bind { vars[b] = x }
+                if let e = expect {
+                    let want = try value(e)
+                    if want != x {
+                        stepResult = .failed
+                        throw LineError(column: e.column, message: "expected \(want) (\(Fmt.hex(want))), read \(x) (\(Fmt.hex(x))) at \(Fmt.ptr(addr))")
+                    }
+                }
+            }
+        case .touch(let a, let l, let kind):
+            let addr = try value(a), len = try value(l)
+            let vmas = task.mm?.vmas
+            if case .failure(let f) = k.touch(task, VirtAddr(addr), length: len, kind) { accessFailed(f, task, vmas: vmas) }
+        case .exit(let status):
+            k.exitTask(task, status: status)
+            emit(task, "+++ exited with \(status) +++")
+            reported.insert(task.pid)
+        case .show(let what, let ref, let catPath):
+            try show(what, ref, catPath: catPath, k)
+        case .freeCommand(let unit, _):
+            emitSystem(Free.render(k, unit: unit))
+        case .getpagesize:
+            emit(task, "getpagesize() = \(k.getpagesize())")
+        }
+    }
+
+    /// Prints a procfs file or a kernel table; a process that is gone prints cat's error.
+    func show(_ what: ShowWhat, _ ref: ProcRef, catPath: String?, _ k: Kernel) throws {
+        switch what {
+        case .meminfo: emitSystem(ProcFS.meminfo(k)); return
+        case .buddyinfo: emitSystem(ProcFS.buddyinfo(k)); return
+        case .dmesg: stepLines.append(contentsOf: k.log.map(\.formatted)); return
+        case .tlb:
+            let c = k.config.tlb
+            func g(_ x: TLBGeometry) -> String { "\(x.entries) entries, \(x.ways)-way, \(x.entries / max(1, x.ways)) sets" }
+            stepLines.append("L1 dTLB (4K): " + g(c.l1d))
+            stepLines.append("L1 iTLB (4K): " + g(c.l1i))
+            stepLines.append("STLB:         " + g(c.stlb))
+            stepLines.append("PCID:         " + (c.pcid ? "on" : "off"))
+            return
+        case .maps, .smaps, .status, .vmas: break
+        }
+        var task: Task?
+        var pidText: String
+        switch ref {
+        case .current:
+            guard let t = current?.task else { stepResult = .skipped; return }
+            task = t; pidText = String(t.pid)
+        case .named(let n):
+            guard let t = process(named: n)?.task else { stepResult = .skipped; return }
+            task = t; pidText = String(t.pid)
+        case .pid(let p):
+            task = k.task(p); pidText = String(p)
+        }
+        guard let t = task, t.state.isAlive else {
+            let path = catPath ?? "/proc/\(pidText)/\(what.rawValue)"
+            stepResult = .error
+            stepLines.append("cat: \(path): No such file or directory")
+            return
+        }
+        switch what {
+        case .maps: emitSystem(ProcFS.maps(k, t))
+        case .smaps: emitSystem(ProcFS.smaps(k, t))
+        case .status: emitSystem(ProcFS.status(k, t))
+        default:
+            for v in t.mm?.vmas.vmas ?? [] { stepLines.append(Runner.describe(v)) }
+        }
+    }
+
+    /// One line per VMA: range, permissions, size and what backs it.
+    static func describe(_ v: VMA) -> String {
+        let f = v.flags
+        let perms = (f.contains(.read) ? "r" : "-") + (f.contains(.write) ? "w" : "-") + (f.contains(.exec) ? "x" : "-")
+            + (f.contains(.shared) ? "s" : "p")
+        let what: String
+        if let file = v.file { what = file.path } else {
+            switch v.special {
+            case .heap: what = "[heap]"
+            case .stack: what = "[stack]"
+            case .vvar: what = "[vvar]"
+            case .vdso: what = "[vdso]"
+            case .vsyscall: what = "[vsyscall]"
+            case .none: what = "anonymous"
+            }
+        }
+        var extra: [String] = []
+        if f.contains(.locked) { extra.append("locked") }
+        if f.contains(.lockonfault) { extra.append("lockonfault") }
+        if f.contains(.noreserve) { extra.append("noreserve") }
+        if f.contains(.account) { extra.append("account") }
+        if f.contains(.growsdown) { extra.append("growsdown") }
+        return "\(Fmt.hex(v.start.raw))-\(Fmt.hex(v.end.raw)) \(perms) \(v.length / 1024) kB \(what)"
+            + (extra.isEmpty ? "" : " [" + extra.joined(separator: ",") + "]")
+    }
+
+    /// Sets a known sysctl.
+    func set(_ name: String, _ v: Int, _ k: Kernel) {
+        switch name {
+        case "vm.overcommit_memory": k.sysctl.overcommitMemory = v
+        case "vm.overcommit_ratio": k.sysctl.overcommitRatio = v
+        case "vm.overcommit_kbytes": k.sysctl.overcommitKbytes = v
+        case "vm.panic_on_oom": k.sysctl.panicOnOOM = v
+        case "vm.admin_reserve_kbytes": k.sysctl.adminReserveKbytes = v
+        case "vm.user_reserve_kbytes": k.sysctl.userReserveKbytes = v
+        case "vm.max_map_count": k.sysctl.maxMapCount = v
+        default: k.sysctl.oomKillAllocatingTask = v
+        }
+    }
+
+    /// Returns the value of a known sysctl.
+    func get(_ name: String, _ k: Kernel) -> Int {
+        switch name {
+        case "vm.overcommit_memory": return k.sysctl.overcommitMemory
+        case "vm.overcommit_ratio": return k.sysctl.overcommitRatio
+        case "vm.overcommit_kbytes": return k.sysctl.overcommitKbytes
+        case "vm.panic_on_oom": return k.sysctl.panicOnOOM
+        case "vm.admin_reserve_kbytes": return k.sysctl.adminReserveKbytes
+        case "vm.user_reserve_kbytes": return k.sysctl.userReserveKbytes
+        case "vm.max_map_count": return k.sysctl.maxMapCount
+        default: return k.sysctl.oomKillAllocatingTask
+        }
+    }
+}
+
+extension UInt64 {
+    /// `self - n`, or nil if that is negative.
+    func subtractingChecked(_ n: UInt64) -> UInt64? {
+        let (r, o) = subtractingReportingOverflow(n)
+        return o ? nil : r
+    }
+    /// `self + n`, or nil if that overflows.
+    func addingChecked(_ n: UInt64) -> UInt64? {
+        let (r, o) = addingReportingOverflow(n)
+        return o ? nil : r
+    }
+}
+
+extension String {
+    /// The string without leading spaces and tabs.
+    var trimmingLeadingSpaces: Substring { drop(while: { $0 == " " || $0 == "\t" }) }
+}

@@ -1,3 +1,0 @@
-/// PLACEHOLDER: the scenario language lives here.
-import MMCore
-import MMProcFS
