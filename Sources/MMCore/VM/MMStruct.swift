@@ -39,8 +39,21 @@ public final class MMStruct {
     public var stackRlimit: UInt64 = 8 << 20
     /// RLIMIT_MEMLOCK soft limit in bytes.
     public var memlockRlimit: UInt64 = 8 << 20
-    /// Counter that hands out anon_vma identities.
+    /// Counter that hands out anon_vma identities (and shmem-object identities of shared
+    /// anonymous mappings, see `VMA.shmemObject`).
     public var nextAnonVMA: UInt64 = 1
+    /// Base of the bottom-up (legacy) mmap area: TASK_UNMAPPED_BASE = PAGE_ALIGN(TASK_SIZE / 3).
+    /// Linux: mm_struct.mmap_legacy_base
+    public var mmapLegacyBase: UInt64 = 0
+    /// True when mmap allocates top-down from `mmapBase` (Linux: MMF_TOPDOWN in mm->flags).
+    public var topDown = true
+    /// Ask for the legacy bottom-up layout before `archPickMmapLayout` (models
+    /// personality(ADDR_COMPAT_LAYOUT) or vm.legacy_va_layout = 1).
+    public var legacyVALayout = false
+    /// RLIMIT_AS soft limit in bytes (UInt64.max = RLIM_INFINITY, the default).
+    public var asRlimit: UInt64 = .max
+    /// RLIMIT_DATA soft limit in bytes (UInt64.max = RLIM_INFINITY, the default).
+    public var dataRlimit: UInt64 = .max
 
     public init(pgd: PFN) { self.pgd = pgd }
 

@@ -29,10 +29,14 @@ public struct VMA: Hashable, Sendable {
     public var special: VMASpecial
     /// Identity of the `anon_vma` (0 = none yet); VMAs merge only with compatible anon_vmas.
     public var anonVMA: UInt64
+    /// Identity of the shmem object behind a shared anonymous mapping (0 = none). Linux backs
+    /// such a mapping with its own "/dev/zero" shmem file (shmem_zero_setup()), so two of them
+    /// never merge while pieces of one may; this models that file's identity.
+    public var shmemObject: UInt64 = 0
     public init(start: VirtAddr, end: VirtAddr, flags: VMFlags, pgoff: UInt64 = 0, file: MappedFile? = nil,
-                special: VMASpecial = .none, anonVMA: UInt64 = 0) {
+                special: VMASpecial = .none, anonVMA: UInt64 = 0, shmemObject: UInt64 = 0) {
         self.start = start; self.end = end; self.flags = flags; self.pgoff = pgoff
-        self.file = file; self.special = special; self.anonVMA = anonVMA
+        self.file = file; self.special = special; self.anonVMA = anonVMA; self.shmemObject = shmemObject
     }
     /// Length in bytes.
     @inlinable public var length: UInt64 { end.raw - start.raw }

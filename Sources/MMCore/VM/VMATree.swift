@@ -40,9 +40,29 @@ public struct VMATree: Sendable {
     /// Inserts a VMA that overlaps none present; returns its index.
     @discardableResult
     public mutating func insert(_ vma: VMA) -> Int {
-        let i = vmas.firstIndex { $0.start >= vma.end } ?? vmas.count
-        vmas.insert(vma, at: i)
+        // Binary search for the first VMA starting at or above vma.end.
+        var lo = 0, hi = vmas.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if vmas[mid].start < vma.end { lo = mid + 1 } else { hi = mid }
+        }
+        vmas.insert(vma, at: lo)
+        return lo
+    }
+
+    /// Removes the VMAs at `indices`.
+    public mutating func removeSubrange(_ indices: Range<Int>) { vmas.removeSubrange(indices) }
+
+    /// Index of the VMA containing `addr`, or nil. Linux: vma_lookup(), include/linux/mm.h
+    public func lookupIndex(_ addr: VirtAddr) -> Int? {
+        guard let i = findVMAIndex(addr), vmas[i].start <= addr else { return nil }
         return i
+    }
+
+    /// Mutable access to the VMA at `index` (its range must stay disjoint from the neighbours).
+    public subscript(index: Int) -> VMA {
+        get { vmas[index] }
+        set { vmas[index] = newValue }
     }
 
     /// Replaces the VMA at `index` (its range must stay disjoint from the neighbours).
@@ -54,7 +74,7 @@ public struct VMATree: Sendable {
 
     /// Indices of the VMAs that overlap [start, end).
     public func overlapping(_ start: VirtAddr, _ end: VirtAddr) -> Range<Int> {
-        guard let first = findVMAIndex(start) else { return vmas.count..<vmas.count }
+        guard let first = findVMAIndex(start), start < end else { return vmas.count..<vmas.count }
         var last = first
         while last < vmas.count && vmas[last].start < end { last += 1 }
         return first..<last
