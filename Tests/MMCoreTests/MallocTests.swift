@@ -305,14 +305,26 @@ final class MallocTests: XCTestCase {
             """)
     }
 
-    func testKernelEntryPointsOnStubbedSyscallsFailCleanly() throws {
+    func testKernelMallocUsesBrkAndMmapOfTheProcess() throws {
         let k = try Kernel(config: MachineConfig(ramBytes: 2 << 30))
-        let t = k.addTask(comm: "a.out", mm: MMStruct(pgd: PFN(0)))
+        let t = try k.spawn(ProgramImage(path: "/usr/bin/a.out")).get()
+        let mm = t.mm!
+        let startBrk = mm.startBrk
         XCTAssertEqual(k.mallocStats(t).mmapThreshold, 128 * 1024)
-        // Without working syscalls in this tree malloc reports ENOMEM rather than trapping.
-        if k.brk(t, 0) == 0 { XCTAssertNil(k.malloc(t, 10)) }
+        // A small request: the heap is created with sbrk(0x21000) and the chunk sits at its start.
+        XCTAssertEqual(k.malloc(t, 10), VirtAddr(startBrk + 0x10))
+        XCTAssertEqual(mm.brk, startBrk + 0x21000)
+        // A large request gets its own mapping, returned 16 bytes in; free unmaps it.
+        let vmasBefore = mm.vmas.count
+        let big = try XCTUnwrap(k.malloc(t, 1 << 20))
+        XCTAssertEqual(big.raw & 0xfff, 0x10)
+        XCTAssertNotNil(mm.vmas.vmaLookup(big))
+        k.free(t, big)
+        XCTAssertNil(mm.vmas.vmaLookup(big))
+        XCTAssertEqual(mm.vmas.count, vmasBefore)
         XCTAssertEqual(k.freeChecked(t, VirtAddr(0x1234))?.message, "free(): invalid pointer")
         XCTAssertEqual(t.malloc.lastError?.message, "free(): invalid pointer")
         XCTAssertNil(k.calloc(t, .max, 2))
+        XCTAssertEqual(k.checkInvariants(), [])
     }
 }

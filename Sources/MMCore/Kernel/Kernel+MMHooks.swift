@@ -163,7 +163,7 @@ extension Kernel {
             zapPageRange(mm, vma.start, vma.end)
             if vma.flags.contains(.account) { vmUnacctMemory(pages: vma.pages) }
         }
-        freePgtables(mm, floor: VirtAddr(0), ceiling: VirtAddr(X86_64.taskSize))
+        freePgtables(mm, floor: VirtAddr(0), ceiling: VirtAddr(1 << 47))
         // The PGD itself (accounted in PageTables but not in VmPTE, as in Linux).
         phys.memMap.flags[mm.pgd.index].remove(.pageTable)
         phys.contents.clear(mm.pgd)
