@@ -137,9 +137,6 @@ public struct SmapsEntry: Sendable, Equatable {
 }
 
 /// The system-wide transparent_hugepage/enabled setting.
-public enum THPMode: Sendable, Equatable {
-    case always, madvise, never
-}
 
 /// /proc/PID/smaps: formatter and gatherer.
 public enum Smaps {
@@ -315,8 +312,9 @@ public enum Smaps {
     }
 
     /// The smaps entries of a task, in address order (empty without an mm).
-    public static func gather(_ k: Kernel, _ t: Task, thp: THPMode = .madvise) -> [SmapsEntry] {
+    public static func gather(_ k: Kernel, _ t: Task, thp: THPMode? = nil) -> [SmapsEntry] {
         guard let mm = t.mm else { return [] }
+        let thp = thp ?? k.config.thp
         return mm.vmasWithGate.map { vma in
             SmapsEntry(header: Maps.line(of: vma, in: mm), counts: gatherCounts(k, mm, vma),
                        thpEligible: thpEligible(vma, mode: thp), vmFlags: vma.flags.rawValue)

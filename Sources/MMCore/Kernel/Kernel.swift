@@ -10,8 +10,12 @@ public struct MachineConfig: Sendable, Equatable {
     public var tlb: TLBConfig
     /// Total swap in bytes (the core has no swap device yet; counts for overcommit and meminfo).
     public var swapBytes: UInt64
-    public init(ramBytes: UInt64 = 2 << 30, minFreeKbytes: Int? = nil, tlb: TLBConfig = TLBConfig(), swapBytes: UInt64 = 0) {
+    /// Transparent huge pages mode; khugepaged runs (and raises min_free_kbytes) unless `never`.
+    public var thp: THPMode
+    public init(ramBytes: UInt64 = 2 << 30, minFreeKbytes: Int? = nil, tlb: TLBConfig = TLBConfig(), swapBytes: UInt64 = 0,
+                thp: THPMode = .madvise) {
         self.ramBytes = ramBytes; self.minFreeKbytes = minFreeKbytes; self.tlb = tlb; self.swapBytes = swapBytes
+        self.thp = thp
     }
 }
 
@@ -170,6 +174,7 @@ public final class Kernel {
 
     /// Sets up the zero page and the boot-time sysctl defaults.
     func bootMemory() {
+        if config.minFreeKbytes == nil && config.thp != .never { setRecommendedMinFreeKbytes() }
         if let z = phys.allocPages(order: 0, gfp: [.zero]) {
             zeroPFN = z
             phys.memMap.flags[z.index].insert([.zeroPage, .reserved])
@@ -179,6 +184,21 @@ public final class Kernel {
         sysctl.userReserveKbytes = min(freeKB / 32, 1 << 17)
         // admin_reserve_kbytes = min(3% of free, 8 MiB): init_admin_reserve(), mm/util.c
         sysctl.adminReserveKbytes = min(freeKB / 32, 1 << 13)
+    }
+
+    /// Raises min_free_kbytes to what khugepaged recommends when it starts: two free pageblocks
+    /// per zone plus MIGRATE_PCPTYPES² pageblocks per zone, at most 5% of lowmem (nr_free_buffer_pages).
+    /// Linux: set_recommended_min_free_kbytes(), mm/khugepaged.c
+    func setRecommendedMinFreeKbytes() {
+        let nrZones = phys.zones.filter { $0.type.rawValue <= ZoneType.normal.rawValue }.count
+        var recommended = PAGEBLOCK_NR_PAGES * nrZones * 2
+        recommended += PAGEBLOCK_NR_PAGES * nrZones * MIGRATE_PCPTYPES * MIGRATE_PCPTYPES
+        // nr_free_buffer_pages(): managed pages above the high watermark in zones <= ZONE_NORMAL.
+        let buffer = phys.zones.filter { $0.type.rawValue <= ZoneType.normal.rawValue }
+            .reduce(0) { $0 + max(0, $1.managedPages - $1.watermarkHigh) }
+        recommended = min(recommended, buffer / 20)
+        let kb = recommended << (Int(PAGE_SHIFT) - 10)
+        if kb > phys.minFreeKbytes { phys.setMinFreeKbytes(kb) }
     }
 
     /// The task with this pid, alive or dead, or nil.

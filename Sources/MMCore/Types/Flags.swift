@@ -130,3 +130,8 @@ public struct PageFlags: OptionSet, Hashable, Sendable {
     /// The shared zero page.
     public static let zeroPage = PageFlags(rawValue: 1 << 20)
 }
+
+/// /sys/kernel/mm/transparent_hugepage/enabled.
+public enum THPMode: String, Sendable, Equatable, CaseIterable {
+    case always, madvise, never
+}
