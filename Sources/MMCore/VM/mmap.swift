@@ -7,6 +7,9 @@
 /// 100 MiB example), vm.mmap_min_addr = 65536, no hugetlb pages reserved.
 
 extension Kernel {
+    /// getpagesize(2): the base page size in bytes. Linux: SYSCALL_DEFINE0(getpagesize), kernel/sys.c
+    public func getpagesize() -> Int { Int(PAGE_SIZE) }
+
     /// Sets up the user layout of a new mm: top-down from mmap_base below the stack gap, or
     /// bottom-up from TASK_UNMAPPED_BASE when `mm.legacyVALayout` is set.
     /// Linux: arch_pick_mmap_layout() / arch_pick_mmap_base(), arch/x86/mm/mmap.c
