@@ -10,8 +10,8 @@ final class FaultTests: XCTestCase {
         k.phys.memMap.flags[pgd.index].insert(.pageTable)
         k.stat.nrPageTable += 1
         let mm = MMStruct(pgd: pgd)
-        for v in vmas { mm.vmas.insert(v) }
         let t = k.addTask(comm: "t", mm: mm)
+        for v in vmas { _ = k.insertVMA(mm, v) }
         return (k, t)
     }
 

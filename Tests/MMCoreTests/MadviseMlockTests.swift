@@ -58,7 +58,7 @@ final class MadviseMlockTests: VMTestCase {
 
     func testMadviseErrnos() {
         map(F, 0x2000)
-        map(F + 0x10000, 0x1000, RW, [.shared, .anonymous, .fixed])
+        map(F + 0x10000, 0x1000, PROT_RW, [.shared, .anonymous, .fixed])
         XCTAssertEqual(errno(k.madvise(t, addr: F, length: 0x1000, behavior: 99)), .EINVAL)
         XCTAssertEqual(errno(k.madvise(t, addr: F + 1, length: 0x1000, advice: .dontneed)), .EINVAL)
         XCTAssertEqual(errno(k.madvise(t, addr: F, length: UInt64.max, advice: .dontneed)), .EINVAL)
@@ -71,7 +71,7 @@ final class MadviseMlockTests: VMTestCase {
         XCTAssertNil(errno(k.madvise(t, addr: F + 0x10000, length: 0x1000, advice: .mergeable))) // ignored
         XCTAssertFalse(mm.vmas[1].flags.contains(.mergeable))
         let file = MappedFile(path: "/f", inode: 3)
-        map(F + 0x20000, 0x1000, RO, [.private, .fixed], file: file)
+        map(F + 0x20000, 0x1000, PROT_RO, [.private, .fixed], file: file)
         XCTAssertEqual(errno(k.madvise(t, addr: F + 0x20000, length: 0x1000, advice: .free)), .EINVAL)
         XCTAssertNil(errno(k.madvise(t, addr: F + 0x20000, length: 0x1000, advice: .dontneed)))
         // VM_LOCKED areas refuse DONTNEED/FREE/COLD/PAGEOUT.
@@ -140,7 +140,7 @@ final class MadviseMlockTests: VMTestCase {
 
     func testMlockallAndMunlockall() {
         map(F, 0x2000)
-        map(F + 0x10000, 0x1000, RO)
+        map(F + 0x10000, 0x1000, PROT_RO)
         XCTAssertEqual(errno(k.mlockall(t, flags: [])), .EINVAL)
         XCTAssertEqual(errno(k.mlockall(t, flags: .onfault)), .EINVAL)
         XCTAssertEqual(errno(k.mlockall(t, flags: MlockallFlags(rawValue: 8))), .EINVAL)

@@ -27,14 +27,14 @@ final class MmapTests: VMTestCase {
     func testFirstTopDownAddresses() {
         //                          0x7ffff7ffe000 0x7ffff7fff000 (mmap_base)
         //                          |--- A ------|
-        XCTAssertEqual(hex(map(0, 0x1000, RW, PA)), "0x7ffff7ffe000")
+        XCTAssertEqual(hex(map(0, 0x1000, PROT_RW, PA)), "0x7ffff7ffe000")
         //           0x7ffff7ffc000               0x7ffff7fff000
         //           |--- B ----|--- A ------|   B merges with its next neighbour A
-        XCTAssertEqual(hex(map(0, 0x2000, RW, PA)), "0x7ffff7ffc000")
+        XCTAssertEqual(hex(map(0, 0x2000, PROT_RW, PA)), "0x7ffff7ffc000")
         XCTAssertEqual(layout, ["0x7ffff7ffc000-0x7ffff7fff000"])
         //   0x7ffff7ffb000
         //   |C r--|------ A+B rw- ------|       different flags: no merge
-        XCTAssertEqual(hex(map(0, 0x1000, RO, PA)), "0x7ffff7ffb000")
+        XCTAssertEqual(hex(map(0, 0x1000, PROT_RO, PA)), "0x7ffff7ffb000")
         XCTAssertEqual(layout, ["0x7ffff7ffb000-0x7ffff7ffc000", "0x7ffff7ffc000-0x7ffff7fff000"])
         XCTAssertEqual(perms, ["r--p", "rw-p"])
         XCTAssertEqual(mm.totalVM, 4)
@@ -48,10 +48,10 @@ final class MmapTests: VMTestCase {
         //                                   |-- 4 pages --|
         //   after:  0x7ffff1bfb000                         0x7ffff7fff000
         //           |------------- 100 MiB + 4 pages -----|
-        let small = map(0, 4 * 0x1000, RW, PA)
+        let small = map(0, 4 * 0x1000, PROT_RW, PA)
         XCTAssertEqual(hex(small), "0x7ffff7ffb000")
         let before = mm.vmas.vmas[0].length
-        let big = map(0, 100 * 1024 * 1024, RW, PA)
+        let big = map(0, 100 * 1024 * 1024, PROT_RW, PA)
         XCTAssertEqual(hex(big), "0x7ffff1bfb000")
         XCTAssertEqual(mm.vmas.count, 1)
         XCTAssertEqual(layout, ["0x7ffff1bfb000-0x7ffff7fff000"])
@@ -70,8 +70,8 @@ final class MmapTests: VMTestCase {
         // |-- A --|-- B --| ...  bottom-up, merging with the previous VMA
         XCTAssertFalse(m2.topDown)
         XCTAssertEqual(hex(m2.mmapBase), "0x2aaaaaaab000")
-        let a = try k.mmap(t2, addr: 0, length: 0x1000, prot: RW, flags: PA).get()
-        let b = try k.mmap(t2, addr: 0, length: 0x1000, prot: RW, flags: PA).get()
+        let a = try k.mmap(t2, addr: 0, length: 0x1000, prot: PROT_RW, flags: PA).get()
+        let b = try k.mmap(t2, addr: 0, length: 0x1000, prot: PROT_RW, flags: PA).get()
         XCTAssertEqual(a.description, "0x2aaaaaaab000")
         XCTAssertEqual(b.description, "0x2aaaaaaac000")
         XCTAssertEqual(m2.vmas.count, 1)
@@ -82,15 +82,15 @@ final class MmapTests: VMTestCase {
         // A free hint is used as is:
         //   0x20000000  0x20002000
         //   |--- A ----|
-        XCTAssertEqual(hex(map(0x2000_0000, 0x2000, RW, PA)), "0x20000000")
+        XCTAssertEqual(hex(map(0x2000_0000, 0x2000, PROT_RW, PA)), "0x20000000")
         // An occupied hint falls back to the top-down search below mmap_base.
-        XCTAssertEqual(hex(map(0x2000_1000, 0x1000, RW, PA)), "0x7ffff7ffe000")
+        XCTAssertEqual(hex(map(0x2000_1000, 0x1000, PROT_RW, PA)), "0x7ffff7ffe000")
         // An unaligned hint is rounded down (x86 top-down).
-        XCTAssertEqual(hex(map(0x3000_0123, 0x1000, RW, PA)), "0x30000000")
+        XCTAssertEqual(hex(map(0x3000_0123, 0x1000, PROT_RW, PA)), "0x30000000")
         // A hint below mmap_min_addr (64 KiB) is raised to it.
-        XCTAssertEqual(hex(map(0x1000, 0x1000, RW, PA)), "0x10000")
+        XCTAssertEqual(hex(map(0x1000, 0x1000, PROT_RW, PA)), "0x10000")
         // A hint whose range would cross TASK_SIZE, or lies near 2^64, is ignored.
-        XCTAssertEqual(hex(map(0x7ffffffff000, 0x2000, RO, PA)), "0x7ffff7ffc000")
+        XCTAssertEqual(hex(map(0x7ffffffff000, 0x2000, PROT_RO, PA)), "0x7ffff7ffc000")
         XCTAssertEqual(hex(map(0xffff_ffff_ffff_f000, 0x1000, [.exec], PA)), "0x7ffff7ffb000")
     }
 
@@ -100,11 +100,11 @@ final class MmapTests: VMTestCase {
         //   0x7ffff7eee000 0x7ffff7eef000     0x7ffff7fef000     0x7ffff7fff000
         //   |---- new ----|<---- 1 MiB gap --->|---- stack ------|
         let base = mm.mmapBase
-        XCTAssertEqual(hex(map(base - 0x10000, 0x10000, RW, [.private, .anonymous, .fixed, .growsdown])), "0x7ffff7fef000")
+        XCTAssertEqual(hex(map(base - 0x10000, 0x10000, PROT_RW, [.private, .anonymous, .fixed, .growsdown])), "0x7ffff7fef000")
         XCTAssertEqual(mm.stackVM, 16)
-        XCTAssertEqual(hex(map(0, 0x1000, RW, PA)), "0x7ffff7eee000")
+        XCTAssertEqual(hex(map(0, 0x1000, PROT_RW, PA)), "0x7ffff7eee000")
         // A hint inside the guard gap is refused too.
-        XCTAssertEqual(hex(map(base - 0x10000 - 0x1000, 0x1000, RO, PA)), "0x7ffff7eed000")
+        XCTAssertEqual(hex(map(base - 0x10000 - 0x1000, 0x1000, PROT_RO, PA)), "0x7ffff7eed000")
     }
 
     func testMapFixedReplaces() {
@@ -113,7 +113,7 @@ final class MmapTests: VMTestCase {
         map(F, 0x4000)
         // after mmap(F+0x1000, 0x1000, PROT_READ, MAP_FIXED):
         //   |A|B r--|--A'--|
-        map(F + 0x1000, 0x1000, RO)
+        map(F + 0x1000, 0x1000, PROT_RO)
         XCTAssertEqual(layout, ["0x10000000-0x10001000", "0x10001000-0x10002000", "0x10002000-0x10004000"])
         XCTAssertEqual(perms, ["rw-p", "r--p", "rw-p"])
         XCTAssertEqual(mm.totalVM, 4)
@@ -121,7 +121,7 @@ final class MmapTests: VMTestCase {
         XCTAssertEqual(k.committedPages, 3)
         // MAP_FIXED rw over the r-- page: the three pieces merge back into one VMA.
         //   |------ A rw- ------|
-        map(F + 0x1000, 0x1000, RW)
+        map(F + 0x1000, 0x1000, PROT_RW)
         XCTAssertEqual(layout, ["0x10000000-0x10004000"])
         XCTAssertEqual(k.committedPages, 4)
     }
@@ -130,16 +130,16 @@ final class MmapTests: VMTestCase {
         //   F      F+0x2000
         //   |-- A --|
         map(F, 0x2000)
-        let over = k.mmap(t, addr: F + 0x1000, length: 0x2000, prot: RW, flags: [.private, .anonymous, .fixedNoreplace])
+        let over = k.mmap(t, addr: F + 0x1000, length: 0x2000, prot: PROT_RW, flags: [.private, .anonymous, .fixedNoreplace])
         XCTAssertEqual(errno(over), .EEXIST)
         // Free range: behaves like MAP_FIXED (and merges with A).
         //   |-- A --|-- B --|
-        map(F + 0x2000, 0x1000, RW, [.private, .anonymous, .fixedNoreplace])
+        map(F + 0x2000, 0x1000, PROT_RW, [.private, .anonymous, .fixedNoreplace])
         XCTAssertEqual(layout, ["0x10000000-0x10003000"])
     }
 
     func testMmapErrnos() {
-        func e(_ addr: UInt64, _ len: UInt64, _ prot: Prot = RW, _ flags: MapFlags = PA,
+        func e(_ addr: UInt64, _ len: UInt64, _ prot: Prot = PROT_RW, _ flags: MapFlags = PA,
                file: MappedFile? = nil, offset: UInt64 = 0) -> Errno? {
             errno(k.mmap(t, addr: addr, length: len, prot: prot, flags: flags, file: file, offset: offset))
         }
@@ -147,34 +147,34 @@ final class MmapTests: VMTestCase {
         XCTAssertEqual(e(0, UInt64.max), .ENOMEM)                           // PAGE_ALIGN overflows
         XCTAssertEqual(e(0, 0xffff_ffff_ffff_f000), .ENOMEM)                // longer than TASK_SIZE
         XCTAssertEqual(e(0, 0x1000, offset: 0x123), .EINVAL)                // offset not aligned
-        XCTAssertEqual(e(0, 0x1000, RW, [.anonymous]), .EINVAL)             // neither SHARED nor PRIVATE
-        XCTAssertEqual(e(0, 0x1000, RW, [.shared, .private, .anonymous]), .EINVAL) // both (= SHARED_VALIDATE)
-        XCTAssertEqual(e(F + 0x10, 0x1000, RW, PAF), .EINVAL)               // MAP_FIXED unaligned
-        XCTAssertEqual(e(0x7ffffffff000, 0x1000, RW, PAF), .ENOMEM)         // beyond TASK_SIZE
-        XCTAssertEqual(e(0x7fffffffe000, 0x2000, RW, PAF), .ENOMEM)         // ends past TASK_SIZE
-        XCTAssertEqual(e(0xffff_ffff_ffff_f000, 0x1000, RW, PAF), .ENOMEM)  // near 2^64
-        XCTAssertEqual(e(UInt64.max, UInt64.max, RW, PAF), .ENOMEM)
-        XCTAssertEqual(e(0x1000, 0x1000, RW, PAF), .EPERM)                  // below mmap_min_addr
-        XCTAssertEqual(e(0, 0x1000, RW, [.private]), .EBADF)                // no file, not anonymous
-        XCTAssertEqual(e(0, 0x200000, RW, [.private, .anonymous, .hugetlb]), .ENOMEM) // no huge pages
+        XCTAssertEqual(e(0, 0x1000, PROT_RW, [.anonymous]), .EINVAL)             // neither SHARED nor PRIVATE
+        XCTAssertEqual(e(0, 0x1000, PROT_RW, [.shared, .private, .anonymous]), .EINVAL) // both (= SHARED_VALIDATE)
+        XCTAssertEqual(e(F + 0x10, 0x1000, PROT_RW, PAF), .EINVAL)               // MAP_FIXED unaligned
+        XCTAssertEqual(e(0x7ffffffff000, 0x1000, PROT_RW, PAF), .ENOMEM)         // beyond TASK_SIZE
+        XCTAssertEqual(e(0x7fffffffe000, 0x2000, PROT_RW, PAF), .ENOMEM)         // ends past TASK_SIZE
+        XCTAssertEqual(e(0xffff_ffff_ffff_f000, 0x1000, PROT_RW, PAF), .ENOMEM)  // near 2^64
+        XCTAssertEqual(e(UInt64.max, UInt64.max, PROT_RW, PAF), .ENOMEM)
+        XCTAssertEqual(e(0x1000, 0x1000, PROT_RW, PAF), .EPERM)                  // below mmap_min_addr
+        XCTAssertEqual(e(0, 0x1000, PROT_RW, [.private]), .EBADF)                // no file, not anonymous
+        XCTAssertEqual(e(0, 0x200000, PROT_RW, [.private, .anonymous, .hugetlb]), .ENOMEM) // no huge pages
         let file = MappedFile(path: "/data", devMajor: 8, devMinor: 1, inode: 42)
-        XCTAssertEqual(e(0, 0x2000, RW, [.private, .hugetlb], file: file), .EINVAL) // not hugetlbfs
-        XCTAssertEqual(e(0, 0x1000, RW, [.shared, .anonymous, .growsdown]), .EINVAL)
+        XCTAssertEqual(e(0, 0x2000, PROT_RW, [.private, .hugetlb], file: file), .EINVAL) // not hugetlbfs
+        XCTAssertEqual(e(0, 0x1000, PROT_RW, [.shared, .anonymous, .growsdown]), .EINVAL)
         XCTAssertEqual(mm.vmas.count, 0)
         // root may map below mmap_min_addr.
         t.uid = 0
-        XCTAssertNil(e(0x1000, 0x1000, RW, PAF))
+        XCTAssertNil(e(0x1000, 0x1000, PROT_RW, PAF))
     }
 
     func testMaxMapCount() {
         // max_map_count 3: do_mmap refuses only when map_count > max, so a 4th VMA is allowed:
         //   |A rw|  |B r-|  |C rw|  |D r-|   (not adjacent, no merges)
         k.sysctl.maxMapCount = 3
-        for i in 0..<4 { map(F + UInt64(i) * 0x10000, 0x1000, i % 2 == 0 ? RW : RO) }
+        for i in 0..<4 { map(F + UInt64(i) * 0x10000, 0x1000, i % 2 == 0 ? PROT_RW : PROT_RO) }
         XCTAssertEqual(mm.vmas.count, 4)
-        XCTAssertEqual(errno(k.mmap(t, addr: F + 0x80000, length: 0x1000, prot: RW, flags: PAF)), .ENOMEM)
+        XCTAssertEqual(errno(k.mmap(t, addr: F + 0x80000, length: 0x1000, prot: PROT_RW, flags: PAF)), .ENOMEM)
         // Even a mapping that would merge is refused: the check comes first.
-        XCTAssertEqual(errno(k.mmap(t, addr: F + 0x1000, length: 0x1000, prot: RW, flags: PAF)), .ENOMEM)
+        XCTAssertEqual(errno(k.mmap(t, addr: F + 0x1000, length: 0x1000, prot: PROT_RW, flags: PAF)), .ENOMEM)
         XCTAssertEqual(mm.vmas.count, 4)
     }
 
@@ -183,9 +183,9 @@ final class MmapTests: VMTestCase {
         let a = map(F, 0x4000)
         XCTAssertTrue(mm.vmas.findVMA(VirtAddr(a))!.flags.contains(.account))
         XCTAssertEqual(k.committedPages, 4)
-        map(F + 0x10000, 0x1000, RO)
-        map(F + 0x20000, 0x1000, RW, [.shared, .anonymous, .fixed])
-        map(F + 0x30000, 0x1000, RW, [.private, .anonymous, .fixed, .noreserve])
+        map(F + 0x10000, 0x1000, PROT_RO)
+        map(F + 0x20000, 0x1000, PROT_RW, [.shared, .anonymous, .fixed])
+        map(F + 0x30000, 0x1000, PROT_RW, [.private, .anonymous, .fixed, .noreserve])
         XCTAssertEqual(k.committedPages, 4)
         XCTAssertEqual(perms, ["rw-p", "r--p", "rw-s", "rw-p"])
         let flags = mm.vmas.vmas.map(\.flags)
@@ -197,7 +197,7 @@ final class MmapTests: VMTestCase {
         XCTAssertEqual(mm.dataVM, 5)
         // Under overcommit_memory = 2 MAP_NORESERVE is ignored: the mapping is charged.
         k.sysctl.overcommitMemory = 2
-        map(F + 0x40000, 0x1000, RW, [.private, .anonymous, .fixed, .noreserve])
+        map(F + 0x40000, 0x1000, PROT_RW, [.private, .anonymous, .fixed, .noreserve])
         XCTAssertEqual(k.committedPages, 5)
         // munmap gives the charge back.
         XCTAssertNil(errno(k.munmap(t, addr: F, length: 0x50000)))
@@ -208,22 +208,22 @@ final class MmapTests: VMTestCase {
     func testRlimitASRefuses() {
         mm.asRlimit = 0x3000
         map(F, 0x2000)
-        XCTAssertEqual(errno(k.mmap(t, addr: F + 0x2000, length: 0x2000, prot: RW, flags: PAF)), .ENOMEM)
+        XCTAssertEqual(errno(k.mmap(t, addr: F + 0x2000, length: 0x2000, prot: PROT_RW, flags: PAF)), .ENOMEM)
         // Replacing mapped pages with MAP_FIXED does not grow total_vm: allowed.
         map(F, 0x3000)
         XCTAssertEqual(mm.totalVM, 3)
     }
 
     func testMapPopulateAndLockedAreAccepted() {
-        map(F, 0x2000, RW, [.private, .anonymous, .fixed, .populate])
-        map(F + 0x10000, 0x2000, RW, [.private, .anonymous, .fixed, .locked])
+        map(F, 0x2000, PROT_RW, [.private, .anonymous, .fixed, .populate])
+        map(F + 0x10000, 0x2000, PROT_RW, [.private, .anonymous, .fixed, .locked])
         XCTAssertEqual(mm.lockedVM, 2)
         XCTAssertTrue(mm.vmas.vmas[1].flags.contains(.locked))
         // MAP_LOCKED with RLIMIT_MEMLOCK 0 (non-root): EPERM; over the limit: EAGAIN.
         mm.memlockRlimit = 0
-        XCTAssertEqual(errno(k.mmap(t, addr: 0, length: 0x1000, prot: RW, flags: [.private, .anonymous, .locked])), .EPERM)
+        XCTAssertEqual(errno(k.mmap(t, addr: 0, length: 0x1000, prot: PROT_RW, flags: [.private, .anonymous, .locked])), .EPERM)
         mm.memlockRlimit = 0x2000
-        XCTAssertEqual(errno(k.mmap(t, addr: 0, length: 0x1000, prot: RW, flags: [.private, .anonymous, .locked])), .EAGAIN)
+        XCTAssertEqual(errno(k.mmap(t, addr: 0, length: 0x1000, prot: PROT_RW, flags: [.private, .anonymous, .locked])), .EAGAIN)
     }
 
     func testFileMappings() {
@@ -231,17 +231,17 @@ final class MmapTests: VMTestCase {
         // Two pieces of the same file at contiguous offsets merge; a gap in the offsets does not.
         //   F            F+0x2000      F+0x3000
         //   |-- off 0 --|-- off 2 --|-- off 9 --|
-        map(F, 0x2000, RO, [.private, .fixed], file: file, offset: 0)
-        map(F + 0x2000, 0x1000, RO, [.private, .fixed], file: file, offset: 0x2000)
-        map(F + 0x3000, 0x1000, RO, [.private, .fixed], file: file, offset: 0x9000)
+        map(F, 0x2000, PROT_RO, [.private, .fixed], file: file, offset: 0)
+        map(F + 0x2000, 0x1000, PROT_RO, [.private, .fixed], file: file, offset: 0x2000)
+        map(F + 0x3000, 0x1000, PROT_RO, [.private, .fixed], file: file, offset: 0x9000)
         XCTAssertEqual(layout, ["0x10000000-0x10003000", "0x10003000-0x10004000"])
         XCTAssertEqual(mm.vmas.vmas.map(\.pgoff), [0, 9])
         // Shared file mapping: VM_SHARED | VM_MAYSHARE, pgoff from the offset.
-        map(F + 0x10000, 0x1000, RW, [.shared, .fixed], file: file, offset: 0x5000)
+        map(F + 0x10000, 0x1000, PROT_RW, [.shared, .fixed], file: file, offset: 0x5000)
         XCTAssertEqual(perms.last, "rw-s")
         XCTAssertEqual(mm.vmas.vmas.last?.pgoff, 5)
         // MAP_SHARED_VALIDATE is valid for files.
-        map(F + 0x20000, 0x1000, RO, [.sharedValidate, .fixed], file: file)
+        map(F + 0x20000, 0x1000, PROT_RO, [.sharedValidate, .fixed], file: file)
         XCTAssertEqual(k.committedPages, 0)
     }
 }

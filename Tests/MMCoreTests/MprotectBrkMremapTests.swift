@@ -13,7 +13,7 @@ final class MprotectBrkMremapTests: VMTestCase {
         XCTAssertEqual(k.committedPages, 3)
         //   after mprotect(0x10001000, 0x1000, PROT_READ):
         //   |-- A rw- --|-- A' r-- --|-- A'' rw- --|
-        XCTAssertNil(errno(k.mprotect(t, addr: F + 0x1000, length: 0x1000, prot: RO)))
+        XCTAssertNil(errno(k.mprotect(t, addr: F + 0x1000, length: 0x1000, prot: PROT_RO)))
         XCTAssertEqual(layout, ["0x10000000-0x10001000", "0x10001000-0x10002000", "0x10002000-0x10003000"])
         XCTAssertEqual(perms, ["rw-p", "r--p", "rw-p"])
         XCTAssertEqual(mm.vmas.vmas.map(\.pgoff), [F >> 12, (F >> 12) + 1, (F >> 12) + 2])
@@ -23,7 +23,7 @@ final class MprotectBrkMremapTests: VMTestCase {
         XCTAssertEqual(mm.totalVM, 3)
         //   after mprotect(0x10001000, 0x1000, PROT_READ|PROT_WRITE): one VMA again
         //   |------------------ A rw- -------------|
-        XCTAssertNil(errno(k.mprotect(t, addr: F + 0x1000, length: 0x1000, prot: RW)))
+        XCTAssertNil(errno(k.mprotect(t, addr: F + 0x1000, length: 0x1000, prot: PROT_RW)))
         XCTAssertEqual(layout, ["0x10000000-0x10003000"])
         XCTAssertEqual(k.committedPages, 3)
         XCTAssertEqual(mm.dataVM, 3)
@@ -33,9 +33,9 @@ final class MprotectBrkMremapTests: VMTestCase {
         //   |-- A r-- --|------ B rw- ------|
         //   after mprotect(start of B, 1 page, PROT_READ): the page joins A
         //   |---- A r-- ----|--- B rw- ----|
-        map(F, 0x1000, RO)
-        map(F + 0x1000, 0x2000, RW)
-        XCTAssertNil(errno(k.mprotect(t, addr: F + 0x1000, length: 0x1000, prot: RO)))
+        map(F, 0x1000, PROT_RO)
+        map(F + 0x1000, 0x2000, PROT_RW)
+        XCTAssertNil(errno(k.mprotect(t, addr: F + 0x1000, length: 0x1000, prot: PROT_RO)))
         XCTAssertEqual(layout, ["0x10000000-0x10002000", "0x10002000-0x10003000"])
         XCTAssertEqual(perms, ["r--p", "rw-p"])
         XCTAssertEqual(mm.vmas[1].pgoff, (F >> 12) + 2)
@@ -46,20 +46,20 @@ final class MprotectBrkMremapTests: VMTestCase {
         //   mprotect over all: A becomes r--, then the hole gives ENOMEM, B untouched.
         map(F, 0x1000)
         map(F + 0x2000, 0x1000)
-        XCTAssertEqual(errno(k.mprotect(t, addr: F, length: 0x3000, prot: RO)), .ENOMEM)
+        XCTAssertEqual(errno(k.mprotect(t, addr: F, length: 0x3000, prot: PROT_RO)), .ENOMEM)
         XCTAssertEqual(perms, ["r--p", "rw-p"])
         // Unmapped start: ENOMEM, nothing changes.
-        XCTAssertEqual(errno(k.mprotect(t, addr: F + 0x1000, length: 0x2000, prot: RO)), .ENOMEM)
-        XCTAssertEqual(errno(k.mprotect(t, addr: F + 0x100000, length: 0x1000, prot: RO)), .ENOMEM)
+        XCTAssertEqual(errno(k.mprotect(t, addr: F + 0x1000, length: 0x2000, prot: PROT_RO)), .ENOMEM)
+        XCTAssertEqual(errno(k.mprotect(t, addr: F + 0x100000, length: 0x1000, prot: PROT_RO)), .ENOMEM)
         XCTAssertEqual(perms, ["r--p", "rw-p"])
     }
 
     func testMprotectErrnos() {
         map(F, 0x2000)
-        XCTAssertEqual(errno(k.mprotect(t, addr: F + 1, length: 0x1000, prot: RO)), .EINVAL)
-        XCTAssertNil(errno(k.mprotect(t, addr: F, length: 0, prot: RO)))
-        XCTAssertEqual(errno(k.mprotect(t, addr: F, length: UInt64.max, prot: RO)), .ENOMEM)
-        XCTAssertEqual(errno(k.mprotect(t, addr: 0xffff_ffff_ffff_f000, length: 0x2000, prot: RO)), .ENOMEM)
+        XCTAssertEqual(errno(k.mprotect(t, addr: F + 1, length: 0x1000, prot: PROT_RO)), .EINVAL)
+        XCTAssertNil(errno(k.mprotect(t, addr: F, length: 0, prot: PROT_RO)))
+        XCTAssertEqual(errno(k.mprotect(t, addr: F, length: UInt64.max, prot: PROT_RO)), .ENOMEM)
+        XCTAssertEqual(errno(k.mprotect(t, addr: 0xffff_ffff_ffff_f000, length: 0x2000, prot: PROT_RO)), .ENOMEM)
         XCTAssertEqual(errno(k.mprotect(t, addr: F, length: 0x1000, prot: [.read, .growsdown, .growsup])), .EINVAL)
         XCTAssertEqual(errno(k.mprotect(t, addr: F, length: 0x1000, prot: [.read, .growsdown])), .EINVAL)
         XCTAssertEqual(errno(k.mprotect(t, addr: F, length: 0x1000, prot: [.read, .growsup])), .EINVAL)
@@ -67,7 +67,7 @@ final class MprotectBrkMremapTests: VMTestCase {
         // EACCES: a VMA without VM_MAYWRITE (like a read-only special mapping) refuses PROT_WRITE.
         XCTAssertNil(errno(k.insertVMA(mm, VMA(start: VirtAddr(F + 0x10000), end: VirtAddr(F + 0x11000),
                                                  flags: [.read, .mayread]))))
-        XCTAssertEqual(errno(k.mprotect(t, addr: F + 0x10000, length: 0x1000, prot: RW)), .EACCES)
+        XCTAssertEqual(errno(k.mprotect(t, addr: F + 0x10000, length: 0x1000, prot: PROT_RW)), .EACCES)
         XCTAssertNil(errno(k.mprotect(t, addr: F + 0x10000, length: 0x1000, prot: [])))
         XCTAssertEqual(perms, ["rw-p", "---p"])
     }
@@ -75,7 +75,7 @@ final class MprotectBrkMremapTests: VMTestCase {
     func testMprotectSplitRespectsMaxMapCount() {
         map(F, 0x3000)
         k.sysctl.maxMapCount = 1
-        XCTAssertEqual(errno(k.mprotect(t, addr: F + 0x1000, length: 0x1000, prot: RO)), .ENOMEM)
+        XCTAssertEqual(errno(k.mprotect(t, addr: F + 0x1000, length: 0x1000, prot: PROT_RO)), .ENOMEM)
         XCTAssertEqual(layout, ["0x10000000-0x10003000"])
         XCTAssertEqual(k.committedPages, 3)
     }
@@ -126,7 +126,7 @@ final class MprotectBrkMremapTests: VMTestCase {
         let s = setUpHeap()
         //   s                    s+0x40000
         //   |[heap] ...|  >=1 page |-- M --|
-        map(s + 0x40000, 0x1000, RO)
+        map(s + 0x40000, 0x1000, PROT_RO)
         XCTAssertEqual(k.brk(t, s + 0x40000), s)          // would leave no free page: refused
         XCTAssertEqual(k.brk(t, s + 0x3f001), s)
         XCTAssertEqual(k.brk(t, s + 0x3f000), s + 0x3f000) // exactly one free page left
@@ -140,7 +140,7 @@ final class MprotectBrkMremapTests: VMTestCase {
         let s = setUpHeap()
         //   s          s+0x200000                 s+0x300000
         //   |[heap]..  <------- 1 MiB guard ----->|-- stack (growsdown) --|
-        map(s + 0x300000, 0x10000, RW, [.private, .anonymous, .fixed, .growsdown])
+        map(s + 0x300000, 0x10000, PROT_RW, [.private, .anonymous, .fixed, .growsdown])
         XCTAssertEqual(k.brk(t, s + 0x200000), s)
         XCTAssertEqual(k.brk(t, s + 0x1ff000), s + 0x1ff000)
     }
@@ -182,7 +182,7 @@ final class MprotectBrkMremapTests: VMTestCase {
         //   after mremap(A, 2 -> 4 pages, MREMAP_MAYMOVE):
         //   (hole)         |-- B r-- --|   ...   |---- A rw (4) ----| below mmap_base
         map(F, 0x2000)
-        map(F + 0x2000, 0x1000, RO)
+        map(F + 0x2000, 0x1000, PROT_RO)
         XCTAssertEqual(errno(k.mremap(t, oldAddr: F, oldSize: 0x2000, newSize: 0x4000, flags: [])), .ENOMEM)
         let moved = try k.mremap(t, oldAddr: F, oldSize: 0x2000, newSize: 0x4000, flags: [.maymove]).get()
         XCTAssertEqual(moved.description, "0x7ffff7ffb000")
@@ -202,7 +202,7 @@ final class MprotectBrkMremapTests: VMTestCase {
         XCTAssertEqual(k.committedPages, 1)
         // MREMAP_FIXED moves to the given address, replacing what was there.
         //   |A|      ...      |-- X r-- --|   ->   (hole) ... |-- A (2) --|
-        map(F + 0x100000, 0x2000, RO)
+        map(F + 0x100000, 0x2000, PROT_RO)
         let r = try k.mremap(t, oldAddr: F, oldSize: 0x1000, newSize: 0x2000, flags: [.maymove, .fixed], newAddr: F + 0x100000).get()
         XCTAssertEqual(r.raw, F + 0x100000)
         XCTAssertEqual(layout, ["0x10100000-0x10102000"])
@@ -226,7 +226,7 @@ final class MprotectBrkMremapTests: VMTestCase {
 
     func testMremapErrnos() {
         map(F, 0x2000)
-        map(F + 0x2000, 0x1000, RO)
+        map(F + 0x2000, 0x1000, PROT_RO)
         func e(_ old: UInt64, _ os: UInt64, _ ns: UInt64, _ f: MremapFlags, _ na: UInt64 = 0) -> Errno? {
             errno(k.mremap(t, oldAddr: old, oldSize: os, newSize: ns, flags: f, newAddr: na))
         }

@@ -41,8 +41,8 @@ final class VMAMergeTests: VMTestCase {
 
     func testNoMergeWhenFlagsDiffer() {
         //   |-- A rw- --|-- B r-- --|-- C rwx --|
-        map(F, 0x1000, RW)
-        map(F + 0x1000, 0x1000, RO)
+        map(F, 0x1000, PROT_RW)
+        map(F + 0x1000, 0x1000, PROT_RO)
         map(F + 0x2000, 0x1000, [.read, .write, .exec])
         XCTAssertEqual(perms, ["rw-p", "r--p", "rwxp"])
         // MAP_PRIVATE next to MAP_SHARED anonymous: VM_SHARED differs.
@@ -56,17 +56,17 @@ final class VMAMergeTests: VMTestCase {
         //   F              F+0x2000       F+0x3000
         //   |---- S1 rw-s ----|-- S2 rw-s --|   two shmem objects: no merge
         let shared: MapFlags = [.shared, .anonymous, .fixed]
-        map(F, 0x2000, RW, shared)
-        map(F + 0x2000, 0x1000, RW, shared)
+        map(F, 0x2000, PROT_RW, shared)
+        map(F + 0x2000, 0x1000, PROT_RW, shared)
         XCTAssertEqual(mm.vmas.count, 2)
         XCTAssertNotEqual(mm.vmas[0].shmemObject, mm.vmas[1].shmemObject)
         XCTAssertEqual(mm.vmas.vmas.map(\.pgoff), [0, 0])
         // Pieces of one object do re-merge:
         //   after mprotect(F+0x1000, 0x1000, PROT_READ):  |S1|S1' r--|S2|
-        XCTAssertNil(errno(k.mprotect(t, addr: F + 0x1000, length: 0x1000, prot: RO)))
+        XCTAssertNil(errno(k.mprotect(t, addr: F + 0x1000, length: 0x1000, prot: PROT_RO)))
         XCTAssertEqual(perms, ["rw-s", "r--s", "rw-s"])
         //   after mprotect(F+0x1000, 0x1000, PROT_READ|PROT_WRITE):  |-- S1 --|S2|
-        XCTAssertNil(errno(k.mprotect(t, addr: F + 0x1000, length: 0x1000, prot: RW)))
+        XCTAssertNil(errno(k.mprotect(t, addr: F + 0x1000, length: 0x1000, prot: PROT_RW)))
         XCTAssertEqual(layout, ["0x10000000-0x10002000", "0x10002000-0x10003000"])
         XCTAssertEqual(k.committedPages, 0)
     }

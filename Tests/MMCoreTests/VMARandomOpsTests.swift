@@ -32,7 +32,7 @@ final class VMARandomOpsTests: VMTestCase {
             if rng.below(8) == 0 { return hostile[Int(rng.below(UInt64(hostile.count)))] }
             return (1 + rng.below(8)) * 0x1000 - (rng.below(4) == 0 ? 0x800 : 0)
         }
-        let prots: [Prot] = [[], RO, RW, [.read, .exec], [.read, .write, .exec]]
+        let prots: [Prot] = [[], PROT_RO, PROT_RW, [.read, .exec], [.read, .write, .exec]]
         for step in 0..<3000 {
             let p = prots[Int(rng.below(UInt64(prots.count)))]
             switch rng.below(10) {

@@ -1,8 +1,8 @@
 import XCTest
 @testable import MMCore
 
-let RW: Prot = [.read, .write]
-let RO: Prot = [.read]
+let PROT_RW: Prot = [.read, .write]
+let PROT_RO: Prot = [.read]
 /// MAP_PRIVATE | MAP_ANONYMOUS.
 let PA: MapFlags = [.private, .anonymous]
 /// MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED.
@@ -45,7 +45,7 @@ class VMTestCase: XCTestCase {
 
     /// mmap that must succeed; returns the address.
     @discardableResult
-    func map(_ addr: UInt64, _ len: UInt64, _ prot: Prot = RW, _ flags: MapFlags = PAF,
+    func map(_ addr: UInt64, _ len: UInt64, _ prot: Prot = PROT_RW, _ flags: MapFlags = PAF,
              file: MappedFile? = nil, offset: UInt64 = 0, line: UInt = #line) -> UInt64 {
         let r = k.mmap(t, addr: addr, length: len, prot: prot, flags: flags, file: file, offset: offset)
         guard case .success(let a) = r else { XCTFail("mmap failed: \(r)", line: line); return 0 }

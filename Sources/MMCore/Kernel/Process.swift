@@ -360,7 +360,7 @@ extension Kernel {
         tables = 0
         for t in allTasks {
             guard let mm = t.mm else { continue }
-            out += mm.vmas.invariantViolations().map { "pid \(t.pid): \($0)" }
+            out += mm.invariantViolations().map { "pid \(t.pid): \($0)" }
             var rss = RSSCounters()
             var ptPages = 0
             countTables(mm.pgd, level: 0, &ptPages)

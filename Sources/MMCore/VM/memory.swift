@@ -201,6 +201,7 @@ extension Kernel {
             narrate("do_anonymous_page: read of untouched memory maps the shared zero page (PFN \(zeroPFN)) read-only; PTE[\(slot.index)] in table PFN \(slot.table) = \(phys.readPTE(slot))")
             return .minor
         }
+        if !shared && anonVMAPrepare(mm, va) == nil { return .oom }
         guard let pfn = allocPageOrOOM(gfp: .highuserMovable, task: task) else { return .oom }
         phys.contents.clear(pfn)
         addNewPage(mm, vma, pfn, kind: shared ? .shmem : .anon)
@@ -225,6 +226,7 @@ extension Kernel {
             narrate("do_wp_page: the page PFN \(old) has no other user: reused, PTE made writable (wp_page_reuse)")
             return .minor
         }
+        if anonVMAPrepare(mm, va) == nil { return .oom }
         guard let new = allocPageOrOOM(gfp: .highuserMovable, task: task) else { return .oom }
         if old == zeroPFN { phys.contents.clear(new) } else { phys.contents.copy(from: old, to: new) }
         addNewPage(mm, vma, new, kind: .anon)
@@ -246,6 +248,7 @@ extension Kernel {
         let shared = vma.flags.contains(.shared)
         clockNs &+= FaultCost.fileRead
         if write && !shared {
+            _ = anonVMAPrepare(mm, va)
             addNewPage(mm, vma, pfn, kind: .anon)
             phys.writePTE(slot, PTE(pfn: pfn, flags: pteFlags(vma.flags, writable: true, dirty: true)))
             narrate("do_cow_fault: private copy of the file page in new anonymous page PFN \(pfn)")
