@@ -94,6 +94,7 @@ public final class Runner {
         var skippedCount = 0
         for (index, st) in scenario.statements.enumerated() {
             stepLines = []; narration = []; reported = []; stepResult = .ok
+            k.beginExplainStep()
             let logStart = k.log.count
             let before = k.allTasks.filter { $0.state.isAlive }
             if halted {
@@ -110,6 +111,10 @@ public final class Runner {
                                             sourceLine: scenario.lines[st.line - 1])
                     stepResult = .failed
                 }
+            }
+            if k.explainFaultsSuppressed > 0 {
+                let n = k.explainFaultsSuppressed
+                narration.append("(\(n) more page fault\(n == 1 ? "" : "s") in this step, handled the same way, not narrated)")
             }
             if let f = st.filter, stepResult != .error { stepLines = stepLines.filter { $0.contains(f) } }
             // Processes that died during the step without a line of their own yet.
@@ -289,9 +294,15 @@ public final class Runner {
                 emitSystem("\(name) = \(get(name, k))")
             }
         case .spawn(let spec):
-            let argv = "execve(\(JSON.quote(spec.image.path)), [\(JSON.quote(spec.image.path))], [])"
+            let vars = "/* \(spec.image.envp.count) var\(spec.image.envp.count == 1 ? "" : "s") */"
+            var argv = "execve(\(JSON.quote(spec.image.path)), [\(spec.image.argv.map(JSON.quote).joined(separator: ", "))], \(vars))"
             switch k.spawn(spec.image) {
             case .success(let t):
+                if let mm = t.mm {
+                    // envp points just past argv's NULL on the new stack (argc, argv[], NULL, envp[]).
+                    let envp = mm.startStack + 8 * UInt64(spec.image.argv.count + 2)
+                    argv = "execve(\(JSON.quote(spec.image.path)), [\(spec.image.argv.map(JSON.quote).joined(separator: ", "))], 0x\(String(envp, radix: 16)) \(vars))"
+                }
                 t.oomScoreAdj = spec.oomScoreAdj
                 t.uid = spec.uid
                 let p = ProcEntry(name: spec.name, task: t)

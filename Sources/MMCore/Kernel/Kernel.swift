@@ -229,6 +229,12 @@ public final class Kernel {
         log.append(KernelLogLine(timeNs: clockNs, text: text))
     }
 
+    /// Starts a new scenario step for narration: the fault budget is refilled.
+    public func beginExplainStep() {
+        explainFaultsLeft = explainFaultBudget
+        explainFaultsSuppressed = 0
+    }
+
     /// Narrates a step when `--explain` is on.
     @inline(__always) func narrate(_ text: @autoclosure () -> String) {
         if let e = explain { e(text()) }

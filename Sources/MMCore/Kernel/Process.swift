@@ -77,10 +77,18 @@ extension Kernel {
         let task = addTask(comm: image.baseName, mm: mm)
         task.image = image
         switchTo(task)
-        if case .failure(let e) = execLayout(task, mm, image) {
+        let saved = explain
+        explain = nil
+        let faults0 = vmstat.pgfault
+        let result = execLayout(task, mm, image)
+        explain = saved
+        if case .failure(let e) = result {
             exitTask(task, status: 127)
             return .failure(e)
         }
+        narrate("execve: \(mm.vmas.count) VMAs for the program, its bss, the stack, ld.so, the vDSO and libc; "
+            + "mmap_base \(VirtAddr(mm.mmapBase)), start_brk \(VirtAddr(mm.startBrk)), stack top \(VirtAddr(X86_64.taskSize)); "
+            + "\(vmstat.pgfault - faults0) page faults while loading (argv/envp copied, entry code and data touched)")
         return .success(task)
     }
 
@@ -191,10 +199,11 @@ extension Kernel {
         guard task.state.isAlive, task.mm != nil else { return .failure(.notRunning) }
         switchTo(task)
         var faults = 0
+        var narrated = false
         while true {
             switch mmu.translate(va, kind, user: true, mem: phys) {
             case .ok(let pa):
-                if faults > 0 && explain != nil && explainFaultsLeft >= 0 {
+                if narrated {
                     narrate("[8] back in user mode the instruction is restarted: \(va) now translates to physical \(pa)")
                 }
                 return .success(pa)
@@ -205,7 +214,19 @@ extension Kernel {
                     killTask(task, signal: .SIGBUS)
                     return .failure(.signal(.SIGBUS, va))
                 }
-                if explain != nil { narrateFaultEntry(task, va, kind, code) }
+                // Narrate the first few faults of a step in full; handle the rest silently.
+                let saved = explain
+                if saved != nil {
+                    if explainFaultsLeft > 0 {
+                        explainFaultsLeft -= 1
+                        narrated = true
+                        narrateFaultEntry(task, va, kind, code)
+                    } else {
+                        explainFaultsSuppressed += 1
+                        explain = nil
+                    }
+                }
+                defer { explain = saved }
                 let result = doUserAddrFault(task, va, code)
                 switch result {
                 case .minor, .major:
@@ -229,10 +250,11 @@ extension Kernel {
 
     /// Narrates steps 2–6 of a page fault (the access, the walk, the #PF, the handler).
     func narrateFaultEntry(_ task: Task, _ va: VirtAddr, _ kind: AccessKind, _ code: PFErrorCode) {
-        if explainFaultsLeft <= 0 { explainFaultsSuppressed += 1; explainFaultsLeft = -1; return }
-        explainFaultsLeft -= 1
         guard let mm = task.mm else { return }
         let verb = kind == .write ? "writes" : kind == .exec ? "executes" : "reads"
+        if !code.contains(.prot) {
+            narrate("[1] the address was handed out earlier (by mmap, brk, malloc or exec) with no physical page behind it")
+        }
         narrate("[2] \(task.comm)[\(task.pid)] \(verb) virtual address \(va)")
         let idx = PageTableLevel.allCases.map { "\($0.name) \($0.index(of: va))" }.joined(separator: ", ")
         narrate("[3] the MMU splits it: \(idx), offset 0x\(String(va.pageOffset, radix: 16)); no TLB entry")
