@@ -451,6 +451,15 @@ public final class Runner {
             stepLines.append("L1 iTLB (4K): " + g(c.l1i))
             stepLines.append("STLB:         " + g(c.stlb))
             stepLines.append("PCID:         " + (c.pcid ? "on" : "off"))
+            let st = k.mmu.stats
+            func rate(_ h: Int, _ m: Int) -> String {
+                h + m == 0 ? "-" : String(h * 1000 / (h + m) / 10) + "." + String(h * 1000 / (h + m) % 10) + "%"
+            }
+            stepLines.append("dTLB hits \(st.l1dHits), misses \(st.l1dMisses) (hit rate \(rate(st.l1dHits, st.l1dMisses)))")
+            stepLines.append("iTLB hits \(st.l1iHits), misses \(st.l1iMisses) (hit rate \(rate(st.l1iHits, st.l1iMisses)))")
+            stepLines.append("STLB hits \(st.stlbHits), misses \(st.stlbMisses) (hit rate \(rate(st.stlbHits, st.stlbMisses)))")
+            stepLines.append("page walks \(st.pageWalks), walk memory references \(st.walkMemoryRefs), A/D updates \(st.adUpdates)")
+            stepLines.append("page faults \(k.vmstat.pgfault), flushes: full \(st.fullFlushes), single-page \(st.singlePageFlushes), CR3 loads \(st.cr3Loads)")
             return
         case .maps, .smaps, .status, .vmas: break
         }

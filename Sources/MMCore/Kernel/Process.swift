@@ -115,7 +115,7 @@ extension Kernel {
         guard let bssEndAligned = pageAlignUp(bssEnd) else { return .failure(.ENOMEM) }
         let fileEnd = base + off
         if bssEndAligned > fileEnd {
-            if case .failure(let e) = mmap(task, addr: fileEnd, length: bssEndAligned - fileEnd, prot: [.read, .write], flags: [.private, .fixed, .anonymous]) { return .failure(e) }
+            if case .failure(let e) = vmBrkFlags(mm, fileEnd, bssEndAligned - fileEnd) { return .failure(e) }
         }
         mm.startBrk = max(bssEndAligned, fileEnd)
         mm.brk = mm.startBrk
