@@ -40,6 +40,11 @@ final class RunnerTests: XCTestCase {
         L1 iTLB (4K): 128 entries, 8-way, 16 sets
         STLB:         1536 entries, 12-way, 128 sets
         PCID:         on
+        dTLB hits 0, misses 0 (hit rate -)
+        iTLB hits 0, misses 0 (hit rate -)
+        STLB hits 0, misses 0 (hit rate -)
+        page walks 0, walk memory references 0, A/D updates 0
+        page faults 0, flushes: full 0, single-page 0, CR3 loads 0
 
         """)
     }
