@@ -46,7 +46,7 @@ enum ProcRef: Equatable {
 
 /// What `show`/`cat` prints.
 enum ShowWhat: String, Equatable, CaseIterable {
-    case maps, smaps, status, vmas, meminfo, buddyinfo, dmesg, tlb
+    case maps, smaps, status, vmas, meminfo, buddyinfo, vmstat, dmesg, tlb
     /// Whether it is about one process.
     var perProcess: Bool { [.maps, .smaps, .status, .vmas].contains(self) }
 }

@@ -381,9 +381,10 @@ struct ParserState {
 
     /// Returns the `show` command equivalent to `cat PATH`; throws for unsupported files.
     func parseCat(_ t: Token) throws -> Command {
-        let supported = "supported: /proc/meminfo, /proc/buddyinfo, /proc/PID/maps, /proc/PID/smaps, /proc/PID/status (PID = self, a number or a process name)"
+        let supported = "supported: /proc/meminfo, /proc/buddyinfo, /proc/vmstat, /proc/PID/maps, /proc/PID/smaps, /proc/PID/status (PID = self, a number or a process name)"
         switch t.text {
         case "/proc/meminfo": return .show(.meminfo, .current, catPath: t.text)
+        case "/proc/vmstat": return .show(.vmstat, .current, catPath: t.text)
         case "/proc/buddyinfo": return .show(.buddyinfo, .current, catPath: t.text)
         default: break
         }

@@ -443,6 +443,7 @@ public final class Runner {
         switch what {
         case .meminfo: emitSystem(ProcFS.meminfo(k)); return
         case .buddyinfo: emitSystem(ProcFS.buddyinfo(k)); return
+        case .vmstat: emitSystem(ProcFS.vmstat(k)); return
         case .dmesg: stepLines.append(contentsOf: k.log.map(\.formatted)); return
         case .tlb:
             let c = k.config.tlb

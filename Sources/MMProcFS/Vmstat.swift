@@ -1,0 +1,46 @@
+import MMCore
+
+/// /proc/vmstat, restricted to the counters the model keeps (the others are added as the
+/// mechanisms behind them arrive), in the kernel's order and format: "name value" per line.
+/// Linux: vmstat_show() with vmstat_text[], mm/vmstat.c
+public enum Vmstat {
+    /// The lines for a kernel, in /proc/vmstat order.
+    public static func lines(_ k: Kernel) -> [(String, UInt64)] {
+        let s = k.stat
+        func u(_ v: Int) -> UInt64 { UInt64(max(0, v)) }
+        return [
+            ("nr_free_pages", u(k.phys.freePageCount)),
+            ("nr_zone_inactive_anon", u(s.nrInactiveAnon)),
+            ("nr_zone_active_anon", u(s.nrActiveAnon)),
+            ("nr_zone_inactive_file", u(s.nrInactiveFile)),
+            ("nr_zone_active_file", u(s.nrActiveFile)),
+            ("nr_zone_unevictable", u(s.nrUnevictable)),
+            ("nr_mlock", u(s.nrMlock)),
+            ("nr_inactive_anon", u(s.nrInactiveAnon)),
+            ("nr_active_anon", u(s.nrActiveAnon)),
+            ("nr_inactive_file", u(s.nrInactiveFile)),
+            ("nr_active_file", u(s.nrActiveFile)),
+            ("nr_unevictable", u(s.nrUnevictable)),
+            ("nr_anon_pages", u(s.nrAnonMapped)),
+            ("nr_mapped", u(s.nrFileMapped)),
+            ("nr_file_pages", u(s.nrFilePages)),
+            ("nr_dirty", u(s.nrDirty)),
+            ("nr_writeback", u(s.nrWriteback)),
+            ("nr_shmem", u(s.nrShmem)),
+            ("nr_page_table_pages", u(s.nrPageTable)),
+            ("pgfault", k.vmstat.pgfault),
+            ("pgmajfault", k.vmstat.pgmajfault),
+            ("oom_kill", k.vmstat.oomKill),
+        ]
+    }
+
+    /// The file's text.
+    public static func format(_ lines: [(String, UInt64)]) -> String {
+        lines.map { "\($0.0) \($0.1)\n" }.joined()
+    }
+}
+
+extension ProcFS {
+    /// /proc/vmstat (the counters the model keeps).
+    public static func vmstat(_ k: Kernel) -> String { Vmstat.format(Vmstat.lines(k)) }
+}
