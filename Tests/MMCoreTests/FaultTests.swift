@@ -93,4 +93,58 @@ final class FaultTests: XCTestCase {
         XCTAssertEqual(k.stat.nrPageTable, 0)
         XCTAssertEqual(k.stat.nrAnonMapped, 0)
     }
+
+    //   0x7fffff7ff000 (8 MiB below the top)     0x7ffffffde000        0x7ffffffff000
+    //   |<-------- room to grow (RLIMIT_STACK) -------->|------ [stack] ------|
+    func testStackGrowsDownOnAccessWithinTheRlimit() throws {
+        let k = try Kernel(config: MachineConfig(ramBytes: 256 << 20))
+        let t = try k.spawn(ProgramImage(path: "/bin/s")).get()
+        let mm = t.mm!
+        let stack = mm.vmas.vmaLookup(VirtAddr(0x7ffffffde000))!
+        XCTAssertEqual(stack.start.raw, 0x7ffffffde000)
+        // A push 64 KiB below the stack VMA: the VMA grows down to that page.
+        XCTAssertNoThrow(try k.store(t, VirtAddr(0x7ffffffce008), [7]).get())
+        XCTAssertEqual(mm.vmas.vmaLookup(VirtAddr(0x7ffffffce008))?.start.raw, 0x7ffffffce000)
+        XCTAssertEqual(mm.vmas.vmaLookup(VirtAddr(0x7ffffffce008))?.end.raw, 0x7ffffffff000)
+        XCTAssertEqual(mm.stackVM, (0x7ffffffff000 - 0x7ffffffce000) >> 12)
+        XCTAssertEqual(k.checkInvariants(), [])
+        // An access beyond the 8 MiB limit is a SIGSEGV (SEGV_MAPERR), and the stack did not grow.
+        XCTAssertEqual(storeFailure(k, t, 0x7fffff700000, [1]), .signal(.SIGSEGV, VirtAddr(0x7fffff700000)))
+        XCTAssertEqual(t.fatalSegvCode, .mapErr)
+    }
+
+    //   0x10000   0x11000
+    //   |- rw- -|   written, then mprotect(PROT_READ), then mprotect(PROT_READ|PROT_WRITE)
+    func testMprotectKeepsValuesAndWritableExclusivePages() throws {
+        let k = try Kernel(config: MachineConfig(ramBytes: 256 << 20))
+        let t = try k.spawn(ProgramImage(path: "/bin/p")).get()
+        let a = try k.mmap(t, addr: 0, length: 0x1000, prot: [.read, .write], flags: [.private, .anonymous]).get()
+        XCTAssertNoThrow(try k.store(t, a, [1, 2, 3]).get())
+        let faults = k.vmstat.pgfault
+        XCTAssertNoThrow(try k.mprotect(t, addr: a.raw, length: 0x1000, prot: .read).get())
+        XCTAssertEqual(try k.load(t, a, count: 3).get(), [1, 2, 3])
+        XCTAssertNoThrow(try k.mprotect(t, addr: a.raw, length: 0x1000, prot: [.read, .write]).get())
+        // The page is anonymous and exclusive: mprotect makes the PTE writable again, no fault.
+        XCTAssertNoThrow(try k.store(t, a, [9]).get())
+        XCTAssertEqual(k.vmstat.pgfault, faults)
+        XCTAssertEqual(try k.load(t, a, count: 3).get(), [9, 2, 3])
+        XCTAssertEqual(k.checkInvariants(), [])
+    }
+
+    func testOOMKillerPicksTheBiggestTaskAndTheAccessIsRetried() throws {
+        let k = try Kernel(config: MachineConfig(ramBytes: 128 << 20))
+        k.sysctl.overcommitMemory = 1
+        let small = try k.spawn(ProgramImage(path: "/bin/small")).get()
+        let big = try k.spawn(ProgramImage(path: "/bin/big")).get()
+        let b = try k.mmap(big, addr: 0, length: 256 << 20, prot: [.read, .write], flags: [.private, .anonymous]).get()
+        // big fills memory; the OOM killer picks big itself (highest badness).
+        if case .failure(let f) = k.touch(big, b, length: 256 << 20, .write) { XCTAssertEqual(f, .oomKilled) } else { XCTFail("big survived") }
+        XCTAssertEqual(big.state, .killed(.SIGKILL))
+        XCTAssertEqual(k.vmstat.oomKill, 1)
+        XCTAssertTrue(k.log.contains { $0.text.hasPrefix("Out of memory: Killed process \(big.pid) (big)") })
+        // Memory is back: small can fault pages in.
+        let s = try k.mmap(small, addr: 0, length: 1 << 20, prot: [.read, .write], flags: [.private, .anonymous]).get()
+        XCTAssertNoThrow(try k.touch(small, s, length: 1 << 20, .write).get())
+        XCTAssertEqual(k.checkInvariants(), [])
+    }
 }
