@@ -299,29 +299,5 @@ enum Fmt {
     static func advice(_ a: Advice) -> String { "MADV_" + String(describing: a).uppercased() }
 
     /// `-1 ENOMEM (Cannot allocate memory)`.
-    static func errno(_ e: Errno) -> String { "-1 \(errnoName(e)) (\(e.message))" }
-
-    /// The symbolic name of `e` (spelled out here: `Errno.name` recurses through `description`).
-    static func errnoName(_ e: Errno) -> String {
-        switch e {
-        case .EPERM: return "EPERM"
-        case .ENOENT: return "ENOENT"
-        case .ESRCH: return "ESRCH"
-        case .EINTR: return "EINTR"
-        case .EIO: return "EIO"
-        case .EBADF: return "EBADF"
-        case .EAGAIN: return "EAGAIN"
-        case .ENOMEM: return "ENOMEM"
-        case .EACCES: return "EACCES"
-        case .EFAULT: return "EFAULT"
-        case .EBUSY: return "EBUSY"
-        case .EEXIST: return "EEXIST"
-        case .ENODEV: return "ENODEV"
-        case .EINVAL: return "EINVAL"
-        case .ENFILE: return "ENFILE"
-        case .EFBIG: return "EFBIG"
-        case .ENOSYS: return "ENOSYS"
-        case .EOVERFLOW: return "EOVERFLOW"
-        }
-    }
+    static func errno(_ e: Errno) -> String { "-1 \(e.name) (\(e.message))" }
 }
