@@ -13,7 +13,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
-        .target(name: "MMCore", swiftSettings: [.swiftLanguageMode(.v5)]),
+        // Release builds drop the dynamic exclusivity checks on the hot path (TLB lookup, walk,
+        // fault): they were more than half of the cost of a TLB hit. Debug builds and the tests
+        // keep them, so an exclusivity violation still traps there.
+        .target(name: "MMCore", swiftSettings: [
+            .swiftLanguageMode(.v5),
+            .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+        ]),
         .target(name: "MMProcFS", dependencies: ["MMCore"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "MMScenario", dependencies: ["MMCore", "MMProcFS"],
                 resources: [.copy("Examples")], swiftSettings: [.swiftLanguageMode(.v5)]),
