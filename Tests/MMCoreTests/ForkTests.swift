@@ -1,0 +1,71 @@
+import XCTest
+@testable import MMCore
+
+/// fork and copy-on-write.
+final class ForkTests: XCTestCase {
+    //   parent and child after fork:   0x7ffff7xxx000 [ anon rw-p, 2 pages ]
+    //   page 0: written before fork (shared read-only by both until a write)
+    //   page 1: never touched (no PTE copied)
+    func testForkSharesPagesUntilAWriteCopiesThem() throws {
+        let k = try Kernel(config: MachineConfig(ramBytes: 256 << 20))
+        let parent = try k.spawn(ProgramImage(path: "/bin/p")).get()
+        let a = try k.mmap(parent, addr: 0, length: 0x2000, prot: [.read, .write], flags: [.private, .anonymous]).get()
+        XCTAssertNoThrow(try k.store(parent, a, [1, 2, 3]).get())
+        let pslot = k.phys.walk(parent.mm!.pgd, a)!
+        let frame = k.phys.readPTE(pslot).pfn
+        let committed = k.committedPages
+
+        let child = try k.fork(parent).get()
+        XCTAssertEqual(k.checkInvariants(), [])
+        let cslot = k.phys.walk(child.mm!.pgd, a)!
+        // One frame, two read-only mappings.
+        XCTAssertEqual(k.phys.readPTE(cslot).pfn, frame)
+        XCTAssertFalse(k.phys.readPTE(pslot).isWritable)
+        XCTAssertFalse(k.phys.readPTE(cslot).isWritable)
+        XCTAssertEqual(k.phys.memMap.mapcount[frame.index], 2)
+        XCTAssertEqual(k.phys.memMap.refcount[frame.index], 2)
+        // The child's VM_ACCOUNT areas were charged again.
+        XCTAssertGreaterThan(k.committedPages, committed)
+        XCTAssertEqual(child.mm!.totalVM, parent.mm!.totalVM)
+        XCTAssertEqual(try k.load(child, a, count: 3).get(), [1, 2, 3])
+
+        // The child writes: copy-on-write gives it its own frame; the parent keeps the old value.
+        let free0 = k.phys.freePageCount
+        XCTAssertNoThrow(try k.store(child, a, [9]).get())
+        XCTAssertEqual(free0 - k.phys.freePageCount, 1)
+        XCTAssertNotEqual(k.phys.readPTE(cslot).pfn, frame)
+        XCTAssertEqual(try k.load(child, a, count: 3).get(), [9, 2, 3])
+        XCTAssertEqual(try k.load(parent, a, count: 3).get(), [1, 2, 3])
+        XCTAssertEqual(k.phys.memMap.mapcount[frame.index], 1)
+
+        // The parent is now the page's only user: its write reuses the frame (no allocation).
+        let free1 = k.phys.freePageCount
+        XCTAssertNoThrow(try k.store(parent, a, [7]).get())
+        XCTAssertEqual(k.phys.freePageCount, free1)
+        XCTAssertEqual(k.phys.readPTE(pslot).pfn, frame)
+        XCTAssertEqual(try k.load(parent, a, count: 1).get(), [7])
+        XCTAssertEqual(k.checkInvariants(), [])
+
+        // Exit of the child releases its frames and its commit charge.
+        k.exitTask(child, status: 0)
+        XCTAssertEqual(k.committedPages, committed)
+        XCTAssertEqual(k.checkInvariants(), [])
+    }
+
+    func testLockedAreasAreNotInheritedAndDontcopyIsSkipped() throws {
+        let k = try Kernel(config: MachineConfig(ramBytes: 256 << 20))
+        let parent = try k.spawn(ProgramImage(path: "/bin/p")).get()
+        parent.uid = 0
+        let a = try k.mmap(parent, addr: 0, length: 0x4000, prot: [.read, .write], flags: [.private, .anonymous]).get()
+        XCTAssertNoThrow(try k.mlock(parent, addr: a.raw, length: 0x4000).get())
+        let b = try k.mmap(parent, addr: 0x10000000, length: 0x1000, prot: [.read, .write], flags: [.private, .anonymous, .fixed]).get()
+        XCTAssertNoThrow(try k.madvise(parent, addr: b.raw, length: 0x1000, advice: .dontfork).get())
+        let child = try k.fork(parent).get()
+        XCTAssertEqual(parent.mm!.lockedVM, 4)
+        XCTAssertEqual(child.mm!.lockedVM, 0)
+        XCTAssertFalse(child.mm!.vmas.vmaLookup(a)!.flags.contains(.locked))
+        XCTAssertNil(child.mm!.vmas.vmaLookup(b))
+        XCTAssertEqual(child.mm!.totalVM, parent.mm!.totalVM - 1)
+        XCTAssertEqual(k.checkInvariants(), [])
+    }
+}
