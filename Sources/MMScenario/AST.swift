@@ -83,6 +83,8 @@ enum Command {
     case sysctl([(name: String, value: Int?)])
     case spawn(SpawnSpec)
     case use(String)
+    /// fork() of the current process; the child is named.
+    case fork(String)
     case echo([Segment])
     case note([Segment])
     case mmap(addr: Expr?, length: Expr, prot: Prot, flags: MapFlags, bind: String?)

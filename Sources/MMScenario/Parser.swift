@@ -114,6 +114,21 @@ struct ParserState {
             let path = try word("program path")
             command = .spawn(try parseSpawn(path: path, &args, line: number))
             anySpawn = true
+        case "fork":
+            try requireProcess()
+            guard let a = args.popFirst(), a.text == "as" else {
+                throw LineError(column: endColumn, message: "'fork' needs 'as NAME' to name the child")
+            }
+            guard let n = args.popFirst() else { throw LineError(column: a.column + 2, message: "missing process name after 'as'") }
+            guard Self.isProcessName(n.text), n.kind == .word else {
+                throw LineError(column: n.column, message: "invalid process name '\(n.text)' (no '/', not a number, not 'self')")
+            }
+            guard !processNames.contains(n.text) else {
+                throw LineError(column: n.column, message: "redefinition of process '\(n.text)'")
+            }
+            try done()
+            processNames.insert(n.text)
+            command = .fork(n.text)
         case "use":
             let n = try word("process name")
             guard processNames.contains(n.text) else { throw LineError(column: n.column, message: "unknown process '\(n.text)'") }

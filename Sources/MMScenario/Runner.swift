@@ -316,6 +316,18 @@ public final class Runner {
                 stepResult = .error
                 stepLines.append("\(argv) = \(Fmt.errno(e))")
             }
+        case .fork(let name):
+            switch k.fork(task) {
+            case .success(let c):
+                procs.append(ProcEntry(name: name, task: c))
+                spawnedCount += 1
+                emit(task, "fork() = \(c.pid)")
+            case .failure(let e):
+                procs.append(ProcEntry(name: name, task: nil))
+                stepResult = .error
+                emit(task, "fork() = \(Fmt.errno(e))")
+            }
+            k.switchTo(task)
         case .use(let name):
             current = process(named: name)
             if let t = current?.task, t.state.isAlive { k.switchTo(t) }
