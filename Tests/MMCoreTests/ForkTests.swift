@@ -69,3 +69,29 @@ final class ForkTests: XCTestCase {
         XCTAssertEqual(k.checkInvariants(), [])
     }
 }
+
+/// MAP_POPULATE and mlock through the real fault path.
+final class PopulateMlockTests: XCTestCase {
+    func testPopulateFaultsEveryPageInAndMlockCountsThem() throws {
+        let k = try Kernel(config: MachineConfig(ramBytes: 256 << 20))
+        let t = try k.spawn(ProgramImage(path: "/bin/p")).get()
+        t.uid = 0
+        let faults = k.vmstat.pgfault
+        let a = try k.mmap(t, addr: 0, length: 16 << 12, prot: [.read, .write], flags: [.private, .anonymous, .populate]).get()
+        XCTAssertEqual(k.vmstat.pgfault - faults, 16, "one write fault per page")
+        XCTAssertEqual(t.mm!.rss.anon, 16 + 2)
+        XCTAssertEqual(k.stat.nrMlock, 0)
+        // mlock of pages already present: they become mlocked and unevictable.
+        XCTAssertNoThrow(try k.mlock(t, addr: a.raw, length: 8 << 12).get())
+        XCTAssertEqual(k.stat.nrMlock, 8)
+        XCTAssertEqual(k.stat.nrUnevictable, 8)
+        XCTAssertEqual(k.vmstat.pgfault - faults, 16, "nothing left to fault in")
+        XCTAssertNoThrow(try k.munlock(t, addr: a.raw, length: 4 << 12).get())
+        XCTAssertEqual(k.stat.nrMlock, 4)
+        // Unmapping the rest of the locked pages unaccounts them.
+        XCTAssertNoThrow(try k.munmap(t, addr: a.raw, length: 16 << 12).get())
+        XCTAssertEqual(k.stat.nrMlock, 0)
+        XCTAssertEqual(k.stat.nrUnevictable, 0)
+        XCTAssertEqual(k.checkInvariants(), [])
+    }
+}

@@ -319,6 +319,30 @@ extension Kernel {
         phys.putPage(pfn)
     }
 
+    /// Marks the pages already mapped in [start, end) mlocked (moved to the unevictable list) or,
+    /// with `lock` false, clears that and puts them back on the inactive LRU list.
+    /// Linux: mlock_pte_range() → mlock_folio() / munlock_folio(), mm/mlock.c
+    func mlockPageRange(_ mm: MMStruct, _ start: VirtAddr, _ end: VirtAddr, lock: Bool) {
+        forEachPresentPTE(mm, start, end) { _, _, pte in
+            guard pte.isPresent, pte.pfn != zeroPFN else { return }
+            let i = pte.pfn.index
+            let f = phys.memMap.flags[i]
+            let fileLRU = !f.contains(.anon) && !f.contains(.swapbacked)
+            if lock && !f.contains(.mlocked) {
+                phys.memMap.flags[i].insert([.mlocked, .unevictable])
+                stat.nrMlock += 1; stat.nrUnevictable += 1
+                if f.contains(.active) {
+                    if fileLRU { stat.nrActiveFile -= 1 } else { stat.nrActiveAnon -= 1 }
+                } else if fileLRU { stat.nrInactiveFile -= 1 } else { stat.nrInactiveAnon -= 1 }
+                phys.memMap.flags[i].remove(.active)
+            } else if !lock && f.contains(.mlocked) {
+                phys.memMap.flags[i].remove([.mlocked, .unevictable])
+                stat.nrMlock -= 1; stat.nrUnevictable -= 1
+                if fileLRU { stat.nrInactiveFile += 1 } else { stat.nrInactiveAnon += 1 }
+            }
+        }
+    }
+
     // MARK: - Narration helpers
 
     /// "7ffff7a00000-7ffff7b00000 rw-p (anonymous)" for narration.

@@ -26,6 +26,9 @@ extension Kernel {
             var n = Int((end.raw - start.raw) >> PAGE_SHIFT)
             if !newFlags.contains(.locked) { n = -n } else if oldFlags.contains(.locked) { n = 0 }
             mm.lockedVM += n
+            if newFlags.contains(.locked) != oldFlags.contains(.locked) {
+                mlockPageRange(mm, start, end, lock: newFlags.contains(.locked))
+            }
             return .success(j)
         }
     }
