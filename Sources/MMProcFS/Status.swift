@@ -195,6 +195,7 @@ public enum Status {
         v.groups = [t.uid]
         if t.uid == 0 { v.capPrm = v.capBnd; v.capEff = v.capBnd }
         v.sigQueueLimit = sigPendingLimit(totalRAMPages: k.phys.totalManagedPages)
+        v.threads = max(1, k.allTasks.filter { $0.tgid == t.tgid && $0.state.isAlive }.count)
         if t.state.isAlive {
             v.state = k.current === t ? "R (running)" : "S (sleeping)"
             if let mm = t.mm { v.mem = StatusMem(mm) }

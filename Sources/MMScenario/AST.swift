@@ -85,6 +85,8 @@ enum Command {
     case use(String)
     /// fork() of the current process; the child is named.
     case fork(String)
+    /// pthread_create() in the current process; the thread is named.
+    case thread(String)
     case echo([Segment])
     case note([Segment])
     case mmap(addr: Expr?, length: Expr, prot: Prot, flags: MapFlags, bind: String?)

@@ -114,10 +114,10 @@ struct ParserState {
             let path = try word("program path")
             command = .spawn(try parseSpawn(path: path, &args, line: number))
             anySpawn = true
-        case "fork":
+        case "fork", "thread":
             try requireProcess()
             guard let a = args.popFirst(), a.text == "as" else {
-                throw LineError(column: endColumn, message: "'fork' needs 'as NAME' to name the child")
+                throw LineError(column: endColumn, message: "'\(cmd)' needs 'as NAME' to name the \(cmd == "fork" ? "child" : "thread")")
             }
             guard let n = args.popFirst() else { throw LineError(column: a.column + 2, message: "missing process name after 'as'") }
             guard Self.isProcessName(n.text), n.kind == .word else {
@@ -128,7 +128,7 @@ struct ParserState {
             }
             try done()
             processNames.insert(n.text)
-            command = .fork(n.text)
+            command = cmd == "fork" ? .fork(n.text) : .thread(n.text)
         case "use":
             let n = try word("process name")
             guard processNames.contains(n.text) else { throw LineError(column: n.column, message: "unknown process '\(n.text)'") }

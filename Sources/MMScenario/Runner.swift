@@ -328,6 +328,19 @@ public final class Runner {
                 emit(task, "fork() = \(Fmt.errno(e))")
             }
             k.switchTo(task)
+        case .thread(let name):
+            let flags = "CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|CLONE_SETTLS|CLONE_PARENT_SETTID|CLONE_CHILD_CLEARTID"
+            switch k.cloneThread(task) {
+            case .success(let c):
+                procs.append(ProcEntry(name: name, task: c))
+                spawnedCount += 1
+                emit(task, "clone3({flags=\(flags), stack=0x\(String(c.sp + 0x10 - task.mm!.stackRlimit, radix: 16)), stack_size=0x\(String(task.mm!.stackRlimit, radix: 16))}) = \(c.pid)")
+            case .failure(let e):
+                procs.append(ProcEntry(name: name, task: nil))
+                stepResult = .error
+                emit(task, "clone3({flags=\(flags)}) = \(Fmt.errno(e))")
+            }
+            k.switchTo(task)
         case .use(let name):
             current = process(named: name)
             if let t = current?.task, t.state.isAlive { k.switchTo(t) }

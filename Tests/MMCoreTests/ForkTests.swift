@@ -95,3 +95,44 @@ final class PopulateMlockTests: XCTestCase {
         XCTAssertEqual(k.checkInvariants(), [])
     }
 }
+
+/// Threads: clone with CLONE_VM.
+final class ThreadTests: XCTestCase {
+    func testThreadsShareTheMMUntilTheLastUserExits() throws {
+        let k = try Kernel(config: MachineConfig(ramBytes: 256 << 20))
+        let main = try k.spawn(ProgramImage(path: "/bin/srv")).get()
+        let mm = main.mm!
+        let vmas = mm.vmas.count
+        let worker = try k.cloneThread(main).get()
+        XCTAssertTrue(worker.mm === mm)
+        XCTAssertEqual(mm.mmUsers, 2)
+        XCTAssertEqual(worker.tgid, main.pid)
+        // pthread_create mapped an 8 MiB stack plus a PROT_NONE guard page.
+        XCTAssertEqual(mm.vmas.count, vmas + 2)
+        let a = try k.mmap(worker, addr: 0, length: 0x1000, prot: [.read, .write], flags: [.private, .anonymous]).get()
+        XCTAssertNoThrow(try k.store(worker, a, [5]).get())
+        XCTAssertEqual(try k.load(main, a, count: 1).get(), [5])
+        // The thread exits: the mm stays for the main thread.
+        k.exitTask(worker, status: 0)
+        XCTAssertEqual(mm.mmUsers, 1)
+        XCTAssertTrue(main.mm === mm)
+        XCTAssertEqual(try k.load(main, a, count: 1).get(), [5])
+        XCTAssertEqual(k.checkInvariants(), [])
+        // The last user exits: everything is freed.
+        k.exitTask(main, status: 0)
+        XCTAssertEqual(k.stat.nrPageTable, 0)
+        XCTAssertEqual(k.committedPages, 0)
+    }
+
+    func testAFatalSignalInOneThreadKillsTheGroup() throws {
+        let k = try Kernel(config: MachineConfig(ramBytes: 256 << 20))
+        let main = try k.spawn(ProgramImage(path: "/bin/srv")).get()
+        let other = try k.spawn(ProgramImage(path: "/bin/other")).get()
+        let worker = try k.cloneThread(main).get()
+        if case .success = k.store(worker, VirtAddr(0), [1]) { XCTFail("NULL write succeeded") }
+        XCTAssertEqual(worker.state, .killed(.SIGSEGV))
+        XCTAssertEqual(main.state, .killed(.SIGSEGV))
+        XCTAssertEqual(other.state, .running)
+        XCTAssertEqual(k.checkInvariants(), [])
+    }
+}

@@ -168,6 +168,8 @@ final class ParserTests: XCTestCase {
         assertError("spawn a\nfork", 2, 5, "'fork' needs 'as NAME' to name the child")
         assertError("spawn a\nfork as a", 2, 9, "redefinition of process 'a'")
         assertError("spawn a\nfork as c extra", 2, 11, "unexpected 'extra' after 'fork' arguments")
+        assertError("spawn a\nthread", 2, 7, "'thread' needs 'as NAME' to name the thread")
+        assertError("thread as t", 1, 1, "'thread' needs a running process; 'spawn' one first")
         assertError("  mmap 4K rw- private,anonymous", 1, 3, "'mmap' needs a running process; 'spawn' one first")
         assertError("spawn a\nmmap 4K rw-", 2, 12, "'mmap' needs [ADDR] LENGTH PROT FLAGS")
         assertError("spawn a\nmmap 4K rw- private,anonymouse", 2, 21, "unknown mmap flag 'anonymouse' (known: shared, private, anonymous, fixed, fixed_noreplace, populate, noreserve, locked, growsdown, stack, hugetlb, nonblock)")

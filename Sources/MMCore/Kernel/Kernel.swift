@@ -69,8 +69,17 @@ public final class Task {
     /// Instruction and stack pointers reported in segfault lines (simulated).
     public var ip: UInt64 = 0
     public var sp: UInt64 = 0
-    /// The simplified glibc malloc state of this process.
-    public var malloc = MallocState()
+    /// Thread-group id: the pid of the group leader (the pid itself for a process).
+    public var tgid: PID
+    /// The thread-group leader, for a thread made by `cloneThread`; nil for a process.
+    public var groupLeader: Task?
+    /// This task's own malloc state (threads use their leader's).
+    var ownMalloc = MallocState()
+    /// The simplified glibc malloc state of this process (shared by all its threads: one arena).
+    public var malloc: MallocState {
+        get { groupLeader?.ownMalloc ?? ownMalloc }
+        set { if let l = groupLeader { l.ownMalloc = newValue } else { ownMalloc = newValue } }
+    }
     /// Minor and major faults (task->min_flt, maj_flt).
     public var minFlt = 0, majFlt = 0
     /// User id (0 = root, which has CAP_SYS_ADMIN for overcommit reserves).
@@ -82,6 +91,7 @@ public final class Task {
 
     public init(pid: PID, comm: String, mm: MMStruct?) {
         self.pid = pid
+        self.tgid = pid
         self.comm = String(comm.prefix(15))
         self.mm = mm
     }
@@ -220,8 +230,10 @@ public final class Kernel {
     /// Makes `task` current, loading its page tables into CR3 (switch_mm()).
     public func switchTo(_ task: Task) {
         if current === task { return }
+        let sameMM = current?.mm != nil && current?.mm === task.mm
         current = task
-        if let mm = task.mm { mmu.loadCR3(mm.pgd, pcid: config.tlb.pcid ? mm.pcid : 0) }
+        // Threads of one process share the page tables: no CR3 load, no flush (switch_mm's prev == next).
+        if !sameMM, let mm = task.mm { mmu.loadCR3(mm.pgd, pcid: config.tlb.pcid ? mm.pcid : 0) }
     }
 
     /// Appends a line to the kernel log.

@@ -352,11 +352,15 @@ extension Kernel {
         releaseMM(task)
     }
 
-    /// Kills a task with a signal and tears down its mm (the OOM reaper's effect is immediate).
+    /// Kills a task and every other thread of its group with a signal (a fatal signal ends the
+    /// whole thread group), tearing down their mm with the last user (the OOM reaper's effect is
+    /// immediate). Linux: do_group_exit() via get_signal(), kernel/exit.c
     public func killTask(_ task: Task, signal: Signal) {
         guard task.state.isAlive else { return }
-        task.state = .killed(signal)
-        releaseMM(task)
+        for t in allTasks where t.tgid == task.tgid && t.state.isAlive {
+            t.state = .killed(signal)
+            releaseMM(t)
+        }
     }
 
     /// Drops the task's mm reference, tearing the address space down with the last user.
@@ -364,9 +368,11 @@ extension Kernel {
     func releaseMM(_ task: Task) {
         guard let mm = task.mm else { return }
         task.mm = nil
-        task.malloc = MallocState()
         mm.mmUsers -= 1
-        if mm.mmUsers == 0 { exitMMap(mm) }
+        if mm.mmUsers == 0 {
+            task.malloc = MallocState()
+            exitMMap(mm)
+        }
         if current === task { current = nil }
     }
 
@@ -378,10 +384,11 @@ extension Kernel {
         var out = phys.invariantViolations()
         out += mmu.invariantViolations(mem: phys)
         var mapped = [Int32](repeating: 0, count: phys.frameCount)
-        var tables = 1 // the zero page is not a table; count PGDs below
-        tables = 0
+        var tables = 0
+        var seen = Set<ObjectIdentifier>()
         for t in allTasks {
-            guard let mm = t.mm else { continue }
+            // Threads share one mm: check each address space once.
+            guard let mm = t.mm, seen.insert(ObjectIdentifier(mm)).inserted else { continue }
             out += mm.invariantViolations().map { "pid \(t.pid): \($0)" }
             var rss = RSSCounters()
             var ptPages = 0

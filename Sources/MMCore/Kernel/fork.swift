@@ -94,4 +94,31 @@ extension Kernel {
         }
         return ok
     }
+
+    /// pthread_create(): maps the new thread's stack as glibc does (8 MiB, MAP_STACK, with a
+    /// PROT_NONE guard page below it), then clones a task that shares `parent`'s mm (CLONE_VM:
+    /// mm_users is raised, nothing is copied) and its thread group. Returns the thread, or the
+    /// errno of the stack mapping. Linux: clone(CLONE_VM|CLONE_THREAD|…) → copy_mm(), kernel/fork.c
+    public func cloneThread(_ parent: Task) -> Result<Task, Errno> {
+        guard panicMessage == nil, parent.state.isAlive, let mm = parent.mm else { return .failure(.ESRCH) }
+        let stackSize = mm.stackRlimit, guardSize = PAGE_SIZE
+        let stack: VirtAddr
+        switch mmap(parent, addr: 0, length: stackSize + guardSize, prot: [.read, .write], flags: [.private, .anonymous, .stack]) {
+        case .failure(let e): return .failure(e)
+        case .success(let a): stack = a
+        }
+        if case .failure(let e) = mprotect(parent, addr: stack.raw, length: guardSize, prot: .none) { return .failure(e) }
+        let leader = parent.groupLeader ?? parent
+        let t = addTask(comm: parent.comm, mm: mm)
+        t.tgid = leader.tgid
+        t.groupLeader = leader
+        t.image = parent.image
+        t.ip = parent.ip
+        t.sp = stack.raw + guardSize + stackSize - 0x10
+        t.oomScoreAdj = parent.oomScoreAdj
+        t.uid = parent.uid
+        mm.mmUsers += 1
+        narrate("clone(CLONE_VM|CLONE_THREAD): tid \(t.pid) shares the address space (mm_users = \(mm.mmUsers)); its stack is \(stack)-\(VirtAddr(stack.raw + guardSize + stackSize)) with a guard page")
+        return .success(t)
+    }
 }

@@ -95,7 +95,7 @@ extension Kernel {
     /// points, or nil when no task is killable. Linux: select_bad_process() / oom_evaluate_task(), mm/oom_kill.c
     public func selectBadProcess(totalPages: Int) -> (task: Task, points: Int64)? {
         var chosen: (task: Task, points: Int64)?
-        for t in allTasks {
+        for t in allTasks where t.pid == t.tgid {   // for_each_process: group leaders only
             guard let points = oomBadness(t, totalPages: totalPages) else { continue }
             if let c = chosen, points < c.points { continue }
             chosen = (t, points)
@@ -108,7 +108,7 @@ extension Kernel {
     public func dumpTasks() {
         printk("Tasks state (memory values in pages):")
         printk("[  pid  ]   uid  tgid total_vm      rss rss_anon rss_file rss_shmem pgtables_bytes swapents oom_score_adj name")
-        for t in allTasks where t.state.isAlive && !oomUnkillableTask(t) {
+        for t in allTasks where t.pid == t.tgid && t.state.isAlive && !oomUnkillableTask(t) {
             guard let mm = t.mm else { continue }
             printk("[\(rjust(t.pid, 7))] \(rjust(t.uid, 5)) \(rjust(t.pid, 5)) \(rjust(mm.totalVM, 8)) "
                 + "\(rjust(mm.rss.total, 8)) \(rjust(mm.rss.anon, 8)) \(rjust(mm.rss.file, 8)) "
