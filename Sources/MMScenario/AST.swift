@@ -46,7 +46,7 @@ enum ProcRef: Equatable {
 
 /// What `show`/`cat` prints.
 enum ShowWhat: String, Equatable, CaseIterable {
-    case maps, smaps, status, vmas, meminfo, buddyinfo, vmstat, dmesg, tlb
+    case maps, smaps, status, vmas, meminfo, buddyinfo, vmstat, dmesg, tlb, mm
     /// Whether it is about one process.
     var perProcess: Bool { [.maps, .smaps, .status, .vmas].contains(self) }
 }
@@ -87,6 +87,8 @@ enum Command {
     case fork(String)
     /// pthread_create() in the current process; the thread is named.
     case thread(String)
+    /// A kernel thread, named.
+    case kthread(String)
     case echo([Segment])
     case note([Segment])
     case mmap(addr: Expr?, length: Expr, prot: Prot, flags: MapFlags, bind: String?)
@@ -113,7 +115,7 @@ enum Command {
     /// Whether the step is something the current process does (skipped once it is dead).
     var isProcessStep: Bool {
         switch self {
-        case .sysctl, .spawn, .use, .note, .show, .freeCommand: return false
+        case .sysctl, .spawn, .kthread, .use, .note, .show, .freeCommand: return false
         default: return true
         }
     }

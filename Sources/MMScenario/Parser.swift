@@ -114,6 +114,18 @@ struct ParserState {
             let path = try word("program path")
             command = .spawn(try parseSpawn(path: path, &args, line: number))
             anySpawn = true
+        case "kthread":
+            let n = try word("kernel thread name")
+            guard Self.isProcessName(n.text), n.kind == .word else {
+                throw LineError(column: n.column, message: "invalid process name '\(n.text)' (no '/', not a number, not 'self')")
+            }
+            guard !processNames.contains(n.text) else {
+                throw LineError(column: n.column, message: "redefinition of process '\(n.text)'")
+            }
+            try done()
+            processNames.insert(n.text)
+            anySpawn = true
+            command = .kthread(n.text)
         case "fork", "thread":
             try requireProcess()
             guard let a = args.popFirst(), a.text == "as" else {

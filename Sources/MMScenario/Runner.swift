@@ -284,6 +284,9 @@ public final class Runner {
         var task: Task! = nil
         if cmd.isProcessStep {
             guard let t = current?.task, t.state.isAlive else { stepResult = .skipped; return }
+            if t.isKernelThread, case .exit = cmd {} else if t.isKernelThread {
+                throw LineError(column: st.column, message: "kernel thread '\(t.comm)' has no user address space")
+            }
             task = t
             k.switchTo(t)
         }
@@ -328,6 +331,12 @@ public final class Runner {
                 emit(task, "fork() = \(Fmt.errno(e))")
             }
             k.switchTo(task)
+        case .kthread(let name):
+            let t = k.spawnKernelThread(name)
+            let p = ProcEntry(name: name, task: t)
+            procs.append(p)
+            spawnedCount += 1
+            stepLines.append("kernel thread \(name): pid \(t.pid), no mm (it runs on a borrowed active_mm)")
         case .thread(let name):
             let flags = "CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|CLONE_SETTLS|CLONE_PARENT_SETTID|CLONE_CHILD_CLEARTID"
             switch k.cloneThread(task) {
@@ -469,6 +478,18 @@ public final class Runner {
         case .meminfo: emitSystem(ProcFS.meminfo(k)); return
         case .buddyinfo: emitSystem(ProcFS.buddyinfo(k)); return
         case .vmstat: emitSystem(ProcFS.vmstat(k)); return
+        case .mm:
+            for t in k.allTasks where t.state.isAlive {
+                let who = "\(t.pid) \(t.comm)".padding(toLength: 20, withPad: " ", startingAt: 0)
+                if let mm = t.mm {
+                    stepLines.append("\(who) mm: PGD at PFN \(mm.pgd), mm_users \(mm.mmUsers), mm_count \(mm.mmCount)")
+                } else if let b = t.activeMM {
+                    stepLines.append("\(who) mm: none; active_mm: PGD at PFN \(b.pgd) (borrowed, lazy TLB), mm_users \(b.mmUsers), mm_count \(b.mmCount)")
+                } else {
+                    stepLines.append("\(who) mm: none; active_mm: none (not running)")
+                }
+            }
+            return
         case .dmesg: stepLines.append(contentsOf: k.log.map(\.formatted)); return
         case .tlb:
             let c = k.config.tlb

@@ -118,9 +118,11 @@ final class ThreadTests: XCTestCase {
         XCTAssertTrue(main.mm === mm)
         XCTAssertEqual(try k.load(main, a, count: 1).get(), [5])
         XCTAssertEqual(k.checkInvariants(), [])
-        // The last user exits: everything is freed.
+        // The last user exits: everything is freed but the PGD, which stays the CPU's active_mm
+        // until it switches to another task.
         k.exitTask(main, status: 0)
-        XCTAssertEqual(k.stat.nrPageTable, 0)
+        XCTAssertEqual(k.stat.nrPageTable, 1)
+        XCTAssertEqual(mm.mmCount, 1)
         XCTAssertEqual(k.committedPages, 0)
     }
 
@@ -133,6 +135,38 @@ final class ThreadTests: XCTestCase {
         XCTAssertEqual(worker.state, .killed(.SIGSEGV))
         XCTAssertEqual(main.state, .killed(.SIGSEGV))
         XCTAssertEqual(other.state, .running)
+        XCTAssertEqual(k.checkInvariants(), [])
+    }
+
+    func testKernelThreadBorrowsActiveMMAndKeepsThePGDAlive() throws {
+        let k = try Kernel(config: MachineConfig(ramBytes: 256 << 20))
+        let app = try k.spawn(ProgramImage(path: "/bin/app")).get()
+        let mm = app.mm!
+        let kworker = k.spawnKernelThread("kworker/0:1")
+        XCTAssertNil(kworker.mm)
+        let cr3Loads = k.mmu.stats.cr3Loads
+        k.switchTo(kworker)
+        XCTAssertTrue(kworker.activeMM === mm)
+        XCTAssertEqual(mm.mmCount, 2)
+        XCTAssertEqual(k.mmu.stats.cr3Loads, cr3Loads, "lazy TLB: CR3 is not reloaded")
+        k.switchTo(app)
+        XCTAssertNil(kworker.activeMM)
+        XCTAssertEqual(mm.mmCount, 1)
+        XCTAssertEqual(k.mmu.stats.cr3Loads, cr3Loads, "back to the same mm: no reload")
+        // The app exits while running; the kernel thread then runs on its mm: the VMAs and pages
+        // are gone but the PGD stays until the kernel thread switches away.
+        let pageTables = k.stat.nrPageTable
+        k.exitTask(app, status: 0)
+        k.switchTo(kworker)
+        XCTAssertTrue(kworker.activeMM === mm)
+        XCTAssertEqual(mm.mmUsers, 0)
+        XCTAssertEqual(mm.mmCount, 1)
+        XCTAssertEqual(k.stat.nrPageTable, 1)
+        XCTAssertLessThan(k.stat.nrPageTable, pageTables)
+        XCTAssertEqual(k.checkInvariants(), [])
+        let other = try k.spawn(ProgramImage(path: "/bin/other")).get()
+        k.switchTo(other)
+        XCTAssertEqual(mm.mmCount, 0)
         XCTAssertEqual(k.checkInvariants(), [])
     }
 }

@@ -156,6 +156,18 @@ extension Kernel {
         return .success(())
     }
 
+    /// Drops an mm_count reference; the last one frees the PGD (accounted in PageTables but not
+    /// in VmPTE, as in Linux). mm_users holds one mm_count reference for all its users, so the PGD
+    /// outlives exit_mmap while a kernel thread still runs on it. Linux: mmdrop() → __mmdrop(), kernel/fork.c
+    func mmdrop(_ mm: MMStruct) {
+        mm.mmCount -= 1
+        guard mm.mmCount == 0 else { return }
+        phys.memMap.flags[mm.pgd.index].remove(.pageTable)
+        phys.contents.clear(mm.pgd)
+        stat.nrPageTable -= 1
+        phys.putPage(mm.pgd)
+    }
+
     /// Tears down a whole address space: unmaps every VMA, unaccounts committed memory and frees
     /// every page table including the PGD. Linux: exit_mmap(), mm/mmap.c
     func exitMMap(_ mm: MMStruct) {
@@ -164,11 +176,6 @@ extension Kernel {
             if vma.flags.contains(.account) { vmUnacctMemory(pages: vma.pages) }
         }
         freePgtables(mm, floor: VirtAddr(0), ceiling: VirtAddr(1 << 47))
-        // The PGD itself (accounted in PageTables but not in VmPTE, as in Linux).
-        phys.memMap.flags[mm.pgd.index].remove(.pageTable)
-        phys.contents.clear(mm.pgd)
-        stat.nrPageTable -= 1
-        phys.putPage(mm.pgd)
         while mm.vmas.count > 0 { mm.vmas.remove(at: mm.vmas.count - 1) }
         mm.totalVM = 0; mm.lockedVM = 0; mm.dataVM = 0; mm.execVM = 0; mm.stackVM = 0
         if config.tlb.pcid { mmu.flushAll(pcid: mm.pcid) } else { mmu.flushAll() }

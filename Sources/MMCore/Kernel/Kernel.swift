@@ -73,6 +73,11 @@ public final class Task {
     public var tgid: PID
     /// The thread-group leader, for a thread made by `cloneThread`; nil for a process.
     public var groupLeader: Task?
+    /// Whether this is a kernel thread (no mm; it runs on a borrowed active_mm).
+    public var isKernelThread = false
+    /// The mm whose page tables are loaded while this task runs (task->active_mm) when it has no
+    /// mm of its own: a kernel thread's borrowed mm, set only while it runs.
+    public var activeMM: MMStruct?
     /// This task's own malloc state (threads use their leader's).
     var ownMalloc = MallocState()
     /// The simplified glibc malloc state of this process (shared by all its threads: one arena).
@@ -228,12 +233,37 @@ public final class Kernel {
     }
 
     /// Makes `task` current, loading its page tables into CR3 (switch_mm()).
+    ///
+    /// A kernel thread has no mm: it borrows the previous task's active mm (lazy TLB mode), taking
+    /// an mm_count reference, and CR3 is left alone. Switching between tasks of the same mm
+    /// (threads, or a kernel thread and the owner of the mm it borrowed) does not reload CR3.
+    /// Linux: context_switch() → enter_lazy_tlb() / switch_mm_irqs_off(), kernel/sched/core.c
     public func switchTo(_ task: Task) {
         if current === task { return }
-        let sameMM = current?.mm != nil && current?.mm === task.mm
+        let prev = current
+        let prevActive = prev?.mm ?? prev?.activeMM
+        if task.mm == nil {
+            if let b = prevActive { b.mmCount += 1 }
+            task.activeMM = prevActive
+            if task.isKernelThread { narrate("switch to kernel thread \(task.comm): no mm, it borrows the previous active_mm (lazy TLB); CR3 unchanged") }
+        } else if let mm = task.mm, !(prevActive === mm) {
+            mmu.loadCR3(mm.pgd, pcid: config.tlb.pcid ? mm.pcid : 0)
+        }
         current = task
-        // Threads of one process share the page tables: no CR3 load, no flush (switch_mm's prev == next).
-        if !sameMM, let mm = task.mm { mmu.loadCR3(mm.pgd, pcid: config.tlb.pcid ? mm.pcid : 0) }
+        // A kernel thread switched away from drops its borrowed reference (mmdrop).
+        if let p = prev, p.mm == nil, let b = p.activeMM {
+            p.activeMM = nil
+            mmdrop(b)
+        }
+    }
+
+    /// Creates a kernel thread: a task with no mm of its own. Linux: kthread_create(), kernel/kthread.c
+    @discardableResult
+    public func spawnKernelThread(_ name: String) -> Task {
+        let t = addTask(comm: name, mm: nil)
+        t.isKernelThread = true
+        t.uid = 0
+        return t
     }
 
     /// Appends a line to the kernel log.

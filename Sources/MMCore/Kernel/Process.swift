@@ -369,11 +369,17 @@ extension Kernel {
         guard let mm = task.mm else { return }
         task.mm = nil
         mm.mmUsers -= 1
+        // A task that exits while running keeps its mm as active_mm (an mm_count reference) until
+        // the CPU switches away from it: the next task may borrow it (lazy TLB).
+        if current === task {
+            task.activeMM = mm
+            mm.mmCount += 1
+        }
         if mm.mmUsers == 0 {
             task.malloc = MallocState()
             exitMMap(mm)
+            mmdrop(mm)
         }
-        if current === task { current = nil }
     }
 
     // MARK: - Invariants
@@ -417,6 +423,10 @@ extension Kernel {
             if !phys.memMap.flags[i].contains(.pageTable) {
                 out.append("PFN \(PFN(index: i)): mapcount \(phys.memMap.mapcount[i]) but \(mapped[i]) PTEs map it")
             }
+        }
+        // PGDs kept alive only by kernel threads running on a borrowed mm (mm_users 0, mm_count > 0).
+        for t in allTasks where t.mm == nil {
+            if let b = t.activeMM, b.mmUsers == 0, seen.insert(ObjectIdentifier(b)).inserted { tables += 1 }
         }
         if tables != stat.nrPageTable { out.append("NR_PAGETABLE = \(stat.nrPageTable) but \(tables) page-table pages are in use") }
         return out
