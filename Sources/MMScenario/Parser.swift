@@ -116,12 +116,7 @@ struct ParserState {
             anySpawn = true
         case "kthread":
             let n = try word("kernel thread name")
-            guard Self.isProcessName(n.text), n.kind == .word else {
-                throw LineError(column: n.column, message: "invalid process name '\(n.text)' (no '/', not a number, not 'self')")
-            }
-            guard !processNames.contains(n.text) else {
-                throw LineError(column: n.column, message: "redefinition of process '\(n.text)'")
-            }
+            try checkNewProcessName(n)
             try done()
             processNames.insert(n.text)
             anySpawn = true
@@ -132,12 +127,7 @@ struct ParserState {
                 throw LineError(column: endColumn, message: "'\(cmd)' needs 'as NAME' to name the \(cmd == "fork" ? "child" : "thread")")
             }
             guard let n = args.popFirst() else { throw LineError(column: a.column + 2, message: "missing process name after 'as'") }
-            guard Self.isProcessName(n.text), n.kind == .word else {
-                throw LineError(column: n.column, message: "invalid process name '\(n.text)' (no '/', not a number, not 'self')")
-            }
-            guard !processNames.contains(n.text) else {
-                throw LineError(column: n.column, message: "redefinition of process '\(n.text)'")
-            }
+            try checkNewProcessName(n)
             try done()
             processNames.insert(n.text)
             command = cmd == "fork" ? .fork(n.text) : .thread(n.text)
@@ -391,6 +381,17 @@ struct ParserState {
     }
 
     /// Returns whether `s` can name a process: no '/', not all digits, not `self`.
+    /// Returns normally when `n` can name a new process; throws when it is not a valid name or
+    /// names a process already defined.
+    func checkNewProcessName(_ n: Token) throws {
+        guard Self.isProcessName(n.text), n.kind == .word else {
+            throw LineError(column: n.column, message: "invalid process name '\(n.text)' (no '/', not a number, not 'self')")
+        }
+        guard !processNames.contains(n.text) else {
+            throw LineError(column: n.column, message: "redefinition of process '\(n.text)'")
+        }
+    }
+
     static func isProcessName(_ s: String) -> Bool {
         !s.isEmpty && !s.contains("/") && s != "self" && !s.allSatisfy({ $0 >= "0" && $0 <= "9" })
     }
@@ -528,12 +529,7 @@ struct ParserState {
         while let t = args.popFirst() {
             if t.text == "as" {
                 guard let n = args.popFirst() else { throw LineError(column: t.column + 2, message: "missing process name after 'as'") }
-                guard Self.isProcessName(n.text), n.kind == .word else {
-                    throw LineError(column: n.column, message: "invalid process name '\(n.text)' (no '/', not a number, not 'self')")
-                }
-                guard !processNames.contains(n.text) else {
-                    throw LineError(column: n.column, message: "redefinition of process '\(n.text)'")
-                }
+                try checkNewProcessName(n)
                 name = n.text; explicitName = true
                 continue
             }
