@@ -149,6 +149,8 @@ public final class Kernel {
     public let phys: PhysicalMemory
     /// The MMU of the CPU that runs tasks.
     public let mmu: MMU
+    /// The simulated file system (files, and each file's page cache).
+    public let fs = FileSystem()
     public private(set) var tasks: [PID: Task] = [:]
     /// PIDs in creation order.
     public private(set) var taskOrder: [PID] = []

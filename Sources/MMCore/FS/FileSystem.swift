@@ -1,0 +1,107 @@
+/// The simulated file system: a flat table of inodes, named by absolute path. Files are either
+/// synthetic (a size and, optionally, bytes a scenario wrote) or imported from real host files
+/// (their bytes, and the device and inode numbers the host reports, so that /proc/PID/maps of a
+/// loaded binary matches the real kernel's).
+
+/// Which kind of file system an inode lives on; it decides how its cached pages are counted.
+public enum FileSystemKind: Sendable, Equatable {
+    /// A disk file system (ext4): cached pages are `Cached:` and written back to disk.
+    case disk
+    /// tmpfs/shmem: pages are `Shmem:`, swap-backed, never written back.
+    case tmpfs
+}
+
+/// One file: its identity, size and contents. The page cache of the file lives with it.
+/// Linux: struct inode + struct address_space, include/linux/fs.h
+public final class Inode {
+    /// Inode number (`st_ino`).
+    public let ino: UInt64
+    /// The path it was created under.
+    public let path: String
+    public let devMajor: UInt32
+    public let devMinor: UInt32
+    public let kind: FileSystemKind
+    /// File size in bytes (`i_size`).
+    public var size: UInt64
+    /// The bytes on "disk"; reads past `data.count` but below `size` read as zeros.
+    public var data: [UInt8]
+
+    init(ino: UInt64, path: String, devMajor: UInt32, devMinor: UInt32, kind: FileSystemKind, size: UInt64, data: [UInt8]) {
+        self.ino = ino; self.path = path; self.devMajor = devMajor; self.devMinor = devMinor
+        self.kind = kind; self.size = size; self.data = data
+    }
+
+    /// What a VMA mapping this file records (path, device and inode for /proc/PID/maps).
+    public var mappedFile: MappedFile {
+        MappedFile(path: path, devMajor: devMajor, devMinor: devMinor, inode: ino)
+    }
+
+    /// Pages the file spans: ceil(size / PAGE_SIZE).
+    public var sizeInPages: UInt64 { (size >> PAGE_SHIFT) + (size & PAGE_MASK_LOW == 0 ? 0 : 1) }
+}
+
+/// Low bits of a byte address within its page.
+let PAGE_MASK_LOW: UInt64 = PAGE_SIZE - 1
+
+/// Why a file-system operation failed.
+public enum FileSystemError: Error, Equatable, Sendable, CustomStringConvertible {
+    case notAbsolute(String)
+    case exists(String)
+    case notFound(String)
+    case tooLarge(String, UInt64)
+    public var description: String {
+        switch self {
+        case .notAbsolute(let p): return "'\(p)' is not an absolute path"
+        case .exists(let p): return "'\(p)' already exists"
+        case .notFound(let p): return "'\(p)': no such file"
+        case .tooLarge(let p, let s): return "'\(p)': size \(s) is larger than the model allows (\(FileSystem.maxFileSize) bytes)"
+        }
+    }
+}
+
+/// The table of files. Linux: the dentry cache and the superblocks, reduced to a path map.
+public final class FileSystem {
+    /// Largest file the model accepts (1 TiB): keeps page indices and offsets far from overflow.
+    public static let maxFileSize: UInt64 = 1 << 40
+    /// Device numbers shown for synthetic disk files (ext4 on /dev/sda1 = 8:1) and tmpfs (0:25).
+    public static let diskDevice: (UInt32, UInt32) = (8, 1)
+    public static let tmpfsDevice: (UInt32, UInt32) = (0, 25)
+
+    public private(set) var byPath: [String: Inode] = [:]
+    public private(set) var byIno: [UInt64: Inode] = [:]
+    /// Paths in creation order (deterministic listing).
+    public private(set) var order: [String] = []
+    /// Next synthetic inode number.
+    var nextIno: UInt64 = 2_000_001
+
+    public init() {}
+
+    /// Creates a file. `ino`/`dev` override the synthetic numbers (used for host imports).
+    /// Throws when the path is not absolute, already exists, or the size is out of range.
+    @discardableResult
+    public func create(path: String, size: UInt64, data: [UInt8] = [], kind: FileSystemKind = .disk,
+                       ino: UInt64? = nil, dev: (UInt32, UInt32)? = nil) throws -> Inode {
+        guard path.hasPrefix("/") else { throw FileSystemError.notAbsolute(path) }
+        guard byPath[path] == nil else { throw FileSystemError.exists(path) }
+        guard size <= FileSystem.maxFileSize else { throw FileSystemError.tooLarge(path, size) }
+        var number = ino ?? nextIno
+        while byIno[number] != nil { number &+= 1 }
+        if ino == nil { nextIno = number &+ 1 }
+        let d = dev ?? (kind == .tmpfs ? FileSystem.tmpfsDevice : FileSystem.diskDevice)
+        let inode = Inode(ino: number, path: path, devMajor: d.0, devMinor: d.1, kind: kind,
+                          size: size, data: Array(data.prefix(Int(size))))
+        byPath[path] = inode
+        byIno[number] = inode
+        order.append(path)
+        return inode
+    }
+
+    /// The file at `path`, or nil.
+    public func lookup(_ path: String) -> Inode? { byPath[path] }
+
+    /// The file a VMA maps, or nil (the model's synthetic images map files it never created).
+    public func inode(for file: MappedFile) -> Inode? {
+        guard let i = byIno[file.inode], i.path == file.path else { return nil }
+        return i
+    }
+}
