@@ -47,8 +47,13 @@ enum ProcRef: Equatable {
 /// What `show`/`cat` prints.
 enum ShowWhat: String, Equatable, CaseIterable {
     case maps, smaps, status, vmas, meminfo, buddyinfo, vmstat, dmesg, tlb, mm
+    case smapsRollup = "smaps_rollup", oomScore = "oom_score", oomScoreAdj = "oom_score_adj"
+    /// pmap(1) and pmap -x.
+    case pmap, pmapExtended = "pmap-x"
     /// Whether it is about one process.
-    var perProcess: Bool { [.maps, .smaps, .status, .vmas].contains(self) }
+    var perProcess: Bool { [.maps, .smaps, .status, .vmas, .smapsRollup, .oomScore, .oomScoreAdj, .pmap, .pmapExtended].contains(self) }
+    /// The files under /proc/PID/ that `cat` reads.
+    static let procFiles: [ShowWhat] = [.maps, .smaps, .smapsRollup, .status, .oomScore, .oomScoreAdj]
 }
 
 /// What `spawn` starts.
@@ -111,6 +116,8 @@ enum Command {
     case show(ShowWhat, ProcRef, catPath: String?)
     case freeCommand(FreeUnit, flag: String)
     case getpagesize
+    /// `echo VALUE > /proc/PID/oom_score_adj`.
+    case writeOomScoreAdj(ProcRef, Int, path: String)
 
     /// Whether the step is something the current process does (skipped once it is dead).
     var isProcessStep: Bool {

@@ -136,6 +136,28 @@ struct ParserState {
             guard processNames.contains(n.text) else { throw LineError(column: n.column, message: "unknown process '\(n.text)'") }
             try done()
             command = .use(n.text)
+        case "echo" where args.count == 3 && args[1].text == ">" && args[1].kind == .word:
+            // echo VALUE > /proc/PID/oom_score_adj
+            let v = args[0], path = args[2]
+            let parts = path.text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            guard parts.count == 4, parts[0] == "", parts[1] == "proc", parts[3] == "oom_score_adj" else {
+                throw LineError(column: path.column, message: "echo: only /proc/PID/oom_score_adj can be written, not '\(path.text)'")
+            }
+            try requireProcess()
+            let ref = try processRef(Token(kind: .word, text: parts[2], column: path.column + 6))
+            guard let value = Int(v.text) else {
+                throw LineError(column: v.column, message: "oom_score_adj must be an integer, found '\(v.text)'")
+            }
+            args = []
+            command = .writeOomScoreAdj(ref, value, path: path.text)
+        case "pmap":
+            var ext = false
+            if let f = args.first, f.text == "-x" || f.text == "--extended" { args.removeFirst(); ext = true }
+            var ref = ProcRef.current
+            if let n = args.popFirst() { ref = try processRef(n) }
+            if ref == .current { try requireProcess() }
+            try done()
+            command = .show(ext ? .pmapExtended : .pmap, ref, catPath: nil)
         case "echo", "note":
             if cmd == "echo" { try requireProcess() }
             let segs = try parseText(Array(args), cmd: cmd, endColumn: endColumn)
@@ -409,7 +431,8 @@ struct ParserState {
 
     /// Returns the `show` command equivalent to `cat PATH`; throws for unsupported files.
     func parseCat(_ t: Token) throws -> Command {
-        let supported = "supported: /proc/meminfo, /proc/buddyinfo, /proc/vmstat, /proc/PID/maps, /proc/PID/smaps, /proc/PID/status (PID = self, a number or a process name)"
+        let supported = "supported: /proc/meminfo, /proc/buddyinfo, /proc/vmstat, "
+            + ShowWhat.procFiles.map { "/proc/PID/" + $0.rawValue }.joined(separator: ", ") + " (PID = self, a number or a process name)"
         switch t.text {
         case "/proc/meminfo": return .show(.meminfo, .current, catPath: t.text)
         case "/proc/vmstat": return .show(.vmstat, .current, catPath: t.text)
@@ -418,7 +441,7 @@ struct ParserState {
         }
         let parts = t.text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 4, parts[0] == "", parts[1] == "proc",
-              let what = ShowWhat(rawValue: parts[3]), [ShowWhat.maps, .smaps, .status].contains(what) else {
+              let what = ShowWhat(rawValue: parts[3]), ShowWhat.procFiles.contains(what) else {
             throw LineError(column: t.column, message: "cat: unsupported file '\(t.text)' (\(supported))")
         }
         let ref = try processRef(Token(kind: .word, text: parts[2], column: t.column + 6))

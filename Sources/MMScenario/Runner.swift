@@ -469,6 +469,22 @@ public final class Runner {
             emitSystem(Free.render(k, unit: unit))
         case .getpagesize:
             emit(task, "getpagesize() = \(k.getpagesize())")
+        case .writeOomScoreAdj(let ref, let value, let path):
+            let target: Task?
+            switch ref {
+            case .current: target = task
+            case .named(let n): target = process(named: n)?.task
+            case .pid(let p): target = k.task(p)
+            }
+            guard let t = target, t.state.isAlive else {
+                stepResult = .error
+                stepLines.append("bash: \(path): No such file or directory")
+                return
+            }
+            if case .failure(let e) = k.setOomScoreAdj(t, value, writerUID: task.uid) {
+                stepResult = .error
+                stepLines.append("bash: echo: write error: \(e.message)")
+            }
         }
     }
 
@@ -508,7 +524,7 @@ public final class Runner {
             stepLines.append("page walks \(st.pageWalks), walk memory references \(st.walkMemoryRefs), A/D updates \(st.adUpdates)")
             stepLines.append("page faults \(k.vmstat.pgfault), flushes: full \(st.fullFlushes), single-page \(st.singlePageFlushes), CR3 loads \(st.cr3Loads)")
             return
-        case .maps, .smaps, .status, .vmas: break
+        case .maps, .smaps, .status, .vmas, .smapsRollup, .oomScore, .oomScoreAdj, .pmap, .pmapExtended: break
         }
         var task: Task?
         var pidText: String
@@ -532,6 +548,10 @@ public final class Runner {
         case .maps: emitSystem(ProcFS.maps(k, t))
         case .smaps: emitSystem(ProcFS.smaps(k, t))
         case .status: emitSystem(ProcFS.status(k, t))
+        case .smapsRollup: emitSystem(ProcFS.smapsRollup(k, t))
+        case .oomScore: emitSystem("\(k.oomScore(t))\n")
+        case .oomScoreAdj: emitSystem(ProcFS.oomScoreAdj(t))
+        case .pmap, .pmapExtended: emitSystem(Pmap.format(k, t, extended: what == .pmapExtended))
         default:
             for v in t.mm?.vmas.vmas ?? [] { stepLines.append(Runner.describe(v)) }
         }

@@ -140,4 +140,39 @@ final class OOMTests: XCTestCase {
         XCTAssertFalse(k.outOfMemory(task: bash, gfp: .nofs, order: 0))
         XCTAssertTrue(k.log.isEmpty)
     }
+
+    /// Writes to /proc/PID/oom_score_adj: range check, the unprivileged floor, a root write moving
+    /// the floor, and the whole thread group changing together.
+    /// The errno of a failed call, nil on success.
+    func errno(_ r: Result<Void, Errno>) -> Errno? {
+        if case .failure(let e) = r { return e }
+        return nil
+    }
+
+    func testSetOomScoreAdj() throws {
+        let p = try k.spawn(ProgramImage(path: "/bin/app")).get()
+        let th = try k.cloneThread(p).get()
+        XCTAssertEqual(errno(k.setOomScoreAdj(p, 1001, writerUID: 0)), .EINVAL)
+        XCTAssertEqual(errno(k.setOomScoreAdj(p, -1001, writerUID: 0)), .EINVAL)
+        // Unprivileged: anything at or above oom_score_adj_min (0) is allowed, lowering below is not.
+        XCTAssertNil(errno(k.setOomScoreAdj(p, 300, writerUID: 1000)))
+        XCTAssertEqual(th.oomScoreAdj, 300)
+        XCTAssertNil(errno(k.setOomScoreAdj(p, 0, writerUID: 1000)))
+        XCTAssertEqual(errno(k.setOomScoreAdj(p, -1, writerUID: 1000)), .EACCES)
+        XCTAssertEqual(p.oomScoreAdj, 0)
+        // Root sets -500 and with it the floor; an unprivileged writer may then go back to -500 but not below.
+        XCTAssertNil(errno(k.setOomScoreAdj(p, -500, writerUID: 0)))
+        XCTAssertEqual([p.oomScoreAdjMin, th.oomScoreAdjMin], [-500, -500])
+        XCTAssertNil(errno(k.setOomScoreAdj(p, 100, writerUID: 1000)))
+        XCTAssertNil(errno(k.setOomScoreAdj(p, -500, writerUID: 1000)))
+        XCTAssertEqual(errno(k.setOomScoreAdj(p, -501, writerUID: 1000)), .EACCES)
+        // oom_score follows: (1000 + badness * 1000 / totalpages) * 2 / 3.
+        let total = Int64(k.oomTotalPages)
+        let badness = try XCTUnwrap(k.oomBadness(p, totalPages: Int(total)))
+        XCTAssertEqual(k.oomScore(p), Int((1000 + badness * 1000 / total) * 2 / 3))
+        XCTAssertNil(errno(k.setOomScoreAdj(p, -1000, writerUID: 0)))
+        XCTAssertEqual(k.oomScore(p), 0)
+        k.exitTask(p, status: 0)
+        XCTAssertEqual(errno(k.setOomScoreAdj(p, 0, writerUID: 0)), .ESRCH)
+    }
 }

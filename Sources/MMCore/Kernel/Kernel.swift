@@ -65,6 +65,9 @@ public final class Task {
     public var mm: MMStruct?
     /// /proc/PID/oom_score_adj, -1000...1000.
     public var oomScoreAdj: Int = 0
+    /// The lowest oom_score_adj an unprivileged write may set (signal->oom_score_adj_min): 0
+    /// until a privileged writer lowers it.
+    public var oomScoreAdjMin: Int = 0
     public var state: TaskState = .running
     /// Instruction and stack pointers reported in segfault lines (simulated).
     public var ip: UInt64 = 0

@@ -83,6 +83,24 @@ extension Kernel {
         return points
     }
 
+    /// Writes /proc/PID/oom_score_adj: sets `value` for `task`'s thread group and every other
+    /// process sharing its mm (a vfork child). Returns EINVAL outside −1000...1000 and EACCES when
+    /// an unprivileged writer (uid ≠ 0) goes below the group's oom_score_adj_min; a privileged
+    /// write also sets that minimum. Linux: oom_score_adj_write() / __set_oom_adj(), fs/proc/base.c
+    public func setOomScoreAdj(_ task: Task, _ value: Int, writerUID: UInt32) -> Result<Void, Errno> {
+        guard (OOM_SCORE_ADJ_MIN...OOM_SCORE_ADJ_MAX).contains(value) else { return .failure(.EINVAL) }
+        guard task.state.isAlive else { return .failure(.ESRCH) }
+        if value < task.oomScoreAdjMin && writerUID != 0 { return .failure(.EACCES) }
+        let sharers = allTasks.filter { t in
+            t.state.isAlive && (t.tgid == task.tgid || (task.mm != nil && t.mm === task.mm))
+        }
+        for t in sharers {
+            t.oomScoreAdj = value
+            if writerUID == 0 { t.oomScoreAdjMin = value }
+        }
+        return .success(())
+    }
+
     /// The value of /proc/PID/oom_score: the badness mapped onto 0...2000, 0 for an unkillable
     /// task. Linux: proc_oom_score(), fs/proc/base.c
     public func oomScore(_ task: Task) -> Int {
