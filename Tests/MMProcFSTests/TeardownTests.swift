@@ -1,0 +1,53 @@
+import XCTest
+@testable import MMCore
+@testable import MMProcFS
+
+/// exit tears a process down completely: once every process but init has exited and the CPU is
+/// back on init's mm, /proc/meminfo and /proc/buddyinfo read exactly as they did before. (While a
+/// kernel thread runs on a dead process's mm as its lazy active_mm, that mm's PGD lives on, as in
+/// Linux; switching to init drops the last reference.)
+final class TeardownTests: XCTestCase {
+    func testEveryCounterReturnsToItsBootValue() throws {
+        let k = try Kernel(config: MachineConfig(ramBytes: 512 << 20))
+        let initTask = try k.spawn(ProgramImage(path: "/sbin/init")).get()
+        let idle = k.spawnKernelThread("swapper/0")
+        let meminfo0 = ProcFS.meminfo(k), buddy0 = ProcFS.buddyinfo(k), vm0 = k.vmstat.pgalloc, commit0 = k.committedPages
+
+        // A process with anonymous, shared, locked and malloc'ed memory, a fork child that
+        // copies some pages, a thread, and a second unrelated process.
+        let a = try k.spawn(ProgramImage(path: "/usr/bin/a")).get()
+        let anon = try k.mmap(a, addr: 0, length: 1 << 20, prot: [.read, .write], flags: [.private, .anonymous]).get()
+        XCTAssertNoThrow(try k.touch(a, anon, length: 1 << 20, .write).get())
+        let shm = try k.mmap(a, addr: 0, length: 64 << 10, prot: [.read, .write], flags: [.shared, .anonymous]).get()
+        XCTAssertNoThrow(try k.touch(a, shm, length: 64 << 10, .write).get())
+        let locked = try k.mmap(a, addr: 0, length: 32 << 10, prot: [.read, .write], flags: [.private, .anonymous, .locked]).get()
+        XCTAssertNoThrow(try k.touch(a, locked, length: 32 << 10, .read).get())
+        let p = try XCTUnwrap(k.malloc(a, 300 << 10))
+        XCTAssertNoThrow(try k.touch(a, p, length: 300 << 10, .write).get())
+        let child = try k.fork(a).get()
+        k.switchTo(child)
+        XCTAssertNoThrow(try k.touch(child, anon, length: 256 << 10, .write).get())
+        let th = try k.cloneThread(a).get()
+        k.switchTo(th)
+        XCTAssertNoThrow(try k.store(th, shm, [1, 2, 3]).get())
+        let b = try k.spawn(ProgramImage(path: "/usr/bin/b", pie: false)).get()
+        XCTAssertNoThrow(try k.touch(b, VirtAddr(b.mm!.startBrk), length: 0, .read).get())
+        XCTAssertNotEqual(ProcFS.meminfo(k), meminfo0)
+        XCTAssertEqual(k.checkInvariants(), [])
+
+        for t in [child, th, a, b] where t.state.isAlive { k.switchTo(t); k.exitTask(t, status: 0) }
+        // Kernel threads pass the last dead mm along as their active_mm; init's mm replaces it.
+        let other = k.spawnKernelThread("kworker/0:0")
+        k.switchTo(idle)
+        k.switchTo(other)
+        XCTAssertNotEqual(ProcFS.meminfo(k), meminfo0, "the dead mm's PGD is still in use")
+        k.switchTo(initTask)
+
+        XCTAssertEqual(k.checkInvariants(), [])
+        XCTAssertGreaterThan(k.vmstat.pgalloc, vm0)
+        XCTAssertEqual(ProcFS.meminfo(k), meminfo0)
+        XCTAssertEqual(ProcFS.buddyinfo(k), buddy0)
+        XCTAssertEqual(k.committedPages, commit0)
+        XCTAssertEqual(k.allTasks.filter { $0.state.isAlive && $0.mm != nil }.map(\.pid), [initTask.pid])
+    }
+}
