@@ -150,6 +150,8 @@ struct ParserState {
             }
             args = []
             command = .writeOomScoreAdj(ref, value, path: path.text)
+        case "policy":
+            command = try parsePolicy(&args, endColumn: endColumn)
         case "pmap":
             var ext = false
             if let f = args.first, f.text == "-x" || f.text == "--extended" { args.removeFirst(); ext = true }
@@ -449,6 +451,52 @@ struct ParserState {
             throw LineError(column: t.column, message: "'cat \(t.text)' needs a running process; 'spawn' one first")
         }
         return .show(what, ref, catPath: t.text)
+    }
+
+    /// Returns the `policy` command: `policy NAME[,NAME…] frames N[,N…] refs P,P,… [seed S] [compare]`.
+    /// Throws on an unknown policy, a frame count out of 1...4096, a bad page number or a missing part.
+    func parsePolicy(_ args: inout ArraySlice<Token>, endColumn: Int) throws -> Command {
+        let known = ReplacementPolicy.allCases.map(\.rawValue).joined(separator: ", ")
+        guard let names = args.popFirst() else { throw LineError(column: endColumn, message: "missing policy name for 'policy' (known: \(known))") }
+        var policies: [ReplacementPolicy] = []
+        var col = names.column
+        for n in names.text.split(separator: ",", omittingEmptySubsequences: false) {
+            guard let p = ReplacementPolicy(rawValue: String(n)) else {
+                throw LineError(column: col, message: "unknown policy '\(n)' (known: \(known))")
+            }
+            policies.append(p)
+            col += n.count + 1
+        }
+        var frames: [Int] = [], refs: [UInt64]? = nil, seed: UInt64 = 1, compare = false
+        while let key = args.popFirst() {
+            switch key.text {
+            case "frames", "refs", "seed":
+                guard let v = args.popFirst() else { throw LineError(column: key.column + key.text.count + 1, message: "missing value after '\(key.text)'") }
+                switch key.text {
+                case "frames":
+                    var c = v.column
+                    for f in v.text.split(separator: ",", omittingEmptySubsequences: false) {
+                        guard let n = Int(f), (1...PageReplacement.maxFrames).contains(n) else {
+                            throw LineError(column: c, message: "'\(f)' is not a frame count in 1...\(PageReplacement.maxFrames)")
+                        }
+                        frames.append(n)
+                        c += f.count + 1
+                    }
+                case "refs":
+                    do { refs = try ReplacementReport.parseReferences(v.text) } catch let e as ReferenceStringError {
+                        throw LineError(column: v.column + e.column - 1, message: e.message)
+                    }
+                default:
+                    seed = try Values.number(v.text, column: v.column)
+                }
+            case "compare": compare = true
+            default:
+                throw LineError(column: key.column, message: "unexpected '\(key.text)' in 'policy' (expected frames, refs, seed or compare)")
+            }
+        }
+        guard !frames.isEmpty else { throw LineError(column: endColumn, message: "'policy' needs 'frames N'") }
+        guard let r = refs else { throw LineError(column: endColumn, message: "'policy' needs 'refs P,P,…'") }
+        return .policy(policies, frames: frames, refs: r, seed: seed, compare: compare)
     }
 
     /// Returns the width named by `t` (`u8`…`u64`); throws otherwise.

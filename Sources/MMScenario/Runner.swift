@@ -469,6 +469,12 @@ public final class Runner {
             emitSystem(Free.render(k, unit: unit))
         case .getpagesize:
             emit(task, "getpagesize() = \(k.getpagesize())")
+        case .policy(let policies, let frames, let refs, let seed, let compare):
+            var runs: [ReplacementResult] = []
+            for n in frames {
+                for p in policies { runs.append(try PageReplacement.run(p, refs: refs, frames: n, seed: seed)) }
+            }
+            emitSystem(compare ? ReplacementReport.compare(runs) : runs.map(ReplacementReport.table).joined(separator: "\n"))
         case .writeOomScoreAdj(let ref, let value, let path):
             let target: Task?
             switch ref {

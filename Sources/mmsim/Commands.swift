@@ -27,7 +27,7 @@ struct MMSim: ParsableCommand {
           mmsim run my.mmsim --explain
           mmsim example --list
         """,
-        subcommands: [Run.self, ExampleCommand.self, Check.self],
+        subcommands: [Run.self, ExampleCommand.self, Check.self, PolicyCommand.self],
         defaultSubcommand: ExampleCommand.self)
 }
 

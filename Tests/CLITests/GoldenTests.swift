@@ -107,7 +107,7 @@ final class GoldenTests: XCTestCase {
 
     func testBuiltInExamples() throws {
         let names = try exampleNames()
-        XCTAssertEqual(names, ["demo", "fork-cow", "free", "kthread", "lazy-malloc", "mmap-100mb", "null-write", "threads"])
+        XCTAssertEqual(names, ["belady", "demo", "fork-cow", "free", "kthread", "lazy-malloc", "mmap-100mb", "null-write", "threads"])
         for n in names { try check("example-\(n)", ["example", n]) }
         try checkJSON("example-demo", ["example", "demo"])
         try check("example-null-write-explain", ["example", "null-write", "--explain", "--check"])
@@ -142,8 +142,25 @@ final class GoldenTests: XCTestCase {
         XCTAssertEqual(try check("cli-list", ["example", "--list"]), 0)
     }
 
+    func testPolicyLab() throws {
+        let belady = "1,2,3,4,1,2,5,1,2,3,4,5"
+        XCTAssertEqual(try check("policy-belady", ["policy", "--policy", "fifo", "--frames", "3,4", "--refs", belady]), 0)
+        XCTAssertEqual(try check("policy-file-compare", ["policy", "--compare", "--frames", "3", "--file", "policy-refs.txt"]), 0)
+        XCTAssertEqual(try check("policy-states", ["policy", "--policy", "clock,lfu,linux", "--frames", "3", "--file", "policy-refs.txt"]), 0)
+        XCTAssertEqual(try check("policy-generate", ["policy", "--policy", "rand,opt", "--frames", "4", "--generate", "24", "--pages", "8", "--seed", "7"]), 0)
+        let r = try runMMSim(["policy", "--policy", "opt,clock", "--frames", "3", "--refs", belady, "--json"])
+        XCTAssertEqual(r.status, 0)
+        XCTAssertNoThrow(try JSONSerialization.jsonObject(with: Data(r.out.utf8)))
+        try compare(r.out, golden: "policy-opt-clock.json")
+        XCTAssertEqual(try check("policy-bad-file", ["policy", "--frames", "3", "--file", "policy-bad.txt"]), 2)
+        XCTAssertEqual(try check("policy-bad-policy", ["policy", "--policy", "fifo,nru", "--frames", "3", "--refs", "1"]), 2)
+        XCTAssertEqual(try check("policy-bad-frames", ["policy", "--frames", "0", "--refs", "1"]), 2)
+        XCTAssertEqual(try check("policy-no-refs", ["policy", "--frames", "3"]), 2)
+        XCTAssertEqual(try check("policy-bad-refs", ["policy", "--frames", "3", "--refs", "1,2,-3"]), 2)
+    }
+
     func testHelp() throws {
         XCTAssertEqual(try check("help-mmsim", ["--help"]), 0)
-        for sub in ["run", "example", "check"] { XCTAssertEqual(try check("help-\(sub)", [sub, "--help"]), 0) }
+        for sub in ["run", "example", "check", "policy"] { XCTAssertEqual(try check("help-\(sub)", [sub, "--help"]), 0) }
     }
 }

@@ -195,6 +195,14 @@ final class ParserTests: XCTestCase {
         assertError("show maps", 1, 1, "'show' needs a running process; 'spawn' one first")
         assertError("cat /etc/passwd", 1, 5, "cat: unsupported file '/etc/passwd' (supported: /proc/meminfo, /proc/buddyinfo, /proc/vmstat, /proc/PID/maps, /proc/PID/smaps, /proc/PID/smaps_rollup, /proc/PID/status, /proc/PID/oom_score, /proc/PID/oom_score_adj (PID = self, a number or a process name))")
         assertError("cat /proc/ghost/maps", 1, 11, "unknown process 'ghost'")
+        assertError("policy", 1, 7, "missing policy name for 'policy' (known: fifo, lru, opt, mru, clock, rand, lfu, linux)")
+        assertError("policy fifo,nru frames 3 refs 1", 1, 13, "unknown policy 'nru' (known: fifo, lru, opt, mru, clock, rand, lfu, linux)")
+        assertError("policy lru frames 3,0 refs 1", 1, 21, "'0' is not a frame count in 1...4096")
+        assertError("policy lru frames 3 refs 1,2,zz", 1, 30, "'zz' is not a page number (a decimal or 0x-hex integer below 2^64)")
+        assertError("policy lru refs 1", 1, 18, "'policy' needs 'frames N'")
+        assertError("policy lru frames 2", 1, 20, "'policy' needs 'refs P,P,…'")
+        assertError("policy lru frames 2 refs 1 fast", 1, 28, "unexpected 'fast' in 'policy' (expected frames, refs, seed or compare)")
+        assertError("policy lru frames", 1, 19, "missing value after 'frames'")
         assertError("pmap", 1, 1, "'pmap' needs a running process; 'spawn' one first")
         assertError("spawn a\npmap -x ghost", 2, 9, "unknown process 'ghost'")
         assertError("spawn a\npmap a b", 2, 8, "unexpected 'b' after 'pmap' arguments")
@@ -252,7 +260,7 @@ final class ParserTests: XCTestCase {
 
     func testBuiltInExamplesParse() throws {
         let all = Examples.all()
-        XCTAssertEqual(all.map(\.name), ["demo", "fork-cow", "free", "kthread", "lazy-malloc", "mmap-100mb", "null-write", "threads"])
+        XCTAssertEqual(all.map(\.name), ["belady", "demo", "fork-cow", "free", "kthread", "lazy-malloc", "mmap-100mb", "null-write", "threads"])
         for e in all {
             XCTAssertFalse(e.summary.isEmpty, e.name)
             XCTAssertNoThrow(try Parser.parse(e.source, file: e.name), e.name)
