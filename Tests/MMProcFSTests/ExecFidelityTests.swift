@@ -10,8 +10,8 @@ import MMCore
 /// ASLR off (personality(ADDR_NO_RANDOMIZE)), stops it at its first instruction (PTRACE_TRACEME:
 /// the child gets SIGTRAP right after execve) and prints /proc/PID/maps and /proc/PID/auxv. mmsim
 /// imports the same files (bytes, st_dev, st_ino), execs them with the same argv and environment,
-/// and must print the same maps, byte for byte — every line, [vsyscall] included — and the same
-/// auxv, except the entries the model cannot know: AT_HWCAP, AT_HWCAP2 and AT_MINSIGSTKSZ depend
+/// and must print the same maps, byte for byte — every line, [vsyscall] included — the same
+/// Vm lines of /proc/PID/status (VmSize … VmRSS, VmPTE), and the same auxv, except the entries the model cannot know: AT_HWCAP, AT_HWCAP2 and AT_MINSIGSTKSZ depend
 /// on the CPU (the model uses the reference machine's constants). Needs gcc (installed by .ci/run);
 /// the test is skipped with a message when gcc or ptrace is unavailable.
 final class ExecFidelityTests: XCTestCase {
@@ -41,6 +41,11 @@ final class ExecFidelityTests: XCTestCase {
         char path[64]; int c; FILE *f;
         sprintf(path, "/proc/%d/maps", p);
         f = fopen(path, "r"); while ((c = fgetc(f)) != EOF) putchar(c); fclose(f);
+        sprintf(path, "/proc/%d/status", p);
+        f = fopen(path, "r");
+        char line[256];
+        while (fgets(line, sizeof line, f)) if (!strncmp(line, "Vm", 2)) printf("STATUS %s", line);
+        fclose(f);
         unsigned long v[2];
         sprintf(path, "/proc/%d/auxv", p);
         f = fopen(path, "r");
@@ -93,17 +98,19 @@ final class ExecFidelityTests: XCTestCase {
     }
 
     /// The real kernel's maps and auxv of `path` at its first instruction.
-    func realExec(_ tracer: String, _ path: String) throws -> (maps: String, auxv: [(UInt64, UInt64)]) {
+    func realExec(_ tracer: String, _ path: String) throws -> (maps: String, auxv: [(UInt64, UInt64)], vm: String) {
         let (status, out) = try run(tracer, [path, path, "--"] + Self.envp)
         if status != 0 || out.hasPrefix("NOTSTOPPED") { throw XCTSkip("ptrace is not permitted here (tracer status \(status)): \(out)") }
-        var maps = "", auxv: [(UInt64, UInt64)] = []
+        var maps = "", auxv: [(UInt64, UInt64)] = [], vm = ""
         for line in out.split(separator: "\n") {
-            if line.hasPrefix("AUXV ") {
+            if line.hasPrefix("STATUS ") {
+                vm += line.dropFirst(7) + "\n"
+            } else if line.hasPrefix("AUXV ") {
                 let f = line.split(separator: " ")
                 auxv.append((UInt64(f[1])!, UInt64(f[2], radix: 16)!))
             } else { maps += line + "\n" }
         }
-        return (maps, auxv)
+        return (maps, auxv, vm)
     }
 
     /// Imports the host file at `path` into `k.fs` under its real path, with a link from `path`.
@@ -132,6 +139,10 @@ final class ExecFidelityTests: XCTestCase {
         XCTAssertEqual(k.checkInvariants(), [], file: file, line: line)
         let sim = ProcFS.maps(k, t)
         XCTAssertEqual(sim, real.maps, "maps of \(path) after exec differ from the real kernel's", file: file, line: line)
+        // The Vm lines of /proc/PID/status: sizes, the resident pages exec faulted in (the
+        // argument page and the padzero copies) and the page tables.
+        let simVm = ProcFS.status(k, t).split(separator: "\n").filter { $0.hasPrefix("Vm") }.map { $0 + "\n" }.joined()
+        XCTAssertEqual(simVm, real.vm, "status Vm lines of \(path) differ", file: file, line: line)
         let skipped: Set<UInt64> = [AT_HWCAP, AT_HWCAP2, AT_MINSIGSTKSZ]
         let simAux = t.mm!.savedAuxv.filter { !skipped.contains($0.type) }.map { "\($0.type)=0x\(String($0.value, radix: 16))" }
         let realAux = real.auxv.filter { !skipped.contains($0.0) }.map { "\($0.0)=0x\(String($0.1, radix: 16))" }
