@@ -285,7 +285,9 @@ final class ExecTests: XCTestCase {
         XCTAssertEqual(err("/bin/pie"), "ELIBBAD: interpreter '/lib/ld.so': file is 3 bytes, shorter than an ELF64 header (64 bytes)")
         try k.fs.create(path: "/bin/static", size: 0x4000, data: ELFBuilder.staticExec().bytes())
         XCTAssertEqual(err("/bin/static", argv: [String(repeating: "a", count: 200_000)]),
-                       "E2BIG: arguments and environment take 200001 bytes, more than the limit of 131072")
+                       "E2BIG: a string of 200001 bytes is longer than MAX_ARG_STRLEN (131072)")
+        XCTAssertEqual(err("/bin/static", argv: (0..<30).map { _ in String(repeating: "b", count: 100_000) }),
+                       "E2BIG: arguments and environment take 3000377 bytes, more than the limit of 2097152")
         XCTAssertTrue(t.mm === oldMM)
         XCTAssertTrue(t.state.isAlive)
         XCTAssertEqual(k.checkInvariants(), [])

@@ -43,6 +43,8 @@ public enum ExecError: Error, Equatable, Sendable, CustomStringConvertible {
     case badInterpreter(String, ElfError)
     /// E2BIG: the arguments and environment do not fit.
     case argumentsTooLong(UInt64, UInt64)
+    /// E2BIG: one argument or environment string is longer than MAX_ARG_STRLEN.
+    case stringTooLong(UInt64)
     /// An errno before the point of no return (the old image is intact).
     case failed(Errno)
     /// The new image could not be completed after the old mm was released: the task was killed
@@ -55,7 +57,7 @@ public enum ExecError: Error, Equatable, Sendable, CustomStringConvertible {
         case .notFound: return "ENOENT"
         case .notExecutable: return "ENOEXEC"
         case .badInterpreter: return "ELIBBAD"
-        case .argumentsTooLong: return "E2BIG"
+        case .argumentsTooLong, .stringTooLong: return "E2BIG"
         case .failed(let e), .fatal(let e): return e.name
         }
     }
@@ -66,6 +68,7 @@ public enum ExecError: Error, Equatable, Sendable, CustomStringConvertible {
         case .notExecutable(let p, let e): return "ENOEXEC: '\(p)': \(e)"
         case .badInterpreter(let p, let e): return "ELIBBAD: interpreter '\(p)': \(e)"
         case .argumentsTooLong(let n, let l): return "E2BIG: arguments and environment take \(n) bytes, more than the limit of \(l)"
+        case .stringTooLong(let n): return "E2BIG: a string of \(n) bytes is longer than MAX_ARG_STRLEN (\(MAX_ARG_STRLEN))"
         case .failed(let e): return "\(e.name): \(e.message)"
         case .fatal(let e): return "\(e.name) after the point of no return: the process is killed by SIGSEGV"
         }
@@ -180,7 +183,7 @@ extension Kernel {
         var need = UInt64(argv.count + envp.count + 1) * 8 + UInt64(path.utf8.count + 1)
         for s in argv + envp {
             let n = UInt64(s.utf8.count + 1)
-            guard n <= MAX_ARG_STRLEN else { return .failure(.argumentsTooLong(n, MAX_ARG_STRLEN)) }
+            guard n <= MAX_ARG_STRLEN else { return .failure(.stringTooLong(n)) }
             need += n
         }
         guard need <= limit else { return .failure(.argumentsTooLong(need, limit)) }
