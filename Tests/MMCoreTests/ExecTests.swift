@@ -268,6 +268,42 @@ final class ExecTests: XCTestCase {
         XCTAssertEqual(k.checkInvariants(), [])
     }
 
+    /// An ET_DYN without PT_INTERP (a static PIE, or ld.so run directly) goes where mmap puts it.
+    func testStaticPIELoadsTopDownBelowMmapBase() throws {
+        for aslr in [0, 2] {
+            var c = MachineConfig(ramBytes: 256 << 20)
+            c.seed = 5
+            let k = try Kernel(config: c)
+            k.sysctl.randomizeVaSpace = aslr
+            try k.fs.create(path: "/bin/spie", size: 0x4000, data: ELFBuilder.interpreter().bytes())
+            let t = try k.spawnELF(path: "/bin/spie", argv: ["spie"], envp: env).get()
+            let mm = try XCTUnwrap(t.mm)
+            let aux = Dictionary(uniqueKeysWithValues: mm.savedAuxv.map { ($0.type, $0.value) })
+            XCTAssertEqual(k.checkInvariants(), [])
+            if aslr == 0 {
+                XCTAssertEqual(layout(mm), [
+                    "7ffff7ff1000-7ffff7ff5000 r-- vvar",
+                    "7ffff7ff5000-7ffff7ff7000 r-- vvarVclock",
+                    "7ffff7ff7000-7ffff7ff9000 r-x vdso",
+                    "7ffff7ff9000-7ffff7ffa000 r-- /bin/spie@0",
+                    "7ffff7ffa000-7ffff7ffc000 r-x /bin/spie@1000",
+                    "7ffff7ffd000-7ffff7ffe000 rw- /bin/spie@3000",
+                    "7ffff7ffe000-7ffff7fff000 rw- none",
+                    "7ffffffde000-7ffffffff000 rw- none",
+                ])
+                XCTAssertEqual(aux[AT_BASE], 0)
+                XCTAssertEqual(aux[AT_ENTRY], 0x7ffff7ffa040)
+                XCTAssertEqual(t.ip, 0x7ffff7ffa040)
+                XCTAssertEqual(mm.startBrk, 0x7ffff7fff000)
+            } else {
+                // The brk of a static PIE moves to ELF_ET_DYN_BASE, then up to 32 MiB higher.
+                XCTAssertGreaterThanOrEqual(mm.startBrk, ELF_ET_DYN_BASE)
+                XCTAssertLessThan(mm.startBrk, ELF_ET_DYN_BASE + 0x200_0000)
+                XCTAssertLessThan(mm.mmapBase, 0x7ffff7fff000 - STACK_MAXRANDOM_SIZE)
+            }
+        }
+    }
+
     func testExecErrorsLeaveTheOldImage() throws {
         let k = try Kernel(config: MachineConfig(ramBytes: 256 << 20))
         let t = try k.spawn(ProgramImage(path: "/bin/old")).get()
