@@ -60,6 +60,7 @@ public enum Maps {
         if let f = vma.file { return escapePath(f.path) }
         switch vma.special {
         case .vvar: return "[vvar]"
+        case .vvarVclock: return "[vvar_vclock]"
         case .vdso: return "[vdso]"
         case .vsyscall: return "[vsyscall]"
         case .heap: return "[heap]"

@@ -46,12 +46,12 @@ enum ProcRef: Equatable {
 
 /// What `show`/`cat` prints.
 enum ShowWhat: String, Equatable, CaseIterable {
-    case maps, smaps, status, vmas, meminfo, buddyinfo, vmstat, dmesg, tlb, mm
+    case maps, smaps, status, vmas, meminfo, buddyinfo, vmstat, dmesg, tlb, mm, auxv
     case smapsRollup = "smaps_rollup", oomScore = "oom_score", oomScoreAdj = "oom_score_adj"
     /// pmap(1) and pmap -x.
     case pmap, pmapExtended = "pmap-x"
     /// Whether it is about one process.
-    var perProcess: Bool { [.maps, .smaps, .status, .vmas, .smapsRollup, .oomScore, .oomScoreAdj, .pmap, .pmapExtended].contains(self) }
+    var perProcess: Bool { [.maps, .smaps, .status, .vmas, .smapsRollup, .oomScore, .oomScoreAdj, .pmap, .pmapExtended, .auxv].contains(self) }
     /// The files under /proc/PID/ that `cat` reads.
     static let procFiles: [ShowWhat] = [.maps, .smaps, .smapsRollup, .status, .oomScore, .oomScoreAdj]
 }
@@ -62,6 +62,9 @@ struct SpawnSpec: Equatable {
     var name: String
     var oomScoreAdj: Int
     var uid: UInt32
+    /// Column of the first option that only a synthetic image takes (pie, nopie, text=…), if any:
+    /// such options are an error when PATH names an imported ELF file.
+    var syntheticOptionColumn: Int? = nil
 }
 
 /// One step of a scenario.
@@ -94,6 +97,10 @@ enum Command {
     case thread(String)
     /// A kernel thread, named.
     case kthread(String)
+    /// Bring a host file into the simulated file system (`import HOST [as PATH]`).
+    case importFile(host: String, as: String?)
+    /// execve of an imported ELF file in the current process (`exec PATH [ARG...]`).
+    case exec(path: String, argv: [String])
     case echo([Segment])
     case note([Segment])
     case mmap(addr: Expr?, length: Expr, prot: Prot, flags: MapFlags, bind: String?)
@@ -124,7 +131,7 @@ enum Command {
     /// Whether the step is something the current process does (skipped once it is dead).
     var isProcessStep: Bool {
         switch self {
-        case .sysctl, .spawn, .kthread, .use, .note, .show, .freeCommand, .policy: return false
+        case .sysctl, .spawn, .kthread, .use, .note, .show, .freeCommand, .policy, .importFile: return false
         default: return true
         }
     }

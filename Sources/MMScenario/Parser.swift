@@ -131,6 +131,24 @@ struct ParserState {
             try done()
             processNames.insert(n.text)
             command = cmd == "fork" ? .fork(n.text) : .thread(n.text)
+        case "import":
+            let h = try word("host file path")
+            var simPath: String? = nil
+            if let a = args.first, a.kind == .word, a.text == "as" {
+                args.removeFirst()
+                let p = try word("simulated path after 'as'")
+                guard p.text.hasPrefix("/") else { throw LineError(column: p.column, message: "the simulated path '\(p.text)' must be absolute") }
+                simPath = p.text
+            }
+            try done()
+            command = .importFile(host: h.text, as: simPath)
+        case "exec":
+            try requireProcess()
+            let p = try word("program path")
+            guard p.text.hasPrefix("/") else { throw LineError(column: p.column, message: "the program path '\(p.text)' must be absolute") }
+            var argv = [p.text]
+            while let a = args.popFirst() { argv.append(a.text) }
+            command = .exec(path: p.text, argv: argv)
         case "use":
             let n = try word("process name")
             guard processNames.contains(n.text) else { throw LineError(column: n.column, message: "unknown process '\(n.text)'") }
@@ -516,6 +534,7 @@ struct ParserState {
         ("vm.overcommit_kbytes", 0...(1 << 40)), ("vm.panic_on_oom", 0...2),
         ("vm.admin_reserve_kbytes", 0...(1 << 40)), ("vm.user_reserve_kbytes", 0...(1 << 40)),
         ("vm.max_map_count", 0...Int64(Int32.max)), ("vm.oom_kill_allocating_task", 0...1),
+        ("kernel.randomize_va_space", 0...2),
     ]
 
     /// Returns one `vm.NAME[=VALUE]` setting; throws for an unknown name or a value out of range.
@@ -559,6 +578,8 @@ struct ParserState {
             case "tlb.l1d", "tlb.l1i", "tlb.stlb":
                 let g = try parseGeometry(value, column: vcol, key: key)
                 if key == "tlb.l1d" { m.tlb.l1d = g } else if key == "tlb.l1i" { m.tlb.l1i = g } else { m.tlb.stlb = g }
+            case "seed":
+                m.seed = try Values.number(value, column: vcol)
             case "pcid":
                 switch value {
                 case "on": m.tlb.pcid = true
@@ -566,7 +587,7 @@ struct ParserState {
                 default: throw LineError(column: vcol, message: "pcid must be 'on' or 'off', found '\(value)'")
                 }
             default:
-                throw LineError(column: t.column, message: "unknown machine setting '\(key)' (known: ram, swap, min_free_kbytes, tlb.l1d, tlb.l1i, tlb.stlb, pcid)")
+                throw LineError(column: t.column, message: "unknown machine setting '\(key)' (known: ram, swap, min_free_kbytes, tlb.l1d, tlb.l1i, tlb.stlb, pcid, seed)")
             }
         }
         if let mf = minFree {
@@ -597,7 +618,11 @@ struct ParserState {
         var adj = 0
         var uid: UInt32 = 1000
         var explicitName = false
+        var syntheticColumn: Int? = nil
         while let t = args.popFirst() {
+            if t.text != "as" && !t.text.hasPrefix("oom_score_adj=") && !t.text.hasPrefix("uid=") && syntheticColumn == nil {
+                syntheticColumn = t.column
+            }
             if t.text == "as" {
                 guard let n = args.popFirst() else { throw LineError(column: t.column + 2, message: "missing process name after 'as'") }
                 try checkNewProcessName(n)
@@ -633,7 +658,7 @@ struct ParserState {
             throw LineError(column: path.column, message: "cannot derive a process name from '\(path.text)'; add 'as NAME'")
         }
         processNames.insert(name)
-        return SpawnSpec(image: image, name: name, oomScoreAdj: adj, uid: uid)
+        return SpawnSpec(image: image, name: name, oomScoreAdj: adj, uid: uid, syntheticOptionColumn: syntheticColumn)
     }
 
     /// Returns the segments of an `echo`/`note` text with `${EXPR}` and `${EXPR:d}` interpolations.

@@ -10,8 +10,14 @@ public struct RunOptions: Sendable, Equatable {
     public var check: Bool
     /// Print one JSON document instead of the transcript.
     public var json: Bool
-    public init(explain: Bool = false, check: Bool = false, json: Bool = false) {
+    /// Whether `import` may read files of the host (on for `mmsim run`; off for embedders such
+    /// as a web server).
+    public var allowHostFiles: Bool
+    /// Seed of the machine's random source; overrides the scenario's `machine seed=N`.
+    public var seed: UInt64?
+    public init(explain: Bool = false, check: Bool = false, json: Bool = false, allowHostFiles: Bool = false, seed: UInt64? = nil) {
         self.explain = explain; self.check = check; self.json = json
+        self.allowHostFiles = allowHostFiles; self.seed = seed
     }
 }
 
@@ -80,7 +86,9 @@ public final class Runner {
     public func run(out: (String) -> Void, err: (String) -> Void) -> Int32 {
         let k: Kernel
         do {
-            k = try Kernel(config: scenario.machine)
+            var config = scenario.machine
+            if let s = options.seed { config.seed = s }
+            k = try Kernel(config: config)
         } catch {
             let line = scenario.lines.firstIndex(where: { $0.trimmingLeadingSpaces.hasPrefix("machine") }).map { $0 + 1 } ?? 1
             let e = ScenarioError(file: scenario.file, line: line, column: 1, message: "cannot boot the machine: \(error)",
@@ -296,6 +304,8 @@ public final class Runner {
                 if let v = v { set(name, v, k) }
                 emitSystem("\(name) = \(get(name, k))")
             }
+        case .spawn(let spec) where k.fs.lookup(spec.image.path) != nil:
+            try spawnELF(spec, st, k)
         case .spawn(let spec):
             let vars = "/* \(spec.image.envp.count) var\(spec.image.envp.count == 1 ? "" : "s") */"
             var argv = "execve(\(JSON.quote(spec.image.path)), [\(spec.image.argv.map(JSON.quote).joined(separator: ", "))], \(vars))"
@@ -464,7 +474,27 @@ public final class Runner {
             emit(task, "+++ exited with \(status) +++")
             reported.insert(task.pid)
         case .show(let what, let ref, let catPath):
-            try show(what, ref, catPath: catPath, k)
+            do { try show(what, ref, catPath: catPath, k) } catch let e as LineError where e.column == 0 {
+                throw LineError(column: st.column, message: e.message)
+            }
+        case .importFile(let host, let simPath):
+            try importHostFile(host, as: simPath, st, k)
+        case .exec(let path, let argv):
+            // The environment of the new image: the default three variables of `spawn`.
+            let envp = ProgramImage(path: path).envp
+            let envPtr = task.mm.map { mm in mm.startStack + 8 * ((k.peekUserWord(mm, VirtAddr(mm.startStack)) ?? 0) + 2) } ?? 0
+            let call = "execve(\(JSON.quote(path)), [\(argv.map(JSON.quote).joined(separator: ", "))], 0x\(String(envPtr, radix: 16)) /* \(envp.count) vars */)"
+            switch k.execve(task, path: path, argv: argv, envp: envp) {
+            case .success:
+                emit(task, call + " = 0")
+            case .failure(let e):
+                if case .fatal = e {
+                    emit(task, call + " = ?")
+                } else {
+                    emit(task, call + " = -1 \(e.errnoName)")
+                }
+                throw LineError(column: st.column, message: "exec: \(e)")
+            }
         case .freeCommand(let unit, _):
             emitSystem(Free.render(k, unit: unit))
         case .getpagesize:
@@ -530,7 +560,7 @@ public final class Runner {
             stepLines.append("page walks \(st.pageWalks), walk memory references \(st.walkMemoryRefs), A/D updates \(st.adUpdates)")
             stepLines.append("page faults \(k.vmstat.pgfault), flushes: full \(st.fullFlushes), single-page \(st.singlePageFlushes), CR3 loads \(st.cr3Loads)")
             return
-        case .maps, .smaps, .status, .vmas, .smapsRollup, .oomScore, .oomScoreAdj, .pmap, .pmapExtended: break
+        case .maps, .smaps, .status, .vmas, .smapsRollup, .oomScore, .oomScoreAdj, .pmap, .pmapExtended, .auxv: break
         }
         var task: Task?
         var pidText: String
@@ -558,6 +588,11 @@ public final class Runner {
         case .oomScore: emitSystem("\(k.oomScore(t))\n")
         case .oomScoreAdj: emitSystem(ProcFS.oomScoreAdj(t))
         case .pmap, .pmapExtended: emitSystem(Pmap.format(k, t, extended: what == .pmapExtended))
+        case .auxv:
+            guard let mm = t.mm, !mm.savedAuxv.isEmpty else {
+                throw LineError(column: 0, message: "process \(t.pid) (\(t.comm)) runs a synthetic image (spawn without an imported ELF file): it has no auxiliary vector")
+            }
+            emitSystem(Auxv.ldShowAuxv(mm.savedAuxv))
         default:
             for v in t.mm?.vmas.vmas ?? [] { stepLines.append(Runner.describe(v)) }
         }
@@ -575,6 +610,7 @@ public final class Runner {
             case .stack: what = "[stack]"
             case .vvar: what = "[vvar]"
             case .vdso: what = "[vdso]"
+            case .vvarVclock: what = "[vvar_vclock]"
             case .vsyscall: what = "[vsyscall]"
             case .none: what = "anonymous"
             }
@@ -599,6 +635,7 @@ public final class Runner {
         case "vm.admin_reserve_kbytes": k.sysctl.adminReserveKbytes = v
         case "vm.user_reserve_kbytes": k.sysctl.userReserveKbytes = v
         case "vm.max_map_count": k.sysctl.maxMapCount = v
+        case "kernel.randomize_va_space": k.sysctl.randomizeVaSpace = v
         default: k.sysctl.oomKillAllocatingTask = v
         }
     }
@@ -613,6 +650,7 @@ public final class Runner {
         case "vm.admin_reserve_kbytes": return k.sysctl.adminReserveKbytes
         case "vm.user_reserve_kbytes": return k.sysctl.userReserveKbytes
         case "vm.max_map_count": return k.sysctl.maxMapCount
+        case "kernel.randomize_va_space": return k.sysctl.randomizeVaSpace
         default: return k.sysctl.oomKillAllocatingTask
         }
     }

@@ -39,8 +39,12 @@ struct RunFlags: ParsableArguments {
     var check = false
     @Flag(name: .long, help: "Print one JSON document (steps, output, kernel log, summary) instead of the transcript.")
     var json = false
+    @Option(name: .long, help: "Seed of the machine's random source (ASLR offsets, AT_RANDOM); overrides 'machine seed=N'.")
+    var seed: UInt64?
+    @Flag(name: .long, help: "Refuse 'import' of host files (for embedding; reading host files is allowed by default).")
+    var noHostFiles = false
 
-    var options: RunOptions { RunOptions(explain: explain, check: check, json: json) }
+    var options: RunOptions { RunOptions(explain: explain, check: check, json: json, allowHostFiles: !noHostFiles, seed: seed) }
 }
 
 /// Returns the exit status of parsing and running `source`; prints the transcript or the diagnostic.

@@ -21,7 +21,8 @@ final class FuzzTests: XCTestCase {
         "as", "p", "q", "NULL", "0", "1", "4K", "16E", "0xffffffffffffffff", "18446744073709551616", "-1", "p+1",
         "p-4K", "rw-", "r--", "---", "private,anonymous", "shared,anonymous", "fixed", "maymove", "dontneed",
         "u8", "u64", "expect", "write", "read", "maps", "meminfo", "/proc/self/maps", "|", "grep", "\"x\"",
-        "\"${p}\"", "machine", "ram=64M", "sysctl", "vm.overcommit_memory=2", "#", "use", "child", "=", "\t"]
+        "\"${p}\"", "machine", "ram=64M", "sysctl", "vm.overcommit_memory=2", "#", "use", "child", "=", "\t",
+        "exec", "import", "/bin/a", "auxv", "kernel.randomize_va_space=2", "seed=3"]
 
     func testRandomTokenLinesNeverTrap() throws {
         var rng = RNG(s: 42)

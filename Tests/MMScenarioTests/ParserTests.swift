@@ -156,7 +156,7 @@ final class ParserTests: XCTestCase {
         assertError("machine tlb.stlb=64", 1, 18, "tlb.stlb must be ENTRIESxWAYS, e.g. 64x4")
         assertError("machine pcid=yes", 1, 14, "pcid must be 'on' or 'off', found 'yes'")
         assertError("machine ram=1G ram=2G", 1, 16, "'ram' given twice")
-        assertError("machine cpus=4", 1, 9, "unknown machine setting 'cpus' (known: ram, swap, min_free_kbytes, tlb.l1d, tlb.l1i, tlb.stlb, pcid)")
+        assertError("machine cpus=4", 1, 9, "unknown machine setting 'cpus' (known: ram, swap, min_free_kbytes, tlb.l1d, tlb.l1i, tlb.stlb, pcid, seed)")
         assertError("machine ram", 1, 9, "expected KEY=VALUE, found 'ram'")
         assertError("sysctl vm.overcommit_memory=1\nmachine ram=1G", 2, 1, "'machine' must come before every other command")
         assertError("machine\nmachine", 2, 1, "'machine' may appear only once")
@@ -191,7 +191,7 @@ final class ParserTests: XCTestCase {
         assertError("use nobody", 1, 5, "unknown process 'nobody'")
         assertError("spawn a\nshow maps for nobody", 2, 15, "unknown process 'nobody'")
         assertError("show meminfo for a", 1, 14, "'show meminfo' is system-wide; 'for' is not allowed")
-        assertError("show everything", 1, 6, "unknown 'show' item 'everything' (known: maps, smaps, status, vmas, meminfo, buddyinfo, vmstat, dmesg, tlb, mm, smaps_rollup, oom_score, oom_score_adj, pmap, pmap-x)")
+        assertError("show everything", 1, 6, "unknown 'show' item 'everything' (known: maps, smaps, status, vmas, meminfo, buddyinfo, vmstat, dmesg, tlb, mm, smaps_rollup, oom_score, oom_score_adj, pmap, pmap-x, auxv)")
         assertError("show maps", 1, 1, "'show' needs a running process; 'spawn' one first")
         assertError("cat /etc/passwd", 1, 5, "cat: unsupported file '/etc/passwd' (supported: /proc/meminfo, /proc/buddyinfo, /proc/vmstat, /proc/PID/maps, /proc/PID/smaps, /proc/PID/smaps_rollup, /proc/PID/status, /proc/PID/oom_score, /proc/PID/oom_score_adj (PID = self, a number or a process name))")
         assertError("cat /proc/ghost/maps", 1, 11, "unknown process 'ghost'")
@@ -210,7 +210,7 @@ final class ParserTests: XCTestCase {
         assertError("spawn a\necho x > /proc/a/oom_score_adj", 2, 6, "oom_score_adj must be an integer, found 'x'")
         assertError("spawn a\necho 1 > /proc/ghost/oom_score_adj", 2, 16, "unknown process 'ghost'")
         assertError("echo 1 > /proc/1000/oom_score_adj", 1, 1, "'echo' needs a running process; 'spawn' one first")
-        assertError("sysctl vm.swappiness=60", 1, 8, "unknown sysctl 'vm.swappiness' (known: vm.overcommit_memory, vm.overcommit_ratio, vm.overcommit_kbytes, vm.panic_on_oom, vm.admin_reserve_kbytes, vm.user_reserve_kbytes, vm.max_map_count, vm.oom_kill_allocating_task)")
+        assertError("sysctl vm.swappiness=60", 1, 8, "unknown sysctl 'vm.swappiness' (known: vm.overcommit_memory, vm.overcommit_ratio, vm.overcommit_kbytes, vm.panic_on_oom, vm.admin_reserve_kbytes, vm.user_reserve_kbytes, vm.max_map_count, vm.oom_kill_allocating_task, kernel.randomize_va_space)")
         assertError("sysctl vm.overcommit_memory=3", 1, 29, "vm.overcommit_memory 3 is out of range (0...2)")
         assertError("sysctl", 1, 7, "missing vm.NAME or vm.NAME=VALUE for 'sysctl'")
         assertError("free -x", 1, 6, "unknown free option '-x' (use -b, -k, -m, -g or -h)")
@@ -222,6 +222,30 @@ final class ParserTests: XCTestCase {
         assertError("spawn a\nmadvise 0 4K sometimes", 2, 14, "unknown madvise advice 'sometimes' (known: normal, random, sequential, willneed, dontneed, free, remove, dontfork, dofork, mergeable, unmergeable, hugepage, nohugepage, dontdump, dodump, wipeonfork, keeponfork, cold, pageout)")
         assertError("spawn a\nmremap 0 4K 8K sideways", 2, 16, "unknown mremap option 'sideways' (known: maymove, dontunmap, fixed ADDR)")
         assertError("\"mmap\"", 1, 1, "expected a command, found a string")
+    }
+
+    func testExecCommandsParseAndReportErrors() throws {
+        let s = try XCTUnwrap(parse("machine seed=0x2a\nsysctl kernel.randomize_va_space=2\nimport /usr/bin/ls\nimport ./a.out as /bin/a\nspawn /bin/a\nexec /usr/bin/ls -l \"two words\"\nshow auxv for a"))
+        XCTAssertEqual(s.machine.seed, 42)
+        XCTAssertEqual(s.stepCount, 6)
+        guard case .importFile(let h, let a) = s.statements[2].command else { return XCTFail() }
+        XCTAssertEqual(h, "./a.out"); XCTAssertEqual(a, "/bin/a")
+        guard case .exec(let p, let argv) = s.statements[4].command else { return XCTFail() }
+        XCTAssertEqual(p, "/usr/bin/ls"); XCTAssertEqual(argv, ["/usr/bin/ls", "-l", "two words"])
+        guard case .spawn(let spec) = s.statements[3].command else { return XCTFail() }
+        XCTAssertNil(spec.syntheticOptionColumn)
+        guard case .spawn(let spec2) = try Parser.parse("spawn /bin/a as x uid=0 text=8K", file: "t").statements[0].command else { return XCTFail() }
+        XCTAssertEqual(spec2.syntheticOptionColumn, 25)
+        assertError("import", 1, 7, "missing host file path for 'import'")
+        assertError("import /a as", 1, 13, "missing simulated path after 'as' for 'import'")
+        assertError("import /a as b", 1, 14, "the simulated path 'b' must be absolute")
+        assertError("import /a /b", 1, 11, "unexpected '/b' after 'import' arguments")
+        assertError("exec /bin/ls", 1, 1, "'exec' needs a running process; 'spawn' one first")
+        assertError("spawn a\nexec", 2, 5, "missing program path for 'exec'")
+        assertError("spawn a\nexec ls", 2, 6, "the program path 'ls' must be absolute")
+        assertError("sysctl kernel.randomize_va_space=3", 1, 34, "kernel.randomize_va_space 3 is out of range (0...2)")
+        assertError("machine seed=-1", 1, 14, "invalid number '-1' (expected decimal, 0x hex, a K/M/G/T/P/E size or NULL)")
+        assertError("show auxv", 1, 1, "'show' needs a running process; 'spawn' one first")
     }
 
     func testLexerAndTextErrors() {
@@ -260,7 +284,7 @@ final class ParserTests: XCTestCase {
 
     func testBuiltInExamplesParse() throws {
         let all = Examples.all()
-        XCTAssertEqual(all.map(\.name), ["belady", "demo", "fork-cow", "free", "kthread", "lazy-malloc", "mmap-100mb", "null-write", "threads"])
+        XCTAssertEqual(all.map(\.name), ["belady", "demo", "exec-ls", "fork-cow", "free", "kthread", "lazy-malloc", "mmap-100mb", "null-write", "threads"])
         for e in all {
             XCTAssertFalse(e.summary.isEmpty, e.name)
             XCTAssertNoThrow(try Parser.parse(e.source, file: e.name), e.name)

@@ -89,4 +89,104 @@ final class RunnerTests: XCTestCase {
         XCTAssertFalse(out.contains("after exit"))
         XCTAssertFalse(out.contains("malloc("))
     }
+
+    /// A tiny static ET_EXEC: r-- page at 0x400000, then rw- 0x10 file bytes + bss up to 0x403000.
+    static func tinyELF() -> [UInt8] {
+        var b = [UInt8](repeating: 0, count: 0x1010)
+        func put(_ off: Int, _ v: UInt64, _ n: Int) { for i in 0..<n { b[off + i] = UInt8((v >> UInt64(8 * i)) & 0xff) } }
+        b[0] = 0x7f; b[1] = 0x45; b[2] = 0x4c; b[3] = 0x46; b[4] = 2; b[5] = 1; b[6] = 1
+        put(16, 2, 2); put(18, 62, 2); put(24, 0x400100, 8); put(32, 64, 8); put(54, 56, 2); put(56, 2, 2)
+        let ph: [(UInt32, UInt64, UInt64, UInt64, UInt64)] = [(4, 0, 0x400000, 0x1000, 0x1000), (6, 0x1000, 0x401000, 0x10, 0x2000)]
+        for (i, p) in ph.enumerated() {
+            let o = 64 + i * 56
+            put(o, 1, 4); put(o + 4, UInt64(p.0), 4); put(o + 8, p.1, 8); put(o + 16, p.2, 8)
+            put(o + 32, p.3, 8); put(o + 40, p.4, 8); put(o + 48, 0x1000, 8)
+        }
+        return b
+    }
+
+    /// Writes `bytes` to a fresh temporary file and returns its path.
+    func tempFile(_ bytes: [UInt8]) throws -> String {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("mmsim-runner-\(UUID().uuidString)")
+        try Data(bytes).write(to: url)
+        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+        return url.path
+    }
+
+    func testImportSpawnExecAndShowAuxv() throws {
+        let host = try tempFile(Self.tinyELF())
+        let text = try tempFile(Array("#!/bin/sh\n".utf8))
+        let src = """
+        import \(host) as /bin/tiny
+        import \(text) as /bin/script
+        spawn /home/user/old
+        exec /bin/tiny one
+        show vmas
+        show auxv | grep AT_E
+        exec /bin/script
+        """
+        let (out, err, status) = try run(src, RunOptions(check: true, allowHostFiles: true))
+        XCTAssertEqual(out, """
+        imported /bin/tiny (4112 bytes, ELF64 x86-64 ET_EXEC, static)
+        imported /bin/script (10 bytes, not loadable: not an ELF file (bad magic))
+        [pid 1000] execve("/home/user/old", ["/home/user/old"], 0x7fffffffee38 /* 3 vars */) = 0
+        execve("/bin/tiny", ["/bin/tiny", "one"], 0x7fffffffee38 /* 3 vars */) = 0
+        0x400000-0x401000 r--p 4 kB /bin/tiny
+        0x401000-0x402000 rw-p 4 kB /bin/tiny [account]
+        0x402000-0x403000 rw-p 4 kB anonymous [account]
+        0x7ffff7ff7000-0x7ffff7ffb000 r--p 16 kB [vvar]
+        0x7ffff7ffb000-0x7ffff7ffd000 r--p 8 kB [vvar_vclock]
+        0x7ffff7ffd000-0x7ffff7fff000 r-xp 8 kB [vdso]
+        0x7ffffffde000-0x7ffffffff000 rw-p 132 kB anonymous [account,growsdown]
+        AT_ENTRY:             0x400100
+        AT_EUID:              1000
+        AT_EGID:              1000
+        AT_EXECFN:            /bin/tiny
+        execve("/bin/script", ["/bin/script"], 0x7fffffffedf0 /* 3 vars */) = -1 ENOEXEC
+
+        """)
+        XCTAssertEqual(err, """
+        t.mmsim:7:1: error: exec: ENOEXEC: '/bin/script': not an ELF file (bad magic)
+        exec /bin/script
+        ^
+
+        """)
+        XCTAssertEqual(status, 1)
+    }
+
+    func testImportErrorsAndPermission() throws {
+        let host = try tempFile(Self.tinyELF())
+        var (_, err, status) = try run("import \(host)")
+        XCTAssertEqual(err.split(separator: "\n").first.map(String.init),
+                       "t.mmsim:1:1: error: importing host files is disabled here (mmsim run allows it unless --no-host-files is given)")
+        XCTAssertEqual(status, 1)
+        (_, err, status) = try run("  import /no/such/file", RunOptions(allowHostFiles: true))
+        XCTAssertEqual(err.split(separator: "\n").first.map(String.init), "t.mmsim:1:3: error: cannot import '/no/such/file': No such file or directory")
+        (_, err, status) = try run("import \(host) as /a\nimport \(host) as /a", RunOptions(allowHostFiles: true))
+        XCTAssertEqual(err.split(separator: "\n").first.map(String.init), "t.mmsim:2:1: error: import: '/a' already exists")
+        (_, err, status) = try run("import \(host) as /a\nspawn /a nopie", RunOptions(allowHostFiles: true))
+        XCTAssertEqual(err.split(separator: "\n").first.map(String.init), "t.mmsim:2:10: error: '/a' is an imported file: its layout comes from its ELF headers, so pie, nopie, text=, rodata=, data= and bss= do not apply")
+        (_, err, status) = try run("spawn /bin/x\nshow auxv", RunOptions(allowHostFiles: true))
+        XCTAssertEqual(err.split(separator: "\n").first.map(String.init), "t.mmsim:2:1: error: process 1000 (x) runs a synthetic image (spawn without an imported ELF file): it has no auxiliary vector")
+        XCTAssertEqual(status, 1)
+    }
+
+    /// kernel.randomize_va_space and the seed: same seed, same layout; another seed, another.
+    func testASLRFromSysctlAndSeed() throws {
+        let host = try tempFile(Self.tinyELF())
+        let src = "machine seed=7\nsysctl kernel.randomize_va_space=2\nimport \(host) as /bin/tiny\nspawn /bin/tiny\nshow vmas\nshow status | grep VmStk"
+        let a = try run(src, RunOptions(allowHostFiles: true))
+        let b = try run(src, RunOptions(allowHostFiles: true))
+        let c = try run(src, RunOptions(allowHostFiles: true, seed: 8))
+        XCTAssertEqual(a.0, b.0)
+        XCTAssertNotEqual(a.0, c.0)
+        XCTAssertEqual(a.2, 0)
+        // ET_EXEC segments stay; the vDSO and the stack move.
+        XCTAssertTrue(a.0.contains("0x400000-0x401000 r--p 4 kB /bin/tiny"))
+        XCTAssertFalse(a.0.contains("0x7ffffffde000-0x7ffffffff000"))
+        XCTAssertFalse(a.0.contains("[vdso]\n0x7ffff7ff"))
+        let off = try run(src.replacingOccurrences(of: "=2", with: "=0"), RunOptions(allowHostFiles: true, seed: 8))
+        XCTAssertTrue(off.0.contains("0x7ffff7ffd000-0x7ffff7fff000 r-xp 8 kB [vdso]"))
+        XCTAssertTrue(off.0.contains("0x7ffffffde000-0x7ffffffff000 rw-p 132 kB anonymous"))
+    }
 }

@@ -96,8 +96,27 @@ public final class FileSystem {
         return inode
     }
 
-    /// The file at `path`, or nil.
-    public func lookup(_ path: String) -> Inode? { byPath[path] }
+    /// Symbolic links: link path → target path (e.g. /lib64/ld-linux-x86-64.so.2 → the real file).
+    public private(set) var links: [String: String] = [:]
+
+    /// The file at `path` (following symbolic links, at most 40 as in Linux), or nil.
+    public func lookup(_ path: String) -> Inode? {
+        var p = path
+        for _ in 0..<40 {
+            if let i = byPath[p] { return i }
+            guard let t = links[p] else { return nil }
+            p = t
+        }
+        return nil
+    }
+
+    /// Creates a symbolic link `path` → `target`. Throws when `path` is not absolute or already names
+    /// a file or a link. Linux: do_symlinkat(), fs/namei.c
+    public func symlink(_ path: String, to target: String) throws {
+        guard path.hasPrefix("/") else { throw FileSystemError.notAbsolute(path) }
+        guard byPath[path] == nil, links[path] == nil else { throw FileSystemError.exists(path) }
+        links[path] = target
+    }
 
     /// The file a VMA maps, or nil (the model's synthetic images map files it never created).
     public func inode(for file: MappedFile) -> Inode? {

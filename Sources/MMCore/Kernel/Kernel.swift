@@ -12,6 +12,8 @@ public struct MachineConfig: Sendable, Equatable {
     public var swapBytes: UInt64
     /// Transparent huge pages mode; khugepaged runs (and raises min_free_kbytes) unless `never`.
     public var thp: THPMode
+    /// Seed of the machine's random source (ASLR offsets, AT_RANDOM bytes).
+    public var seed: UInt64 = 0
     public init(ramBytes: UInt64 = 2 << 30, minFreeKbytes: Int? = nil, tlb: TLBConfig = TLBConfig(), swapBytes: UInt64 = 0,
                 thp: THPMode = .madvise) {
         self.ramBytes = ramBytes; self.minFreeKbytes = minFreeKbytes; self.tlb = tlb; self.swapBytes = swapBytes
@@ -37,6 +39,9 @@ public struct Sysctl: Sendable, Equatable {
     public var oomKillAllocatingTask = 0
     /// vm.max_map_count.
     public var maxMapCount = 65530
+    /// kernel.randomize_va_space: 0 off (the model's default, as under `setarch -R`), 1 stack,
+    /// mmap base, PIE and vDSO randomised, 2 also the brk.
+    public var randomizeVaSpace = 0
     public init() {}
 }
 
@@ -182,11 +187,14 @@ public final class Kernel {
     /// Faults left to narrate in this step, and faults taken silently beyond the budget.
     public var explainFaultsLeft = 3
     public var explainFaultsSuppressed = 0
+    /// The machine's random source, seeded from `config.seed`.
+    public var random: KernelRandom
 
     /// Boots a machine. Throws when the configuration cannot be booted (RAM size out of range).
     public init(config: MachineConfig = MachineConfig()) throws {
         try config.tlb.validate()
         self.config = config
+        random = KernelRandom(seed: config.seed)
         phys = try PhysicalMemory(config: PhysicalMemoryConfig(ramBytes: config.ramBytes, minFreeKbytes: config.minFreeKbytes))
         mmu = MMU(config: config.tlb)
         bootMemory()

@@ -67,6 +67,10 @@ public final class MMStruct {
     /// The VMAs procfs shows: the tree's, then the gate page.
     public var vmasWithGate: [VMA] { vmas.vmas + (gateVMA.map { [$0] } ?? []) }
 
+    /// The auxiliary vector exec wrote on the stack (mm->saved_auxv), without AT_NULL; empty for
+    /// the synthetic images of `spawn`.
+    public var savedAuxv: [AuxvEntry] = []
+
     /// The PCID this address space's TLB entries are tagged with when PCIDs are enabled.
     public var pcid: UInt16 = 0
 

@@ -16,6 +16,8 @@ public struct MappedFile: Hashable, Sendable {
 /// The special names maps prints for some anonymous areas.
 public enum VMASpecial: Hashable, Sendable {
     case none, heap, stack, vvar, vdso, vsyscall
+    /// The clock pages of the vDSO data area, a mapping of its own since Linux 6.13.
+    case vvarVclock
 }
 
 /// One `vm_area_struct`: a range [start, end) with the same flags and backing.

@@ -13,16 +13,19 @@ extension Kernel {
     /// Sets up the user layout of a new mm: top-down from mmap_base below the stack gap, or
     /// bottom-up from TASK_UNMAPPED_BASE when `mm.legacyVALayout` is set.
     /// Linux: arch_pick_mmap_layout() / arch_pick_mmap_base(), arch/x86/mm/mmap.c
-    public func archPickMmapLayout(_ mm: MMStruct) {
+    /// With `randomize` (PF_RANDOMIZE, set by exec when kernel.randomize_va_space is non-zero) both
+    /// bases move down by arch_mmap_rnd() and the gap includes the stack's random range.
+    public func archPickMmapLayout(_ mm: MMStruct, randomize: Bool = false) {
         // __TASK_UNMAPPED_BASE(task_size) = PAGE_ALIGN(task_size / 3); mmap_legacy_base adds the
         // random factor, which is 0 with ASLR off.
-        mm.mmapLegacyBase = pageAlignUp(mm.taskSize / 3) ?? 0
+        let rnd = randomize ? archMmapRnd() : 0
+        mm.mmapLegacyBase = (pageAlignUp(mm.taskSize / 3) ?? 0) &+ rnd
         if mm.legacyVALayout {
             mm.topDown = false
             mm.mmapBase = mm.mmapLegacyBase
         } else {
             mm.topDown = true
-            mm.mmapBase = Kernel.mmapBase(taskSize: mm.taskSize, stackRlimit: mm.stackRlimit)
+            mm.mmapBase = Kernel.mmapBase(taskSize: mm.taskSize, stackRlimit: mm.stackRlimit, randomize: randomize, rnd: rnd)
         }
         narrate("mmap layout: \(mm.topDown ? "top-down" : "legacy bottom-up"), mmap_base \(VirtAddr(mm.mmapBase))")
     }
@@ -31,13 +34,14 @@ extension Kernel {
     /// rlimit plus the pad (stack_guard_gap + stack_maxrandom_size(), the latter 0 with ASLR off
     /// because PF_RANDOMIZE is clear) clamped to [128 MiB, TASK_SIZE/6*5]; a pad that would
     /// overflow (rlimit near RLIM_INFINITY) is not added. Linux: mmap_base(), arch/x86/mm/mmap.c
-    public static func mmapBase(taskSize: UInt64, stackRlimit: UInt64) -> UInt64 {
+    /// With `randomize` the pad includes stack_maxrandom_size() and `rnd` is subtracted too.
+    public static func mmapBase(taskSize: UInt64, stackRlimit: UInt64, randomize: Bool = false, rnd: UInt64 = 0) -> UInt64 {
         var gap = stackRlimit
-        let pad: UInt64 = 0 + STACK_GUARD_GAP
+        let pad: UInt64 = (randomize ? STACK_MAXRANDOM_SIZE : 0) + STACK_GUARD_GAP
         let (padded, o) = gap.addingReportingOverflow(pad)
         if !o && padded > gap { gap = padded }
         gap = min(max(gap, MMAP_MIN_GAP), taskSize / 6 * 5)
-        return pageAlignUp(taskSize - gap) ?? 0
+        return pageAlignUp(taskSize - gap &- rnd) ?? 0
     }
 
     /// Finds the highest free range of `length` bytes within [low, high) that keeps the stack
