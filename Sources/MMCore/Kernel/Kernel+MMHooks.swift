@@ -1,15 +1,11 @@
 /// Page-table operations that the VMA code calls (Linux mm/memory.c, mm/mprotect.c, mm/mremap.c).
 
 extension Kernel {
-    /// Flushes `mm`'s TLB entries for [start, end): directly when `mm` is loaded, through its PCID
-    /// when PCIDs keep entries of unloaded address spaces, not at all otherwise (without PCID an
-    /// unloaded mm has no entries). Linux: flush_tlb_mm_range(), arch/x86/mm/tlb.c
+    /// Flushes `mm`'s TLB entries for [start, end) wherever they may be cached: on this CPU when
+    /// it has the mm loaded, by IPI on the other CPUs running it (TLB shootdown); CPUs that ran it
+    /// earlier flush at their next switch (tlb_gen). Linux: flush_tlb_mm_range(), arch/x86/mm/tlb.c
     func flushTLBRange(_ mm: MMStruct, _ start: VirtAddr, _ end: VirtAddr) {
-        if let cur = current, cur.mm === mm {
-            mmu.flushRange(start, end)
-        } else if config.tlb.pcid {
-            mmu.flushRange(start, end, pcid: mm.pcid)
-        }
+        flushTLBMMRange(mm, start, end)
     }
 
     /// Calls `body` for every present leaf PTE in [start, end) of `mm`, skipping absent upper
@@ -59,7 +55,9 @@ extension Kernel {
     /// Linux: free_pgtables() / free_pgd_range(), mm/memory.c
     public func freePgtables(_ mm: MMStruct, floor: VirtAddr, ceiling: VirtAddr) {
         guard floor < ceiling else { return }
+        let before = mm.pgtablesBytes
         _ = freeTables(mm, mm.pgd, level: 0, base: 0, floor: floor.raw, ceiling: ceiling.raw)
+        if mm.pgtablesBytes != before { flushTLBFreedTables(mm, floor, ceiling) }
     }
 
     /// Frees empty child tables of `table` (covering `base`...) inside [floor, ceiling).
@@ -178,6 +176,6 @@ extension Kernel {
         freePgtables(mm, floor: VirtAddr(0), ceiling: VirtAddr(1 << 47))
         while mm.vmas.count > 0 { mm.vmas.remove(at: mm.vmas.count - 1) }
         mm.totalVM = 0; mm.lockedVM = 0; mm.dataVM = 0; mm.execVM = 0; mm.stackVM = 0
-        if config.tlb.pcid { mmu.flushAll(pcid: mm.pcid) } else { mmu.flushAll() }
+        flushTLBMM(mm)
     }
 }
