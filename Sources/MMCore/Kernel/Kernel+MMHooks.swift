@@ -39,16 +39,17 @@ extension Kernel {
     }
 
     /// Unmaps every page in [start, end) of `mm`: clears PTEs, drops page references and mapcounts,
-    /// updates RSS counters and flushes the TLB range. VMAs are not touched.
+    /// updates RSS counters and flushes the TLB range (unless `flush` is false: exit_mmap gathers
+    /// one flush of the whole mm at its end). VMAs are not touched.
     /// Linux: zap_page_range_single() / unmap_vmas(), mm/memory.c
-    public func zapPageRange(_ mm: MMStruct, _ start: VirtAddr, _ end: VirtAddr) {
+    public func zapPageRange(_ mm: MMStruct, _ start: VirtAddr, _ end: VirtAddr, flush: Bool = true) {
         var zapped = 0
         forEachPresentPTE(mm, start, end) { _, slot, pte in
             phys.writePTE(slot, PTE(raw: 0))
             if pte.isPresent && pte.pfn != zeroPFN { removeMappedPage(mm, pte.pfn) }
             zapped += 1
         }
-        if zapped > 0 { flushTLBRange(mm, start, end) }
+        if zapped > 0 && flush { flushTLBRange(mm, start, end) }
     }
 
     /// Frees the page-table pages whose whole span lies in [floor, ceiling) and maps nothing.
@@ -166,11 +167,13 @@ extension Kernel {
         phys.putPage(mm.pgd)
     }
 
-    /// Tears down a whole address space: unmaps every VMA, unaccounts committed memory and frees
-    /// every page table including the PGD. Linux: exit_mmap(), mm/mmap.c
+    /// Tears down a whole address space: unmaps every VMA, unaccounts committed memory, frees
+    /// every page table below the PGD, and flushes the whole mm once at the end (a fullmm
+    /// mmu_gather: CPUs still lazily on the mm get an IPI and switch to init_mm).
+    /// Linux: exit_mmap(), mm/mmap.c; tlb_gather_mmu_fullmm() / tlb_finish_mmu(), mm/mmu_gather.c
     func exitMMap(_ mm: MMStruct) {
         for vma in mm.vmas.vmas {
-            zapPageRange(mm, vma.start, vma.end)
+            zapPageRange(mm, vma.start, vma.end, flush: false)
             if vma.flags.contains(.account) { vmUnacctMemory(pages: vma.pages) }
         }
         freePgtables(mm, floor: VirtAddr(0), ceiling: VirtAddr(1 << 47))

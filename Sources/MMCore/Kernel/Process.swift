@@ -375,9 +375,11 @@ extension Kernel {
         mm.mmUsers -= 1
         // A task that exits while running keeps its mm as active_mm (an mm_count reference) until
         // the CPU switches away from it: the next task may borrow it (lazy TLB).
-        if isRunning(task) {
+        if let c = cpuRunning(task) {
             task.activeMM = mm
             mm.mmCount += 1
+            // exit_mm(): the exiting task's CPU keeps the mm loaded in lazy TLB mode.
+            enterLazyTLB(cpus[c])
         }
         if mm.mmUsers == 0 {
             task.malloc = MallocState()

@@ -164,7 +164,8 @@ extension Kernel {
         if prev !== next {
             let what = next === initMM ? "init_mm (kernel page tables only)" : "PGD at PFN \(next.pgd)"
             let why: String
-            if !config.tlb.pcid { why = "flush: without PCID every CR3 write drops the old entries" }
+            if next === initMM { why = needFlush ? "flush" : "keep: init_mm maps no user pages" }
+            else if !config.tlb.pcid { why = "flush: without PCID every CR3 write drops the old entries" }
             else if needFlush { why = "flush: the ASID slot was new or its entries are older than the mm's tlb_gen \(next.tlbGen)" }
             else { why = "keep: the ASID slot still holds this mm's entries, up to date (tlb_gen \(next.tlbGen))" }
             narrate("CPU\(c.id): switch_mm: load CR3 = \(what), ASID \(asid), PCID \(pcid) (\(why))")
