@@ -213,7 +213,7 @@ extension Kernel {
         var lazies: UInt64 = 0
         for c in cpus where c !== me && mm.cpumask & c.bit != 0 && c.isLazy && c.loadedMM === mm { lazies |= c.bit }
         guard lazies != 0 else { return }
-        mm.tlbGen &+= 1
+        // Part of the same gather as the zap's flush: no new generation (a lazy CPU leaves the mm anyway).
         let info = FlushTLBInfo(mm: mm, start: start.raw, end: end.raw, strideShift: PAGE_SHIFT, newTLBGen: mm.tlbGen,
                                 freedTables: true, initiatingCPU: cpuID)
         flushTLBMulti(lazies, info)
