@@ -198,10 +198,11 @@ extension Kernel {
         guard panicMessage == nil else { return .failure(.panic) }
         guard task.state.isAlive, task.mm != nil, task.vforkChild == nil else { return .failure(.notRunning) }
         switchTo(task)
+        let cpuMMU = mmu   // the MMU of the CPU the task runs on
         var faults = 0
         var narrated = false
         while true {
-            switch mmu.translate(va, kind, user: true, mem: phys) {
+            switch cpuMMU.translate(va, kind, user: true, mem: phys) {
             case .ok(let pa):
                 if narrated {
                     narrate("[8] back in user mode the instruction is restarted: \(va) now translates to physical \(pa)")
