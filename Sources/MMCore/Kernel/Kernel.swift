@@ -288,6 +288,7 @@ public final class Kernel {
         let c = cpus[cpuID]
         let prev = current
         let prevActive = prev?.mm ?? prev?.activeMM
+        narrate("CPU\(c.id): context_switch: \(prev.map { "\($0.comm)[\($0.pid)]" } ?? "idle") → \(task.comm)[\(task.pid)]")
         if task.mm == nil {
             if let b = prevActive { b.mmCount += 1 }
             task.activeMM = prevActive

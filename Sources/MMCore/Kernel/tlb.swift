@@ -144,7 +144,10 @@ extension Kernel {
         c.isLazy = false
         var asid: Int, needFlush: Bool
         if prev === next {
-            guard wasLazy, c.ctxs[c.loadedASID].tlbGen != next.tlbGen else { return }
+            guard wasLazy, c.ctxs[c.loadedASID].tlbGen != next.tlbGen else {
+                narrate("CPU\(c.id): switch_mm: same mm (PGD at PFN \(next.pgd)\(wasLazy ? ", left lazy TLB mode, up to date" : "")): CR3 unchanged")
+                return
+            }
             asid = c.loadedASID; needFlush = true
             narrate("CPU\(c.id): switch_mm: leaving lazy TLB mode on the same mm, whose tlb_gen moved on (\(c.ctxs[asid].tlbGen) → \(next.tlbGen)): flush")
         } else {
