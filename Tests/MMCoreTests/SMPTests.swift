@@ -282,4 +282,25 @@ final class SMPTests: XCTestCase {
         XCTAssertEqual(mm.mmCount, 0, "both CPUs switched away: the last mmdrop freed the PGD")
         XCTAssertEqual(k.checkInvariants(), [])
     }
+
+    func testExecOfAVforkChildWakesTheParentAndLoadsTheNewMM() throws {
+        let k = try Kernel(config: MachineConfig(ramBytes: 256 << 20, cpus: 2))
+        let sh = try k.spawn(ProgramImage(path: "/bin/sh")).get()
+        let old = sh.mm!
+        let child = try k.vfork(sh).get()
+        // A new, empty address space as execve builds it (here: just its PGD).
+        let pgd = k.phys.allocPages(order: 0, gfp: [.zero])!
+        k.phys.memMap.flags[pgd.index].insert(.pageTable)
+        k.stat.nrPageTable += 1
+        let mm = MMStruct(pgd: pgd)
+        k.execMmap(child, mm)
+        XCTAssertNil(sh.vforkChild, "exec releases the vfork parent")
+        XCTAssertEqual([old.mmUsers, old.mmCount], [1, 1])
+        XCTAssertTrue(k.cpus[0].loadedMM === mm)
+        XCTAssertEqual(k.mmu.cr3, pgd)
+        XCTAssertEqual(mm.cpumask, 0b01)
+        XCTAssertEqual(old.cpumask, 0)
+        XCTAssertNoThrow(try k.schedule(sh, on: 1).get())
+        XCTAssertEqual(k.checkInvariants(), [])
+    }
 }
