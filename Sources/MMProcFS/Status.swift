@@ -186,7 +186,7 @@ public enum Status {
     /// scheduler, so those lines use fixed values of a user process started by systemd on a 2-CPU
     /// machine: PPid 1, session and process-group leader of its own, uid = gid = t.uid with that one
     /// group, umask 0022, FDSize 64, capabilities only for root, 0 context switches, CPUs 0-1, node 0.
-    /// State is "R (running)" for the current task, "S (sleeping)" for other live tasks and
+    /// State is "R (running)" for a task some CPU runs, "D (disk sleep)" while it waits in vfork(), "S (sleeping)" for other live tasks and
     /// "Z (zombie)" after exit (then without Umask and memory lines, FDSize 0).
     public static func gather(_ k: Kernel, _ t: Task) -> StatusValues {
         var v = StatusValues(name: t.comm, pid: t.pid)
@@ -197,7 +197,7 @@ public enum Status {
         v.sigQueueLimit = sigPendingLimit(totalRAMPages: k.phys.totalManagedPages)
         v.threads = max(1, k.allTasks.filter { $0.tgid == t.tgid && $0.state.isAlive }.count)
         if t.state.isAlive {
-            v.state = k.current === t ? "R (running)" : "S (sleeping)"
+            v.state = k.isRunning(t) ? "R (running)" : t.vforkChild != nil ? "D (disk sleep)" : "S (sleeping)"
             if let mm = t.mm { v.mem = StatusMem(mm) }
         } else {
             v.state = "Z (zombie)"

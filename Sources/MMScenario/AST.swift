@@ -46,7 +46,7 @@ enum ProcRef: Equatable {
 
 /// What `show`/`cat` prints.
 enum ShowWhat: String, Equatable, CaseIterable {
-    case maps, smaps, status, vmas, meminfo, buddyinfo, vmstat, dmesg, tlb, mm, auxv
+    case maps, smaps, status, vmas, meminfo, buddyinfo, vmstat, dmesg, tlb, mm, auxv, ps, interrupts
     case smapsRollup = "smaps_rollup", oomScore = "oom_score", oomScoreAdj = "oom_score_adj"
     /// pmap(1) and pmap -x.
     case pmap, pmapExtended = "pmap-x"
@@ -90,7 +90,14 @@ enum WriteValue: Equatable {
 enum Command {
     case sysctl([(name: String, value: Int?)])
     case spawn(SpawnSpec)
-    case use(String)
+    /// Run the named process on a CPU (the selected one, or CPU K with `on cpu K`, which becomes selected).
+    case use(String, cpu: Int?)
+    /// Select the CPU later commands act on.
+    case cpu(Int)
+    /// vfork() of the current process; the child is named and runs while the parent waits.
+    case vfork(String)
+    /// clone() of the current process with explicit flags; the child is named.
+    case clone(String, CloneFlags)
     /// fork() of the current process; the child is named.
     case fork(String)
     /// pthread_create() in the current process; the thread is named.
@@ -131,7 +138,7 @@ enum Command {
     /// Whether the step is something the current process does (skipped once it is dead).
     var isProcessStep: Bool {
         switch self {
-        case .sysctl, .spawn, .kthread, .use, .note, .show, .freeCommand, .policy, .importFile: return false
+        case .sysctl, .spawn, .kthread, .use, .note, .show, .freeCommand, .policy, .importFile, .cpu: return false
         default: return true
         }
     }

@@ -95,6 +95,16 @@ struct ParserState {
                 throw LineError(column: extra.column, message: "unexpected '\(extra.text)' after '\(cmd)' arguments")
             }
         }
+        func childName() throws -> String {
+            guard let a = args.popFirst(), a.text == "as" else {
+                throw LineError(column: endColumn, message: "'\(cmd)' needs 'as NAME' to name the child")
+            }
+            guard let n = args.popFirst() else { throw LineError(column: a.column + 2, message: "missing process name after 'as'") }
+            try checkNewProcessName(n)
+            try done()
+            processNames.insert(n.text)
+            return n.text
+        }
         func requireProcess() throws {
             guard anySpawn else {
                 throw LineError(column: first.column, message: "'\(cmd)' needs a running process; 'spawn' one first")
@@ -121,6 +131,21 @@ struct ParserState {
             processNames.insert(n.text)
             anySpawn = true
             command = .kthread(n.text)
+        case "vfork":
+            try requireProcess()
+            let n = try childName()
+            command = .vfork(n)
+        case "clone":
+            try requireProcess()
+            let f = try word("clone flags")
+            let flags = try parseCloneFlags(f)
+            let n = try childName()
+            command = .clone(n, flags)
+        case "cpu":
+            let t = try word("CPU number")
+            let k = try cpuNumber(t)
+            try done()
+            command = .cpu(k)
         case "fork", "thread":
             try requireProcess()
             guard let a = args.popFirst(), a.text == "as" else {
@@ -152,8 +177,16 @@ struct ParserState {
         case "use":
             let n = try word("process name")
             guard processNames.contains(n.text) else { throw LineError(column: n.column, message: "unknown process '\(n.text)'") }
+            var cpu: Int? = nil
+            if let on = args.first, on.text == "on" {
+                args.removeFirst()
+                guard let c = args.popFirst(), c.text == "cpu" else {
+                    throw LineError(column: on.column + 3, message: "expected 'cpu K' after 'on'")
+                }
+                cpu = try cpuNumber(try word("CPU number"))
+            }
             try done()
-            command = .use(n.text)
+            command = .use(n.text, cpu: cpu)
         case "echo" where args.count == 3 && args[1].text == ">" && args[1].kind == .word:
             // echo VALUE > /proc/PID/oom_score_adj
             let v = args[0], path = args[2]
@@ -451,12 +484,13 @@ struct ParserState {
 
     /// Returns the `show` command equivalent to `cat PATH`; throws for unsupported files.
     func parseCat(_ t: Token) throws -> Command {
-        let supported = "supported: /proc/meminfo, /proc/buddyinfo, /proc/vmstat, "
+        let supported = "supported: /proc/meminfo, /proc/buddyinfo, /proc/vmstat, /proc/interrupts, "
             + ShowWhat.procFiles.map { "/proc/PID/" + $0.rawValue }.joined(separator: ", ") + " (PID = self, a number or a process name)"
         switch t.text {
         case "/proc/meminfo": return .show(.meminfo, .current, catPath: t.text)
         case "/proc/vmstat": return .show(.vmstat, .current, catPath: t.text)
         case "/proc/buddyinfo": return .show(.buddyinfo, .current, catPath: t.text)
+        case "/proc/interrupts": return .show(.interrupts, .current, catPath: t.text)
         default: break
         }
         let parts = t.text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
@@ -515,6 +549,37 @@ struct ParserState {
         guard !frames.isEmpty else { throw LineError(column: endColumn, message: "'policy' needs 'frames N'") }
         guard let r = refs else { throw LineError(column: endColumn, message: "'policy' needs 'refs P,P,…'") }
         return .policy(policies, frames: frames, refs: r, seed: seed, compare: compare)
+    }
+
+    /// Returns the CPU number `t` names; throws unless it is a CPU of the machine (0...cpus-1).
+    func cpuNumber(_ t: Token) throws -> Int {
+        let v = try Values.signed(t.text, column: t.column, what: "CPU number", range: 0...Int64(MachineConfig.maxCPUs))
+        guard v < machine.cpus else {
+            throw LineError(column: t.column, message: "no CPU \(v): the machine has \(machine.cpus) CPU\(machine.cpus == 1 ? "" : "s") (set 'machine cpus=N')")
+        }
+        return Int(v)
+    }
+
+    /// Returns the clone flags of a `vm,vfork,thread` word (`CLONE_` prefix and `|` accepted);
+    /// throws for an unknown flag or CLONE_THREAD without CLONE_VM (clone() returns EINVAL).
+    func parseCloneFlags(_ t: Token) throws -> CloneFlags {
+        var f: CloneFlags = []
+        var col = t.column
+        for part in t.text.split(separator: ",", omittingEmptySubsequences: false).flatMap({ $0.split(separator: "|", omittingEmptySubsequences: false) }) {
+            var name = part.lowercased()
+            if name.hasPrefix("clone_") { name = String(name.dropFirst(6)) }
+            switch name {
+            case "vm": f.insert(.vm)
+            case "vfork": f.insert(.vfork)
+            case "thread": f.insert(.thread)
+            default: throw LineError(column: col, message: "unknown clone flag '\(part)' (known: vm, vfork, thread)")
+            }
+            col += part.count + 1
+        }
+        if f.contains(.thread) && !f.contains(.vm) {
+            throw LineError(column: t.column, message: "CLONE_THREAD needs CLONE_VM (clone() would fail with EINVAL)")
+        }
+        return f
     }
 
     /// Returns the width named by `t` (`u8`…`u64`); throws otherwise.
@@ -580,6 +645,12 @@ struct ParserState {
                 if key == "tlb.l1d" { m.tlb.l1d = g } else if key == "tlb.l1i" { m.tlb.l1i = g } else { m.tlb.stlb = g }
             case "seed":
                 m.seed = try Values.number(value, column: vcol)
+            case "cpus":
+                let v = try Values.number(value, column: vcol)
+                guard v >= 1, v <= UInt64(MachineConfig.maxCPUs) else {
+                    throw LineError(column: vcol, message: "cpus=\(value) is out of range (1...\(MachineConfig.maxCPUs))")
+                }
+                m.cpus = Int(v)
             case "pcid":
                 switch value {
                 case "on": m.tlb.pcid = true
@@ -587,7 +658,7 @@ struct ParserState {
                 default: throw LineError(column: vcol, message: "pcid must be 'on' or 'off', found '\(value)'")
                 }
             default:
-                throw LineError(column: t.column, message: "unknown machine setting '\(key)' (known: ram, swap, min_free_kbytes, tlb.l1d, tlb.l1i, tlb.stlb, pcid, seed)")
+                throw LineError(column: t.column, message: "unknown machine setting '\(key)' (known: ram, swap, min_free_kbytes, tlb.l1d, tlb.l1i, tlb.stlb, pcid, seed, cpus)")
             }
         }
         if let mf = minFree {

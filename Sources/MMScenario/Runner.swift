@@ -63,7 +63,17 @@ public final class Runner {
     public private(set) var kernel: Kernel?
 
     var procs: [ProcEntry] = []
-    var current: ProcEntry?
+    /// The process the scenario acts on, on each CPU.
+    var currentByCPU: [ProcEntry?] = [nil]
+    /// The CPU the scenario acts on (`cpu K`, `use NAME on cpu K`).
+    var selectedCPU = 0
+    /// The process the scenario acts on: the selected CPU's.
+    var current: ProcEntry? {
+        get { currentByCPU[selectedCPU] }
+        set { currentByCPU[selectedCPU] = newValue }
+    }
+    /// vfork-style calls whose parent still waits: printed as resumed when it wakes.
+    var vforkPending: [(parent: Task, child: Task, call: String)] = []
     var vars: [String: UInt64] = [:]
     var spawnedCount = 0
     var halted = false
@@ -97,6 +107,7 @@ public final class Runner {
             return ExitStatus.failure
         }
         kernel = k
+        currentByCPU = Array(repeating: nil, count: k.cpus.count)
         if options.explain { k.explain = { [weak self] line in self?.narration.append(line) } }
         var failure: ScenarioError? = nil
         var skippedCount = 0
@@ -109,7 +120,9 @@ public final class Runner {
                 stepResult = .skipped
             } else {
                 do {
+                    _ = k.selectCPU(selectedCPU)
                     try execute(st, k)
+                    resumeVforkParents()
                 } catch let e as LineError {
                     failure = ScenarioError(file: scenario.file, line: st.line, column: e.column, message: e.message,
                                             sourceLine: scenario.lines[st.line - 1])
@@ -283,6 +296,15 @@ public final class Runner {
         return s
     }
 
+    /// Prints `<... vfork resumed>) = CHILD` for every parent whose vfork wait ended in this step.
+    func resumeVforkParents() {
+        vforkPending.removeAll { p in
+            guard p.parent.vforkChild == nil else { return false }
+            if p.parent.state.isAlive { emit(p.parent, "<... \(p.call) resumed>) = \(p.child.pid)") }
+            return true
+        }
+    }
+
     /// Returns the most recent process called `name`.
     func process(named name: String) -> ProcEntry? { procs.last { $0.name == name } }
 
@@ -294,6 +316,9 @@ public final class Runner {
             guard let t = current?.task, t.state.isAlive else { stepResult = .skipped; return }
             if t.isKernelThread, case .exit = cmd {} else if t.isKernelThread {
                 throw LineError(column: st.column, message: "kernel thread '\(t.comm)' has no user address space")
+            }
+            if let child = t.vforkChild {
+                throw LineError(column: st.column, message: "\(SchedError.vforkWaiting(pid: t.pid, child: child.pid)); 'use' the child or let it exit first")
             }
             task = t
             k.switchTo(t)
@@ -360,9 +385,24 @@ public final class Runner {
                 emit(task, "clone3({flags=\(flags)}) = \(Fmt.errno(e))")
             }
             k.switchTo(task)
-        case .use(let name):
-            current = process(named: name)
-            if let t = current?.task, t.state.isAlive { k.switchTo(t) }
+        case .use(let name, let cpu):
+            let target = cpu ?? selectedCPU
+            let p = process(named: name)
+            if let t = p?.task, t.state.isAlive {
+                if case .failure(let e) = k.schedule(t, on: target) {
+                    throw LineError(column: st.column, message: "cannot run '\(name)' on CPU\(target): \(e)")
+                }
+            }
+            selectedCPU = target
+            _ = k.selectCPU(target)
+            current = p
+        case .cpu(let n):
+            selectedCPU = n
+            _ = k.selectCPU(n)
+        case .vfork(let name):
+            startChild(name, task, k, flags: [.vm, .vfork], call: "vfork", args: "")
+        case .clone(let name, let flags):
+            startChild(name, task, k, flags: flags, call: "clone", args: "child_stack=NULL, flags=\(flags.straceText)")
         case .echo(let segs):
             for l in try interpolate(segs).split(separator: "\n", omittingEmptySubsequences: false) { emit(task, String(l)) }
         case .note(let segs):
@@ -524,6 +564,28 @@ public final class Runner {
         }
     }
 
+    /// Runs vfork()/clone() for `task` and prints the call as strace -f does: a vfork-style call
+    /// is `<unfinished ...>` until the child releases the parent, and the child becomes current.
+    func startChild(_ name: String, _ task: Task, _ k: Kernel, flags: CloneFlags, call: String, args: String) {
+        switch k.kernelClone(task, flags: flags) {
+        case .success(let c):
+            let entry = ProcEntry(name: name, task: c)
+            procs.append(entry)
+            spawnedCount += 1
+            if flags.contains(.vfork) {
+                emit(task, "\(call)(\(args) <unfinished ...>")
+                vforkPending.append((task, c, call))
+                current = entry
+            } else {
+                emit(task, "\(call)(\(args)) = \(c.pid)")
+            }
+        case .failure(let e):
+            procs.append(ProcEntry(name: name, task: nil))
+            stepResult = .error
+            emit(task, "\(call)(\(args)) = \(Fmt.errno(e))")
+        }
+    }
+
     /// Prints a procfs file or a kernel table; a process that is gone prints cat's error.
     func show(_ what: ShowWhat, _ ref: ProcRef, catPath: String?, _ k: Kernel) throws {
         switch what {
@@ -543,6 +605,8 @@ public final class Runner {
             }
             return
         case .dmesg: stepLines.append(contentsOf: k.log.map(\.formatted)); return
+        case .ps: emitSystem(ProcFS.ps(k)); return
+        case .interrupts: emitSystem(ProcFS.interrupts(k)); return
         case .tlb:
             let c = k.config.tlb
             func g(_ x: TLBGeometry) -> String { "\(x.entries) entries, \(x.ways)-way, \(x.entries / max(1, x.ways)) sets" }
@@ -550,15 +614,30 @@ public final class Runner {
             stepLines.append("L1 iTLB (4K): " + g(c.l1i))
             stepLines.append("STLB:         " + g(c.stlb))
             stepLines.append("PCID:         " + (c.pcid ? "on" : "off"))
-            let st = k.mmu.stats
             func rate(_ h: Int, _ m: Int) -> String {
                 h + m == 0 ? "-" : String(h * 1000 / (h + m) / 10) + "." + String(h * 1000 / (h + m) % 10) + "%"
             }
-            stepLines.append("dTLB hits \(st.l1dHits), misses \(st.l1dMisses) (hit rate \(rate(st.l1dHits, st.l1dMisses)))")
-            stepLines.append("iTLB hits \(st.l1iHits), misses \(st.l1iMisses) (hit rate \(rate(st.l1iHits, st.l1iMisses)))")
-            stepLines.append("STLB hits \(st.stlbHits), misses \(st.stlbMisses) (hit rate \(rate(st.stlbHits, st.stlbMisses)))")
-            stepLines.append("page walks \(st.pageWalks), walk memory references \(st.walkMemoryRefs), A/D updates \(st.adUpdates)")
-            stepLines.append("page faults \(k.vmstat.pgfault), flushes: full \(st.fullFlushes), single-page \(st.singlePageFlushes), CR3 loads \(st.cr3Loads)")
+            func counters(_ st: TLBStats, indent: String) {
+                stepLines.append(indent + "dTLB hits \(st.l1dHits), misses \(st.l1dMisses) (hit rate \(rate(st.l1dHits, st.l1dMisses)))")
+                stepLines.append(indent + "iTLB hits \(st.l1iHits), misses \(st.l1iMisses) (hit rate \(rate(st.l1iHits, st.l1iMisses)))")
+                stepLines.append(indent + "STLB hits \(st.stlbHits), misses \(st.stlbMisses) (hit rate \(rate(st.stlbHits, st.stlbMisses)))")
+                stepLines.append(indent + "page walks \(st.pageWalks), walk memory references \(st.walkMemoryRefs), A/D updates \(st.adUpdates)")
+            }
+            if k.cpus.count == 1 {
+                let st = k.mmu.stats
+                counters(st, indent: "")
+                stepLines.append("page faults \(k.vmstat.pgfault), flushes: full \(st.fullFlushes), single-page \(st.singlePageFlushes), CR3 loads \(st.cr3Loads)")
+                return
+            }
+            for cpu in k.cpus {
+                let st = cpu.mmu.stats
+                let who = cpu.current.map { "\($0.pid) \($0.comm)\($0.state.isAlive ? "" : " (exited)")" } ?? "idle"
+                let mm = cpu.loadedMM === k.initMM ? "init_mm" : "PGD \(cpu.loadedMM.pgd)"
+                stepLines.append("CPU\(cpu.id): running \(who); loaded mm \(mm), ASID \(cpu.loadedASID), PCID \(cpu.mmu.pcid)\(cpu.isLazy ? ", lazy TLB" : "")")
+                counters(st, indent: "  ")
+                stepLines.append("  flushes: full \(st.fullFlushes), single-page \(st.singlePageFlushes), CR3 loads \(st.cr3Loads); TLB shootdown IPIs sent \(cpu.tlbShootdownsSent), received \(cpu.tlbShootdownsReceived)")
+            }
+            stepLines.append("page faults \(k.vmstat.pgfault) (all CPUs)")
             return
         case .maps, .smaps, .status, .vmas, .smapsRollup, .oomScore, .oomScoreAdj, .pmap, .pmapExtended, .auxv: break
         }

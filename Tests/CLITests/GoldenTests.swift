@@ -109,13 +109,14 @@ final class GoldenTests: XCTestCase {
 
     func testBuiltInExamples() throws {
         let names = try exampleNames()
-        XCTAssertEqual(names, ["belady", "demo", "exec-ls", "fork-cow", "free", "kthread", "lazy-malloc", "mmap-100mb", "null-write", "threads"])
+        XCTAssertEqual(names, ["belady", "demo", "exec-ls", "fork-cow", "free", "kthread", "lazy-malloc", "mmap-100mb", "null-write", "threads", "two-cpus"])
         for n in names where n != "exec-ls" { try check("example-\(n)", ["example", n]) }
         // exec-ls maps files of this machine: a fresh machine of the same image has the same
         // files but maybe other device and inode numbers, so those two columns are normalised.
         try check("example-exec-ls", ["example", "exec-ls", "--check"], normalize: Self.normalizeHostInodes)
         try checkJSON("example-demo", ["example", "demo"])
         try check("example-null-write-explain", ["example", "null-write", "--explain", "--check"])
+        try check("example-two-cpus-explain", ["example", "two-cpus", "--explain", "--check"])
     }
 
     func testScenarioFiles() throws {

@@ -112,4 +112,136 @@ final class RandomOpsTests: XCTestCase {
         XCTAssertEqual(k.committedPages, 0, "seed \(seed): commit charge released")
         XCTAssertEqual(k.stat.nrPageTable, 1, "only the PGD, still the CPU's active_mm")
     }
+
+    /// Random sequences over several tasks and CPUs: fork, thread, vfork, exit, kernel threads
+    /// and context switches mixed with mmap/munmap/mprotect/stores/loads, with every invariant
+    /// (including the TLB ones of every CPU) checked after each step and every stored value read
+    /// back against a shadow copy kept per address space (copied at fork).
+    func testRandomTasksAndCPUsKeepInvariantsAndValues() throws {
+        for (seed, pcid) in [(11, false), (12, true), (13, true)] as [(UInt64, Bool)] {
+            try runTaskSequence(seed: seed, pcid: pcid, cpus: 3, steps: 200)
+        }
+    }
+
+    func runTaskSequence(seed: UInt64, pcid: Bool, cpus: Int, steps: Int) throws {
+        var rng = SeededRNG(seed: seed)
+        var cfg = MachineConfig(ramBytes: 128 << 20, cpus: cpus)
+        cfg.tlb.pcid = pcid
+        let k = try Kernel(config: cfg)
+        /// Per address space: our pages (writable or not) and the bytes stored in them.
+        /// (It holds its mm so that no later mm can reuse the object identity.)
+        final class Space {
+            let mm: MMStruct
+            var pages: [UInt64: Bool] = [:], shadow: [UInt64: UInt8] = [:]
+            init(_ mm: MMStruct) { self.mm = mm }
+        }
+        var spaces: [ObjectIdentifier: Space] = [:]
+        func space(_ t: Task) -> Space {
+            let id = ObjectIdentifier(t.mm!)
+            if let s = spaces[id] { return s }
+            let s = Space(t.mm!); spaces[id] = s; return s
+        }
+        var spawned = 0, vforks = 0
+        func spawnOne() throws {
+            spawned += 1
+            _ = try k.spawn(ProgramImage(path: "/usr/bin/r\(spawned)")).get()
+        }
+        try spawnOne()
+        /// Tasks that can act: alive, with an mm, not waiting in vfork().
+        func runnable() -> [Task] { k.allTasks.filter { $0.state.isAlive && $0.mm != nil && $0.vforkChild == nil } }
+        /// Puts `t` on a CPU (where it runs, or a random one) and returns false if it cannot run.
+        func run(_ t: Task) -> Bool {
+            if let c = k.cpuRunning(t) { _ = k.selectCPU(c); return true }
+            let c = Int(rng.next() % UInt64(cpus))
+            return (try? k.schedule(t, on: c).get()) != nil
+        }
+        func ours(_ t: Task) -> [VMA] {
+            let sp = space(t)
+            return t.mm!.vmas.vmas.filter { v in
+                v.isAnonymous && stride(from: v.start.raw, to: v.end.raw, by: Int(MMCore.PAGE_SIZE)).allSatisfy { sp.pages[$0] != nil }
+            }
+        }
+        for step in 0..<steps {
+            let op = rng.next() % 13
+            let ctx = "seed \(seed) step \(step) op \(op)"
+            if runnable().isEmpty { try spawnOne() }
+            guard let t = runnable().randomElement(using: &rng) else { continue }
+            switch op {
+            case 0: // mmap
+                guard run(t) else { continue }
+                let len = (rng.next() % 16 + 1) * MMCore.PAGE_SIZE
+                let writable = rng.next() % 4 != 0
+                if case .success(let a) = k.mmap(t, addr: 0, length: len, prot: writable ? [.read, .write] : .read, flags: [.private, .anonymous]) {
+                    for p in stride(from: a.raw, to: a.raw + len, by: Int(MMCore.PAGE_SIZE)) { space(t).pages[p] = writable }
+                }
+            case 1, 2: // munmap or mprotect part of one of our VMAs
+                guard run(t), let v = ours(t).randomElement(using: &rng) else { continue }
+                let n = UInt64(v.pages)
+                let first = rng.next() % n, count = rng.next() % (n - first) + 1
+                let lo = v.start.raw + first * MMCore.PAGE_SIZE, hi = lo + count * MMCore.PAGE_SIZE
+                let sp = space(t)
+                if op == 1 {
+                    XCTAssertNoThrow(try k.munmap(t, addr: lo, length: hi - lo).get(), ctx)
+                    for p in stride(from: lo, to: hi, by: Int(MMCore.PAGE_SIZE)) { sp.pages[p] = nil }
+                    for a in sp.shadow.keys where a >= lo && a < hi { sp.shadow[a] = nil }
+                } else {
+                    let writable = rng.next() % 2 == 0
+                    XCTAssertNoThrow(try k.mprotect(t, addr: lo, length: hi - lo, prot: writable ? [.read, .write] : .read).get(), ctx)
+                    for p in stride(from: lo, to: hi, by: Int(MMCore.PAGE_SIZE)) { sp.pages[p] = writable }
+                }
+            case 3, 4: // store
+                guard run(t), let p = space(t).pages.filter({ $0.value }).keys.sorted().randomElement(using: &rng) else { continue }
+                let off = rng.next() % (MMCore.PAGE_SIZE - 8)
+                let bytes = withUnsafeBytes(of: rng.next().littleEndian, Array.init)
+                let sp = space(t)
+                XCTAssertNoThrow(try k.store(t, VirtAddr(p + off), bytes).get(), ctx)
+                for (i, b) in bytes.enumerated() { sp.shadow[p + off + UInt64(i)] = b }
+            case 5: // load
+                guard run(t), let a = space(t).shadow.keys.sorted().randomElement(using: &rng) else { continue }
+                XCTAssertEqual(try k.load(t, VirtAddr(a), count: 1).get(), [space(t).shadow[a]!], ctx)
+            case 6: // fork: the child's space starts as a copy
+                guard run(t), k.allTasks.count < 40 else { continue }
+                let old = space(t)
+                if case .success(let c) = k.fork(t) {
+                    let s = space(c)
+                    s.pages = old.pages; s.shadow = old.shadow
+                    for v in c.mm!.vmas.vmas where v.flags.contains(.dontcopy) { XCTFail("no DONTCOPY here: \(ctx)") }
+                }
+            case 7: // thread
+                guard run(t), k.allTasks.count < 40 else { continue }
+                _ = k.cloneThread(t)
+            case 8: // vfork: the child takes the parent's CPU; the parent waits
+                guard run(t), k.allTasks.count < 40 else { continue }
+                if case .success(let c) = k.vfork(t) {
+                    vforks += 1
+                    XCTAssertTrue(t.vforkChild === c, ctx)
+                    XCTAssertNil(k.cpuRunning(t), ctx)
+                }
+            case 9: // exit (or a SIGKILL to the whole group, one time in three)
+                if rng.next() % 3 == 0 { k.killTask(t, signal: .SIGKILL) } else { k.exitTask(t, status: 0) }
+                XCTAssertNil(t.vforkParent, ctx)
+            case 10, 11: // context switch of a random task onto a random CPU
+                _ = run(t)
+            default: // a kernel thread on a random CPU (lazy TLB)
+                let kw = k.spawnKernelThread("kw")
+                _ = try? k.schedule(kw, on: Int(rng.next() % UInt64(cpus))).get()
+            }
+            let bad = k.checkInvariants()
+            XCTAssertEqual(bad, [], ctx)
+            if !bad.isEmpty { return }
+        }
+        // Every stored value reads back in every live address space.
+        for t in runnable() {
+            guard run(t) else { continue }
+            for (a, b) in space(t).shadow.sorted(by: { $0.key < $1.key }).prefix(64) {
+                XCTAssertEqual(try k.load(t, VirtAddr(a), count: 1).get(), [b], "seed \(seed) final read at \(a)")
+            }
+        }
+        // The sequence exercised the machinery: shootdowns and vfork waits happened.
+        XCTAssertGreaterThan(k.cpus.map(\.tlbShootdownsReceived).reduce(0, +), 0, "seed \(seed)")
+        XCTAssertGreaterThan(vforks, 0, "seed \(seed)")
+        for t in k.allTasks where t.state.isAlive { k.killTask(t, signal: .SIGKILL) }
+        XCTAssertEqual(k.checkInvariants(), [])
+        XCTAssertEqual(k.committedPages, 0, "seed \(seed): commit charge released")
+    }
 }

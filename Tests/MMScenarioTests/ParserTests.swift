@@ -156,10 +156,40 @@ final class ParserTests: XCTestCase {
         assertError("machine tlb.stlb=64", 1, 18, "tlb.stlb must be ENTRIESxWAYS, e.g. 64x4")
         assertError("machine pcid=yes", 1, 14, "pcid must be 'on' or 'off', found 'yes'")
         assertError("machine ram=1G ram=2G", 1, 16, "'ram' given twice")
-        assertError("machine cpus=4", 1, 9, "unknown machine setting 'cpus' (known: ram, swap, min_free_kbytes, tlb.l1d, tlb.l1i, tlb.stlb, pcid, seed)")
+        assertError("machine cpus=65", 1, 14, "cpus=65 is out of range (1...64)")
+        assertError("machine cpus=0", 1, 14, "cpus=0 is out of range (1...64)")
+        assertError("machine cores=4", 1, 9, "unknown machine setting 'cores' (known: ram, swap, min_free_kbytes, tlb.l1d, tlb.l1i, tlb.stlb, pcid, seed, cpus)")
         assertError("machine ram", 1, 9, "expected KEY=VALUE, found 'ram'")
         assertError("sysctl vm.overcommit_memory=1\nmachine ram=1G", 2, 1, "'machine' must come before every other command")
         assertError("machine\nmachine", 2, 1, "'machine' may appear only once")
+    }
+
+    func testCPUVforkAndCloneErrors() {
+        assertError("cpu 2", 1, 5, "no CPU 2: the machine has 1 CPU (set 'machine cpus=N')")
+        assertError("machine cpus=2\ncpu 2", 2, 5, "no CPU 2: the machine has 2 CPUs (set 'machine cpus=N')")
+        assertError("machine cpus=2\ncpu x", 2, 5, "invalid CPU number 'x' (expected a number)")
+        assertError("spawn a\nuse a on cpu 1", 2, 14, "no CPU 1: the machine has 1 CPU (set 'machine cpus=N')")
+        assertError("spawn a\nuse a on 1", 2, 10, "expected 'cpu K' after 'on'")
+        assertError("vfork as c", 1, 1, "'vfork' needs a running process; 'spawn' one first")
+        assertError("spawn a\nvfork", 2, 6, "'vfork' needs 'as NAME' to name the child")
+        assertError("spawn a\nvfork as a", 2, 10, "redefinition of process 'a'")
+        assertError("spawn a\nclone vm,bogus as c", 2, 10, "unknown clone flag 'bogus' (known: vm, vfork, thread)")
+        assertError("spawn a\nclone thread as c", 2, 7, "CLONE_THREAD needs CLONE_VM (clone() would fail with EINVAL)")
+        assertError("spawn a\nclone vm", 2, 9, "'clone' needs 'as NAME' to name the child")
+    }
+
+    func testCPUVforkAndCloneParse() throws {
+        let s = try Parser.parse("machine cpus=4\nspawn a\nvfork as v\nclone vm|CLONE_VFORK as w\nclone vm,thread as t\nuse a on cpu 3\ncpu 1\nshow ps\ncat /proc/interrupts", file: "t")
+        XCTAssertEqual(s.machine.cpus, 4)
+        let st = s.statements
+        guard case .vfork("v") = st[1].command else { return XCTFail("vfork") }
+        guard case .clone("w", let f) = st[2].command, f == [.vm, .vfork] else { return XCTFail("clone vm|vfork") }
+        guard case .clone("t", let g) = st[3].command, g == [.vm, .thread] else { return XCTFail("clone vm,thread") }
+        guard case .use("a", cpu: 3) = st[4].command else { return XCTFail("use on cpu") }
+        guard case .cpu(1) = st[5].command else { return XCTFail("cpu") }
+        guard case .show(.ps, _, nil) = st[6].command else { return XCTFail("show ps") }
+        guard case .show(.interrupts, _, "/proc/interrupts") = st[7].command else { return XCTFail("cat /proc/interrupts") }
+        XCTAssertEqual(try Parser.parse("spawn a", file: "t").machine.cpus, 1, "one CPU by default")
     }
 
     func testCommandErrors() {
@@ -191,9 +221,9 @@ final class ParserTests: XCTestCase {
         assertError("use nobody", 1, 5, "unknown process 'nobody'")
         assertError("spawn a\nshow maps for nobody", 2, 15, "unknown process 'nobody'")
         assertError("show meminfo for a", 1, 14, "'show meminfo' is system-wide; 'for' is not allowed")
-        assertError("show everything", 1, 6, "unknown 'show' item 'everything' (known: maps, smaps, status, vmas, meminfo, buddyinfo, vmstat, dmesg, tlb, mm, smaps_rollup, oom_score, oom_score_adj, pmap, pmap-x, auxv)")
+        assertError("show everything", 1, 6, "unknown 'show' item 'everything' (known: maps, smaps, status, vmas, meminfo, buddyinfo, vmstat, dmesg, tlb, mm, smaps_rollup, oom_score, oom_score_adj, pmap, pmap-x, auxv, ps, interrupts)")
         assertError("show maps", 1, 1, "'show' needs a running process; 'spawn' one first")
-        assertError("cat /etc/passwd", 1, 5, "cat: unsupported file '/etc/passwd' (supported: /proc/meminfo, /proc/buddyinfo, /proc/vmstat, /proc/PID/maps, /proc/PID/smaps, /proc/PID/smaps_rollup, /proc/PID/status, /proc/PID/oom_score, /proc/PID/oom_score_adj (PID = self, a number or a process name))")
+        assertError("cat /etc/passwd", 1, 5, "cat: unsupported file '/etc/passwd' (supported: /proc/meminfo, /proc/buddyinfo, /proc/vmstat, /proc/interrupts, /proc/PID/maps, /proc/PID/smaps, /proc/PID/smaps_rollup, /proc/PID/status, /proc/PID/oom_score, /proc/PID/oom_score_adj (PID = self, a number or a process name))")
         assertError("cat /proc/ghost/maps", 1, 11, "unknown process 'ghost'")
         assertError("policy", 1, 7, "missing policy name for 'policy' (known: fifo, lru, opt, mru, clock, rand, lfu, linux)")
         assertError("policy fifo,nru frames 3 refs 1", 1, 13, "unknown policy 'nru' (known: fifo, lru, opt, mru, clock, rand, lfu, linux)")
@@ -284,7 +314,7 @@ final class ParserTests: XCTestCase {
 
     func testBuiltInExamplesParse() throws {
         let all = Examples.all()
-        XCTAssertEqual(all.map(\.name), ["belady", "demo", "exec-ls", "fork-cow", "free", "kthread", "lazy-malloc", "mmap-100mb", "null-write", "threads"])
+        XCTAssertEqual(all.map(\.name), ["belady", "demo", "exec-ls", "fork-cow", "free", "kthread", "lazy-malloc", "mmap-100mb", "null-write", "threads", "two-cpus"])
         for e in all {
             XCTAssertFalse(e.summary.isEmpty, e.name)
             XCTAssertNoThrow(try Parser.parse(e.source, file: e.name), e.name)

@@ -189,4 +189,59 @@ final class RunnerTests: XCTestCase {
         XCTAssertTrue(off.0.contains("0x7ffff7ffd000-0x7ffff7fff000 r-xp 8 kB [vdso]"))
         XCTAssertTrue(off.0.contains("0x7ffffffde000-0x7ffffffff000 rw-p 132 kB anonymous"))
     }
+
+    func testVforkParentWaitsUntilTheChildExits() throws {
+        let src = "machine ram=256M cpus=2\nspawn /bin/sh as sh\nvfork as child\ncat /proc/sh/status | grep State\nexit 0\nuse sh\ncat /proc/sh/status | grep State"
+        let (out, err, status) = try run(src)
+        XCTAssertEqual(out, """
+        [pid 1000] execve("/bin/sh", ["/bin/sh"], 0x7fffffffee48 /* 3 vars */) = 0
+        [pid 1000] vfork( <unfinished ...>
+        State:\tD (disk sleep)
+        [pid 1001] +++ exited with 0 +++
+        [pid 1000] <... vfork resumed>) = 1001
+        State:\tR (running)
+
+        """)
+        XCTAssertEqual(err, "")
+        XCTAssertEqual(status, 0)
+    }
+
+    func testUsingAVforkParentIsARuntimeError() throws {
+        let (out, err, status) = try run("spawn /bin/sh as sh\nvfork as child\nuse sh\necho never")
+        XCTAssertEqual(out, "[pid 1000] execve(\"/bin/sh\", [\"/bin/sh\"], 0x7fffffffee48 /* 3 vars */) = 0\n[pid 1000] vfork( <unfinished ...>\n")
+        XCTAssertEqual(err, """
+        t.mmsim:3:1: error: cannot run 'sh' on CPU0: pid 1000 is waiting in vfork() until its child 1001 exits or execs
+        use sh
+        ^
+
+        """)
+        XCTAssertEqual(status, 1)
+    }
+
+    func testATaskCannotRunOnTwoCPUs() throws {
+        let (_, err, status) = try run("machine cpus=2\nspawn /bin/a as a\nuse a on cpu 1")
+        XCTAssertEqual(err, """
+        t.mmsim:3:1: error: cannot run 'a' on CPU1: pid 1000 is running on CPU0; a task runs on one CPU at a time (switch CPU0 to another task first)
+        use a on cpu 1
+        ^
+
+        """)
+        XCTAssertEqual(status, 1)
+    }
+
+    func testShowPsAndInterruptsAcrossCPUs() throws {
+        let src = "machine ram=256M cpus=2\nspawn /bin/app as app\nthread as worker\nkthread kworker\nuse worker on cpu 1\ncpu 0\nmmap NULL 4K rw- private,anonymous as p\nwrite p 1\nmunmap p 4K\nshow ps\ncat /proc/interrupts"
+        let (out, _, status) = try run(src)
+        XCTAssertEqual(status, 0)
+        let tail = out.split(separator: "\n", omittingEmptySubsequences: false).suffix(7).joined(separator: "\n")
+        XCTAssertEqual(tail, """
+            PID     LWP    PPID PSR STAT    VSZ   RSS         MM USERS COUNT COMMAND
+           1000    1000       0   0 Rl    10532    16     0x3001     2     1 /bin/app
+           1000    1001       0   1 Rl    10532    16     0x3001     2     1 /bin/app
+           1002    1002       0   0 I         0     0          -     -     - [kworker]
+                   CPU0       CPU1       
+        TLB:          0          1   TLB shootdowns
+
+        """)
+    }
 }

@@ -204,27 +204,6 @@ extension Kernel {
         }
     }
 
-    /// Installs `mm` as the task's address space and loads it into CR3, then drops the task's
-    /// reference to the old mm: with no other users (threads ended by de_thread, no vfork
-    /// parent) every frame, page table and VMA of it is freed. The one place where exec
-    /// releases the old mm. Linux: exec_mmap(), fs/exec.c → mmput(), kernel/fork.c
-    func execMmap(_ task: Task, _ mm: MMStruct) {
-        let old = task.mm
-        task.mm = mm
-        if current === task {
-            mmu.loadCR3(mm.pgd, pcid: config.tlb.pcid ? mm.pcid : 0)
-        }
-        guard let o = old else { return }
-        o.mmUsers -= 1
-        if o.mmUsers == 0 {
-            narrate("exec_mmap: the old mm (\(o.vmas.count) VMAs, \(o.rss.total) resident pages) has no other users: exit_mmap frees it")
-            exitMMap(o)
-            mmdrop(o)
-        } else {
-            narrate("exec_mmap: the old mm keeps \(o.mmUsers) other user\(o.mmUsers == 1 ? "" : "s")")
-        }
-    }
-
     /// Reads the 8-byte word at `va` of `mm` when its page is present, without faulting or
     /// touching the TLB (as /proc/PID/mem of a resident page); nil otherwise or when unaligned.
     /// Linux: access_remote_vm() of a present page, mm/memory.c

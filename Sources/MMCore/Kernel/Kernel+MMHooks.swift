@@ -1,15 +1,11 @@
 /// Page-table operations that the VMA code calls (Linux mm/memory.c, mm/mprotect.c, mm/mremap.c).
 
 extension Kernel {
-    /// Flushes `mm`'s TLB entries for [start, end): directly when `mm` is loaded, through its PCID
-    /// when PCIDs keep entries of unloaded address spaces, not at all otherwise (without PCID an
-    /// unloaded mm has no entries). Linux: flush_tlb_mm_range(), arch/x86/mm/tlb.c
+    /// Flushes `mm`'s TLB entries for [start, end) wherever they may be cached: on this CPU when
+    /// it has the mm loaded, by IPI on the other CPUs running it (TLB shootdown); CPUs that ran it
+    /// earlier flush at their next switch (tlb_gen). Linux: flush_tlb_mm_range(), arch/x86/mm/tlb.c
     func flushTLBRange(_ mm: MMStruct, _ start: VirtAddr, _ end: VirtAddr) {
-        if let cur = current, cur.mm === mm {
-            mmu.flushRange(start, end)
-        } else if config.tlb.pcid {
-            mmu.flushRange(start, end, pcid: mm.pcid)
-        }
+        flushTLBMMRange(mm, start, end)
     }
 
     /// Calls `body` for every present leaf PTE in [start, end) of `mm`, skipping absent upper
@@ -43,23 +39,26 @@ extension Kernel {
     }
 
     /// Unmaps every page in [start, end) of `mm`: clears PTEs, drops page references and mapcounts,
-    /// updates RSS counters and flushes the TLB range. VMAs are not touched.
+    /// updates RSS counters and flushes the TLB range (unless `flush` is false: exit_mmap gathers
+    /// one flush of the whole mm at its end). VMAs are not touched.
     /// Linux: zap_page_range_single() / unmap_vmas(), mm/memory.c
-    public func zapPageRange(_ mm: MMStruct, _ start: VirtAddr, _ end: VirtAddr) {
+    public func zapPageRange(_ mm: MMStruct, _ start: VirtAddr, _ end: VirtAddr, flush: Bool = true) {
         var zapped = 0
         forEachPresentPTE(mm, start, end) { _, slot, pte in
             phys.writePTE(slot, PTE(raw: 0))
             if pte.isPresent && pte.pfn != zeroPFN { removeMappedPage(mm, pte.pfn) }
             zapped += 1
         }
-        if zapped > 0 { flushTLBRange(mm, start, end) }
+        if zapped > 0 && flush { flushTLBRange(mm, start, end) }
     }
 
     /// Frees the page-table pages whose whole span lies in [floor, ceiling) and maps nothing.
     /// Linux: free_pgtables() / free_pgd_range(), mm/memory.c
     public func freePgtables(_ mm: MMStruct, floor: VirtAddr, ceiling: VirtAddr) {
         guard floor < ceiling else { return }
+        let before = mm.pgtablesBytes
         _ = freeTables(mm, mm.pgd, level: 0, base: 0, floor: floor.raw, ceiling: ceiling.raw)
+        if mm.pgtablesBytes != before { flushTLBFreedTables(mm, floor, ceiling) }
     }
 
     /// Frees empty child tables of `table` (covering `base`...) inside [floor, ceiling).
@@ -168,16 +167,18 @@ extension Kernel {
         phys.putPage(mm.pgd)
     }
 
-    /// Tears down a whole address space: unmaps every VMA, unaccounts committed memory and frees
-    /// every page table including the PGD. Linux: exit_mmap(), mm/mmap.c
+    /// Tears down a whole address space: unmaps every VMA, unaccounts committed memory, frees
+    /// every page table below the PGD, and flushes the whole mm once at the end (a fullmm
+    /// mmu_gather: CPUs still lazily on the mm get an IPI and switch to init_mm).
+    /// Linux: exit_mmap(), mm/mmap.c; tlb_gather_mmu_fullmm() / tlb_finish_mmu(), mm/mmu_gather.c
     func exitMMap(_ mm: MMStruct) {
         for vma in mm.vmas.vmas {
-            zapPageRange(mm, vma.start, vma.end)
+            zapPageRange(mm, vma.start, vma.end, flush: false)
             if vma.flags.contains(.account) { vmUnacctMemory(pages: vma.pages) }
         }
         freePgtables(mm, floor: VirtAddr(0), ceiling: VirtAddr(1 << 47))
         while mm.vmas.count > 0 { mm.vmas.remove(at: mm.vmas.count - 1) }
         mm.totalVM = 0; mm.lockedVM = 0; mm.dataVM = 0; mm.execVM = 0; mm.stackVM = 0
-        if config.tlb.pcid { mmu.flushAll(pcid: mm.pcid) } else { mmu.flushAll() }
+        flushTLBMM(mm)
     }
 }

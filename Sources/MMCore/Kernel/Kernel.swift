@@ -14,11 +14,15 @@ public struct MachineConfig: Sendable, Equatable {
     public var thp: THPMode
     /// Seed of the machine's random source (ASLR offsets, AT_RANDOM bytes).
     public var seed: UInt64 = 0
+    /// Number of CPUs (1...64), each with its own MMU, CR3 and current task.
+    public var cpus: Int
     public init(ramBytes: UInt64 = 2 << 30, minFreeKbytes: Int? = nil, tlb: TLBConfig = TLBConfig(), swapBytes: UInt64 = 0,
-                thp: THPMode = .madvise) {
+                thp: THPMode = .madvise, cpus: Int = 1) {
         self.ramBytes = ramBytes; self.minFreeKbytes = minFreeKbytes; self.tlb = tlb; self.swapBytes = swapBytes
-        self.thp = thp
+        self.thp = thp; self.cpus = cpus
     }
+    /// Largest number of CPUs a machine may have (mm_cpumask is one 64-bit word).
+    public static let maxCPUs = 64
 }
 
 /// The vm.* sysctls the model honours.
@@ -101,6 +105,14 @@ public final class Task {
     public var fatalSegvCode: SegvCode?
     /// The image the task runs.
     public var image: ProgramImage?
+    /// The CPU the task runs on, or ran on last (task_cpu(); ps's PSR).
+    public var cpu = 0
+    /// The parent's tgid (0 for processes the scenario starts and for kernel threads).
+    public var ppid: PID = 0
+    /// While this task waits in vfork(): the child it waits for (task->vfork_done pending).
+    public var vforkChild: Task?
+    /// For a child created with CLONE_VFORK: the parent waiting for it to exit or exec.
+    public var vforkParent: Task?
 
     public init(pid: PID, comm: String, mm: MMStruct?) {
         self.pid = pid
@@ -150,13 +162,31 @@ public struct NodeStat: Sendable, Equatable {
     public init() {}
 }
 
+/// Why a machine configuration cannot boot.
+public enum MachineConfigError: Error, Equatable, CustomStringConvertible {
+    /// The CPU count is outside 1...MachineConfig.maxCPUs.
+    case cpus(Int)
+    public var description: String {
+        switch self {
+        case .cpus(let n): return "cpus=\(n) is out of range (1...\(MachineConfig.maxCPUs))"
+        }
+    }
+}
+
 /// The simulated kernel of one machine.
 public final class Kernel {
     public let config: MachineConfig
     public var sysctl = Sysctl()
     public let phys: PhysicalMemory
-    /// The MMU of the CPU that runs tasks.
-    public let mmu: MMU
+    /// The CPUs, each with its MMU, its current task and its TLB state (cpu_tlbstate).
+    public let cpus: [CPU]
+    /// The CPU the scenario (and every kernel call) acts on; see `selectCPU`.
+    public internal(set) var cpuID = 0
+    /// The MMU of the CPU the scenario acts on.
+    public var mmu: MMU { cpus[cpuID].mmu }
+    /// init_mm: the kernel's own address space (no user mappings); a CPU loads it at boot and
+    /// when a lazy CPU is told that page tables it may cache were freed.
+    public let initMM: MMStruct
     /// The simulated file system (files, and each file's page cache).
     public let fs = FileSystem()
     public private(set) var tasks: [PID: Task] = [:]
@@ -178,8 +208,11 @@ public final class Kernel {
     public private(set) var zeroPFN = PFN(0)
     /// Set once the machine has panicked; nothing runs afterwards.
     public var panicMessage: String?
-    /// The task whose mm is loaded in CR3.
-    public internal(set) var current: Task?
+    /// The task running on the CPU the scenario acts on.
+    public internal(set) var current: Task? {
+        get { cpus[cpuID].current }
+        set { cpus[cpuID].current = newValue }
+    }
     /// When set, every mechanism narrates its steps here (`--explain`).
     public var explain: ((String) -> Void)?
     /// How many page faults are narrated in full per step before narration is summarised.
@@ -196,7 +229,13 @@ public final class Kernel {
         self.config = config
         random = KernelRandom(seed: config.seed)
         phys = try PhysicalMemory(config: PhysicalMemoryConfig(ramBytes: config.ramBytes, minFreeKbytes: config.minFreeKbytes))
-        mmu = MMU(config: config.tlb)
+        guard config.cpus >= 1, config.cpus <= MachineConfig.maxCPUs else { throw MachineConfigError.cpus(config.cpus) }
+        initMM = MMStruct(pgd: PFN(0))
+        initMM.mmUsers = 1; initMM.mmCount = 1
+        var cs: [CPU] = []
+        for i in 0..<config.cpus { cs.append(CPU(id: i, mmu: MMU(config: config.tlb), initMM: initMM)) }
+        cpus = cs
+        initMM.cpumask = config.cpus == 64 ? UInt64.max : (UInt64(1) << UInt64(config.cpus)) - 1
         bootMemory()
     }
 
@@ -245,7 +284,10 @@ public final class Kernel {
         return t
     }
 
-    /// Makes `task` current, loading its page tables into CR3 (switch_mm()).
+    /// Makes `task` current on the CPU the scenario acts on: the previous task there is switched
+    /// out and the task's mm is loaded (switch_mm, see tlb.swift). A task that already runs on
+    /// another CPU is not moved: that CPU becomes the one acted on (a task runs on one CPU at a
+    /// time; `schedule(_:on:)` refuses such a request instead).
     ///
     /// A kernel thread has no mm: it borrows the previous task's active mm (lazy TLB mode), taking
     /// an mm_count reference, and CR3 is left alone. Switching between tasks of the same mm
@@ -253,16 +295,21 @@ public final class Kernel {
     /// Linux: context_switch() → enter_lazy_tlb() / switch_mm_irqs_off(), kernel/sched/core.c
     public func switchTo(_ task: Task) {
         if current === task { return }
+        if let other = cpuRunning(task) { cpuID = other; return }
+        let c = cpus[cpuID]
         let prev = current
         let prevActive = prev?.mm ?? prev?.activeMM
+        narrate("CPU\(c.id): context_switch: \(prev.map { "\($0.comm)[\($0.pid)]" } ?? "idle") → \(task.comm)[\(task.pid)]")
         if task.mm == nil {
             if let b = prevActive { b.mmCount += 1 }
             task.activeMM = prevActive
+            enterLazyTLB(c)
             if task.isKernelThread { narrate("switch to kernel thread \(task.comm): no mm, it borrows the previous active_mm (lazy TLB); CR3 unchanged") }
-        } else if let mm = task.mm, !(prevActive === mm) {
-            mmu.loadCR3(mm.pgd, pcid: config.tlb.pcid ? mm.pcid : 0)
+        } else if let mm = task.mm {
+            switchMM(c, mm)
         }
         current = task
+        task.cpu = c.id
         // A kernel thread switched away from drops its borrowed reference (mmdrop).
         if let p = prev, p.mm == nil, let b = p.activeMM {
             p.activeMM = nil

@@ -76,9 +76,9 @@ extension Kernel {
         archPickMmapLayout(mm)
         let task = addTask(comm: image.baseName, mm: mm)
         task.image = image
-        switchTo(task)
         let saved = explain
         explain = nil
+        switchTo(task)
         let faults0 = vmstat.pgfault
         let result = execLayout(task, mm, image)
         explain = saved
@@ -196,12 +196,13 @@ extension Kernel {
     /// complete it (it was killed by SIGSEGV or the OOM killer, or the machine panicked).
     public func access(_ task: Task, _ va: VirtAddr, _ kind: AccessKind) -> Result<PhysAddr, AccessFailure> {
         guard panicMessage == nil else { return .failure(.panic) }
-        guard task.state.isAlive, task.mm != nil else { return .failure(.notRunning) }
+        guard task.state.isAlive, task.mm != nil, task.vforkChild == nil else { return .failure(.notRunning) }
         switchTo(task)
+        let cpuMMU = mmu   // the MMU of the CPU the task runs on
         var faults = 0
         var narrated = false
         while true {
-            switch mmu.translate(va, kind, user: true, mem: phys) {
+            switch cpuMMU.translate(va, kind, user: true, mem: phys) {
             case .ok(let pa):
                 if narrated {
                     narrate("[8] back in user mode the instruction is restarted: \(va) now translates to physical \(pa)")
@@ -285,7 +286,7 @@ extension Kernel {
             let name = f.path.split(separator: "/").last.map(String.init) ?? f.path
             line += " in \(name)[\(String(vma.start.raw, radix: 16))+\(String(vma.length, radix: 16))]"
         }
-        line += " likely on CPU 0 (core 0, socket 0)"
+        line += " likely on CPU \(task.cpu) (core \(task.cpu), socket 0)"
         printk(line)
     }
 
@@ -349,6 +350,7 @@ extension Kernel {
     public func exitTask(_ task: Task, status: Int32) {
         guard task.state.isAlive else { return }
         task.state = .exited(status)
+        mmRelease(task)
         releaseMM(task)
     }
 
@@ -359,6 +361,9 @@ extension Kernel {
         guard task.state.isAlive else { return }
         for t in allTasks where t.tgid == task.tgid && t.state.isAlive {
             t.state = .killed(signal)
+            // A parent killed while it waits in vfork() no longer waits.
+            if let c = t.vforkChild { c.vforkParent = nil; t.vforkChild = nil }
+            mmRelease(t)
             releaseMM(t)
         }
     }
@@ -371,9 +376,11 @@ extension Kernel {
         mm.mmUsers -= 1
         // A task that exits while running keeps its mm as active_mm (an mm_count reference) until
         // the CPU switches away from it: the next task may borrow it (lazy TLB).
-        if current === task {
+        if let c = cpuRunning(task) {
             task.activeMM = mm
             mm.mmCount += 1
+            // exit_mm(): the exiting task's CPU keeps the mm loaded in lazy TLB mode.
+            enterLazyTLB(cpus[c])
         }
         if mm.mmUsers == 0 {
             task.malloc = MallocState()
@@ -388,7 +395,7 @@ extension Kernel {
     /// accounting, page tables against mem_map and RSS counters, VMAs, and mapped pages inside VMAs.
     public func checkInvariants() -> [String] {
         var out = phys.invariantViolations()
-        out += mmu.invariantViolations(mem: phys)
+        out += tlbInvariantViolations()
         var mapped = [Int32](repeating: 0, count: phys.frameCount)
         var tables = 0
         var seen = Set<ObjectIdentifier>()

@@ -24,12 +24,13 @@ extension Kernel {
         child.oomScoreAdj = parent.oomScoreAdj
         child.uid = parent.uid
         child.malloc = parent.malloc
+        child.ppid = parent.tgid
         if case .failure(let e) = dupMmap(child, mm, old) {
             exitTask(child, status: 0)
             return .failure(e)
         }
         // The parent's writable private PTEs became read-only: its TLB must forget them.
-        if config.tlb.pcid { mmu.flushAll(pcid: old.pcid) } else if let cur = current, cur.mm === old { mmu.flushAll() }
+        flushTLBMM(old)
         narrate("fork: pid \(child.pid) gets a copy of \(old.vmas.count) VMAs; private writable pages are now read-only in both processes (copy-on-write)")
         return .success(child)
     }
@@ -117,8 +118,94 @@ extension Kernel {
         t.sp = stack.raw + guardSize + stackSize - 0x10
         t.oomScoreAdj = parent.oomScoreAdj
         t.uid = parent.uid
+        t.ppid = parent.ppid
         mm.mmUsers += 1
         narrate("clone(CLONE_VM|CLONE_THREAD): tid \(t.pid) shares the address space (mm_users = \(mm.mmUsers)); its stack is \(stack)-\(VirtAddr(stack.raw + guardSize + stackSize)) with a guard page")
         return .success(t)
+    }
+}
+
+/// clone() flags the model honours. Linux: include/uapi/linux/sched.h
+public struct CloneFlags: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt64
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
+    /// CLONE_VM: share the parent's mm (mm_users + 1) instead of copying it.
+    public static let vm = CloneFlags(rawValue: 0x100)
+    /// CLONE_VFORK: the parent sleeps until the child exits or execs (mm_release()).
+    public static let vfork = CloneFlags(rawValue: 0x4000)
+    /// CLONE_THREAD (with CLONE_SIGHAND): the child joins the parent's thread group.
+    public static let thread = CloneFlags(rawValue: 0x10000 | 0x800)
+
+    /// "CLONE_VM|CLONE_VFORK|SIGCHLD" as strace prints the flags word (SIGCHLD unless a thread).
+    public var straceText: String {
+        var parts: [String] = []
+        if contains(.vm) { parts.append("CLONE_VM") }
+        if contains(.thread) { parts.append("CLONE_SIGHAND") }
+        if contains(.vfork) { parts.append("CLONE_VFORK") }
+        if contains(.thread) { parts.append("CLONE_THREAD") } else { parts.append("SIGCHLD") }
+        return parts.joined(separator: "|")
+    }
+}
+
+extension Kernel {
+    /// vfork(): clone(CLONE_VM|CLONE_VFORK). Returns the child (now running on the parent's CPU
+    /// while the parent sleeps) or the errno. Linux: sys_vfork(), kernel/fork.c
+    public func vfork(_ parent: Task) -> Result<Task, Errno> { kernelClone(parent, flags: [.vm, .vfork]) }
+
+    /// Creates a child of `parent` as clone() does with `flags`: with CLONE_VM it shares the
+    /// parent's mm (mm_users + 1, nothing copied; with CLONE_THREAD it joins the thread group),
+    /// without it gets a copy-on-write copy (fork). With CLONE_VFORK the parent waits until the
+    /// child exits or execs (`mmRelease`): the child takes the parent's CPU. Returns the child,
+    /// EINVAL for CLONE_THREAD without CLONE_VM, ESRCH when the parent is not running, or the
+    /// errno of the copy. Linux: kernel_clone() → copy_process() → copy_mm(), kernel/fork.c
+    public func kernelClone(_ parent: Task, flags: CloneFlags) -> Result<Task, Errno> {
+        if flags.contains(.thread) && !flags.contains(.vm) { return .failure(.EINVAL) }
+        guard panicMessage == nil, parent.state.isAlive, let mm = parent.mm, parent.vforkChild == nil else { return .failure(.ESRCH) }
+        let child: Task
+        if flags.contains(.vm) {
+            child = addTask(comm: parent.comm, mm: mm)
+            mm.mmUsers += 1
+            let leader = parent.groupLeader ?? parent
+            if flags.contains(.thread) {
+                child.tgid = leader.tgid
+                child.groupLeader = leader
+                child.ppid = parent.ppid
+            } else {
+                child.ppid = parent.tgid
+                child.malloc = parent.malloc
+            }
+            child.image = parent.image
+            child.ip = parent.ip; child.sp = parent.sp
+            child.oomScoreAdj = parent.oomScoreAdj
+            child.uid = parent.uid
+            narrate("clone(\(flags.straceText)): pid \(child.pid) shares the address space of pid \(parent.pid) (mm_users = \(mm.mmUsers), mm_count = \(mm.mmCount))")
+        } else {
+            switch fork(parent) {
+            case .failure(let e): return .failure(e)
+            case .success(let c): child = c
+            }
+        }
+        if flags.contains(.vfork) {
+            parent.vforkChild = child
+            child.vforkParent = parent
+            let cpu = cpuRunning(parent) ?? cpuID
+            let saved = cpuID
+            cpuID = cpu
+            switchTo(child)
+            cpuID = saved
+            narrate("vfork: pid \(parent.pid) sleeps (wait_for_vfork_done) until pid \(child.pid) exits or execs; the child runs on CPU\(cpu)")
+        }
+        return .success(child)
+    }
+
+    /// Ends `task`'s use of its mm as seen by others at exit or exec: a vfork() parent waiting for
+    /// it wakes up (it may be scheduled again). Does nothing for a task nobody waits for. Exec of
+    /// a new image must call it too, before the old mm is dropped.
+    /// Linux: mm_release() → complete_vfork_done(), kernel/fork.c
+    public func mmRelease(_ task: Task) {
+        guard let parent = task.vforkParent else { return }
+        task.vforkParent = nil
+        if parent.vforkChild === task { parent.vforkChild = nil }
+        narrate("mm_release: complete_vfork_done: pid \(parent.pid) wakes up from vfork(); pid \(task.pid) no longer holds it")
     }
 }

@@ -148,6 +148,23 @@ public final class MMU {
         }
     }
 
+    /// Loads CR3 with the kernel's own page tables (swapper_pg_dir of init_mm: no user
+    /// mappings, so every user access faults). Without PCID the write flushes every non-global
+    /// entry; with PCID only `pcid`'s entries unless `noFlush`.
+    /// Linux: switch_mm_irqs_off(NULL, &init_mm, NULL) → load_new_mm_cr3(), arch/x86/mm/tlb.c
+    public func loadKernelCR3(pcid: UInt16 = 0, noFlush: Bool = false) {
+        cr3 = nil
+        stats.cr3Loads += 1
+        if config.pcid {
+            self.pcid = pcid & 0xfff
+            if !noFlush { flushLocal(self.pcid) }
+        } else {
+            self.pcid = 0
+            l1d.flushAll(keepGlobal: true); l1i.flushAll(keepGlobal: true); stlb.flushAll(keepGlobal: true)
+            stats.fullFlushes += 1
+        }
+    }
+
     // MARK: Translation (hot path)
 
     /// Whether a cached entry with `payload` can serve this access without a walk: rights allow
@@ -305,9 +322,15 @@ public final class MMU {
     /// Returns one message per bad entry, empty when consistent.
     public func invariantViolations(mem: PhysicalMemory) -> [String] {
         guard let pgd = cr3 else { return [] }
+        return staleEntries(pgd: pgd, pcid: effectivePCID(nil), mem: mem)
+    }
+
+    /// Every entry tagged with `pcid` (or global) that the page tables rooted at `pgd`
+    /// contradict, by the rules of `invariantViolations`; one message per bad entry.
+    public func staleEntries(pgd: PFN, pcid: UInt16, mem: PhysicalMemory) -> [String] {
         var out: [String] = []
         for (name, tlb) in [("L1 dTLB", l1d), ("L1 iTLB", l1i), ("STLB", stlb)] {
-            for e in tlb.entries() where e.global || e.pcid == effectivePCID(nil) {
+            for e in tlb.entries() where e.global || e.pcid == pcid {
                 var refs = 0, ad = 0
                 let r = walker.walk(pgd, e.page, .read, user: false, mem: mem, memRefs: &refs, adUpdates: &ad,
                                     setAccessedDirty: false)

@@ -71,8 +71,15 @@ public final class MMStruct {
     /// the synthetic images of `spawn`.
     public var savedAuxv: [AuxvEntry] = []
 
-    /// The PCID this address space's TLB entries are tagged with when PCIDs are enabled.
+    /// A PCID hint handed out at creation. The CPUs do not use it: each CPU tags an mm's entries
+    /// with the dynamic ASID it picks at switch time (Kernel.chooseNewASID, PCID = ASID + 1).
     public var pcid: UInt16 = 0
+    /// The generation of this mm's page tables: raised by every TLB flush request; a CPU whose
+    /// ASID slot for the mm holds an older generation flushes before it uses the mm again.
+    /// Linux: mm->context.tlb_gen, arch/x86/include/asm/mmu.h
+    public var tlbGen: UInt64 = 1
+    /// The CPUs that have this mm loaded, lazily or not, one bit per CPU. Linux: mm_cpumask()
+    public var cpumask: UInt64 = 0
 
     /// Updates the high-water marks (update_hiwater_rss/vm).
     public func updateHiwater() {

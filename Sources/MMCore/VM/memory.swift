@@ -232,7 +232,8 @@ extension Kernel {
         addNewPage(mm, vma, new, kind: .anon)
         clockNs &+= FaultCost.copyOnWrite
         phys.writePTE(slot, PTE(pfn: new, flags: pteFlags(vma.flags, writable: true, dirty: true)))
-        mmu.flushPage(va.pageDown)
+        // ptep_clear_flush(): other CPUs running this mm may cache the old frame.
+        flushTLBMMRange(mm, va.pageDown, VirtAddr(va.pageDown.raw &+ PAGE_SIZE))
         if old != zeroPFN { removeMappedPage(mm, old) }
         narrate("do_wp_page: copy-on-write of \(old == zeroPFN ? "the zero page" : "PFN \(old)") into new page PFN \(new); PTE = \(phys.readPTE(slot))")
         return .minor
