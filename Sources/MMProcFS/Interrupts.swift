@@ -43,7 +43,7 @@ extension ProcFS {
             } else {
                 mmText = "-"; users = "-"; count = "-"
             }
-            let args = t.isKernelThread ? "[\(t.comm)]" : (t.image?.argv.joined(separator: " ") ?? t.comm)
+            let args = t.isKernelThread ? "[\(t.comm)]" : (t.cmdline.isEmpty ? t.comm : t.cmdline.joined(separator: " "))
             out += Fmt.right(String(t.tgid), 7) + " " + Fmt.right(String(t.pid), 7) + " " + Fmt.right(String(t.ppid), 7) + " "
                 + Fmt.right(String(t.cpu), 3) + " " + Fmt.left(stat, 4) + " " + Fmt.right(String(vsz), 6) + " "
                 + Fmt.right(String(rss), 5) + " " + Fmt.right(mmText, 10) + " " + Fmt.right(users, 5) + " "

@@ -47,7 +47,7 @@ public enum Pmap {
     /// The header line: "PID:   command line" (a kernel thread's name in brackets).
     static func header(_ t: Task) -> String {
         let cmd: String
-        if t.isKernelThread || t.mm == nil { cmd = "[\(t.comm)]" } else { cmd = (t.image?.argv ?? [t.comm]).joined(separator: " ") }
+        if t.isKernelThread || t.mm == nil { cmd = "[\(t.comm)]" } else { cmd = (t.cmdline.isEmpty ? [t.comm] : t.cmdline).joined(separator: " ") }
         return "\(t.pid):   \(cmd)\n"
     }
 

@@ -141,7 +141,12 @@ final class RandomOpsTests: XCTestCase {
             if let s = spaces[id] { return s }
             let s = Space(t.mm!); spaces[id] = s; return s
         }
-        var spawned = 0, vforks = 0
+        var spawned = 0, vforks = 0, execs = 0
+        // Programs exec can load: a static ET_EXEC, and a PIE with its interpreter.
+        for (path, e) in [("/bin/static", ELFBuilder.staticExec()), ("/bin/pie", ELFBuilder.pie()), ("/lib/ld.so", ELFBuilder.interpreter())] {
+            let b = e.bytes()
+            try k.fs.create(path: path, size: UInt64(b.count), data: b)
+        }
         func spawnOne() throws {
             spawned += 1
             _ = try k.spawn(ProgramImage(path: "/usr/bin/r\(spawned)")).get()
@@ -162,7 +167,7 @@ final class RandomOpsTests: XCTestCase {
             }
         }
         for step in 0..<steps {
-            let op = rng.next() % 13
+            let op = rng.next() % 14
             let ctx = "seed \(seed) step \(step) op \(op)"
             if runnable().isEmpty { try spawnOne() }
             guard let t = runnable().randomElement(using: &rng) else { continue }
@@ -222,6 +227,15 @@ final class RandomOpsTests: XCTestCase {
                 XCTAssertNil(t.vforkParent, ctx)
             case 10, 11: // context switch of a random task onto a random CPU
                 _ = run(t)
+            case 13: // execve: a fresh address space; the old one loses a user (threads end)
+                guard run(t) else { continue }
+                let path = rng.next() % 2 == 0 ? "/bin/static" : "/bin/pie"
+                let parent = t.vforkParent
+                XCTAssertNoThrow(try k.execve(t, path: path, argv: [path], envp: []).get(), ctx)
+                execs += 1
+                XCTAssertNil(t.vforkParent, ctx)
+                if let p = parent { XCTAssertNil(p.vforkChild, "exec wakes the vfork parent: \(ctx)") }
+                XCTAssertEqual(t.mm?.mmUsers, 1, ctx)
             default: // a kernel thread on a random CPU (lazy TLB)
                 let kw = k.spawnKernelThread("kw")
                 _ = try? k.schedule(kw, on: Int(rng.next() % UInt64(cpus))).get()
@@ -240,6 +254,7 @@ final class RandomOpsTests: XCTestCase {
         // The sequence exercised the machinery: shootdowns and vfork waits happened.
         XCTAssertGreaterThan(k.cpus.map(\.tlbShootdownsReceived).reduce(0, +), 0, "seed \(seed)")
         XCTAssertGreaterThan(vforks, 0, "seed \(seed)")
+        XCTAssertGreaterThan(execs, 0, "seed \(seed)")
         for t in k.allTasks where t.state.isAlive { k.killTask(t, signal: .SIGKILL) }
         XCTAssertEqual(k.checkInvariants(), [])
         XCTAssertEqual(k.committedPages, 0, "seed \(seed): commit charge released")

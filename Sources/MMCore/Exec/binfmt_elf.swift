@@ -128,6 +128,7 @@ extension Kernel {
         task.comm = String(bprm.filename.split(separator: "/").last.map(String.init)?.prefix(15) ?? "")
         task.malloc = MallocState()
         task.image = nil
+        task.cmdline = argv
         bprm.randomizeVaSpace = sysctl.randomizeVaSpace
         switchTo(task)
         let faults0 = vmstat.pgfault

@@ -105,6 +105,9 @@ public final class Task {
     public var fatalSegvCode: SegvCode?
     /// The image the task runs.
     public var image: ProgramImage?
+    /// The arguments the program was started with (/proc/PID/cmdline, ps's args): set by spawn
+    /// and execve; empty for kernel threads.
+    public var cmdline: [String] = []
     /// The CPU the task runs on, or ran on last (task_cpu(); ps's PSR).
     public var cpu = 0
     /// The parent's tgid (0 for processes the scenario starts and for kernel threads).

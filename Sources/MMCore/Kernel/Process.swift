@@ -76,6 +76,7 @@ extension Kernel {
         archPickMmapLayout(mm)
         let task = addTask(comm: image.baseName, mm: mm)
         task.image = image
+        task.cmdline = image.argv
         let saved = explain
         explain = nil
         switchTo(task)

@@ -20,6 +20,7 @@ extension Kernel {
         nextPCID = nextPCID >= 4095 ? 1 : nextPCID + 1
         let child = addTask(comm: parent.comm, mm: mm)
         child.image = parent.image
+        child.cmdline = parent.cmdline; child.oomScoreAdjMin = parent.oomScoreAdjMin
         child.ip = parent.ip; child.sp = parent.sp
         child.oomScoreAdj = parent.oomScoreAdj
         child.uid = parent.uid
@@ -114,6 +115,7 @@ extension Kernel {
         t.tgid = leader.tgid
         t.groupLeader = leader
         t.image = parent.image
+        t.cmdline = parent.cmdline; t.oomScoreAdjMin = parent.oomScoreAdjMin
         t.ip = parent.ip
         t.sp = stack.raw + guardSize + stackSize - 0x10
         t.oomScoreAdj = parent.oomScoreAdj
@@ -175,6 +177,7 @@ extension Kernel {
                 child.malloc = parent.malloc
             }
             child.image = parent.image
+            child.cmdline = parent.cmdline; child.oomScoreAdjMin = parent.oomScoreAdjMin
             child.ip = parent.ip; child.sp = parent.sp
             child.oomScoreAdj = parent.oomScoreAdj
             child.uid = parent.uid
