@@ -67,7 +67,7 @@ enum LabExercise {
             """
             problem = .object([("pageSize", .int(1024)), ("vaBits", .int(14)), ("entries", .array(entries.map { .string(hx($0, 8)) })),
                                ("addresses", .array(vas.map { .string(hx($0)) }))])
-            solved = LabTranslate.renderLinear(g, entries: entries, addrs: vas)
+            solved = LabTranslate.renderLinear(g, vaSize: 1 << 14, entries: entries, addrs: vas)
         case "multilevel":
             let g = TextbookGeometry(pageSize: 32, vaBits: 15, entryBytes: 1, validBit: 7, pfnHigh: 6, pfnLow: 0)
             var mem = DumpMemory(pageSize: 32)

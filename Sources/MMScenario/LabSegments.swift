@@ -16,7 +16,7 @@ enum LabSegments {
     static func noMMU(_ a: inout LabArgs) throws -> (String, JSON) {
         let mem = try a.number("memory", default: 64 << 10, in: 4096...(1 << 30))
         let ps = try a.number("page-size", default: 4096, in: 16...(1 << 20))
-        guard ps.nonzeroBitCount == 1, mem % (ps * 16) == 0 else { throw LabError("--memory must be a multiple of 16 pages and --page-size a power of two") }
+        guard ps.nonzeroBitCount == 1, mem % (ps * 16) == 0, mem / ps <= 65536 else { throw LabError("--memory must be a multiple of 16 pages (at most 65536) and --page-size a power of two") }
         _ = try a.positionals().first.map { throw LabError(argument: $0.1, "unexpected '\($0.0)'") }
         var lines: [String] = []
         func say(_ s: String) { lines.append(s) }

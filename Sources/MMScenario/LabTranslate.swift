@@ -129,7 +129,8 @@ enum LabTranslate {
                 case .arm64, .riscv: tag = tr.global ? ", global" : ", ASID \(t.asid)"
                 default: tag = tr.global ? ", global" : ""
                 }
-                out += "  -> pa \(hx(tr.physAddr)) (\(sizeName(tr.pageShift)) page, \(tr.rights)\(tag)), \(w.memoryReferences) memory reference\(w.memoryReferences == 1 ? "" : "s")\n"
+                let wb = w.writeBacks > 0 ? " (\(w.memoryReferences - w.writeBacks) reads + \(w.writeBacks) A/D write-back\(w.writeBacks == 1 ? "" : "s"))" : ""
+                out += "  -> pa \(hx(tr.physAddr)) (\(sizeName(tr.pageShift)) page, \(tr.rights)\(tag)), \(w.memoryReferences) memory reference\(w.memoryReferences == 1 ? "" : "s")\(wb)\n"
                 r += [("pa", .string(hx(tr.physAddr))), ("pageSize", .string(sizeName(tr.pageShift))), ("rights", .string(tr.rights.description)), ("fault", .null)]
             case .failure(let e):
                 let at = e.fault.level.map { "at \(lv[$0].name) [\(lv[$0].linuxName)]" } ?? "before the walk"
@@ -252,50 +253,74 @@ enum LabTranslate {
 
     // MARK: linear table
 
-    /// Solves a linear page table given as `--entries E,E,...`.
+    /// Solves a linear page table given as `--entries E,E,...`: `--page-size` may be any size (the
+    /// seed's toy table has 100-byte pages), the space is `--va-bits` bits or `--va-size` bytes.
     static func linear(_ a: inout LabArgs) throws -> (String, JSON) {
-        let g = try geometry(&a, defaultEntryBytes: 4)
+        let ps = try a.number("page-size", default: nil, in: 1...(1 << 40))
+        let vaBits = try a.value("va-bits"), vaSizeArg = try a.value("va-size")
+        var vaSize: UInt64
+        switch (vaBits, vaSizeArg) {
+        case (let (s, i)?, nil):
+            let b = try LabArgs.number(s, i, what: "--va-bits")
+            guard b >= 1 && b <= 62 else { throw LabError(argument: i, "--va-bits: \(b) is out of range (1...62)") }
+            vaSize = 1 << b
+        case (nil, let (s, i)?): vaSize = try LabArgs.number(s, i, what: "--va-size")
+            guard vaSize >= 1 && vaSize <= 1 << 62 else { throw LabError(argument: i, "--va-size: \(vaSize) is out of range (1...2^62)") }
+        case (nil, nil): throw LabError("give the address-space size with --va-bits N or --va-size BYTES")
+        default: throw LabError(argument: vaSizeArg!.1, "give only one of --va-bits and --va-size")
+        }
+        let eb = try a.int("entry-bytes", default: 4, in: 1...8)
+        guard [1, 2, 4, 8].contains(eb) else { throw LabError("--entry-bytes must be 1, 2, 4 or 8") }
+        let vb = try a.int("valid-bit", default: eb * 8 - 1, in: 0...(eb * 8 - 1))
+        var hi = vb - 1, lo = 0
+        if let (s, i) = try a.value("pfn-bits") {
+            let p = s.split(separator: "-").map(String.init)
+            guard p.count == 2, let h = Int(p[0]), let l = Int(p[1]), l >= 0, h >= l, h < eb * 8 else {
+                throw LabError(argument: i, "--pfn-bits: '\(s)' is not HIGH-LOW inside a \(eb * 8)-bit entry")
+            }
+            hi = h; lo = l
+        }
+        guard hi >= lo else { throw LabError("--valid-bit 0 leaves no PFN bits; give --pfn-bits") }
         guard let (es, ei) = try a.value("entries") else { throw LabError("--entries E,E,... is required (one entry per virtual page)") }
         let entries = try es.split(separator: ",", omittingEmptySubsequences: false).map { try LabArgs.number(String($0), ei, what: "--entries") }
-        let vpages = UInt64(1) << UInt64(g.vaBits - g.offsetBits)
-        guard UInt64(entries.count) == vpages || (g.vaBits - g.offsetBits > 16 && entries.count <= 65536) else {
-            throw LabError(argument: ei, "--entries: \(entries.count) entries, but \(g.vaBits)-bit addresses with \(g.pageSize)-byte pages have \(vpages) virtual pages")
+        let vpages = (vaSize + ps - 1) / ps
+        guard UInt64(entries.count) == vpages else {
+            throw LabError(argument: ei, "--entries: \(entries.count) entries, but a \(vaSize)-byte space of \(ps)-byte pages has \(vpages) virtual pages")
         }
         let addrs = try addresses(&a)
-        return renderLinear(g, entries: entries, addrs: addrs)
+        let g = TextbookGeometry(pageSize: ps, vaBits: 0, entryBytes: eb, validBit: vb, pfnHigh: hi, pfnLow: lo)
+        return renderLinear(g, vaSize: vaSize, entries: entries, addrs: addrs)
     }
 
-    /// Renders the translations through a linear table.
-    static func renderLinear(_ g: TextbookGeometry, entries: [UInt64], addrs: [UInt64]) -> (String, JSON) {
-        var out = "geometry: \(geometryText(g)); a linear table of \(1 << UInt64(g.vaBits - g.offsetBits)) entries\n"
+    /// Renders the translations through a linear table (`vaSize` bytes of address space).
+    static func renderLinear(_ g: TextbookGeometry, vaSize: UInt64, entries: [UInt64], addrs: [UInt64]) -> (String, JSON) {
+        var out = "\(g.pageSize)-byte pages, a \(vaSize)-byte address space, a linear table of \(entries.count) \(g.entryBytes)-byte entries (valid bit \(g.validBit), PFN bits \(g.pfnHigh)-\(g.pfnLow))\n"
         var res: [JSON] = []
         for va in addrs {
-            let vpn = va >> UInt64(g.offsetBits), off = va & (g.pageSize - 1)
-            out += "va \(hx(va)): vpn \(vpn), offset \(hx(off))"
-            var r: [(String, JSON)] = [("va", .string(hx(va))), ("vpn", .uint(vpn))]
-            if g.vaBits < 64 && va >> UInt64(g.vaBits) != 0 {
-                out += " -> fault: address wider than \(g.vaBits) bits\n"
-                r += [("pa", .null), ("fault", .string("address too wide"))]
-            } else if vpn >= UInt64(entries.count) {
-                out += " -> fault: vpn beyond the given entries\n"
-                r += [("pa", .null), ("fault", .string("vpn beyond the entries"))]
+            let vpn = va / g.pageSize, off = va % g.pageSize
+            out += "va \(hx(va)) (\(va)): vpn \(vpn), offset \(off)"
+            var r: [(String, JSON)] = [("va", .string(hx(va))), ("vpn", .uint(vpn)), ("offset", .uint(off))]
+            if va >= vaSize {
+                out += " -> fault: outside the \(vaSize)-byte address space\n"
+                r += [("pa", .null), ("fault", .string("outside the address space"))]
             } else {
                 let e = entries[Int(vpn)]
                 let (v, pfn) = g.split(e)
-                out += ", entry \(hx(e, g.entryBytes * 2)) valid \(v ? 1 : 0) pfn \(hx(pfn))"
+                out += ", entry \(hx(e, g.entryBytes * 2)) valid \(v ? 1 : 0) pfn \(pfn)"
                 r += [("entry", .string(hx(e, g.entryBytes * 2))), ("valid", .bool(v)), ("pfn", .uint(pfn))]
-                if v {
-                    let pa = pfn &* g.pageSize | off
-                    out += " -> pa \(hx(pa))\n"
+                let (m, o1) = pfn.multipliedReportingOverflow(by: g.pageSize)
+                if v && !o1 {
+                    let pa = m &+ off
+                    out += " -> pa \(hx(pa)) (\(pa))\n"
                     r += [("pa", .string(hx(pa))), ("fault", .null)]
                 } else {
-                    out += " -> fault: invalid entry\n"
-                    r += [("pa", .null), ("fault", .string("invalid entry"))]
+                    out += v ? " -> fault: physical address overflows\n" : " -> page fault: invalid entry (no frame)\n"
+                    r += [("pa", .null), ("fault", .string(v ? "overflow" : "invalid entry"))]
                 }
             }
             res.append(.object(r))
         }
-        return (out, .object([("translate", .string("linear")), ("pageSize", .uint(g.pageSize)), ("vaBits", .int(Int64(g.vaBits))), ("translations", .array(res))]))
+        return (out, .object([("translate", .string("linear")), ("pageSize", .uint(g.pageSize)), ("vaSize", .uint(vaSize)), ("translations", .array(res))]))
     }
 
     // MARK: base and bounds, segments

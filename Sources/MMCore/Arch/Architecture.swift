@@ -122,6 +122,8 @@ public struct ArchWalk: Equatable, Sendable {
     public var result: Result<ArchTranslation, ArchFaultError>
     /// Entry reads that went to memory (plus the write-backs of A/D bits).
     public var memoryReferences: Int
+    /// Of those, the writes that set A or D (x86 only).
+    public var writeBacks: Int = 0
 }
 
 /// `ArchFault` as an Error, so it can sit in a Result.
@@ -470,7 +472,7 @@ public struct ArchPageTables {
                         let old = readEntry(u)
                         var new = old | PTE.accessed
                         if u == ea && kind == .write { new |= PTE.dirty }
-                        if new != old { writeEntry(u, new); w.memoryReferences += 1 }
+                        if new != old { writeEntry(u, new); w.memoryReferences += 1; w.writeBacks += 1 }
                     }
                 }
                 let shift = lv[i].shift

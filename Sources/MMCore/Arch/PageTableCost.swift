@@ -36,6 +36,9 @@ public struct PageTableCost: Equatable, Sendable {
         if processes > 1 << 20 { return "at most 1048576 processes" }
         // Every size below must fit in 64 bits: entries * entry size for the widest level.
         if vaBits - pageShift + entryBytes.trailingZeroBitCount > 62 { return "the linear table would not fit in 2^62 bytes" }
+        if linearBytes.multipliedReportingOverflow(by: processes).overflow { return "the total does not fit in 64 bits" }
+        let (f, o) = fullBytes.multipliedReportingOverflow(by: usedDenominator)
+        if o || f.multipliedReportingOverflow(by: processes).overflow { return "the total does not fit in 64 bits (use a shorter fraction)" }
         return nil
     }
 
