@@ -50,6 +50,7 @@ enum LabTranslate {
         return (kind, !a.flag("kernel"))
     }
 
+    /// Returns "user read", "kernel write"... for an access.
     static func accessName(_ k: AccessKind, user: Bool) -> String {
         (user ? "user " : "kernel ") + (k == .read ? "read" : k == .write ? "write" : "exec")
     }
@@ -129,7 +130,7 @@ enum LabTranslate {
                 case .arm64, .riscv: tag = tr.global ? ", global" : ", ASID \(t.asid)"
                 default: tag = tr.global ? ", global" : ""
                 }
-                let wb = w.writeBacks > 0 ? " (\(w.memoryReferences - w.writeBacks) reads + \(w.writeBacks) A/D write-back\(w.writeBacks == 1 ? "" : "s"))" : ""
+                let wb = w.writeBacks > 0 ? " (\(w.memoryReferences - w.writeBacks) read\(w.memoryReferences - w.writeBacks == 1 ? "" : "s") + \(w.writeBacks) A/D write-back\(w.writeBacks == 1 ? "" : "s"))" : ""
                 out += "  -> pa \(hx(tr.physAddr)) (\(sizeName(tr.pageShift)) page, \(tr.rights)\(tag)), \(w.memoryReferences) memory reference\(w.memoryReferences == 1 ? "" : "s")\(wb)\n"
                 r += [("pa", .string(hx(tr.physAddr))), ("pageSize", .string(sizeName(tr.pageShift))), ("rights", .string(tr.rights.description)), ("fault", .null)]
             case .failure(let e):

@@ -260,7 +260,7 @@ final class ParserTests: XCTestCase {
 
     func testBuiltInExamplesParse() throws {
         let all = Examples.all()
-        XCTAssertEqual(all.map(\.name), ["belady", "demo", "fork-cow", "free", "kthread", "lazy-malloc", "mmap-100mb", "null-write", "threads"])
+        XCTAssertEqual(all.map(\.name), ["arm64-48bit", "belady", "demo", "fork-cow", "free", "kthread", "la57", "lazy-malloc", "mmap-100mb", "multilevel-walk", "no-mmu", "null-write", "pagetable-cost", "segmentation", "threads", "toy-pagetable"])
         for e in all {
             XCTAssertFalse(e.summary.isEmpty, e.name)
             XCTAssertNoThrow(try Parser.parse(e.source, file: e.name), e.name)

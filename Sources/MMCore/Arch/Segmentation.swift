@@ -121,9 +121,9 @@ public struct X86Segmentation: Equatable, Sendable {
         g[6] = SegmentDescriptor(base: 0, limit: 0xfffff, granularity: true, dpl: 3, code: true, readWrite: true, long: true, big: false)
         return X86Segmentation(gdt: g)
     }
-    /// __KERNEL_CS = 2*8 = 0x10, __KERNEL_DS = 0x18, __USER32_CS = 4*8+3 = 0x23, __USER_DS = 0x2b,
+    /// __KERNEL32_CS = 1*8 = 0x08, __KERNEL_CS = 2*8 = 0x10, __KERNEL_DS = 0x18, __USER32_CS = 4*8+3 = 0x23, __USER_DS = 0x2b,
     /// __USER_CS = 6*8+3 = 0x33 (x86-64 Linux).
-    public static let linuxSelectors: [(String, UInt16)] = [("__KERNEL_CS", 0x10), ("__KERNEL_DS", 0x18),
+    public static let linuxSelectors: [(String, UInt16)] = [("__KERNEL32_CS", 0x08), ("__KERNEL_CS", 0x10), ("__KERNEL_DS", 0x18),
                                                              ("__USER32_CS", 0x23), ("__USER_DS", 0x2b), ("__USER_CS", 0x33)]
 
     /// Returns the descriptor a selector names, or the #GP/#NP reason.
