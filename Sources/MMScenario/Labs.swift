@@ -129,6 +129,21 @@ public enum Labs {
     /// The lab names, which are also the CLI subcommands and the scenario command words.
     public static let names = ["translate", "exercise", "pagetable-cost", "no-mmu", "segmentation"]
 
+    /// Returns the one-line `--explain` narration of lab `argv` (what mechanism it models).
+    public static func explainLine(_ argv: [String]) -> String {
+        switch argv.first ?? "" {
+        case "translate":
+            if let i = argv.firstIndex(of: "--arch"), i + 1 < argv.count {
+                return "translate: builds \(argv[i + 1]) page tables in the lab's own frames and walks them as that MMU does (the kernel's x86-64 MMU is not involved)"
+            }
+            return "translate: solves the textbook translation step by step (segment table or page-table entries read from the given memory)"
+        case "exercise": return "exercise: generates a seeded textbook problem (SplitMix64) and solves it with the same solvers as translate and policy"
+        case "pagetable-cost": return "pagetable-cost: linear table = 2^(VA bits - page bits) entries; multi-level = top table + the used fraction of the lower levels"
+        case "no-mmu": return "no-mmu: programs address physical memory directly, then the same steps with a page table per process"
+        default: return "segmentation: selectors and descriptors (base, limit, DPL), segmented paging, first/best/worst fit and whole-segment swapping"
+        }
+    }
+
     /// Runs lab `argv[0]` with the arguments `argv[1...]` and returns its text and JSON, or throws
     /// a LabError naming the bad argument (index into argv) or the file place. `readFile` reads an
     /// input file (nil: files are not allowed, as in scenarios); `kernel`, when given, is the

@@ -476,6 +476,7 @@ public final class Runner {
             }
             emitSystem(compare ? ReplacementReport.compare(runs) : runs.map(ReplacementReport.table).joined(separator: "\n"))
         case .lab(let argv):
+            k.explain?(Labs.explainLine(argv))
             do { emitSystem(try Labs.run(argv, kernel: k).text) } catch let e as LabError {
                 throw LineError(column: st.column, message: e.message)
             }

@@ -178,6 +178,7 @@ final class GoldenTests: XCTestCase {
         try checkJSON("pagetable-cost-seed", ["pagetable-cost", "--levels", "10,10", "--used", "20%", "--processes", "100"])
         XCTAssertEqual(try check("pagetable-cost-measured", ["pagetable-cost", "--va-bits", "48", "--entry-size", "8", "--example", "fork-cow"]), 0)
         XCTAssertEqual(try check("no-mmu", ["no-mmu"]), 0)
+        XCTAssertEqual(try check("example-la57-explain", ["example", "la57", "--explain", "--check"]), 0)
         try checkJSON("segmentation", ["segmentation", "--fit", "worst"])
         // Hostile input: exit 2 with the file, line and column, or the option.
         XCTAssertEqual(try check("translate-bad-dump", ["translate", "multilevel", "--dump", "translate-bad-dump.txt"] + geo + ["0"]), 2)
