@@ -21,9 +21,9 @@ enum LabExercise {
         let problem: JSON, solved: (String, JSON)
         switch kind {
         case "base-bounds":
-            let limit = r(64, 1024) & ~3
+            let limit = r(256, 1024) & ~3
             let base = r(0, 16384 - limit) & ~15
-            let vas = (0..<5).map { _ in r(0, 1024) }
+            let vas = (0..<5).map { _ in r(0, min(1024, limit + limit / 2)) }
             text += """
             A process with a 1 KiB address space runs with base-and-bounds relocation in 16 KiB of
             physical memory: base \(hx(base)) (\(base)), bounds \(limit). For each virtual address, give the
@@ -38,7 +38,7 @@ enum LabExercise {
             let l0 = r(64, 448), l1 = r(64, 448)
             let b0 = r(0, 8192 - l0) & ~15
             let b1 = r(8192 + l1, 16384) & ~15
-            let vas = (0..<6).map { _ in r(0, 1024) }
+            let vas = (0..<6).map { i in i % 2 == 0 ? r(0, l0 + l0 / 2) : r(1024 - l1 - l1 / 2, 1024) }
             let s = TwoSegments(vaBits: 10, seg0: BaseBounds(base: b0, limit: l0), seg1: BaseBounds(base: b1, limit: l1))
             text += """
             A 1 KiB (10-bit) address space uses two segments in 16 KiB of physical memory; the top

@@ -179,7 +179,7 @@ final class ArchTests: XCTestCase {
         t.writeEntry(l1, t.readEntry(l1) | (1 << 61))
         guard case .failure = t.walk(0x0000_aaaa_bbbb_c123).result else { return XCTFail("APTable") }
         XCTAssertNotNil(t.lookup(0x0000_aaaa_bbbb_c123))
-        // Outside both halves: a level-0 translation fault before any read.
+        // Outside both halves: a translation fault before any read.
         let o = t.walk(0x0001_0000_0000_0000)
         XCTAssertTrue(o.steps.isEmpty)
         XCTAssertEqual(o.memoryReferences, 0)

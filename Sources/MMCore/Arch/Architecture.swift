@@ -235,7 +235,7 @@ public enum Architecture: Hashable, Sendable, CustomStringConvertible {
     public var pageShifts: [Int] { levels.filter(\.leafAllowed).map(\.shift).sorted() }
 
     /// Returns nil when `va` may be translated, else the fault a walker raises before reading any
-    /// table (x86-64 #GP for a non-canonical address; ARM64 level-0 translation fault outside both
+    /// table (x86-64 #GP for a non-canonical address; ARM64 translation fault outside both
     /// TTBR ranges; RISC-V page fault when bits above the VA differ from bit VA-1).
     public func canonicalFault(_ va: UInt64) -> String? {
         switch self {
@@ -245,7 +245,7 @@ public enum Architecture: Hashable, Sendable, CustomStringConvertible {
             return X86_64Format.isCanonical(va, vaBits: vaBits) ? nil : "#GP(0): non-canonical address (bits 63:\(vaBits - 1) differ)"
         case .arm64:
             return ARM64.ttbrSelect(va, vaBits: vaBits) == nil
-                ? "translation fault, level 0: VA outside both TTBR0 and TTBR1 ranges (bits 63:\(vaBits) neither all 0 nor all 1)" : nil
+                ? "translation fault: VA outside both TTBR0 and TTBR1 ranges (bits 63:\(vaBits) neither all 0 nor all 1)" : nil
         case .riscv:
             return X86_64Format.isCanonical(va, vaBits: vaBits) ? nil : "page fault: bits 63:\(vaBits) do not all equal bit \(vaBits - 1)"
         }
