@@ -132,13 +132,15 @@ enum Command {
     case getpagesize
     /// `policy NAMES frames COUNTS refs PAGES [seed S] [compare]`: the page-replacement lab.
     case policy([ReplacementPolicy], frames: [Int], refs: [UInt64], seed: UInt64, compare: Bool)
+    /// `translate|exercise|pagetable-cost|no-mmu|segmentation ARGS...`: an address-translation lab (Labs.swift).
+    case lab([String])
     /// `echo VALUE > /proc/PID/oom_score_adj`.
     case writeOomScoreAdj(ProcRef, Int, path: String)
 
     /// Whether the step is something the current process does (skipped once it is dead).
     var isProcessStep: Bool {
         switch self {
-        case .sysctl, .spawn, .kthread, .use, .note, .show, .freeCommand, .policy, .importFile, .cpu: return false
+        case .sysctl, .spawn, .kthread, .use, .note, .show, .freeCommand, .policy, .importFile, .cpu, .lab: return false
         default: return true
         }
     }

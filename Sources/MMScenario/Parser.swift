@@ -203,6 +203,14 @@ struct ParserState {
             command = .writeOomScoreAdj(ref, value, path: path.text)
         case "policy":
             command = try parsePolicy(&args, endColumn: endColumn)
+        case "translate", "exercise", "pagetable-cost", "no-mmu", "segmentation":
+            // The address-translation labs: the same arguments as the mmsim subcommands, checked now.
+            let toks = [first] + Array(args)
+            args = []
+            do { _ = try Labs.run(toks.map(\.text)) } catch let e as LabError {
+                throw LineError(column: e.argument.map { toks[$0].column } ?? endColumn, message: e.message)
+            }
+            command = .lab(toks.map(\.text))
         case "pmap":
             var ext = false
             if let f = args.first, f.text == "-x" || f.text == "--extended" { args.removeFirst(); ext = true }

@@ -545,6 +545,11 @@ public final class Runner {
                 for p in policies { runs.append(try PageReplacement.run(p, refs: refs, frames: n, seed: seed)) }
             }
             emitSystem(compare ? ReplacementReport.compare(runs) : runs.map(ReplacementReport.table).joined(separator: "\n"))
+        case .lab(let argv):
+            k.explain?(Labs.explainLine(argv))
+            do { emitSystem(try Labs.run(argv, kernel: k).text) } catch let e as LabError {
+                throw LineError(column: st.column, message: e.message)
+            }
         case .writeOomScoreAdj(let ref, let value, let path):
             let target: Task?
             switch ref {

@@ -27,7 +27,9 @@ struct MMSim: ParsableCommand {
           mmsim run my.mmsim --explain
           mmsim example --list
         """,
-        subcommands: [Run.self, ExampleCommand.self, Check.self, PolicyCommand.self],
+        subcommands: [Run.self, ExampleCommand.self, Check.self, PolicyCommand.self,
+                      TranslateCommand.self, ExerciseCommand.self, PageTableCostCommand.self,
+                      NoMMUCommand.self, SegmentationCommand.self],
         defaultSubcommand: ExampleCommand.self)
 }
 

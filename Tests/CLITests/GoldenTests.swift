@@ -109,7 +109,7 @@ final class GoldenTests: XCTestCase {
 
     func testBuiltInExamples() throws {
         let names = try exampleNames()
-        XCTAssertEqual(names, ["belady", "demo", "exec-ls", "fork-cow", "free", "kthread", "lazy-malloc", "mmap-100mb", "null-write", "threads", "two-cpus"])
+        XCTAssertEqual(names, ["arm64-48bit", "belady", "demo", "exec-ls", "fork-cow", "free", "kthread", "la57", "lazy-malloc", "mmap-100mb", "multilevel-walk", "no-mmu", "null-write", "pagetable-cost", "segmentation", "threads", "toy-pagetable", "two-cpus"])
         for n in names where n != "exec-ls" { try check("example-\(n)", ["example", n]) }
         // exec-ls maps files of this machine: a fresh machine of the same image has the same
         // files but maybe other device and inode numbers, so those two columns are normalised.
@@ -185,6 +185,40 @@ final class GoldenTests: XCTestCase {
         XCTAssertEqual(try check("policy-bad-frames", ["policy", "--frames", "0", "--refs", "1"]), 2)
         XCTAssertEqual(try check("policy-no-refs", ["policy", "--frames", "3"]), 2)
         XCTAssertEqual(try check("policy-bad-refs", ["policy", "--frames", "3", "--refs", "1,2,-3"]), 2)
+    }
+
+    func testArchitectureLabs() throws {
+        let geo = ["--pdbr", "2", "--page-size", "32", "--va-bits", "15", "--entry-bytes", "1", "--valid-bit", "7", "--pfn-bits", "6-0"]
+        XCTAssertEqual(try check("translate-multilevel", ["translate", "multilevel", "--dump", "translate-dump.txt"] + geo + ["0x0c2a", "0x0c4a", "0x6000", "0x8000"]), 0)
+        try checkJSON("translate-multilevel", ["translate", "multilevel", "--dump", "translate-dump.txt"] + geo + ["0x0c2a", "0x0c4a"])
+        XCTAssertEqual(try check("translate-x86-32", ["translate", "--arch", "x86-32", "--map", "0xc0000000:0x123400000:4M:rwkg", "--map", "0x8048000:0x100000:4K:rx", "0xc0123456", "0x8048abc", "0x8049000"]), 0)
+        XCTAssertEqual(try check("translate-pae", ["translate", "--arch", "x86-pae", "--map", "0xbf800000:0x140000000:2M", "--access", "write", "0xbf812345"]), 0)
+        XCTAssertEqual(try check("translate-sv48", ["translate", "--arch", "sv48", "--asid", "7", "--map", "0x7fffff000:0x87654000:4K:rw", "--map", "0x40000000:0x80000000:1G:rwxk", "0x7fffff123", "0x40001000", "0x800000000000"]), 0)
+        try checkJSON("translate-arm64", ["translate", "--arch", "arm64-64k-52", "--map", "0x10000:0xf000000010000:64K", "0x12345", "0x30000"])
+        XCTAssertEqual(try check("translate-linear", ["translate", "linear", "--page-size", "1024", "--va-bits", "12", "--entries", "0x80000003,0,0x80000007,0x8000000a", "0x0", "0x5ff", "0xbff", "0xfff"]), 0)
+        XCTAssertEqual(try check("translate-x86-segment", ["translate", "x86-segment", "--cpl", "0", "--access", "write", "0x18:0x1000", "0x33:0", "0x2b:0xfffffffc"]), 0)
+        for k in ["base-bounds", "segmentation", "linear", "multilevel", "tlb", "replacement"] {
+            XCTAssertEqual(try check("exercise-\(k)", ["exercise", k, "--seed", "1", "--answers"]), 0)
+        }
+        XCTAssertEqual(try check("exercise-question", ["exercise", "segmentation", "--seed", "2"]), 0)
+        try checkJSON("exercise-multilevel", ["exercise", "multilevel", "--seed", "1", "--answers"])
+        XCTAssertEqual(try check("pagetable-cost-seed", ["pagetable-cost", "--levels", "10,10", "--used", "20%", "--processes", "100"]), 0)
+        try checkJSON("pagetable-cost-seed", ["pagetable-cost", "--levels", "10,10", "--used", "20%", "--processes", "100"])
+        XCTAssertEqual(try check("pagetable-cost-measured", ["pagetable-cost", "--va-bits", "48", "--entry-size", "8", "--example", "fork-cow"]), 0)
+        XCTAssertEqual(try check("no-mmu", ["no-mmu"]), 0)
+        XCTAssertEqual(try check("example-la57-explain", ["example", "la57", "--explain", "--check"]), 0)
+        try checkJSON("segmentation", ["segmentation", "--fit", "worst"])
+        // Hostile input: exit 2 with the file, line and column, or the option.
+        XCTAssertEqual(try check("translate-bad-dump", ["translate", "multilevel", "--dump", "translate-bad-dump.txt"] + geo + ["0"]), 2)
+        XCTAssertEqual(try check("translate-missing-dump", ["translate", "multilevel", "--dump", "no-such-dump.txt"] + geo + ["0"]), 2)
+        XCTAssertEqual(try check("translate-bad-arch", ["translate", "--arch", "arm64-8k-48", "0"]), 2)
+        XCTAssertEqual(try check("translate-bad-map", ["translate", "--arch", "x86-64", "--map", "0x1000:0x2000:2M", "0"]), 2)
+        XCTAssertEqual(try check("translate-bad-geometry", ["translate", "multilevel", "--dump", "translate-dump.txt", "--pdbr", "2", "--page-size", "24", "--va-bits", "15", "0"]), 2)
+        XCTAssertEqual(try check("exercise-bad-kind", ["exercise", "paging"]), 2)
+        XCTAssertEqual(try check("pagetable-cost-bad-used", ["pagetable-cost", "--used", "1/0"]), 2)
+        for sub in ["translate", "exercise", "pagetable-cost", "no-mmu", "segmentation"] {
+            XCTAssertEqual(try check("help-\(sub)", [sub, "--help"]), 0)
+        }
     }
 
     func testHelp() throws {

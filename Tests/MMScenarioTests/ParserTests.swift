@@ -221,7 +221,7 @@ final class ParserTests: XCTestCase {
         assertError("use nobody", 1, 5, "unknown process 'nobody'")
         assertError("spawn a\nshow maps for nobody", 2, 15, "unknown process 'nobody'")
         assertError("show meminfo for a", 1, 14, "'show meminfo' is system-wide; 'for' is not allowed")
-        assertError("show everything", 1, 6, "unknown 'show' item 'everything' (known: maps, smaps, status, vmas, meminfo, buddyinfo, vmstat, dmesg, tlb, mm, smaps_rollup, oom_score, oom_score_adj, pmap, pmap-x, auxv, ps, interrupts)")
+        assertError("show everything", 1, 6, "unknown 'show' item 'everything' (known: maps, smaps, status, vmas, meminfo, buddyinfo, vmstat, dmesg, tlb, mm, auxv, ps, interrupts, smaps_rollup, oom_score, oom_score_adj, pmap, pmap-x)")
         assertError("show maps", 1, 1, "'show' needs a running process; 'spawn' one first")
         assertError("cat /etc/passwd", 1, 5, "cat: unsupported file '/etc/passwd' (supported: /proc/meminfo, /proc/buddyinfo, /proc/vmstat, /proc/interrupts, /proc/PID/maps, /proc/PID/smaps, /proc/PID/smaps_rollup, /proc/PID/status, /proc/PID/oom_score, /proc/PID/oom_score_adj (PID = self, a number or a process name))")
         assertError("cat /proc/ghost/maps", 1, 11, "unknown process 'ghost'")
@@ -314,7 +314,7 @@ final class ParserTests: XCTestCase {
 
     func testBuiltInExamplesParse() throws {
         let all = Examples.all()
-        XCTAssertEqual(all.map(\.name), ["belady", "demo", "exec-ls", "fork-cow", "free", "kthread", "lazy-malloc", "mmap-100mb", "null-write", "threads", "two-cpus"])
+        XCTAssertEqual(all.map(\.name), ["arm64-48bit", "belady", "demo", "exec-ls", "fork-cow", "free", "kthread", "la57", "lazy-malloc", "mmap-100mb", "multilevel-walk", "no-mmu", "null-write", "pagetable-cost", "segmentation", "threads", "toy-pagetable", "two-cpus"])
         for e in all {
             XCTAssertFalse(e.summary.isEmpty, e.name)
             XCTAssertNoThrow(try Parser.parse(e.source, file: e.name), e.name)
