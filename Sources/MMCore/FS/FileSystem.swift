@@ -25,6 +25,13 @@ public final class Inode {
     public var size: UInt64
     /// The bytes on "disk"; reads past `data.count` but below `size` read as zeros.
     public var data: [UInt8]
+    /// The page cache: page index → frame holding that page of the file (`i_pages`).
+    /// Every frame here carries the page cache's reference and PG_uptodate.
+    public internal(set) var pages: [UInt64: PFN] = [:]
+    /// Pages written back to `data` since the file was created (this file's share of `nr_written`).
+    public internal(set) var writtenBack = 0
+    /// For a shmem object behind a MAP_SHARED|MAP_ANONYMOUS mapping: its identity (`VMA.shmemObject`).
+    public internal(set) var shmemObject: UInt64 = 0
 
     init(ino: UInt64, path: String, devMajor: UInt32, devMinor: UInt32, kind: FileSystemKind, size: UInt64, data: [UInt8]) {
         self.ino = ino; self.path = path; self.devMajor = devMajor; self.devMinor = devMinor
@@ -35,6 +42,15 @@ public final class Inode {
     public var mappedFile: MappedFile {
         MappedFile(path: path, devMajor: devMajor, devMinor: devMinor, inode: ino)
     }
+
+    /// Whether its cached pages are shmem (tmpfs, or the object of a shared anonymous mapping).
+    public var isShmem: Bool { kind == .tmpfs }
+
+    /// Cached page indices in ascending order (deterministic listings and walks).
+    public var cachedIndices: [UInt64] { pages.keys.sorted() }
+
+    /// The byte at `offset` as stored on "disk" (zero past `data`).
+    func storedByte(_ offset: UInt64) -> UInt8 { offset < UInt64(data.count) ? data[Int(offset)] : 0 }
 
     /// Pages the file spans: ceil(size / PAGE_SIZE).
     public var sizeInPages: UInt64 { (size >> PAGE_SHIFT) + (size & PAGE_MASK_LOW == 0 ? 0 : 1) }
@@ -73,6 +89,11 @@ public final class FileSystem {
     public private(set) var order: [String] = []
     /// Next synthetic inode number.
     var nextIno: UInt64 = 2_000_001
+    /// The shmem objects of shared anonymous mappings, by `VMA.shmemObject` (not in the path table:
+    /// Linux names each one "/dev/zero (deleted)").
+    public internal(set) var shmemObjects: [UInt64: Inode] = [:]
+    /// Next shmem object identity (machine-wide, so that objects of different processes differ).
+    var nextShmemObject: UInt64 = 1
 
     public init() {}
 
@@ -95,6 +116,32 @@ public final class FileSystem {
         order.append(path)
         return inode
     }
+
+    /// Every inode with a page cache: files in creation order, then shmem objects by identity.
+    public var allInodes: [Inode] {
+        order.compactMap { byPath[$0] } + shmemObjects.keys.sorted().compactMap { shmemObjects[$0] }
+    }
+
+    /// Returns a new identity for the shmem object of a shared anonymous mapping; the object
+    /// itself is created on its first fault. Linux: shmem_zero_setup(), mm/shmem.c
+    func newShmemObjectID() -> UInt64 {
+        let id = nextShmemObject
+        nextShmemObject &+= 1
+        return id
+    }
+
+    /// The shmem object `id`, created (size `size`, on the internal tmpfs mount) if it does not
+    /// exist yet. Linux: shmem_kernel_file_setup("dev/zero"), mm/shmem.c
+    func shmemObject(_ id: UInt64, size: UInt64) -> Inode {
+        if let i = shmemObjects[id] { return i }
+        let i = Inode(ino: 0, path: "/dev/zero (deleted)", devMajor: 0, devMinor: 1, kind: .tmpfs, size: size, data: [])
+        i.shmemObject = id
+        shmemObjects[id] = i
+        return i
+    }
+
+    /// Forgets the shmem object `id` (its pages must have been freed).
+    func removeShmemObject(_ id: UInt64) { shmemObjects[id] = nil }
 
     /// The file at `path`, or nil.
     public func lookup(_ path: String) -> Inode? { byPath[path] }

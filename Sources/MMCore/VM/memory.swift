@@ -173,8 +173,14 @@ extension Kernel {
         guard let slot = pteAlloc(mm, va, task: task) else { return .oom }
         let pte = phys.readPTE(slot)
         if pte.isNone {
-            if vma.isAnonymous { return doAnonymousPage(task, mm, vma, va, slot, write: write) }
-            return doFault(task, mm, vma, va, slot, write: write)
+            if vma.isAnonymous && vma.shmemObject == 0 { return doAnonymousPage(task, mm, vma, va, slot, write: write) }
+            let r = doFault(task, mm, vma, va, slot, write: write)
+            if r == .major {
+                // mm_account_fault(): a fault that read from disk counts as major, not minor.
+                task.minFlt -= 1; task.majFlt += 1
+                vmstat.pgmajfault += 1
+            }
+            return r
         }
         if !pte.isPresent { return .sigbus }
         if write && !pte.isWritable { return doWpPage(task, mm, vma, va, slot, pte) }
@@ -189,35 +195,42 @@ extension Kernel {
 
     // MARK: - Anonymous memory
 
-    /// Maps a page for a first touch of anonymous memory: the shared zero page for a read of a
-    /// private mapping, else a newly allocated zeroed page. Returns .oom when no page is left.
-    /// Linux: do_anonymous_page(), mm/memory.c
+    /// Maps a page for a first touch of private anonymous memory: the shared zero page for a
+    /// read, else a newly allocated zeroed page. (Shared anonymous memory is shmem: doFault.)
+    /// Returns .oom when no page is left. Linux: do_anonymous_page(), mm/memory.c
     func doAnonymousPage(_ task: Task, _ mm: MMStruct, _ vma: VMA, _ va: VirtAddr, _ slot: PTESlot, write: Bool) -> FaultResult {
-        let shared = vma.flags.contains(.shared)
-        if !write && !shared {
+        if !write {
             phys.writePTE(slot, PTE(pfn: zeroPFN, flags: pteFlags(vma.flags, writable: false, dirty: false)))
             vmstat.zeroPageMaps += 1
             clockNs &+= FaultCost.zeroPageRead
             narrate("do_anonymous_page: read of untouched memory maps the shared zero page (PFN \(zeroPFN)) read-only; PTE[\(slot.index)] in table PFN \(slot.table) = \(phys.readPTE(slot))")
             return .minor
         }
-        if !shared && anonVMAPrepare(mm, va) == nil { return .oom }
+        if anonVMAPrepare(mm, va) == nil { return .oom }
         guard let pfn = allocPageOrOOM(gfp: .highuserMovable, task: task) else { return .oom }
         phys.contents.clear(pfn)
-        addNewPage(mm, vma, pfn, kind: shared ? .shmem : .anon)
+        addNewPage(mm, vma, pfn)
         clockNs &+= FaultCost.anonymousWrite
-        let writable = vma.flags.contains(.write) && (write || shared)
-        phys.writePTE(slot, PTE(pfn: pfn, flags: pteFlags(vma.flags, writable: writable, dirty: write)))
-        narrate("do_anonymous_page: allocated zeroed \(shared ? "shmem" : "anonymous") page PFN \(pfn) (\(zoneName(pfn))); PTE[\(slot.index)] in table PFN \(slot.table) = \(phys.readPTE(slot))")
+        phys.writePTE(slot, PTE(pfn: pfn, flags: pteFlags(vma.flags, writable: vma.flags.contains(.write), dirty: true)))
+        narrate("do_anonymous_page: allocated zeroed anonymous page PFN \(pfn) (\(zoneName(pfn))); PTE[\(slot.index)] in table PFN \(slot.table) = \(phys.readPTE(slot))")
         return .minor
     }
 
-    /// Handles a write to a present read-only PTE: reuses the page when the writer is its only
-    /// user, otherwise copies it (copy-on-write; the zero page is always replaced).
-    /// Returns .oom when the copy cannot be allocated. Linux: do_wp_page() / wp_page_copy(), mm/memory.c
+    /// Handles a write to a present read-only PTE: in a shared mapping the page is made dirty
+    /// and writable (wp_page_shared); a private page is reused when the writer is its only user,
+    /// otherwise copied (copy-on-write; the zero page and page-cache pages are always copied).
+    /// Returns .oom when the copy cannot be allocated. Linux: do_wp_page() / wp_page_shared() / wp_page_copy(), mm/memory.c
     func doWpPage(_ task: Task, _ mm: MMStruct, _ vma: VMA, _ va: VirtAddr, _ slot: PTESlot, _ pte: PTE) -> FaultResult {
         let old = pte.pfn
         let oldFlags = phys.memMap.flags[old.index]
+        if vma.flags.contains(.shared) && old != zeroPFN && !oldFlags.contains(.anon) {
+            markPageDirty(old)
+            phys.writePTE(slot, PTE(raw: pte.raw | PTE.rw | PTE.dirty | PTE.accessed))
+            mmu.flushPage(va.pageDown)
+            clockNs &+= FaultCost.reuse
+            narrate("do_wp_page: shared page cache page PFN \(old)\(oldFlags.contains(.swapbacked) ? "" : " marked dirty and") made writable (wp_page_shared)")
+            return .minor
+        }
         if vma.flags.contains(.shared) || (old != zeroPFN && oldFlags.contains(.anon)
             && phys.memMap.mapcount[old.index] == 1 && phys.memMap.refcount[old.index] == 1) {
             phys.writePTE(slot, PTE(raw: pte.raw | PTE.rw | PTE.dirty | PTE.accessed))
@@ -229,7 +242,7 @@ extension Kernel {
         if anonVMAPrepare(mm, va) == nil { return .oom }
         guard let new = allocPageOrOOM(gfp: .highuserMovable, task: task) else { return .oom }
         if old == zeroPFN { phys.contents.clear(new) } else { phys.contents.copy(from: old, to: new) }
-        addNewPage(mm, vma, new, kind: .anon)
+        addNewPage(mm, vma, new)
         clockNs &+= FaultCost.copyOnWrite
         phys.writePTE(slot, PTE(pfn: new, flags: pteFlags(vma.flags, writable: true, dirty: true)))
         mmu.flushPage(va.pageDown)
@@ -238,53 +251,17 @@ extension Kernel {
         return .minor
     }
 
-    /// Handles the first touch of a file-backed page. The core has no page cache yet: a read
-    /// allocates a frame that stands for the file's cached page (counted as file pages); a write
-    /// to a private mapping gets an anonymous copy. Returns .oom when no page is left.
-    /// Linux: do_fault() → do_read_fault() / do_cow_fault() / do_shared_fault(), mm/memory.c
-    func doFault(_ task: Task, _ mm: MMStruct, _ vma: VMA, _ va: VirtAddr, _ slot: PTESlot, write: Bool) -> FaultResult {
-        guard let pfn = allocPageOrOOM(gfp: .highuserMovable, task: task) else { return .oom }
-        phys.contents.clear(pfn)
-        let shared = vma.flags.contains(.shared)
-        clockNs &+= FaultCost.fileRead
-        if write && !shared {
-            _ = anonVMAPrepare(mm, va)
-            addNewPage(mm, vma, pfn, kind: .anon)
-            phys.writePTE(slot, PTE(pfn: pfn, flags: pteFlags(vma.flags, writable: true, dirty: true)))
-            narrate("do_cow_fault: private copy of the file page in new anonymous page PFN \(pfn)")
-        } else {
-            addNewPage(mm, vma, pfn, kind: .file)
-            let writable = shared && write && vma.flags.contains(.write)
-            phys.writePTE(slot, PTE(pfn: pfn, flags: pteFlags(vma.flags, writable: writable, dirty: writable)))
-            narrate("do_read_fault: file page of \(vma.file?.path ?? "?") at offset 0x\(String((vma.pgoff << PAGE_SHIFT) + (va.pageDown.raw - vma.start.raw), radix: 16)) in PFN \(pfn)")
-        }
-        return .minor
-    }
-
     // MARK: - Page accounting
 
-    /// What a user page is, for the RSS counters and LRU lists.
-    enum UserPageKind { case anon, shmem, file }
-
-    /// Accounts a newly mapped page: flags, mapcount, RSS counter, node counters, LRU, mlock.
+    /// Accounts a newly mapped anonymous page: flags, mapcount, RSS counter, node counters, LRU,
+    /// mlock. (Page-cache pages are mapped with pageAddFileRmap.)
     /// Linux: folio_add_new_anon_rmap() + folio_add_lru_vma(), mm/rmap.c, mm/swap.c
-    func addNewPage(_ mm: MMStruct, _ vma: VMA, _ pfn: PFN, kind: UserPageKind) {
-        var f: PageFlags = [.lru, .uptodate]
-        switch kind {
-        case .anon:
-            f.insert([.anon, .swapbacked])
-            mm.rss.anon += 1; stat.nrAnonMapped += 1
-        case .shmem:
-            f.insert(.swapbacked)
-            mm.rss.shmem += 1; stat.nrShmem += 1; stat.nrFilePages += 1; stat.nrFileMapped += 1
-        case .file:
-            mm.rss.file += 1; stat.nrFilePages += 1; stat.nrFileMapped += 1
-        }
+    func addNewPage(_ mm: MMStruct, _ vma: VMA, _ pfn: PFN) {
+        var f: PageFlags = [.lru, .uptodate, .anon, .swapbacked]
+        mm.rss.anon += 1; stat.nrAnonMapped += 1
         if vma.flags.contains(.locked) {
             f.insert([.mlocked, .unevictable])
             stat.nrMlock += 1; stat.nrUnevictable += 1
-        } else if kind == .file {
-            stat.nrInactiveFile += 1
         } else {
             stat.nrInactiveAnon += 1
         }
@@ -293,27 +270,33 @@ extension Kernel {
         mm.updateHiwater()
     }
 
-    /// Unaccounts one mapping of `pfn` from `mm` and drops the page reference it held; the page is
-    /// freed with its last reference. Linux: zap_present_pte() → folio_remove_rmap_pte() + put, mm/memory.c
+    /// Unaccounts one mapping of `pfn` from `mm` and drops the page reference it held. An
+    /// anonymous page is freed with its last mapping; a page-cache page stays in its cache
+    /// (NR_FILE_MAPPED drops when its last mapping goes, and it leaves the unevictable list).
+    /// Linux: zap_present_pte() → folio_remove_rmap_pte() + put, mm/memory.c, mm/rmap.c
     func removeMappedPage(_ mm: MMStruct, _ pfn: PFN) {
-        let f = phys.memMap.flags[pfn.index]
-        phys.memMap.mapcount[pfn.index] -= 1
-        if f.contains(.anon) {
-            mm.rss.anon -= 1
-        } else if f.contains(.swapbacked) {
-            mm.rss.shmem -= 1
-        } else {
-            mm.rss.file -= 1
+        let i = pfn.index
+        let f = phys.memMap.flags[i]
+        phys.memMap.mapcount[i] -= 1
+        if !f.contains(.anon) {
+            if f.contains(.swapbacked) { mm.rss.shmem -= 1 } else { mm.rss.file -= 1 }
+            if phys.memMap.mapcount[i] == 0 {
+                stat.nrFileMapped -= 1
+                if f.contains(.mlocked) {
+                    phys.memMap.flags[i].remove([.mlocked, .unevictable])
+                    stat.nrMlock -= 1; stat.nrUnevictable -= 1
+                    if f.contains(.swapbacked) { stat.nrInactiveAnon += 1 } else { stat.nrInactiveFile += 1 }
+                }
+            }
+            phys.putPage(pfn)
+            return
         }
-        if phys.memMap.mapcount[pfn.index] == 0 {
-            if f.contains(.anon) { stat.nrAnonMapped -= 1 } else { stat.nrFileMapped -= 1 }
-            if f.contains(.swapbacked) && !f.contains(.anon) { stat.nrShmem -= 1; stat.nrFilePages -= 1 }
-            if !f.contains(.anon) && !f.contains(.swapbacked) { stat.nrFilePages -= 1 }
+        mm.rss.anon -= 1
+        if phys.memMap.mapcount[i] == 0 {
+            stat.nrAnonMapped -= 1
             if f.contains(.mlocked) { stat.nrMlock -= 1; stat.nrUnevictable -= 1 }
             else if f.contains(.lru) {
-                if f.contains(.anon) || f.contains(.swapbacked) {
-                    if f.contains(.active) { stat.nrActiveAnon -= 1 } else { stat.nrInactiveAnon -= 1 }
-                } else if f.contains(.active) { stat.nrActiveFile -= 1 } else { stat.nrInactiveFile -= 1 }
+                if f.contains(.active) { stat.nrActiveAnon -= 1 } else { stat.nrInactiveAnon -= 1 }
             }
         }
         phys.putPage(pfn)
