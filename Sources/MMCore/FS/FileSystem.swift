@@ -23,8 +23,10 @@ public final class Inode {
     public let kind: FileSystemKind
     /// File size in bytes (`i_size`).
     public var size: UInt64
-    /// The bytes on "disk"; reads past `data.count` but below `size` read as zeros.
+    /// The bytes on "disk"; reads past `data.count` but below `size` read as `fill`.
     public var data: [UInt8]
+    /// The byte a synthetic file holds past `data` (0 for a sparse file).
+    public internal(set) var fill: UInt8 = 0
     /// The page cache: page index → frame holding that page of the file (`i_pages`).
     /// Every frame here carries the page cache's reference and PG_uptodate.
     public internal(set) var pages: [UInt64: PFN] = [:]
@@ -50,7 +52,17 @@ public final class Inode {
     public var cachedIndices: [UInt64] { pages.keys.sorted() }
 
     /// The byte at `offset` as stored on "disk" (zero past `data`).
-    func storedByte(_ offset: UInt64) -> UInt8 { offset < UInt64(data.count) ? data[Int(offset)] : 0 }
+    func storedByte(_ offset: UInt64) -> UInt8 {
+        offset < UInt64(data.count) ? data[Int(offset)] : offset < size ? fill : 0
+    }
+
+    /// Extends `data` to `count` bytes with what the file holds there (its fill byte).
+    func materialize(upTo count: UInt64) {
+        guard UInt64(data.count) < count else { return }
+        let start = UInt64(data.count)
+        data.reserveCapacity(Int(count))
+        for off in start..<count { data.append(storedByte(off)) }
+    }
 
     /// Pages the file spans: ceil(size / PAGE_SIZE).
     public var sizeInPages: UInt64 { (size >> PAGE_SHIFT) + (size & PAGE_MASK_LOW == 0 ? 0 : 1) }
@@ -101,7 +113,7 @@ public final class FileSystem {
     /// Throws when the path is not absolute, already exists, or the size is out of range.
     @discardableResult
     public func create(path: String, size: UInt64, data: [UInt8] = [], kind: FileSystemKind = .disk,
-                       ino: UInt64? = nil, dev: (UInt32, UInt32)? = nil) throws -> Inode {
+                       ino: UInt64? = nil, dev: (UInt32, UInt32)? = nil, fill: UInt8 = 0) throws -> Inode {
         guard path.hasPrefix("/") else { throw FileSystemError.notAbsolute(path) }
         guard byPath[path] == nil else { throw FileSystemError.exists(path) }
         guard size <= FileSystem.maxFileSize else { throw FileSystemError.tooLarge(path, size) }
@@ -111,6 +123,7 @@ public final class FileSystem {
         let d = dev ?? (kind == .tmpfs ? FileSystem.tmpfsDevice : FileSystem.diskDevice)
         let inode = Inode(ino: number, path: path, devMajor: d.0, devMinor: d.1, kind: kind,
                           size: size, data: Array(data.prefix(Int(size))))
+        inode.fill = fill
         byPath[path] = inode
         byIno[number] = inode
         order.append(path)

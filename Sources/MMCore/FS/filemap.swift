@@ -88,8 +88,9 @@ extension Kernel {
     func fillFromFile(_ inode: Inode, _ index: UInt64, _ pfn: PFN) {
         phys.contents.clear(pfn)
         let base = index << PAGE_SHIFT
-        guard base < UInt64(inode.data.count) else { return }
-        let end = min(UInt64(inode.data.count), base + PAGE_SIZE)
+        let stored = inode.fill == 0 ? UInt64(inode.data.count) : inode.size
+        guard base < stored else { return }
+        let end = min(stored, base + PAGE_SIZE)
         var w = 0
         var off = base
         while off < end {
@@ -236,7 +237,7 @@ extension Kernel {
         var mapped = 0, hit = false
         var pte = fromPTE
         while pte <= toPTE {
-            let idx = index &- (pteOff - pte)
+            let idx = index &+ pte &- pteOff
             if idx < limit, let pfn = inode.pages[idx], phys.memMap.flags[pfn.index].contains(.uptodate) {
                 let s = PTESlot(table: slot.table, index: Int(pte))
                 if phys.readPTE(s).isNone {
@@ -248,7 +249,7 @@ extension Kernel {
             }
             pte += 1
         }
-        narrate("do_fault_around: PTEs \(fromPTE)-\(toPTE) of table PFN \(slot.table) (file pages \(index &- (pteOff - fromPTE))-\(index &- (pteOff - toPTE))): \(mapped) cached page(s) mapped\(hit ? ", the faulting one among them" : "")")
+        narrate("do_fault_around: PTEs \(fromPTE)-\(toPTE) of table PFN \(slot.table) (file pages \(index &+ fromPTE &- pteOff)-\(index &+ toPTE &- pteOff)): \(mapped) cached page(s) mapped\(hit ? ", the faulting one among them" : "")")
         return (mapped, hit)
     }
 
@@ -353,7 +354,7 @@ extension Kernel {
             let base = idx << PAGE_SHIFT
             let end = min(inode.size, base + PAGE_SIZE)
             if end > base {
-                if UInt64(inode.data.count) < end { inode.data += [UInt8](repeating: 0, count: Int(end - UInt64(inode.data.count))) }
+                inode.materialize(upTo: end)
                 for off in base..<end { inode.data[Int(off)] = phys.contents.readByte(PhysAddr(pfn.raw << PAGE_SHIFT + (off - base))) }
             }
             phys.memMap.flags[pfn.index].remove(.dirty)
@@ -468,15 +469,23 @@ extension Kernel {
     /// cache, so the pages holding its bytes are created there at once (as write(2) would).
     /// Returns the inode, or the file-system error (bad path, exists, too large), or ENOMEM when
     /// a tmpfs page cannot be allocated. Linux: do_sys_open(O_CREAT) + write(2)
-    public func createFile(path: String, size: UInt64, data: [UInt8] = [], kind: FileSystemKind = .disk) throws -> Inode {
-        let inode = try fs.create(path: path, size: size, data: data, kind: kind)
-        if kind == .tmpfs && !inode.data.isEmpty {
-            let pages = (UInt64(inode.data.count) + PAGE_SIZE - 1) >> PAGE_SHIFT
-            for idx in 0..<pages {
-                guard let p = allocPageOrOOM(gfp: .highuserMovable, task: nil) else { throw Errno.ENOMEM }
+    /// With `fill`, every byte of the file is that value (as if written with it); else the file
+    /// is sparse past `data`. A tmpfs file that cannot get its pages throws ENOSPC, keeping the
+    /// pages it got (a short write).
+    public func createFile(path: String, size: UInt64, data: [UInt8] = [], kind: FileSystemKind = .disk, fill: UInt8 = 0) throws -> Inode {
+        let inode = try fs.create(path: path, size: size, data: data, kind: kind, fill: fill)
+        if kind == .tmpfs {
+            let stored = fill != 0 ? size : UInt64(inode.data.count)
+            let pages = (stored + PAGE_SIZE - 1) >> PAGE_SHIFT
+            var idx: UInt64 = 0
+            while idx < pages {
+                guard let p = phys.allocPages(order: 0, gfp: .highuserMovable) else { throw Errno.ENOSPC }
+                vmstat.pgalloc += 1
                 addToPageCache(inode, idx, p)
+                idx += 1
             }
             inode.data = []
+            inode.fill = 0
         }
         return inode
     }
