@@ -607,22 +607,25 @@ public final class Runner {
         return i
     }
 
-    /// `show cache`: one line per file with cached pages (and every created file), then totals.
+    /// `show cache`: one line per file and shmem object: its cached pages, how many are dirty and
+    /// mapped, the sum of their mapcounts (PTEs mapping them), then totals.
     func cacheText(_ k: Kernel) -> String {
-        var s = "FILE                                                    INODE  SIZE_KB  CACHED  DIRTY  MAPPED  KIND\n"
+        var s = "FILE                                                    INODE  SIZE_KB  CACHED  DIRTY  MAPPED    MAPS  KIND\n"
         var tc = 0, td = 0, tm = 0
         for inode in k.fs.allInodes {
-            var dirty = 0, mapped = 0
+            var dirty = 0, mapped = 0, maps = 0
             for (_, pfn) in inode.pages {
                 if k.phys.memMap.flags[pfn.index].contains(.dirty) { dirty += 1 }
-                if k.phys.memMap.mapcount[pfn.index] > 0 { mapped += 1 }
+                let mc = Int(k.phys.memMap.mapcount[pfn.index])
+                if mc > 0 { mapped += 1; maps += mc }
             }
             tc += inode.pages.count; td += dirty; tm += mapped
             let name = inode.shmemObject != 0 ? "\(inode.path) [shmem \(inode.shmemObject)]" : inode.path
             let kind = inode.shmemObject != 0 ? "shmem" : inode.kind == .tmpfs ? "tmpfs" : "disk"
             s += name.padding(toLength: max(name.count, 54), withPad: " ", startingAt: 0) + " "
                 + rjust(String(inode.ino), 8) + " " + rjust(String((inode.size + 1023) / 1024), 8) + " "
-                + rjust(String(inode.pages.count), 7) + " " + rjust(String(dirty), 6) + " " + rjust(String(mapped), 7) + "  " + kind + "\n"
+                + rjust(String(inode.pages.count), 7) + " " + rjust(String(dirty), 6) + " " + rjust(String(mapped), 7) + " "
+                + rjust(String(maps), 7) + "  " + kind + "\n"
         }
         s += "total: \(tc) cached, \(td) dirty, \(tm) mapped pages\n"
         return s

@@ -107,7 +107,7 @@ final class GoldenTests: XCTestCase {
 
     func testBuiltInExamples() throws {
         let names = try exampleNames()
-        XCTAssertEqual(names, ["demo", "free", "lazy-malloc", "mmap-100mb", "null-write"])
+        XCTAssertEqual(names, ["demo", "free", "lazy-malloc", "mmap-100mb", "null-write", "two-copies"])
         for n in names { try check("example-\(n)", ["example", n]) }
         try checkJSON("example-demo", ["example", "demo"])
         try check("example-null-write-explain", ["example", "null-write", "--explain", "--check"])

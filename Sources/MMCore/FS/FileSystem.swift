@@ -115,6 +115,14 @@ public final class FileSystem {
     public func create(path: String, size: UInt64, data: [UInt8] = [], kind: FileSystemKind = .disk,
                        ino: UInt64? = nil, dev: (UInt32, UInt32)? = nil, fill: UInt8 = 0) throws -> Inode {
         guard path.hasPrefix("/") else { throw FileSystemError.notAbsolute(path) }
+        return try register(path: path, size: size, data: data, kind: kind, ino: ino, dev: dev, fill: fill)
+    }
+
+    /// Creates a file under any path, even a relative one: a synthetic program image run as
+    /// "./prog" records that name in its VMAs. Throws when the path exists or the size is out of range.
+    @discardableResult
+    func register(path: String, size: UInt64, data: [UInt8] = [], kind: FileSystemKind = .disk,
+                  ino: UInt64? = nil, dev: (UInt32, UInt32)? = nil, fill: UInt8 = 0) throws -> Inode {
         guard byPath[path] == nil else { throw FileSystemError.exists(path) }
         guard size <= FileSystem.maxFileSize else { throw FileSystemError.tooLarge(path, size) }
         var number = ino ?? nextIno

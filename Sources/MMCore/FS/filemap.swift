@@ -42,7 +42,7 @@ extension Kernel {
         guard let f = vma.file else { return nil }
         if let i = fs.inode(for: f) { return i }
         guard fs.lookup(f.path) == nil else { return nil }
-        return try? fs.create(path: f.path, size: min(end, FileSystem.maxFileSize), ino: f.inode, dev: (f.devMajor, f.devMinor))
+        return try? fs.register(path: f.path, size: min(end, FileSystem.maxFileSize), ino: f.inode, dev: (f.devMajor, f.devMinor))
     }
 
     /// Whether `vma` maps `inode`'s pages. Linux: the inode's i_mmap interval tree membership.

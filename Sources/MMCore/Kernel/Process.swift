@@ -178,15 +178,14 @@ extension Kernel {
     }
 
     /// The file a synthetic image maps: the inode already at `path` (grown to `size` if smaller),
-    /// else a new zero-filled disk file with inode number `ino` on 8:1. Returns what VMAs record;
-    /// a path that cannot be created (not absolute) falls back to an unregistered MappedFile,
-    /// which the fault path registers on first use.
+    /// else a new zero-filled disk file with inode number `ino` on 8:1 (a relative path such as
+    /// "./prog" is kept as written). Returns what VMAs record.
     func imageFile(_ path: String, size: UInt64, ino: UInt64) -> MappedFile {
         if let i = fs.lookup(path) {
             if i.size < size && i.kind == .disk { i.size = size }
             return i.mappedFile
         }
-        if let i = try? fs.create(path: path, size: size, ino: ino, dev: FileSystem.diskDevice) { return i.mappedFile }
+        if let i = try? fs.register(path: path, size: min(size, FileSystem.maxFileSize), ino: ino, dev: FileSystem.diskDevice) { return i.mappedFile }
         return MappedFile(path: path, devMajor: 8, devMinor: 1, inode: ino)
     }
 
