@@ -34,6 +34,7 @@ public enum Vmstat {
             ("pgpgout", k.vmstat.pgpgout),
             ("pgfault", k.vmstat.pgfault),
             ("pgmajfault", k.vmstat.pgmajfault),
+            ("pgsteal_direct", k.vmstat.pgstealDirect),
             ("drop_pagecache", k.vmstat.dropPagecache),
             ("drop_slab", k.vmstat.dropSlab),
             ("oom_kill", k.vmstat.oomKill),

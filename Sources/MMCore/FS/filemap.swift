@@ -443,6 +443,34 @@ extension Kernel {
         return n
     }
 
+    /// Pages direct reclaim frees per pass (SWAP_CLUSTER_MAX).
+    public static let swapClusterMax = 32
+
+    /// Direct reclaim, reduced to what the model can reclaim without swap or rmap unmapping:
+    /// frees up to `nr` clean, unmapped pages of disk files' page caches (files in creation order,
+    /// pages in index order, standing in for the inactive file LRU). Returns the pages freed
+    /// (pgsteal_direct). Linux: try_to_free_pages() → shrink_inactive_list() → shrink_folio_list(), mm/vmscan.c
+    @discardableResult
+    func shrinkPageCache(_ nr: Int) -> Int {
+        var n = 0
+        for inode in fs.allInodes where !inode.isShmem && !inode.pages.isEmpty {
+            for idx in inode.cachedIndices {
+                guard n < nr else { break }
+                guard let pfn = inode.pages[idx] else { continue }
+                let f = phys.memMap.flags[pfn.index]
+                if f.contains(.dirty) || f.contains(.mlocked) || phys.memMap.mapcount[pfn.index] > 0 { continue }
+                deleteFromPageCache(inode, idx)
+                n += 1
+            }
+            if n >= nr { break }
+        }
+        if n > 0 {
+            vmstat.pgstealDirect += UInt64(n)
+            narrate("direct reclaim: \(n) clean, unmapped page-cache page(s) freed")
+        }
+        return n
+    }
+
     /// Frees the shmem objects of shared anonymous mappings that no VMA of any process maps any
     /// more, with their pages (the last fput of the "/dev/zero" file evicts its inode).
     /// Linux: fput() → shmem_evict_inode() → shmem_truncate_range(), mm/shmem.c
@@ -479,7 +507,9 @@ extension Kernel {
             let pages = (stored + PAGE_SIZE - 1) >> PAGE_SHIFT
             var idx: UInt64 = 0
             while idx < pages {
-                guard let p = phys.allocPages(order: 0, gfp: .highuserMovable) else { throw Errno.ENOSPC }
+                var page = phys.allocPages(order: 0, gfp: .highuserMovable)
+                while page == nil && shrinkPageCache(Kernel.swapClusterMax) > 0 { page = phys.allocPages(order: 0, gfp: .highuserMovable) }
+                guard let p = page else { throw Errno.ENOSPC }
                 vmstat.pgalloc += 1
                 addToPageCache(inode, idx, p)
                 idx += 1

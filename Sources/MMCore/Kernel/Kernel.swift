@@ -146,6 +146,8 @@ public struct VMStat: Sendable, Equatable {
     /// Writes to vm.drop_caches with bit 1 (drop_pagecache) and bit 2 (drop_slab).
     public var dropPagecache: UInt64 = 0
     public var dropSlab: UInt64 = 0
+    /// Page-cache pages freed by direct reclaim (pgsteal_direct).
+    public var pgstealDirect: UInt64 = 0
     public init() {}
 }
 

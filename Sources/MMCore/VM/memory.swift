@@ -86,9 +86,10 @@ extension Kernel {
         return PTESlot(table: table, index: PageTableLevel.pte.index(of: va))
     }
 
-    /// Allocates one page for `task`, invoking the OOM killer while none is free.
+    /// Allocates one page for `task`: when none is free, direct reclaim frees clean unmapped
+    /// page-cache pages, and only when there are none left does the OOM killer run.
     /// Returns nil when the OOM killer could not free memory, killed `task` itself, or panicked.
-    /// Linux: __alloc_pages() slow path → __alloc_pages_may_oom(), mm/page_alloc.c
+    /// Linux: __alloc_pages() slow path → __alloc_pages_direct_reclaim() / __alloc_pages_may_oom(), mm/page_alloc.c
     func allocPageOrOOM(gfp: GFP, task: Task?) -> PFN? {
         var attempts = tasks.count + 2
         while attempts > 0 {
@@ -97,6 +98,8 @@ extension Kernel {
                 return p
             }
             if panicMessage != nil { return nil }
+            // Direct reclaim before the OOM killer: clean, unmapped page-cache pages go first.
+            if gfp.contains(.directReclaim) && shrinkPageCache(Kernel.swapClusterMax) > 0 { continue }
             narrate("no free page: the allocator enters the slow path and calls the OOM killer")
             let progress = outOfMemory(task: task, gfp: gfp, order: 0)
             if let t = task, !t.state.isAlive { return nil }
