@@ -378,6 +378,10 @@ public final class Runner {
             do {
                 let i = try k.createFile(path: path, size: size, kind: kind, fill: fill ?? 0)
                 emitSystem("file \(path): \(size) bytes on \(kind == .tmpfs ? "tmpfs" : "disk"), inode \(i.ino)\(i.pages.isEmpty ? "" : ", \(i.pages.count) page\(i.pages.count == 1 ? "" : "s") in the page cache")")
+            } catch let e as Errno {
+                stepResult = .error
+                let n = k.fs.lookup(path)?.pages.count ?? 0
+                emitSystem("file \(path): \(Fmt.errno(e)) after \(n) page\(n == 1 ? "" : "s")")
             } catch {
                 stepResult = .error
                 emitSystem("file \(path): \(error)")

@@ -338,4 +338,23 @@ final class PageCacheTests: XCTestCase {
         XCTAssertEqual(k.stat.nrUnevictable, 0)
         XCTAssertEqual(k.checkInvariants(), [])
     }
+
+    func testTmpfsHoldsAtMostHalfOfRAM() throws {
+        let k = try Kernel(config: MachineConfig(ramBytes: 64 << 20))
+        let half = k.phys.totalManagedPages / 2
+        XCTAssertThrowsError(try k.createFile(path: "/dev/shm/big", size: 64 << 20, kind: .tmpfs, fill: 1)) { e in
+            XCTAssertEqual(e as? Errno, .ENOSPC)
+        }
+        let f = try XCTUnwrap(k.fs.lookup("/dev/shm/big"))
+        XCTAssertEqual(f.pages.count, half)
+        XCTAssertEqual(k.stat.nrShmem, half)
+        let g = try k.createFile(path: "/dev/shm/more", size: 4096, kind: .tmpfs)
+        if case .failure(let e) = k.fileWrite(g, offset: 0, [1]) { XCTAssertEqual(e, .ENOSPC) } else { XCTFail("expected ENOSPC") }
+        // Shared anonymous memory lives on the internal shm mount, which has no such limit.
+        let t = try k.spawn(ProgramImage(path: "/bin/t")).get()
+        let a = try k.mmap(t, addr: 0, length: 8192, prot: [.read, .write], flags: [.shared, .anonymous]).get()
+        XCTAssertNoThrow(try k.store(t, a, [1]).get())
+        XCTAssertEqual(k.stat.nrShmem, half + 1)
+        XCTAssertEqual(k.checkInvariants(), [])
+    }
 }

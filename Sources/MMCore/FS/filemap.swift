@@ -91,11 +91,17 @@ extension Kernel {
         let stored = inode.fill == 0 ? UInt64(inode.data.count) : inode.size
         guard base < stored else { return }
         let end = min(stored, base + PAGE_SIZE)
+        let dataEnd = UInt64(inode.data.count)
+        let fillWord = UInt64(inode.fill) &* 0x0101_0101_0101_0101
         var w = 0
         var off = base
         while off < end {
             var word: UInt64 = 0
-            for b in 0..<8 { word |= UInt64(inode.storedByte(off + UInt64(b))) << (8 * UInt64(b)) }
+            if off >= dataEnd && off + 8 <= inode.size {
+                word = fillWord
+            } else {
+                for b in 0..<8 { word |= UInt64(inode.storedByte(off + UInt64(b))) << (8 * UInt64(b)) }
+            }
             if word != 0 { phys.contents.writeWord(pfn, w, word) }
             w += 1
             off += 8
@@ -143,6 +149,16 @@ extension Kernel {
         return n
     }
 
+    /// Whether the tmpfs mount (files of kind .tmpfs, not the internal shm mount of shared
+    /// anonymous memory) can take one more page: its default size is half of RAM.
+    /// Linux: shmem_inode_acct_blocks() against sbinfo->max_blocks = totalram_pages() / 2, mm/shmem.c
+    func tmpfsHasRoom(_ inode: Inode) -> Bool {
+        guard inode.isShmem, inode.shmemObject == 0 else { return true }
+        var used = 0
+        for i in fs.allInodes where i.isShmem && i.shmemObject == 0 { used += i.pages.count }
+        return used < phys.totalManagedPages / 2
+    }
+
     // MARK: - The fault handler of a file
 
     /// Finds page `index` of `inode` for a fault in `vma`: a cached page is a minor fault; a disk
@@ -158,6 +174,10 @@ extension Kernel {
         if let p = inode.pages[index] {
             narrate("filemap_fault: page \(index) of \(inode.path) is in the page cache (PFN \(p)): minor fault")
             return (p, .minor)
+        }
+        if !tmpfsHasRoom(inode) {
+            narrate("shmem_fault: the tmpfs mount is full (half of RAM): SIGBUS")
+            return (nil, .sigbus)
         }
         guard let p = allocPageOrOOM(gfp: .highuserMovable, task: task) else { return (nil, .oom) }
         addToPageCache(inode, index, p)
@@ -498,15 +518,18 @@ extension Kernel {
     /// Returns the inode, or the file-system error (bad path, exists, too large), or ENOMEM when
     /// a tmpfs page cannot be allocated. Linux: do_sys_open(O_CREAT) + write(2)
     /// With `fill`, every byte of the file is that value (as if written with it); else the file
-    /// is sparse past `data`. A tmpfs file that cannot get its pages throws ENOSPC, keeping the
-    /// pages it got (a short write).
+    /// is sparse past `data`. A tmpfs file that cannot get its pages (the mount holds at most half
+    /// of RAM) throws ENOSPC, keeping the pages it got (a short write).
     public func createFile(path: String, size: UInt64, data: [UInt8] = [], kind: FileSystemKind = .disk, fill: UInt8 = 0) throws -> Inode {
         let inode = try fs.create(path: path, size: size, data: data, kind: kind, fill: fill)
         if kind == .tmpfs {
             let stored = fill != 0 ? size : UInt64(inode.data.count)
             let pages = (stored + PAGE_SIZE - 1) >> PAGE_SHIFT
+            // What was not written (a short write) is a hole.
+            defer { inode.data = []; inode.fill = 0 }
             var idx: UInt64 = 0
             while idx < pages {
+                guard tmpfsHasRoom(inode) else { throw Errno.ENOSPC }
                 var page = phys.allocPages(order: 0, gfp: .highuserMovable)
                 while page == nil && shrinkPageCache(Kernel.swapClusterMax) > 0 { page = phys.allocPages(order: 0, gfp: .highuserMovable) }
                 guard let p = page else { throw Errno.ENOSPC }
@@ -514,8 +537,6 @@ extension Kernel {
                 addToPageCache(inode, idx, p)
                 idx += 1
             }
-            inode.data = []
-            inode.fill = 0
         }
         return inode
     }
@@ -540,7 +561,8 @@ extension Kernel {
 
     /// write(2) of `bytes` at `offset` of `inode` through the page cache: each page touched is
     /// found or brought in, changed and marked dirty (disk files); the file grows when written past
-    /// its end. Returns ENOMEM when a page cannot be allocated, EFBIG beyond the model's maximum size.
+    /// its end. Returns ENOMEM when a page cannot be allocated, ENOSPC when the tmpfs mount is
+    /// full, EFBIG beyond the model's maximum size.
     /// Linux: generic_perform_write() → write_begin / write_end, mm/filemap.c
     public func fileWrite(_ inode: Inode, offset: UInt64, _ bytes: [UInt8]) -> Result<Void, Errno> {
         let (end, o) = offset.addingReportingOverflow(UInt64(bytes.count))
@@ -552,6 +574,7 @@ extension Kernel {
             let idx = off >> PAGE_SHIFT
             let pfn: PFN
             if let p = inode.pages[idx] { pfn = p } else {
+                guard tmpfsHasRoom(inode) else { return .failure(.ENOSPC) }
                 guard let p = allocPageOrOOM(gfp: .highuserMovable, task: nil) else { return .failure(.ENOMEM) }
                 addToPageCache(inode, idx, p)
                 pfn = p
