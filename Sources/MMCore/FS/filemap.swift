@@ -1,6 +1,6 @@
-/// The page cache: file pages found or read in on a fault, mapped around the faulting address,
-/// dirtied by shared writes, written back by msync/sync, dropped by drop_caches
-/// (Linux mm/filemap.c, mm/readahead.c, mm/memory.c, mm/msync.c, mm/shmem.c, fs/drop_caches.c).
+/// The page cache: finding a file's pages, reading them in (with mmap read-around) on a fault,
+/// mapping the cached ones around the faulting address, dirtying them, and read(2)/write(2)
+/// through it (Linux mm/filemap.c, mm/readahead.c, mm/rmap.c).
 ///
 /// What the model keeps of Linux 6.x: order-0 folios only (no large folios); a cache miss on a
 /// disk file is a major fault that reads the page and its mmap read-around window (ra_pages = 32,
@@ -8,24 +8,14 @@
 /// forward) synchronously; no asynchronous readahead (PG_readahead markers are not modelled); a
 /// shmem/tmpfs miss allocates a zeroed page (a minor fault); fault-around maps only pages already
 /// in the cache, before the fault reads anything, exactly as do_fault_around() computes its window.
+/// The fault handlers that use it are in VM/memory.swift; writeback in writeback.swift.
 
 /// Entries in one page table (PTRS_PER_PTE on x86-64).
 public let PTRS_PER_PTE = 512
 
-/// msync(2) flags.
-public struct MsyncFlags: OptionSet, Hashable, Sendable {
-    public let rawValue: UInt32
-    public init(rawValue: UInt32) { self.rawValue = rawValue }
-    public static let async = MsyncFlags(rawValue: 1)
-    public static let invalidate = MsyncFlags(rawValue: 2)
-    public static let sync = MsyncFlags(rawValue: 4)
-}
-
 extension Kernel {
     /// Pages the mmap read-around of a major fault reads (bdi read_ahead_kb 128 → ra_pages 32).
     public static let readAroundPages: UInt64 = 32
-
-    // MARK: - Finding the file behind a VMA
 
     /// The inode whose page cache backs `vma`: the shmem object of a shared anonymous mapping
     /// (created on its first fault), or the mapped file. A file the scenario never created (an
@@ -60,8 +50,6 @@ extension Kernel {
 
     /// Pages of `inode` a fault may map: ceil(i_size / PAGE_SIZE) (max_idx in filemap_fault).
     func maxIndex(_ inode: Inode) -> UInt64 { inode.sizeInPages }
-
-    // MARK: - Adding and removing cache pages
 
     /// Puts `pfn` (a fresh page) into `inode`'s cache at `index`: fills it from the file's
     /// stored bytes (zeros past them), marks it uptodate and on the LRU (the anon LRU for shmem),
@@ -149,18 +137,6 @@ extension Kernel {
         return n
     }
 
-    /// Whether the tmpfs mount (files of kind .tmpfs, not the internal shm mount of shared
-    /// anonymous memory) can take one more page: its default size is half of RAM.
-    /// Linux: shmem_inode_acct_blocks() against sbinfo->max_blocks = totalram_pages() / 2, mm/shmem.c
-    func tmpfsHasRoom(_ inode: Inode) -> Bool {
-        guard inode.isShmem, inode.shmemObject == 0 else { return true }
-        var used = 0
-        for i in fs.allInodes where i.isShmem && i.shmemObject == 0 { used += i.pages.count }
-        return used < phys.totalManagedPages / 2
-    }
-
-    // MARK: - The fault handler of a file
-
     /// Finds page `index` of `inode` for a fault in `vma`: a cached page is a minor fault; a disk
     /// file's missing page is read with its read-around window (a major fault); a shmem page is
     /// allocated zeroed (minor). Returns the page with .minor/.major, or nil with .sigbus (beyond
@@ -198,15 +174,6 @@ extension Kernel {
         let more = pageCacheReadahead(inode, from: start, to: end)
         narrate("filemap_fault: page \(index) of \(inode.path) is not cached: read from disk into PFN \(p) with \(more) more page(s) of read-around [\(start), \(min(end, maxIndex(inode)))) — a major fault")
         return (p, .major)
-    }
-
-    /// The PTE bits a file page gets in `vma`: writable only for a write fault, or for a shared
-    /// writable shmem mapping (no write notification: vm_page_prot already allows writes).
-    /// Linux: vma->vm_page_prot as set by vma_set_page_prot() / vma_wants_writenotify()
-    func filePTEFlags(_ vma: VMA, _ inode: Inode, write: Bool) -> UInt64 {
-        let sharedWritable = vma.flags.isSuperset(of: [.shared, .write])
-        let writable = sharedWritable && (write || inode.isShmem)
-        return pteFlags(vma.flags, writable: writable, dirty: write && sharedWritable)
     }
 
     /// Accounts one more mapping of the cache page `pfn` in `mm`: a page reference, the mapcount
@@ -272,246 +239,6 @@ extension Kernel {
         narrate("do_fault_around: PTEs \(fromPTE)-\(toPTE) of table PFN \(slot.table) (file pages \(index &+ fromPTE &- pteOff)-\(index &+ toPTE &- pteOff)): \(mapped) cached page(s) mapped\(hit ? ", the faulting one among them" : "")")
         return (mapped, hit)
     }
-
-    /// Dispatches the first touch of a file (or shmem) page by access and sharing: read,
-    /// private write (copy-on-write) or shared write. Returns the fault's outcome.
-    /// Linux: do_fault(), mm/memory.c
-    func doFault(_ task: Task, _ mm: MMStruct, _ vma: VMA, _ va: VirtAddr, _ slot: PTESlot, write: Bool) -> FaultResult {
-        guard let inode = vmaInode(vma) else {
-            narrate("do_fault: the file \(vma.file?.path ?? "?") is not in the file system: SIGBUS")
-            return .sigbus
-        }
-        clockNs &+= FaultCost.fileRead
-        if !write { return doReadFault(task, mm, vma, va, slot, inode) }
-        if !vma.flags.contains(.shared) { return doCowFault(task, mm, vma, va, slot, inode) }
-        return doSharedFault(task, mm, vma, va, slot, inode)
-    }
-
-    /// A read fault on a file page: fault-around first (when vm.fault_around_bytes spans more
-    /// than a page); if that did not map the faulting page, the page is found or read
-    /// (filemap_fault) and mapped read-only (writable in a shared writable shmem mapping).
-    /// Returns .minor, .major, .sigbus or .oom. Linux: do_read_fault() + finish_fault(), mm/memory.c
-    func doReadFault(_ task: Task, _ mm: MMStruct, _ vma: VMA, _ va: VirtAddr, _ slot: PTESlot, _ inode: Inode) -> FaultResult {
-        if config.faultAroundPages > 1 {
-            let (_, hit) = doFaultAround(mm, vma, va, slot, inode)
-            if hit { return .minor }
-        }
-        let (page, result) = filemapFault(task, vma, inode, linearPageIndex(vma, va))
-        guard let pfn = page else { return result }
-        phys.writePTE(slot, PTE(pfn: pfn, flags: filePTEFlags(vma, inode, write: false)))
-        pageAddFileRmap(mm, vma, pfn)
-        narrate("do_read_fault: page cache page PFN \(pfn) mapped; PTE[\(slot.index)] in table PFN \(slot.table) = \(phys.readPTE(slot))")
-        return result
-    }
-
-    /// A write fault on a private file mapping: the file page is found or read into the cache,
-    /// then copied into a new anonymous page mapped writable; the cache page and the file are
-    /// unchanged. Returns .minor/.major, or .sigbus/.oom. Linux: do_cow_fault(), mm/memory.c
-    func doCowFault(_ task: Task, _ mm: MMStruct, _ vma: VMA, _ va: VirtAddr, _ slot: PTESlot, _ inode: Inode) -> FaultResult {
-        if anonVMAPrepare(mm, va) == nil { return .oom }
-        guard let new = allocPageOrOOM(gfp: .highuserMovable, task: task) else { return .oom }
-        let (page, result) = filemapFault(task, vma, inode, linearPageIndex(vma, va))
-        guard let src = page else {
-            phys.putPage(new)
-            return result
-        }
-        phys.contents.copy(from: src, to: new)
-        addNewPage(mm, vma, new)
-        phys.writePTE(slot, PTE(pfn: new, flags: pteFlags(vma.flags, writable: true, dirty: true)))
-        narrate("do_cow_fault: page cache page PFN \(src) copied into new anonymous page PFN \(new) (the file is unchanged); PTE = \(phys.readPTE(slot))")
-        return result
-    }
-
-    /// A write fault on a shared file mapping: the page is found or read into the cache, made
-    /// dirty (disk files) and mapped writable. Returns .minor/.major, or .sigbus/.oom.
-    /// Linux: do_shared_fault() → do_page_mkwrite() / filemap_page_mkwrite(), mm/memory.c
-    func doSharedFault(_ task: Task, _ mm: MMStruct, _ vma: VMA, _ va: VirtAddr, _ slot: PTESlot, _ inode: Inode) -> FaultResult {
-        let (page, result) = filemapFault(task, vma, inode, linearPageIndex(vma, va))
-        guard let pfn = page else { return result }
-        markPageDirty(pfn)
-        phys.writePTE(slot, PTE(pfn: pfn, flags: filePTEFlags(vma, inode, write: true)))
-        pageAddFileRmap(mm, vma, pfn)
-        narrate("do_shared_fault: page cache page PFN \(pfn) mapped writable\(inode.isShmem ? "" : " and marked dirty"); PTE = \(phys.readPTE(slot))")
-        return result
-    }
-
-    // MARK: - Writeback
-
-    /// Write-protects and cleans every PTE that maps page `index` of `inode` (PFN `pfn`) in a
-    /// shared mapping, so that the next write faults and dirties the page again. Returns how many
-    /// PTEs were cleaned. Linux: folio_mkclean() → page_mkclean_one(), mm/rmap.c
-    @discardableResult
-    func pageMkclean(_ inode: Inode, _ index: UInt64, _ pfn: PFN) -> Int {
-        var n = 0
-        var seen = Set<ObjectIdentifier>()
-        for t in allTasks {
-            guard let mm = t.mm, seen.insert(ObjectIdentifier(mm)).inserted else { continue }
-            for v in mm.vmas.vmas where v.flags.contains(.shared) && vmaMaps(v, inode) {
-                guard index >= v.pgoff, index - v.pgoff < UInt64(v.pages) else { continue }
-                let va = VirtAddr(v.start.raw + ((index - v.pgoff) << PAGE_SHIFT))
-                guard let s = phys.walk(mm.pgd, va) else { continue }
-                let pte = phys.readPTE(s)
-                guard pte.isPresent, pte.pfn == pfn, pte.isWritable || pte.isDirty else { continue }
-                phys.writePTE(s, PTE(raw: pte.raw & ~(PTE.rw | PTE.dirty)))
-                flushTLBRange(mm, va, VirtAddr(va.raw + PAGE_SIZE))
-                n += 1
-            }
-        }
-        return n
-    }
-
-    /// Writes the dirty cached pages of `inode` with index in [first, last] back to the file:
-    /// their bytes become the file's stored data, PG_dirty and NR_FILE_DIRTY are cleared,
-    /// nr_written grows, and the PTEs mapping them are cleaned. Returns the pages written.
-    /// Linux: file_write_and_wait_range() → do_writepages() → folio_clear_dirty_for_io(), mm/filemap.c
-    @discardableResult
-    func writebackRange(_ inode: Inode, _ first: UInt64, _ last: UInt64) -> Int {
-        guard !inode.isShmem else { return 0 }
-        var n = 0
-        for idx in inode.cachedIndices where idx >= first && idx <= last {
-            guard let pfn = inode.pages[idx], phys.memMap.flags[pfn.index].contains(.dirty) else { continue }
-            pageMkclean(inode, idx, pfn)
-            let base = idx << PAGE_SHIFT
-            let end = min(inode.size, base + PAGE_SIZE)
-            if end > base {
-                inode.materialize(upTo: end)
-                for off in base..<end { inode.data[Int(off)] = phys.contents.readByte(PhysAddr(pfn.raw << PAGE_SHIFT + (off - base))) }
-            }
-            phys.memMap.flags[pfn.index].remove(.dirty)
-            stat.nrDirty -= 1
-            vmstat.nrWritten += 1
-            vmstat.pgpgout += PAGE_SIZE >> 10
-            inode.writtenBack += 1
-            n += 1
-        }
-        return n
-    }
-
-    /// msync(2): MS_SYNC writes the dirty pages of the shared file mappings in [addr, addr+len)
-    /// back (the whole file range each VMA covers); MS_ASYNC does nothing (dirty pages are
-    /// tracked through the page tables since 2.6.19); MS_INVALIDATE fails on a VM_LOCKED mapping.
-    /// Returns EINVAL (unknown flags, unaligned addr, MS_SYNC with MS_ASYNC), ENOMEM (length
-    /// overflow, or a hole in the range — after syncing what is mapped), EBUSY (MS_INVALIDATE on
-    /// locked memory). Linux: SYSCALL_DEFINE3(msync), mm/msync.c
-    public func msync(_ task: Task, addr: UInt64, length: UInt64, flags: MsyncFlags) -> Result<Void, Errno> {
-        guard let mm = task.mm else { return .failure(.EINVAL) }
-        if !flags.subtracting([.async, .invalidate, .sync]).isEmpty { return .failure(.EINVAL) }
-        if addr & ~PAGE_MASK != 0 { return .failure(.EINVAL) }
-        if flags.contains(.async) && flags.contains(.sync) { return .failure(.EINVAL) }
-        guard let alen = pageAlignUp(length) else { return .failure(.ENOMEM) }
-        let (end, o) = addr.addingReportingOverflow(alen)
-        if o { return .failure(.ENOMEM) }
-        if end == addr { return .success(()) }
-        var start = addr
-        var unmapped = false
-        var written = 0
-        while true {
-            guard let i = mm.vmas.findVMAIndex(VirtAddr(start)) else { return .failure(.ENOMEM) }
-            let v = mm.vmas[i]
-            if start < v.start.raw {
-                if flags == .async { return .failure(.ENOMEM) }
-                start = v.start.raw
-                if start >= end { return .failure(.ENOMEM) }
-                unmapped = true
-            }
-            if flags.contains(.invalidate) && v.flags.contains(.locked) { return .failure(.EBUSY) }
-            let fstart = (start - v.start.raw) + (v.pgoff << PAGE_SHIFT)
-            let fend = fstart + (min(end, v.end.raw) - start) - 1
-            start = v.end.raw
-            if flags.contains(.sync) && v.flags.contains(.shared), let inode = v.file != nil || v.shmemObject != 0 ? vmaInode(v) : nil {
-                written += writebackRange(inode, fstart >> PAGE_SHIFT, fend >> PAGE_SHIFT)
-            }
-            if start >= end { break }
-        }
-        narrate("msync: \(written) dirty page(s) written back\(unmapped ? "; part of the range is unmapped: ENOMEM" : "")")
-        return unmapped ? .failure(.ENOMEM) : .success(())
-    }
-
-    /// sync(2): writes back every dirty page of every file. Returns the pages written.
-    /// Linux: ksys_sync() → sync_inodes_sb(), fs/sync.c
-    @discardableResult
-    public func sync() -> Int {
-        var n = 0
-        for inode in fs.allInodes where !inode.isShmem { n += writebackRange(inode, 0, UInt64.max) }
-        narrate("sync: \(n) dirty page(s) written back")
-        return n
-    }
-
-    // MARK: - Dropping and freeing cache pages
-
-    /// vm.drop_caches: with bit 1 set, frees every clean, unmapped page of the disk files' page
-    /// caches (dirty, mapped and shmem pages stay); bit 2 (slab) has nothing to free in the
-    /// model. Returns the pages freed. Linux: drop_caches_sysctl_handler() → drop_pagecache_sb()
-    /// → invalidate_mapping_pages(), fs/drop_caches.c, mm/truncate.c
-    @discardableResult
-    public func dropCaches(_ mode: Int) -> Int {
-        var n = 0
-        if mode & 1 != 0 {
-            for inode in fs.allInodes where !inode.isShmem {
-                for idx in inode.cachedIndices {
-                    guard let pfn = inode.pages[idx] else { continue }
-                    let f = phys.memMap.flags[pfn.index]
-                    if f.contains(.dirty) || f.contains(.writeback) || phys.memMap.mapcount[pfn.index] > 0 { continue }
-                    deleteFromPageCache(inode, idx)
-                    n += 1
-                }
-            }
-            vmstat.dropPagecache += 1
-        }
-        if mode & 2 != 0 { vmstat.dropSlab += 1 }
-        narrate("drop_caches \(mode): \(n) clean unmapped page-cache page(s) freed")
-        return n
-    }
-
-    /// Pages direct reclaim frees per pass (SWAP_CLUSTER_MAX).
-    public static let swapClusterMax = 32
-
-    /// Direct reclaim, reduced to what the model can reclaim without swap or rmap unmapping:
-    /// frees up to `nr` clean, unmapped pages of disk files' page caches (files in creation order,
-    /// pages in index order, standing in for the inactive file LRU). Returns the pages freed
-    /// (pgsteal_direct). Linux: try_to_free_pages() → shrink_inactive_list() → shrink_folio_list(), mm/vmscan.c
-    @discardableResult
-    func shrinkPageCache(_ nr: Int) -> Int {
-        var n = 0
-        for inode in fs.allInodes where !inode.isShmem && !inode.pages.isEmpty {
-            for idx in inode.cachedIndices {
-                guard n < nr else { break }
-                guard let pfn = inode.pages[idx] else { continue }
-                let f = phys.memMap.flags[pfn.index]
-                if f.contains(.dirty) || f.contains(.mlocked) || phys.memMap.mapcount[pfn.index] > 0 { continue }
-                deleteFromPageCache(inode, idx)
-                n += 1
-            }
-            if n >= nr { break }
-        }
-        if n > 0 {
-            vmstat.pgstealDirect += UInt64(n)
-            narrate("direct reclaim: \(n) clean, unmapped page-cache page(s) freed")
-        }
-        return n
-    }
-
-    /// Frees the shmem objects of shared anonymous mappings that no VMA of any process maps any
-    /// more, with their pages (the last fput of the "/dev/zero" file evicts its inode).
-    /// Linux: fput() → shmem_evict_inode() → shmem_truncate_range(), mm/shmem.c
-    func shmemReleaseUnused() {
-        guard !fs.shmemObjects.isEmpty else { return }
-        var used = Set<UInt64>()
-        var seen = Set<ObjectIdentifier>()
-        for t in allTasks {
-            guard let mm = t.mm, seen.insert(ObjectIdentifier(mm)).inserted else { continue }
-            for v in mm.vmas.vmas where v.shmemObject != 0 { used.insert(v.shmemObject) }
-        }
-        for id in fs.shmemObjects.keys.sorted() where !used.contains(id) {
-            guard let inode = fs.shmemObjects[id] else { continue }
-            let n = inode.pages.count
-            for idx in inode.cachedIndices { deleteFromPageCache(inode, idx) }
-            fs.removeShmemObject(id)
-            if n > 0 { narrate("shmem_evict_inode: the last mapping of shared anonymous object \(id) is gone: \(n) shmem page(s) freed") }
-        }
-    }
-
-    // MARK: - File I/O and creation
 
     /// Creates a file in the simulated file system. A tmpfs file's pages exist only in its page
     /// cache, so the pages holding its bytes are created there at once (as write(2) would).
@@ -589,8 +316,6 @@ extension Kernel {
         narrate("write: \(bytes.count) byte(s) at offset \(offset) of \(inode.path) written into its page cache\(inode.isShmem ? "" : " (dirty)")")
         return .success(())
     }
-
-    // MARK: - Invariants
 
     /// Returns every broken page-cache invariant (empty when consistent): each cached page holds
     /// the cache's reference plus one per mapping, is uptodate, not anonymous, swap-backed exactly

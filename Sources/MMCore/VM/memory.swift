@@ -254,6 +254,79 @@ extension Kernel {
         return .minor
     }
 
+    // MARK: - File and shmem pages
+
+    /// The PTE bits a file page gets in `vma`: writable only for a write fault, or for a shared
+    /// writable shmem mapping (no write notification: vm_page_prot already allows writes).
+    /// Linux: vma->vm_page_prot as set by vma_set_page_prot() / vma_wants_writenotify()
+    func filePTEFlags(_ vma: VMA, _ inode: Inode, write: Bool) -> UInt64 {
+        let sharedWritable = vma.flags.isSuperset(of: [.shared, .write])
+        let writable = sharedWritable && (write || inode.isShmem)
+        return pteFlags(vma.flags, writable: writable, dirty: write && sharedWritable)
+    }
+
+    /// Dispatches the first touch of a file (or shmem) page by access and sharing: read,
+    /// private write (copy-on-write) or shared write. Returns the fault's outcome.
+    /// Linux: do_fault(), mm/memory.c
+    func doFault(_ task: Task, _ mm: MMStruct, _ vma: VMA, _ va: VirtAddr, _ slot: PTESlot, write: Bool) -> FaultResult {
+        guard let inode = vmaInode(vma) else {
+            narrate("do_fault: the file \(vma.file?.path ?? "?") is not in the file system: SIGBUS")
+            return .sigbus
+        }
+        clockNs &+= FaultCost.fileRead
+        if !write { return doReadFault(task, mm, vma, va, slot, inode) }
+        if !vma.flags.contains(.shared) { return doCowFault(task, mm, vma, va, slot, inode) }
+        return doSharedFault(task, mm, vma, va, slot, inode)
+    }
+
+    /// A read fault on a file page: fault-around first (when vm.fault_around_bytes spans more
+    /// than a page); if that did not map the faulting page, the page is found or read
+    /// (filemap_fault) and mapped read-only (writable in a shared writable shmem mapping).
+    /// Returns .minor, .major, .sigbus or .oom. Linux: do_read_fault() + finish_fault(), mm/memory.c
+    func doReadFault(_ task: Task, _ mm: MMStruct, _ vma: VMA, _ va: VirtAddr, _ slot: PTESlot, _ inode: Inode) -> FaultResult {
+        if config.faultAroundPages > 1 {
+            let (_, hit) = doFaultAround(mm, vma, va, slot, inode)
+            if hit { return .minor }
+        }
+        let (page, result) = filemapFault(task, vma, inode, linearPageIndex(vma, va))
+        guard let pfn = page else { return result }
+        phys.writePTE(slot, PTE(pfn: pfn, flags: filePTEFlags(vma, inode, write: false)))
+        pageAddFileRmap(mm, vma, pfn)
+        narrate("do_read_fault: page cache page PFN \(pfn) mapped; PTE[\(slot.index)] in table PFN \(slot.table) = \(phys.readPTE(slot))")
+        return result
+    }
+
+    /// A write fault on a private file mapping: the file page is found or read into the cache,
+    /// then copied into a new anonymous page mapped writable; the cache page and the file are
+    /// unchanged. Returns .minor/.major, or .sigbus/.oom. Linux: do_cow_fault(), mm/memory.c
+    func doCowFault(_ task: Task, _ mm: MMStruct, _ vma: VMA, _ va: VirtAddr, _ slot: PTESlot, _ inode: Inode) -> FaultResult {
+        if anonVMAPrepare(mm, va) == nil { return .oom }
+        guard let new = allocPageOrOOM(gfp: .highuserMovable, task: task) else { return .oom }
+        let (page, result) = filemapFault(task, vma, inode, linearPageIndex(vma, va))
+        guard let src = page else {
+            phys.putPage(new)
+            return result
+        }
+        phys.contents.copy(from: src, to: new)
+        addNewPage(mm, vma, new)
+        phys.writePTE(slot, PTE(pfn: new, flags: pteFlags(vma.flags, writable: true, dirty: true)))
+        narrate("do_cow_fault: page cache page PFN \(src) copied into new anonymous page PFN \(new) (the file is unchanged); PTE = \(phys.readPTE(slot))")
+        return result
+    }
+
+    /// A write fault on a shared file mapping: the page is found or read into the cache, made
+    /// dirty (disk files) and mapped writable. Returns .minor/.major, or .sigbus/.oom.
+    /// Linux: do_shared_fault() → do_page_mkwrite() / filemap_page_mkwrite(), mm/memory.c
+    func doSharedFault(_ task: Task, _ mm: MMStruct, _ vma: VMA, _ va: VirtAddr, _ slot: PTESlot, _ inode: Inode) -> FaultResult {
+        let (page, result) = filemapFault(task, vma, inode, linearPageIndex(vma, va))
+        guard let pfn = page else { return result }
+        markPageDirty(pfn)
+        phys.writePTE(slot, PTE(pfn: pfn, flags: filePTEFlags(vma, inode, write: true)))
+        pageAddFileRmap(mm, vma, pfn)
+        narrate("do_shared_fault: page cache page PFN \(pfn) mapped writable\(inode.isShmem ? "" : " and marked dirty"); PTE = \(phys.readPTE(slot))")
+        return result
+    }
+
     // MARK: - Page accounting
 
     /// Accounts a newly mapped anonymous page: flags, mapcount, RSS counter, node counters, LRU,
