@@ -13,17 +13,19 @@ extension Kernel {
     /// msync(2): MS_SYNC writes the dirty pages of the shared file mappings in [addr, addr+len)
     /// back (the whole file range each VMA covers); MS_ASYNC does nothing (dirty pages are
     /// tracked through the page tables since 2.6.19); MS_INVALIDATE fails on a VM_LOCKED mapping.
-    /// Returns EINVAL (unknown flags, unaligned addr, MS_SYNC with MS_ASYNC), ENOMEM (length
-    /// overflow, or a hole in the range — after syncing what is mapped), EBUSY (MS_INVALIDATE on
+    /// Returns EINVAL (unknown flags, unaligned addr, MS_SYNC with MS_ASYNC), ENOMEM (addr + length
+    /// wraps, or a hole in the range — after syncing what is mapped; a length that wraps to 0 when
+    /// page-aligned succeeds at once, as in C), EBUSY (MS_INVALIDATE on
     /// locked memory). Linux: SYSCALL_DEFINE3(msync), mm/msync.c
     public func msync(_ task: Task, addr: UInt64, length: UInt64, flags: MsyncFlags) -> Result<Void, Errno> {
         guard let mm = task.mm else { return .failure(.EINVAL) }
         if !flags.subtracting([.async, .invalidate, .sync]).isEmpty { return .failure(.EINVAL) }
         if addr & ~PAGE_MASK != 0 { return .failure(.EINVAL) }
         if flags.contains(.async) && flags.contains(.sync) { return .failure(.EINVAL) }
-        guard let alen = pageAlignUp(length) else { return .failure(.ENOMEM) }
-        let (end, o) = addr.addingReportingOverflow(alen)
-        if o { return .failure(.ENOMEM) }
+        // As in C: the page-aligned length wraps (to 0 for a length within a page of 2^64).
+        let alen = (length &+ (PAGE_SIZE - 1)) & PAGE_MASK
+        let end = addr &+ alen
+        if end < addr { return .failure(.ENOMEM) }
         if end == addr { return .success(()) }
         var start = addr
         var unmapped = false
