@@ -358,4 +358,45 @@ final class PageCacheTests: XCTestCase {
         XCTAssertEqual(k.stat.nrShmem, half + 1)
         XCTAssertEqual(k.checkInvariants(), [])
     }
+
+    //   MADV_REMOVE punches a hole: every mapping of the range loses its pages (not private
+    //   copies), the pages leave the cache and the range reads as zeros.
+    func testMadvRemovePunchesAHoleForEveryMapping() throws {
+        let k = try boot()
+        let p = try k.spawn(ProgramImage(path: "/bin/p")).get()
+        let a = try k.mmap(p, addr: 0, length: 4 << 12, prot: [.read, .write], flags: [.shared, .anonymous]).get()
+        XCTAssertNoThrow(try k.touch(p, a, length: 4 << 12, .write).get())
+        XCTAssertNoThrow(try k.store(p, VirtAddr(a.raw + 4096), [5]).get())
+        let c = try k.fork(p).get()
+        XCTAssertEqual(k.stat.nrShmem, 4)
+        XCTAssertNoThrow(try k.madvise(c, addr: a.raw + 4096, length: 2 << 12, advice: .remove).get())
+        XCTAssertEqual(k.stat.nrShmem, 2)
+        XCTAssertFalse(present(k, p, a.raw + 4096), "the parent's mapping lost the page too")
+        XCTAssertTrue(present(k, p, a.raw))
+        XCTAssertEqual(try k.load(p, VirtAddr(a.raw + 4096), count: 1).get(), [0])
+        XCTAssertEqual(k.checkInvariants(), [])
+
+        // A filled disk file: the hole reads as zeros from the cache and, after drop_caches, from "disk";
+        // a private copy made before the punch keeps its bytes.
+        let f = try k.createFile(path: "/data/h", size: 8 << 12, fill: 0x33)
+        let s = try mapFile(k, p, f, at: fixedBase, pages: 8, prot: [.read, .write], flags: .shared)
+        let q = try mapFile(k, c, f, at: fixedBase, pages: 8, prot: [.read, .write])
+        XCTAssertNoThrow(try k.store(c, VirtAddr(q.raw + 2 * 4096), [0x44]).get())
+        XCTAssertEqual(try k.load(p, VirtAddr(s.raw + 2 * 4096), count: 2).get(), [0x33, 0x33])
+        XCTAssertNoThrow(try k.madvise(p, addr: s.raw + 4096, length: 3 << 12, advice: .remove).get())
+        XCTAssertEqual(try k.load(p, VirtAddr(s.raw + 2 * 4096), count: 2).get(), [0, 0])
+        XCTAssertEqual(try k.load(c, VirtAddr(q.raw + 2 * 4096), count: 2).get(), [0x44, 0x33])
+        XCTAssertEqual(try k.load(c, VirtAddr(q.raw + 3 * 4096), count: 1).get(), [0])
+        XCTAssertNoThrow(try k.munmap(p, addr: s.raw, length: 8 << 12).get())
+        XCTAssertNoThrow(try k.munmap(c, addr: q.raw, length: 8 << 12).get())
+        k.dropCaches(1)
+        XCTAssertEqual(f.storedByte(4095), 0x33)
+        XCTAssertEqual(f.storedByte(4096), 0)
+        XCTAssertEqual(f.storedByte(4 * 4096 - 1), 0)
+        XCTAssertEqual(f.storedByte(4 * 4096), 0x33)
+        let t = try mapFile(k, p, f, at: fixedBase, pages: 8)
+        XCTAssertEqual(try k.load(p, VirtAddr(t.raw + 4095), count: 2).get(), [0x33, 0])
+        XCTAssertEqual(try k.load(p, VirtAddr(t.raw + 4 * 4096 - 1), count: 2).get(), [0, 0x33])
+        XCTAssertEqual(k.checkInvariants(), [])
+    }
 }

@@ -11,7 +11,7 @@ final class PageCacheFuzzTests: XCTestCase {
         "touch % 64K write", "touch % 64K read", "touch %+4K 8K read", "write %+100 0x55 u8", "read %+4000 u16",
         "msync % 64K", "msync % 16K async", "msync %+4K 8K invalidate", "msync %+1 4K", "sync", "sysctl vm.drop_caches=3",
         "sysctl vm.drop_caches=1", "fork as @", "use a", "exit 0", "show cache", "file write /d offset 70000 0x1234 u32",
-        "file write /t offset 5 \"xy\"", "file read /d", "madvise % 16K dontneed", "mprotect % 8K r--", "mremap % 16K 64K maymove",
+        "file write /t offset 5 \"xy\"", "file read /d", "madvise % 16K dontneed", "madvise %+4K 8K remove", "mprotect % 8K r--", "mremap % 16K 64K maymove",
         "mlock % 8K", "munlock % 8K", "file read /d 1 1T",
     ]
 

@@ -27,6 +27,8 @@ public final class Inode {
     public var data: [UInt8]
     /// The byte a synthetic file holds past `data` (0 for a sparse file).
     public internal(set) var fill: UInt8 = 0
+    /// Byte ranges past `data` punched out of a filled file (they read as zeros).
+    var holes: [Range<UInt64>] = []
     /// The page cache: page index → frame holding that page of the file (`i_pages`).
     /// Every frame here carries the page cache's reference and PG_uptodate.
     public internal(set) var pages: [UInt64: PFN] = [:]
@@ -53,7 +55,22 @@ public final class Inode {
 
     /// The byte at `offset` as stored on "disk" (zero past `data`).
     func storedByte(_ offset: UInt64) -> UInt8 {
-        offset < UInt64(data.count) ? data[Int(offset)] : offset < size ? fill : 0
+        if offset < UInt64(data.count) { return data[Int(offset)] }
+        guard offset < size, fill != 0 else { return 0 }
+        return holes.contains(where: { $0.contains(offset) }) ? 0 : fill
+    }
+
+    /// Whether [start, end) overlaps a punched hole.
+    func overlapsHole(_ start: UInt64, _ end: UInt64) -> Bool { holes.contains { $0.lowerBound < end && start < $0.upperBound } }
+
+    /// Makes [start, end) of the stored bytes read as zeros (fallocate PUNCH_HOLE on "disk").
+    func punchStored(_ start: UInt64, _ end: UInt64) {
+        let end = min(end, size)
+        guard start < end else { return }
+        let dataEnd = UInt64(data.count)
+        var off = start
+        while off < min(end, dataEnd) { data[Int(off)] = 0; off += 1 }
+        if fill != 0 && end > dataEnd { holes.append(max(start, dataEnd)..<end) }
     }
 
     /// Extends `data` to `count` bytes with what the file holds there (its fill byte).

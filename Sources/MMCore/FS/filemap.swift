@@ -85,7 +85,7 @@ extension Kernel {
         var off = base
         while off < end {
             var word: UInt64 = 0
-            if off >= dataEnd && off + 8 <= inode.size {
+            if off >= dataEnd && off + 8 <= inode.size && !inode.overlapsHole(off, off + 8) {
                 word = fillWord
             } else {
                 for b in 0..<8 { word |= UInt64(inode.storedByte(off + UInt64(b))) << (8 * UInt64(b)) }
@@ -114,6 +114,39 @@ extension Kernel {
         phys.memMap.flags[pfn.index] = []
         inode.pages[index] = nil
         phys.putPage(pfn)
+    }
+
+    /// Removes pages [first, last] of `inode` from every page table mapping them (not private
+    /// copies) and from the page cache, and zeroes those bytes of the file: the range reads as zeros
+    /// afterwards. Returns the cache pages freed. Linux: vfs_fallocate(FALLOC_FL_PUNCH_HOLE) →
+    /// unmap_mapping_range() + truncate_pagecache_range(), mm/truncate.c; shmem_fallocate(), mm/shmem.c
+    @discardableResult
+    func punchHole(_ inode: Inode, _ first: UInt64, _ last: UInt64) -> Int {
+        var n = 0
+        var seen = Set<ObjectIdentifier>()
+        var mms: [MMStruct] = []
+        for t in allTasks { if let mm = t.mm, seen.insert(ObjectIdentifier(mm)).inserted { mms.append(mm) } }
+        for idx in inode.cachedIndices where idx >= first && idx <= last {
+            guard let pfn = inode.pages[idx] else { continue }
+            for mm in mms {
+                for v in mm.vmas.vmas where vmaMaps(v, inode) && idx >= v.pgoff && idx - v.pgoff < UInt64(v.pages) {
+                    let va = VirtAddr(v.start.raw + ((idx - v.pgoff) << PAGE_SHIFT))
+                    guard let s = phys.walk(mm.pgd, va) else { continue }
+                    let pte = phys.readPTE(s)
+                    guard pte.isPresent, pte.pfn == pfn else { continue }
+                    phys.writePTE(s, PTE(raw: 0))
+                    removeMappedPage(mm, pfn)
+                    flushTLBRange(mm, va, VirtAddr(va.raw + PAGE_SIZE))
+                }
+            }
+            deleteFromPageCache(inode, idx)
+            n += 1
+        }
+        if !inode.isShmem && first < maxIndex(inode) {
+            inode.punchStored(first << PAGE_SHIFT, last >= (UInt64.max >> PAGE_SHIFT) ? inode.size : (last + 1) << PAGE_SHIFT)
+        }
+        narrate("punch hole: pages \(first)-\(last) of \(inode.path) unmapped everywhere and \(n) cache page(s) freed; the range reads as zeros")
+        return n
     }
 
     /// Reads pages [start, end) of `inode` that are not cached yet into the cache, stopping at the
