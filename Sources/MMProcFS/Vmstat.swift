@@ -27,9 +27,16 @@ public enum Vmstat {
             ("nr_dirty", u(s.nrDirty)),
             ("nr_writeback", u(s.nrWriteback)),
             ("nr_shmem", u(s.nrShmem)),
+            ("nr_dirtied", k.vmstat.nrDirtied),
+            ("nr_written", k.vmstat.nrWritten),
             ("nr_page_table_pages", u(s.nrPageTable)),
+            ("pgpgin", k.vmstat.pgpgin),
+            ("pgpgout", k.vmstat.pgpgout),
             ("pgfault", k.vmstat.pgfault),
             ("pgmajfault", k.vmstat.pgmajfault),
+            ("pgsteal_direct", k.vmstat.pgstealDirect),
+            ("drop_pagecache", k.vmstat.dropPagecache),
+            ("drop_slab", k.vmstat.dropSlab),
             ("oom_kill", k.vmstat.oomKill),
         ]
     }

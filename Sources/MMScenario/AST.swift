@@ -46,7 +46,7 @@ enum ProcRef: Equatable {
 
 /// What `show`/`cat` prints.
 enum ShowWhat: String, Equatable, CaseIterable {
-    case maps, smaps, status, vmas, meminfo, buddyinfo, vmstat, dmesg, tlb, mm, auxv, ps, interrupts
+    case maps, smaps, status, vmas, meminfo, buddyinfo, vmstat, dmesg, tlb, mm, auxv, ps, interrupts, cache
     case smapsRollup = "smaps_rollup", oomScore = "oom_score", oomScoreAdj = "oom_score_adj"
     /// pmap(1) and pmap -x.
     case pmap, pmapExtended = "pmap-x"
@@ -136,11 +136,24 @@ enum Command {
     case lab([String])
     /// `echo VALUE > /proc/PID/oom_score_adj`.
     case writeOomScoreAdj(ProcRef, Int, path: String)
+    // Files and the page cache.
+    /// `file create PATH size N [tmpfs] [fill BYTE]`.
+    case fileCreate(path: String, size: UInt64, kind: FileSystemKind, fill: UInt8?)
+    /// `file write PATH offset N VALUE [WIDTH]` (write(2) through the page cache).
+    case fileWrite(path: String, offset: UInt64, WriteValue)
+    /// `file read PATH [OFFSET LENGTH]` (read(2): brings pages into the page cache).
+    case fileRead(path: String, offset: UInt64, length: UInt64?)
+    /// `mmap [ADDR] LENGTH PROT FLAGS file PATH [offset N]`.
+    case mmapFile(addr: Expr?, length: Expr, prot: Prot, flags: MapFlags, path: String, offset: UInt64, bind: String?)
+    case msync(Expr, Expr, MsyncFlags)
+    /// sync(2).
+    case sync
 
     /// Whether the step is something the current process does (skipped once it is dead).
     var isProcessStep: Bool {
         switch self {
         case .sysctl, .spawn, .kthread, .use, .note, .show, .freeCommand, .policy, .importFile, .cpu, .lab: return false
+        case .fileCreate, .fileWrite, .fileRead, .sync: return false
         default: return true
         }
     }

@@ -32,6 +32,9 @@ struct ParserState {
     /// Process names so far (explicit `as NAME` and program names).
     var processNames: Set<String> = []
     var anySpawn = false
+    /// Files the scenario can name: created by `file create`, or a spawned program and the
+    /// libraries every spawn maps.
+    var files: Set<String> = ["/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", "/usr/lib/x86_64-linux-gnu/libc.so.6"]
 
     /// Parses one line and appends its statement; throws a `LineError` on bad input.
     mutating func parseLine(_ line: String, number: Int) throws {
@@ -124,6 +127,19 @@ struct ParserState {
             let path = try word("program path")
             command = .spawn(try parseSpawn(path: path, &args, line: number))
             anySpawn = true
+            files.insert(path.text)
+        case "file":
+            command = try parseFile(&args, endColumn: endColumn)
+        case "msync":
+            try requireProcess()
+            let a = try expr("address"), l = try expr("length")
+            var flags = MsyncFlags.sync
+            if let t = args.popFirst() { flags = try Self.msyncFlags(t) }
+            try done()
+            command = .msync(a, l, flags)
+        case "sync":
+            try done()
+            command = .sync
         case "kthread":
             let n = try word("kernel thread name")
             try checkNewProcessName(n)
@@ -227,6 +243,11 @@ struct ParserState {
         case "mmap":
             try requireProcess()
             let bind = try optionalBinding()
+            var fileArg: (path: String, offset: UInt64)? = nil
+            if let fi = args.firstIndex(where: { $0.kind == .word && $0.text == "file" }) {
+                fileArg = try parseMmapFile(args[fi...], endColumn: endColumn)
+                args = args[..<fi]
+            }
             var addr: Expr? = nil
             if args.count == 4 { addr = try expr("address") }
             else if args.count < 3 {
@@ -237,8 +258,15 @@ struct ParserState {
             let p = try word("protection")
             let f = try word("flags")
             try done()
-            command = .mmap(addr: addr, length: len, prot: try Values.prot(p.text, column: p.column),
-                            flags: try Values.mapFlags(f.text, column: f.column), bind: bind)
+            let prot = try Values.prot(p.text, column: p.column), flags = try Values.mapFlags(f.text, column: f.column)
+            if let fa = fileArg {
+                if flags.contains(.anonymous) {
+                    throw LineError(column: f.column, message: "'mmap … file' cannot be MAP_ANONYMOUS")
+                }
+                command = .mmapFile(addr: addr, length: len, prot: prot, flags: flags, path: fa.path, offset: fa.offset, bind: bind)
+            } else {
+                command = .mmap(addr: addr, length: len, prot: prot, flags: flags, bind: bind)
+            }
         case "munmap", "munlock":
             try requireProcess()
             let a = try expr("address"), l = try expr("length")
@@ -590,6 +618,118 @@ struct ParserState {
         return f
     }
 
+    /// Returns a path token naming a known file; throws for a missing or unknown one.
+    func filePath(_ t: Token?, endColumn: Int) throws -> String {
+        guard let t = t else { throw LineError(column: endColumn, message: "missing file path") }
+        guard files.contains(t.text) else {
+            throw LineError(column: t.column, message: "unknown file '\(t.text)' (create it with 'file create PATH size N')")
+        }
+        return t.text
+    }
+
+    /// Returns a file offset or size `t` (≤ the model's maximum file size, page aligned when
+    /// `aligned`); throws otherwise.
+    func fileOffset(_ t: Token?, what: String, aligned: Bool, endColumn: Int) throws -> UInt64 {
+        guard let t = t else { throw LineError(column: endColumn, message: "missing \(what)") }
+        let v = try Values.number(t.text, column: t.column)
+        guard v <= FileSystem.maxFileSize else {
+            throw LineError(column: t.column, message: "\(what) \(t.text) is beyond the model's maximum file size (\(FileSystem.maxFileSize) bytes)")
+        }
+        if aligned && v % MMCore.PAGE_SIZE != 0 {
+            throw LineError(column: t.column, message: "\(what) \(t.text) is not a multiple of the page size (4096)")
+        }
+        return v
+    }
+
+    /// Parses `file PATH [offset N]` at the end of an mmap line; throws on bad input.
+    func parseMmapFile(_ args: ArraySlice<Token>, endColumn: Int) throws -> (path: String, offset: UInt64) {
+        var a = args.dropFirst()
+        let path = try filePath(a.popFirst(), endColumn: endColumn)
+        var offset: UInt64 = 0
+        if let t = a.popFirst() {
+            guard t.text == "offset" else { throw LineError(column: t.column, message: "expected 'offset N' after the file path, found '\(t.text)'") }
+            offset = try fileOffset(a.popFirst(), what: "offset", aligned: true, endColumn: endColumn)
+        }
+        if let extra = a.first { throw LineError(column: extra.column, message: "unexpected '\(extra.text)' after the mmap file arguments") }
+        return (path, offset)
+    }
+
+    /// Parses `file create|write|read …`; throws on bad input.
+    mutating func parseFile(_ args: inout ArraySlice<Token>, endColumn: Int) throws -> Command {
+        guard let sub = args.popFirst() else { throw LineError(column: endColumn, message: "missing 'create', 'write' or 'read' after 'file'") }
+        func finish() throws {
+            if let extra = args.first { throw LineError(column: extra.column, message: "unexpected '\(extra.text)' after 'file \(sub.text)' arguments") }
+        }
+        switch sub.text {
+        case "create":
+            guard let p = args.popFirst() else { throw LineError(column: endColumn, message: "missing file path") }
+            guard p.text.hasPrefix("/"), p.text.count > 1, !p.text.hasSuffix("/") else {
+                throw LineError(column: p.column, message: "file path '\(p.text)' must be absolute")
+            }
+            guard !files.contains(p.text) else { throw LineError(column: p.column, message: "file '\(p.text)' already exists") }
+            guard let s = args.popFirst(), s.text == "size" else { throw LineError(column: endColumn, message: "'file create' needs PATH size N") }
+            let size = try fileOffset(args.popFirst(), what: "size", aligned: false, endColumn: endColumn)
+            var kind = FileSystemKind.disk
+            var fill: UInt8? = nil
+            while let t = args.popFirst() {
+                switch t.text {
+                case "tmpfs": kind = .tmpfs
+                case "fill":
+                    guard let b = args.popFirst() else { throw LineError(column: endColumn, message: "missing byte value after 'fill'") }
+                    let v = try Values.number(b.text, column: b.column)
+                    guard v <= 255 else { throw LineError(column: b.column, message: "fill byte \(b.text) does not fit in u8") }
+                    fill = UInt8(v)
+                default: throw LineError(column: t.column, message: "unknown 'file create' option '\(t.text)' (known: tmpfs, fill BYTE)")
+                }
+            }
+            files.insert(p.text)
+            return .fileCreate(path: p.text, size: size, kind: kind, fill: fill)
+        case "write":
+            let path = try filePath(args.popFirst(), endColumn: endColumn)
+            guard let o = args.popFirst(), o.text == "offset" else { throw LineError(column: endColumn, message: "'file write' needs PATH offset N VALUE") }
+            let offset = try fileOffset(args.popFirst(), what: "offset", aligned: false, endColumn: endColumn)
+            guard let v = args.popFirst() else { throw LineError(column: endColumn, message: "missing value for 'file write'") }
+            if v.kind == .string {
+                try finish()
+                return .fileWrite(path: path, offset: offset, .bytes(Array(v.text.utf8)))
+            }
+            let n = try Values.number(v.text, column: v.column)
+            var width = Width.u64
+            if let t = args.popFirst() { width = try parseWidth(t) }
+            try finish()
+            guard n <= width.max else { throw LineError(column: v.column, message: "value \(v.text) does not fit in \(width.name)") }
+            return .fileWrite(path: path, offset: offset, .integer(Expr(terms: [Term(negate: false, operand: .number(n), column: v.column)], text: v.text, column: v.column), width))
+        case "read":
+            let path = try filePath(args.popFirst(), endColumn: endColumn)
+            var offset: UInt64 = 0, length: UInt64? = nil
+            if args.first != nil {
+                offset = try fileOffset(args.popFirst(), what: "offset", aligned: false, endColumn: endColumn)
+                length = try fileOffset(args.popFirst(), what: "length", aligned: false, endColumn: endColumn)
+            }
+            try finish()
+            return .fileRead(path: path, offset: offset, length: length)
+        default:
+            throw LineError(column: sub.column, message: "unknown 'file' command '\(sub.text)' (known: create, write, read)")
+        }
+    }
+
+    /// Returns msync flags written as names joined by `|` or `,` (`sync`, `MS_ASYNC|MS_INVALIDATE`);
+    /// throws at an unknown name.
+    static func msyncFlags(_ t: Token) throws -> MsyncFlags {
+        var f: MsyncFlags = []
+        for (name, col) in Values.splitList(t.text, column: t.column) {
+            var n = name.lowercased()
+            if n.hasPrefix("ms_") { n.removeFirst(3) }
+            switch n {
+            case "sync": f.insert(.sync)
+            case "async": f.insert(.async)
+            case "invalidate": f.insert(.invalidate)
+            default: throw LineError(column: col, message: "unknown msync flag '\(name)' (known: sync, async, invalidate)")
+            }
+        }
+        return f
+    }
+
     /// Returns the width named by `t` (`u8`…`u64`); throws otherwise.
     func parseWidth(_ t: Token) throws -> Width {
         switch t.text {
@@ -608,6 +748,7 @@ struct ParserState {
         ("vm.admin_reserve_kbytes", 0...(1 << 40)), ("vm.user_reserve_kbytes", 0...(1 << 40)),
         ("vm.max_map_count", 0...Int64(Int32.max)), ("vm.oom_kill_allocating_task", 0...1),
         ("kernel.randomize_va_space", 0...2),
+        ("vm.drop_caches", 1...4),
     ]
 
     /// Returns one `vm.NAME[=VALUE]` setting; throws for an unknown name or a value out of range.
@@ -665,8 +806,14 @@ struct ParserState {
                 case "off": m.tlb.pcid = false
                 default: throw LineError(column: vcol, message: "pcid must be 'on' or 'off', found '\(value)'")
                 }
+            case "fault_around_bytes":
+                let v = try Values.number(value, column: vcol)
+                guard let pages = MachineConfig.faultAroundPages(bytes: v) else {
+                    throw LineError(column: vcol, message: "fault_around_bytes=\(value) is out of range (0...2M, one page table)")
+                }
+                m.faultAroundPages = pages
             default:
-                throw LineError(column: t.column, message: "unknown machine setting '\(key)' (known: ram, swap, min_free_kbytes, tlb.l1d, tlb.l1i, tlb.stlb, pcid, seed, cpus)")
+                throw LineError(column: t.column, message: "unknown machine setting '\(key)' (known: ram, swap, min_free_kbytes, tlb.l1d, tlb.l1i, tlb.stlb, pcid, seed, cpus, fault_around_bytes)")
             }
         }
         if let mf = minFree {

@@ -329,7 +329,7 @@ public final class Runner {
                 if let v = v { set(name, v, k) }
                 emitSystem("\(name) = \(get(name, k))")
             }
-        case .spawn(let spec) where k.fs.lookup(spec.image.path) != nil:
+        case .spawn(let spec) where k.fs.lookup(spec.image.path).map({ !$0.isProgramImage }) ?? false:
             try spawnELF(spec, st, k)
         case .spawn(let spec):
             let vars = "/* \(spec.image.envp.count) var\(spec.image.envp.count == 1 ? "" : "s") */"
@@ -412,6 +412,45 @@ public final class Runner {
             let r = k.mmap(task, addr: addr, length: len, prot: prot, flags: flags)
             emit(task, "mmap(\(Fmt.ptr(addr)), \(len), \(Fmt.prot(prot)), \(Fmt.mapFlags(flags)), -1, 0) = " + result(r) { Fmt.hex($0.raw) })
             if let b = bind { vars[b] = (try? r.get().raw) ?? UInt64.max }
+        case .mmapFile(let addrE, let lenE, let prot, let flags, let path, let offset, let bind):
+            let addr = try addrE.map(value) ?? 0, len = try value(lenE)
+            let inode = try fileNamed(path, st)
+            let r = k.mmap(task, addr: addr, length: len, prot: prot, flags: flags, file: inode.mappedFile, offset: offset)
+            emit(task, "mmap(\(Fmt.ptr(addr)), \(len), \(Fmt.prot(prot)), \(Fmt.mapFlags(flags)), \(path), \(Fmt.hex(offset))) = " + result(r) { Fmt.hex($0.raw) })
+            if let b = bind { vars[b] = (try? r.get().raw) ?? UInt64.max }
+        case .msync(let a, let l, let flags):
+            let addr = try value(a), len = try value(l)
+            emit(task, "msync(\(Fmt.ptr(addr)), \(len), \(Fmt.msyncFlags(flags))) = " + result(k.msync(task, addr: addr, length: len, flags: flags)) { "0" })
+        case .sync:
+            let n = k.sync()
+            emitSystem("sync: \(n) dirty page\(n == 1 ? "" : "s") written back")
+        case .fileCreate(let path, let size, let kind, let fill):
+            do {
+                let i = try k.createFile(path: path, size: size, kind: kind, fill: fill ?? 0)
+                emitSystem("file \(path): \(size) bytes on \(kind == .tmpfs ? "tmpfs" : "disk"), inode \(i.ino)\(i.pages.isEmpty ? "" : ", \(i.pages.count) page\(i.pages.count == 1 ? "" : "s") in the page cache")")
+            } catch let e as Errno {
+                stepResult = .error
+                let n = k.fs.lookup(path)?.pages.count ?? 0
+                emitSystem("file \(path): \(Fmt.errno(e)) after \(n) page\(n == 1 ? "" : "s")")
+            } catch {
+                stepResult = .error
+                emitSystem("file \(path): \(error)")
+            }
+        case .fileWrite(let path, let offset, let v):
+            let inode = try fileNamed(path, st)
+            var bytes: [UInt8]
+            switch v {
+            case .bytes(let b): bytes = b
+            case .integer(let e, let w):
+                let x = try value(e)
+                bytes = (0..<w.rawValue).map { UInt8(truncatingIfNeeded: x >> (8 * UInt64($0))) }
+            }
+            emitSystem("pwrite(\(path), \(bytes.count), \(offset)) = " + result(k.fileWrite(inode, offset: offset, bytes)) { "\(bytes.count)" })
+        case .fileRead(let path, let offset, let length):
+            let inode = try fileNamed(path, st)
+            let len = length ?? inode.size
+            let n = k.fileRead(inode, offset: offset, length: len)
+            emitSystem("read \(path) [\(offset), +\(len)): \(n) page\(n == 1 ? "" : "s") read from disk into the page cache")
         case .munmap(let a, let l):
             let addr = try value(a), len = try value(l)
             emit(task, "munmap(\(Fmt.ptr(addr)), \(len)) = " + result(k.munmap(task, addr: addr, length: len)) { "0" })
@@ -597,6 +636,7 @@ public final class Runner {
         case .meminfo: emitSystem(ProcFS.meminfo(k)); return
         case .buddyinfo: emitSystem(ProcFS.buddyinfo(k)); return
         case .vmstat: emitSystem(ProcFS.vmstat(k)); return
+        case .cache: emitSystem(cacheText(k)); return
         case .mm:
             for t in k.allTasks where t.state.isAlive {
                 let who = "\(t.pid) \(t.comm)".padding(toLength: 20, withPad: " ", startingAt: 0)
@@ -709,6 +749,41 @@ public final class Runner {
             + (extra.isEmpty ? "" : " [" + extra.joined(separator: ",") + "]")
     }
 
+    /// Returns the file at `path`; throws a `LineError` when it does not exist (its creation failed).
+    func fileNamed(_ path: String, _ st: Statement) throws -> Inode {
+        guard let i = kernel?.fs.lookup(path) else {
+            throw LineError(column: st.column, message: "file '\(path)' does not exist (its creation failed)")
+        }
+        return i
+    }
+
+    /// `show cache`: one line per file and shmem object: its cached pages, how many are dirty and
+    /// mapped, the sum of their mapcounts (PTEs mapping them), then totals.
+    func cacheText(_ k: Kernel) -> String {
+        var s = "FILE                                                    INODE  SIZE_KB  CACHED  DIRTY  MAPPED    MAPS  KIND\n"
+        var tc = 0, td = 0, tm = 0
+        for inode in k.fs.allInodes {
+            var dirty = 0, mapped = 0, maps = 0
+            for (_, pfn) in inode.pages {
+                if k.phys.memMap.flags[pfn.index].contains(.dirty) { dirty += 1 }
+                let mc = Int(k.phys.memMap.mapcount[pfn.index])
+                if mc > 0 { mapped += 1; maps += mc }
+            }
+            tc += inode.pages.count; td += dirty; tm += mapped
+            let name = inode.shmemObject != 0 ? "\(inode.path) [shmem \(inode.shmemObject)]" : inode.path
+            let kind = inode.shmemObject != 0 ? "shmem" : inode.kind == .tmpfs ? "tmpfs" : "disk"
+            s += name.padding(toLength: max(name.count, 54), withPad: " ", startingAt: 0) + " "
+                + rjust(String(inode.ino), 8) + " " + rjust(String((inode.size + 1023) / 1024), 8) + " "
+                + rjust(String(inode.pages.count), 7) + " " + rjust(String(dirty), 6) + " " + rjust(String(mapped), 7) + " "
+                + rjust(String(maps), 7) + "  " + kind + "\n"
+        }
+        s += "total: \(tc) cached, \(td) dirty, \(tm) mapped pages\n"
+        return s
+    }
+
+    /// `s` right-aligned in `width` columns.
+    func rjust(_ s: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - s.count)) + s }
+
     /// Sets a known sysctl.
     func set(_ name: String, _ v: Int, _ k: Kernel) {
         switch name {
@@ -720,6 +795,7 @@ public final class Runner {
         case "vm.user_reserve_kbytes": k.sysctl.userReserveKbytes = v
         case "vm.max_map_count": k.sysctl.maxMapCount = v
         case "kernel.randomize_va_space": k.sysctl.randomizeVaSpace = v
+        case "vm.drop_caches": k.sysctl.dropCaches = v; k.dropCaches(v)
         default: k.sysctl.oomKillAllocatingTask = v
         }
     }
@@ -735,6 +811,7 @@ public final class Runner {
         case "vm.user_reserve_kbytes": return k.sysctl.userReserveKbytes
         case "vm.max_map_count": return k.sysctl.maxMapCount
         case "kernel.randomize_va_space": return k.sysctl.randomizeVaSpace
+        case "vm.drop_caches": return k.sysctl.dropCaches
         default: return k.sysctl.oomKillAllocatingTask
         }
     }

@@ -295,6 +295,15 @@ enum Fmt {
         return parts.isEmpty ? "0" : parts.joined(separator: "|")
     }
 
+    /// `MS_SYNC|MS_INVALIDATE`, or `0`.
+    static func msyncFlags(_ f: MsyncFlags) -> String {
+        var parts: [String] = []
+        if f.contains(.async) { parts.append("MS_ASYNC") }
+        if f.contains(.invalidate) { parts.append("MS_INVALIDATE") }
+        if f.contains(.sync) { parts.append("MS_SYNC") }
+        return parts.isEmpty ? "0" : parts.joined(separator: "|")
+    }
+
     /// `MADV_DONTNEED`.
     static func advice(_ a: Advice) -> String { "MADV_" + String(describing: a).uppercased() }
 

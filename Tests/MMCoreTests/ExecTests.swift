@@ -334,6 +334,9 @@ final class ExecTests: XCTestCase {
         let k = try Kernel(config: MachineConfig(ramBytes: 256 << 20))
         try k.fs.create(path: "/bin/static", size: 0x4000, data: ELFBuilder.staticExec().bytes())
         let other = try k.spawn(ProgramImage(path: "/bin/other")).get()
+        // Page-cache pages outlive the processes that read them: drop the unmapped ones before
+        // each measurement (drop_caches), so that only memory held by address spaces is compared.
+        _ = k.dropCaches(1)
         let free0 = k.phys.freePageCount, tables0 = k.stat.nrPageTable, committed0 = k.committedPages
         let t = try k.spawn(ProgramImage(path: "/bin/old", dataBytes: 0x10000)).get()
         _ = try k.touch(t, VirtAddr(t.mm!.startData), length: 0x10000, .write).get()
@@ -354,6 +357,7 @@ final class ExecTests: XCTestCase {
         k.exitTask(t, status: 0)
         // The exited task's mm stays active (lazy TLB) until the CPU switches to another process.
         k.switchTo(other)
+        _ = k.dropCaches(1)
         XCTAssertEqual(k.phys.freePageCount, free0)
         XCTAssertEqual(k.stat.nrPageTable, tables0)
         XCTAssertEqual(k.committedPages, committed0)

@@ -2,8 +2,8 @@ import XCTest
 @testable import MMCore
 @testable import MMProcFS
 
-/// exit tears a process down completely: once every process but init has exited and the CPU is
-/// back on init's mm, /proc/meminfo and /proc/buddyinfo read exactly as they did before. (While a
+/// exit tears a process down completely: once every process but init has exited, the CPU is
+/// back on init's mm and the unmapped page cache is dropped, /proc/meminfo and /proc/buddyinfo read exactly as they did before. (While a
 /// kernel thread runs on a dead process's mm as its lazy active_mm, that mm's PGD lives on, as in
 /// Linux; switching to init drops the last reference.)
 final class TeardownTests: XCTestCase {
@@ -11,6 +11,9 @@ final class TeardownTests: XCTestCase {
         let k = try Kernel(config: MachineConfig(ramBytes: 512 << 20))
         let initTask = try k.spawn(ProgramImage(path: "/sbin/init")).get()
         let idle = k.spawnKernelThread("swapper/0")
+        // Page-cache pages outlive the processes that read them; drop_caches frees the unmapped
+        // ones, so both measurements hold only what address spaces (and the cache init maps) use.
+        _ = k.dropCaches(1)
         let meminfo0 = ProcFS.meminfo(k), buddy0 = ProcFS.buddyinfo(k), vm0 = k.vmstat.pgalloc, commit0 = k.committedPages
 
         // A process with anonymous, shared, locked and malloc'ed memory, a fork child that
@@ -42,6 +45,7 @@ final class TeardownTests: XCTestCase {
         k.switchTo(other)
         XCTAssertNotEqual(ProcFS.meminfo(k), meminfo0, "the dead mm's PGD is still in use")
         k.switchTo(initTask)
+        _ = k.dropCaches(1)
 
         XCTAssertEqual(k.checkInvariants(), [])
         XCTAssertGreaterThan(k.vmstat.pgalloc, vm0)

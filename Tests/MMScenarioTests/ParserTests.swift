@@ -147,6 +147,62 @@ final class ParserTests: XCTestCase {
         assertError("note \"${0xffffffffffffffff+1}\"", 1, 9, "'0xffffffffffffffff+1' overflows 64 bits")
     }
 
+    func testFileCommandsParse() throws {
+        let src = """
+        machine fault_around_bytes=4096
+        file create /data/f size 1M fill 0x41
+        file create /dev/shm/t size 64K tmpfs
+        file write /data/f offset 8 0x1234 u16
+        file write /data/f offset 4097 "text"
+        file read /data/f
+        file read /data/f 4K 8K
+        spawn /bin/p
+        mmap 1M r-- private file /data/f as a
+        mmap 0x7f0000000000 4K rw- shared,fixed file /dev/shm/t offset 0 as b
+        mmap 8K r-x private file /bin/p offset 4K
+        mmap 4K r-- private file /usr/lib/x86_64-linux-gnu/libc.so.6
+        msync a 4K
+        msync a 4K async|invalidate
+        msync a 4K MS_SYNC
+        sync
+        show cache
+        sysctl vm.drop_caches=3
+        """
+        let s = try XCTUnwrap(parse(src))
+        XCTAssertEqual(s.stepCount, 17)
+        XCTAssertEqual(s.machine.faultAroundPages, 1)
+        guard case .fileCreate(let path, let size, let kind, let fill) = s.statements[0].command else { return XCTFail() }
+        XCTAssertEqual(path, "/data/f"); XCTAssertEqual(size, 1 << 20); XCTAssertEqual(kind, .disk); XCTAssertEqual(fill, 0x41)
+        guard case .fileCreate(_, _, .tmpfs, nil) = s.statements[1].command else { return XCTFail() }
+        guard case .mmapFile(_, _, _, let flags, "/dev/shm/t", 0, "b") = s.statements[8].command else { return XCTFail() }
+        XCTAssertEqual(flags, [.shared, .fixed])
+        guard case .mmapFile(_, _, _, _, "/bin/p", 4096, nil) = s.statements[9].command else { return XCTFail() }
+        guard case .msync(_, _, let mf) = s.statements[12].command else { return XCTFail() }
+        XCTAssertEqual(mf, [.async, .invalidate])
+    }
+
+    func testFileCommandErrors() {
+        assertError("file create data size 4K", 1, 13, "file path 'data' must be absolute")
+        assertError("file create /d size 4K\nfile create /d size 4K", 2, 13, "file '/d' already exists")
+        assertError("file create /d size 2T", 1, 21, "size 2T is beyond the model's maximum file size (1099511627776 bytes)")
+        assertError("file create /d 4K", 1, 18, "'file create' needs PATH size N")
+        assertError("file create /d size 4K fill 256", 1, 29, "fill byte 256 does not fit in u8")
+        assertError("file create /d size 4K ramfs", 1, 24, "unknown 'file create' option 'ramfs' (known: tmpfs, fill BYTE)")
+        assertError("file write /nope offset 0 1", 1, 12, "unknown file '/nope' (create it with 'file create PATH size N')")
+        assertError("file create /d size 4K\nfile write /d offset 0 256 u8", 2, 24, "value 256 does not fit in u8")
+        assertError("file create /d size 4K\nfile write /d offset 2T 1", 2, 22, "offset 2T is beyond the model's maximum file size (1099511627776 bytes)")
+        assertError("file delete /d", 1, 6, "unknown 'file' command 'delete' (known: create, write, read)")
+        assertError("spawn p\nmmap 4K r-- private file /nope", 2, 26, "unknown file '/nope' (create it with 'file create PATH size N')")
+        assertError("file create /d size 4K\nspawn p\nmmap 4K r-- private file /d offset 100", 3, 36, "offset 100 is not a multiple of the page size (4096)")
+        assertError("file create /d size 4K\nspawn p\nmmap 4K r-- private file /d at 0", 3, 29, "expected 'offset N' after the file path, found 'at'")
+        assertError("file create /d size 4K\nspawn p\nmmap 4K r-- private,anonymous file /d", 3, 13, "'mmap … file' cannot be MAP_ANONYMOUS")
+        assertError("spawn p\nmsync 0 4K flush", 2, 12, "unknown msync flag 'flush' (known: sync, async, invalidate)")
+        assertError("msync 0 4K", 1, 1, "'msync' needs a running process; 'spawn' one first")
+        assertError("sync now", 1, 6, "unexpected 'now' after 'sync' arguments")
+        assertError("sysctl vm.drop_caches=0", 1, 23, "vm.drop_caches 0 is out of range (1...4)")
+        assertError("machine fault_around_bytes=4M", 1, 28, "fault_around_bytes=4M is out of range (0...2M, one page table)")
+    }
+
     func testMachineErrors() {
         assertError("machine ram=32M", 1, 13, "ram=32M is out of range (64M...1T)")
         assertError("machine ram=2T", 1, 13, "ram=2T is out of range (64M...1T)")
@@ -158,7 +214,7 @@ final class ParserTests: XCTestCase {
         assertError("machine ram=1G ram=2G", 1, 16, "'ram' given twice")
         assertError("machine cpus=65", 1, 14, "cpus=65 is out of range (1...64)")
         assertError("machine cpus=0", 1, 14, "cpus=0 is out of range (1...64)")
-        assertError("machine cores=4", 1, 9, "unknown machine setting 'cores' (known: ram, swap, min_free_kbytes, tlb.l1d, tlb.l1i, tlb.stlb, pcid, seed, cpus)")
+        assertError("machine cores=4", 1, 9, "unknown machine setting 'cores' (known: ram, swap, min_free_kbytes, tlb.l1d, tlb.l1i, tlb.stlb, pcid, seed, cpus, fault_around_bytes)")
         assertError("machine ram", 1, 9, "expected KEY=VALUE, found 'ram'")
         assertError("sysctl vm.overcommit_memory=1\nmachine ram=1G", 2, 1, "'machine' must come before every other command")
         assertError("machine\nmachine", 2, 1, "'machine' may appear only once")
@@ -221,7 +277,7 @@ final class ParserTests: XCTestCase {
         assertError("use nobody", 1, 5, "unknown process 'nobody'")
         assertError("spawn a\nshow maps for nobody", 2, 15, "unknown process 'nobody'")
         assertError("show meminfo for a", 1, 14, "'show meminfo' is system-wide; 'for' is not allowed")
-        assertError("show everything", 1, 6, "unknown 'show' item 'everything' (known: maps, smaps, status, vmas, meminfo, buddyinfo, vmstat, dmesg, tlb, mm, auxv, ps, interrupts, smaps_rollup, oom_score, oom_score_adj, pmap, pmap-x)")
+        assertError("show everything", 1, 6, "unknown 'show' item 'everything' (known: maps, smaps, status, vmas, meminfo, buddyinfo, vmstat, dmesg, tlb, mm, auxv, ps, interrupts, cache, smaps_rollup, oom_score, oom_score_adj, pmap, pmap-x)")
         assertError("show maps", 1, 1, "'show' needs a running process; 'spawn' one first")
         assertError("cat /etc/passwd", 1, 5, "cat: unsupported file '/etc/passwd' (supported: /proc/meminfo, /proc/buddyinfo, /proc/vmstat, /proc/interrupts, /proc/PID/maps, /proc/PID/smaps, /proc/PID/smaps_rollup, /proc/PID/status, /proc/PID/oom_score, /proc/PID/oom_score_adj (PID = self, a number or a process name))")
         assertError("cat /proc/ghost/maps", 1, 11, "unknown process 'ghost'")
@@ -240,7 +296,7 @@ final class ParserTests: XCTestCase {
         assertError("spawn a\necho x > /proc/a/oom_score_adj", 2, 6, "oom_score_adj must be an integer, found 'x'")
         assertError("spawn a\necho 1 > /proc/ghost/oom_score_adj", 2, 16, "unknown process 'ghost'")
         assertError("echo 1 > /proc/1000/oom_score_adj", 1, 1, "'echo' needs a running process; 'spawn' one first")
-        assertError("sysctl vm.swappiness=60", 1, 8, "unknown sysctl 'vm.swappiness' (known: vm.overcommit_memory, vm.overcommit_ratio, vm.overcommit_kbytes, vm.panic_on_oom, vm.admin_reserve_kbytes, vm.user_reserve_kbytes, vm.max_map_count, vm.oom_kill_allocating_task, kernel.randomize_va_space)")
+        assertError("sysctl vm.swappiness=60", 1, 8, "unknown sysctl 'vm.swappiness' (known: vm.overcommit_memory, vm.overcommit_ratio, vm.overcommit_kbytes, vm.panic_on_oom, vm.admin_reserve_kbytes, vm.user_reserve_kbytes, vm.max_map_count, vm.oom_kill_allocating_task, kernel.randomize_va_space, vm.drop_caches)")
         assertError("sysctl vm.overcommit_memory=3", 1, 29, "vm.overcommit_memory 3 is out of range (0...2)")
         assertError("sysctl", 1, 7, "missing vm.NAME or vm.NAME=VALUE for 'sysctl'")
         assertError("free -x", 1, 6, "unknown free option '-x' (use -b, -k, -m, -g or -h)")
@@ -314,7 +370,7 @@ final class ParserTests: XCTestCase {
 
     func testBuiltInExamplesParse() throws {
         let all = Examples.all()
-        XCTAssertEqual(all.map(\.name), ["arm64-48bit", "belady", "demo", "exec-ls", "fork-cow", "free", "kthread", "la57", "lazy-malloc", "mmap-100mb", "multilevel-walk", "no-mmu", "null-write", "pagetable-cost", "segmentation", "threads", "toy-pagetable", "two-cpus"])
+        XCTAssertEqual(all.map(\.name), ["arm64-48bit", "belady", "demo", "exec-ls", "fork-cow", "free", "kthread", "la57", "lazy-malloc", "mmap-100mb", "multilevel-walk", "no-mmu", "null-write", "pagetable-cost", "segmentation", "threads", "toy-pagetable", "two-copies", "two-cpus"])
         for e in all {
             XCTAssertFalse(e.summary.isEmpty, e.name)
             XCTAssertNoThrow(try Parser.parse(e.source, file: e.name), e.name)

@@ -178,6 +178,7 @@ extension Kernel {
         }
         freePgtables(mm, floor: VirtAddr(0), ceiling: VirtAddr(1 << 47))
         while mm.vmas.count > 0 { mm.vmas.remove(at: mm.vmas.count - 1) }
+        shmemReleaseUnused()
         mm.totalVM = 0; mm.lockedVM = 0; mm.dataVM = 0; mm.execVM = 0; mm.stackVM = 0
         flushTLBMM(mm)
     }

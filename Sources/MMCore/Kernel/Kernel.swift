@@ -16,6 +16,9 @@ public struct MachineConfig: Sendable, Equatable {
     public var seed: UInt64 = 0
     /// Number of CPUs (1...64), each with its own MMU, CR3 and current task.
     public var cpus: Int
+    /// Pages a read fault on a file maps around itself (debugfs fault_around_bytes / PAGE_SIZE:
+    /// a power of two from 1 to 512; 16 = 64 KiB by default; 1 turns fault-around off).
+    public var faultAroundPages: Int = 16
     public init(ramBytes: UInt64 = 2 << 30, minFreeKbytes: Int? = nil, tlb: TLBConfig = TLBConfig(), swapBytes: UInt64 = 0,
                 thp: THPMode = .madvise, cpus: Int = 1) {
         self.ramBytes = ramBytes; self.minFreeKbytes = minFreeKbytes; self.tlb = tlb; self.swapBytes = swapBytes
@@ -23,6 +26,15 @@ public struct MachineConfig: Sendable, Equatable {
     }
     /// Largest number of CPUs a machine may have (mm_cpumask is one 64-bit word).
     public static let maxCPUs = 64
+
+    /// The fault-around page count for a fault_around_bytes value: at least one page, rounded down
+    /// to a power of two; nil above PTRS_PER_PTE pages (EINVAL). Linux: fault_around_bytes_set(), mm/memory.c
+    public static func faultAroundPages(bytes: UInt64) -> Int? {
+        guard bytes / PAGE_SIZE <= UInt64(PTRS_PER_PTE) else { return nil }
+        var pages = max(bytes, PAGE_SIZE) >> PAGE_SHIFT
+        while pages & (pages - 1) != 0 { pages &= pages - 1 }
+        return Int(pages)
+    }
 }
 
 /// The vm.* sysctls the model honours.
@@ -46,6 +58,8 @@ public struct Sysctl: Sendable, Equatable {
     /// kernel.randomize_va_space: 0 off (the model's default, as under `setarch -R`), 1 stack,
     /// mmap base, PIE and vDSO randomised, 2 also the brk.
     public var randomizeVaSpace = 0
+    /// vm.drop_caches: the last value written (reading it back shows that value).
+    public var dropCaches = 0
     public init() {}
 }
 
@@ -146,6 +160,17 @@ public struct VMStat: Sendable, Equatable {
     public var pgfree: UInt64 = 0
     public var oomKill: UInt64 = 0
     public var zeroPageMaps: UInt64 = 0
+    /// Pages marked dirty (nr_dirtied) and written back (nr_written).
+    public var nrDirtied: UInt64 = 0
+    public var nrWritten: UInt64 = 0
+    /// KiB read from and written to files (pgpgin, pgpgout).
+    public var pgpgin: UInt64 = 0
+    public var pgpgout: UInt64 = 0
+    /// Writes to vm.drop_caches with bit 1 (drop_pagecache) and bit 2 (drop_slab).
+    public var dropPagecache: UInt64 = 0
+    public var dropSlab: UInt64 = 0
+    /// Page-cache pages freed by direct reclaim (pgsteal_direct).
+    public var pgstealDirect: UInt64 = 0
     public init() {}
 }
 

@@ -95,11 +95,12 @@ extension Kernel {
 
     /// Maps the program, the stack, ld.so, the vDSO and libc into `mm`. Returns the first errno.
     func execLayout(_ task: Task, _ mm: MMStruct, _ image: ProgramImage) -> Result<Void, Errno> {
-        let exe = MappedFile(path: image.path, devMajor: 8, devMinor: 1, inode: 1_048_600 + UInt64(task.pid))
         // 1. The program: headers r--, text r-x, rodata r--, data rw- (gcc's -z separate-code layout).
         let base: UInt64 = image.pie ? 0x5555_5555_4000 : 0x40_0000
         guard let text = pageAlignUp(image.textBytes), let ro = pageAlignUp(image.rodataBytes),
               let data = pageAlignUp(max(image.dataBytes, 1)) else { return .failure(.ENOMEM) }
+        // The program file: one inode per path, so that processes running it share its page cache.
+        let exe = imageFile(image.path, size: 0x1000 &+ text &+ ro &+ data, ino: 1_048_600 + UInt64(task.pid))
         var off: UInt64 = 0
         let segs: [(UInt64, Prot)] = [(0x1000, .read), (text, [.read, .exec]), (ro, .read), (data, [.read, .write])]
         for (size, prot) in segs where size > 0 {
@@ -161,7 +162,7 @@ extension Kernel {
     /// Maps a shared library as ld.so does: reserve the whole extent, then map each segment
     /// MAP_FIXED with its protection, then the anonymous bss. Returns the load address.
     func mapLibrary(_ task: Task, _ lib: LibraryImage) -> Result<VirtAddr, Errno> {
-        let file = MappedFile(path: lib.path, devMajor: 8, devMinor: 1, inode: lib.inode)
+        let file = imageFile(lib.path, size: lib.total, ino: lib.inode)
         let extent = lib.total + lib.bss
         let base: VirtAddr
         switch mmap(task, addr: 0, length: extent, prot: .read, flags: [.private, .denywrite], file: file, offset: 0) {
@@ -175,6 +176,21 @@ extension Kernel {
             if case .failure(let e) = mmap(task, addr: base.raw + lib.total, length: lib.bss, prot: [.read, .write], flags: [.private, .fixed, .anonymous]) { return .failure(e) }
         }
         return .success(base)
+    }
+
+    /// The file a synthetic image maps: the inode already at `path` (grown to `size` if smaller),
+    /// else a new zero-filled disk file with inode number `ino` on 8:1 (a relative path such as
+    /// "./prog" is kept as written). Returns what VMAs record.
+    func imageFile(_ path: String, size: UInt64, ino: UInt64) -> MappedFile {
+        if let i = fs.lookup(path) {
+            if i.size < size && i.kind == .disk { i.size = size }
+            return i.mappedFile
+        }
+        if let i = try? fs.register(path: path, size: min(size, FileSystem.maxFileSize), ino: ino, dev: FileSystem.diskDevice) {
+            i.isProgramImage = true
+            return i.mappedFile
+        }
+        return MappedFile(path: path, devMajor: 8, devMinor: 1, inode: ino)
     }
 
     /// Turns the VMA starting at `start` into a special mapping ([vvar]/[vdso]): named, and never
@@ -397,6 +413,7 @@ extension Kernel {
     public func checkInvariants() -> [String] {
         var out = phys.invariantViolations()
         out += tlbInvariantViolations()
+        out += pageCacheInvariantViolations()
         var mapped = [Int32](repeating: 0, count: phys.frameCount)
         var tables = 0
         var seen = Set<ObjectIdentifier>()

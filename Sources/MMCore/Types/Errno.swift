@@ -2,7 +2,7 @@
 public enum Errno: Int32, Error, Sendable, CustomStringConvertible {
     case EPERM = 1, ENOENT = 2, ESRCH = 3, EINTR = 4, EIO = 5, EBADF = 9, EAGAIN = 11
     case ENOMEM = 12, EACCES = 13, EFAULT = 14, EBUSY = 16, EEXIST = 17, ENODEV = 19
-    case EINVAL = 22, ENFILE = 23, EFBIG = 27, ENOSYS = 38, EOVERFLOW = 75
+    case EINVAL = 22, ENFILE = 23, EFBIG = 27, ENOSPC = 28, ENOSYS = 38, EOVERFLOW = 75
 
     /// The symbolic name, e.g. "ENOMEM".
     public var name: String {
@@ -23,6 +23,7 @@ public enum Errno: Int32, Error, Sendable, CustomStringConvertible {
         case .EINVAL: return "EINVAL"
         case .ENFILE: return "ENFILE"
         case .EFBIG: return "EFBIG"
+        case .ENOSPC: return "ENOSPC"
         case .ENOSYS: return "ENOSYS"
         case .EOVERFLOW: return "EOVERFLOW"
         }
@@ -47,6 +48,7 @@ public enum Errno: Int32, Error, Sendable, CustomStringConvertible {
         case .EINVAL: return "Invalid argument"
         case .ENFILE: return "Too many open files in system"
         case .EFBIG: return "File too large"
+        case .ENOSPC: return "No space left on device"
         case .ENOSYS: return "Function not implemented"
         case .EOVERFLOW: return "Value too large for defined data type"
         }

@@ -77,6 +77,11 @@ extension Kernel {
             if v.flags.contains(.locked) { return .failure(.EINVAL) }
             if v.file == nil && v.shmemObject == 0 { return .failure(.EINVAL) }
             if !v.flags.isSuperset(of: [.shared, .maywrite]) { return .failure(.EACCES) }
+            // vfs_fallocate(PUNCH_HOLE): every mapping of the range loses it, the pages go.
+            if let inode = vmaInode(v) {
+                let first = linearPageIndex(v, start)
+                punchHole(inode, first, first + ((end.raw - start.raw) >> PAGE_SHIFT) - 1)
+            }
             zapPageRange(mm, start, end)
             return .success(index)
         case .willneed:

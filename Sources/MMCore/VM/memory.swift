@@ -86,9 +86,10 @@ extension Kernel {
         return PTESlot(table: table, index: PageTableLevel.pte.index(of: va))
     }
 
-    /// Allocates one page for `task`, invoking the OOM killer while none is free.
+    /// Allocates one page for `task`: when none is free, direct reclaim frees clean unmapped
+    /// page-cache pages, and only when there are none left does the OOM killer run.
     /// Returns nil when the OOM killer could not free memory, killed `task` itself, or panicked.
-    /// Linux: __alloc_pages() slow path → __alloc_pages_may_oom(), mm/page_alloc.c
+    /// Linux: __alloc_pages() slow path → __alloc_pages_direct_reclaim() / __alloc_pages_may_oom(), mm/page_alloc.c
     func allocPageOrOOM(gfp: GFP, task: Task?) -> PFN? {
         var attempts = tasks.count + 2
         while attempts > 0 {
@@ -97,6 +98,8 @@ extension Kernel {
                 return p
             }
             if panicMessage != nil { return nil }
+            // Direct reclaim before the OOM killer: clean, unmapped page-cache pages go first.
+            if gfp.contains(.directReclaim) && shrinkPageCache(Kernel.swapClusterMax) > 0 { continue }
             narrate("no free page: the allocator enters the slow path and calls the OOM killer")
             let progress = outOfMemory(task: task, gfp: gfp, order: 0)
             if let t = task, !t.state.isAlive { return nil }
@@ -173,8 +176,14 @@ extension Kernel {
         guard let slot = pteAlloc(mm, va, task: task) else { return .oom }
         let pte = phys.readPTE(slot)
         if pte.isNone {
-            if vma.isAnonymous { return doAnonymousPage(task, mm, vma, va, slot, write: write) }
-            return doFault(task, mm, vma, va, slot, write: write)
+            if vma.isAnonymous && vma.shmemObject == 0 { return doAnonymousPage(task, mm, vma, va, slot, write: write) }
+            let r = doFault(task, mm, vma, va, slot, write: write)
+            if r == .major {
+                // mm_account_fault(): a fault that read from disk counts as major, not minor.
+                task.minFlt -= 1; task.majFlt += 1
+                vmstat.pgmajfault += 1
+            }
+            return r
         }
         if !pte.isPresent { return .sigbus }
         if write && !pte.isWritable { return doWpPage(task, mm, vma, va, slot, pte) }
@@ -189,35 +198,42 @@ extension Kernel {
 
     // MARK: - Anonymous memory
 
-    /// Maps a page for a first touch of anonymous memory: the shared zero page for a read of a
-    /// private mapping, else a newly allocated zeroed page. Returns .oom when no page is left.
-    /// Linux: do_anonymous_page(), mm/memory.c
+    /// Maps a page for a first touch of private anonymous memory: the shared zero page for a
+    /// read, else a newly allocated zeroed page. (Shared anonymous memory is shmem: doFault.)
+    /// Returns .oom when no page is left. Linux: do_anonymous_page(), mm/memory.c
     func doAnonymousPage(_ task: Task, _ mm: MMStruct, _ vma: VMA, _ va: VirtAddr, _ slot: PTESlot, write: Bool) -> FaultResult {
-        let shared = vma.flags.contains(.shared)
-        if !write && !shared {
+        if !write {
             phys.writePTE(slot, PTE(pfn: zeroPFN, flags: pteFlags(vma.flags, writable: false, dirty: false)))
             vmstat.zeroPageMaps += 1
             clockNs &+= FaultCost.zeroPageRead
             narrate("do_anonymous_page: read of untouched memory maps the shared zero page (PFN \(zeroPFN)) read-only; PTE[\(slot.index)] in table PFN \(slot.table) = \(phys.readPTE(slot))")
             return .minor
         }
-        if !shared && anonVMAPrepare(mm, va) == nil { return .oom }
+        if anonVMAPrepare(mm, va) == nil { return .oom }
         guard let pfn = allocPageOrOOM(gfp: .highuserMovable, task: task) else { return .oom }
         phys.contents.clear(pfn)
-        addNewPage(mm, vma, pfn, kind: shared ? .shmem : .anon)
+        addNewPage(mm, vma, pfn)
         clockNs &+= FaultCost.anonymousWrite
-        let writable = vma.flags.contains(.write) && (write || shared)
-        phys.writePTE(slot, PTE(pfn: pfn, flags: pteFlags(vma.flags, writable: writable, dirty: write)))
-        narrate("do_anonymous_page: allocated zeroed \(shared ? "shmem" : "anonymous") page PFN \(pfn) (\(zoneName(pfn))); PTE[\(slot.index)] in table PFN \(slot.table) = \(phys.readPTE(slot))")
+        phys.writePTE(slot, PTE(pfn: pfn, flags: pteFlags(vma.flags, writable: vma.flags.contains(.write), dirty: true)))
+        narrate("do_anonymous_page: allocated zeroed anonymous page PFN \(pfn) (\(zoneName(pfn))); PTE[\(slot.index)] in table PFN \(slot.table) = \(phys.readPTE(slot))")
         return .minor
     }
 
-    /// Handles a write to a present read-only PTE: reuses the page when the writer is its only
-    /// user, otherwise copies it (copy-on-write; the zero page is always replaced).
-    /// Returns .oom when the copy cannot be allocated. Linux: do_wp_page() / wp_page_copy(), mm/memory.c
+    /// Handles a write to a present read-only PTE: in a shared mapping the page is made dirty
+    /// and writable (wp_page_shared); a private page is reused when the writer is its only user,
+    /// otherwise copied (copy-on-write; the zero page and page-cache pages are always copied).
+    /// Returns .oom when the copy cannot be allocated. Linux: do_wp_page() / wp_page_shared() / wp_page_copy(), mm/memory.c
     func doWpPage(_ task: Task, _ mm: MMStruct, _ vma: VMA, _ va: VirtAddr, _ slot: PTESlot, _ pte: PTE) -> FaultResult {
         let old = pte.pfn
         let oldFlags = phys.memMap.flags[old.index]
+        if vma.flags.contains(.shared) && old != zeroPFN && !oldFlags.contains(.anon) {
+            markPageDirty(old)
+            phys.writePTE(slot, PTE(raw: pte.raw | PTE.rw | PTE.dirty | PTE.accessed))
+            mmu.flushPage(va.pageDown)
+            clockNs &+= FaultCost.reuse
+            narrate("do_wp_page: shared page cache page PFN \(old)\(oldFlags.contains(.swapbacked) ? "" : " marked dirty and") made writable (wp_page_shared)")
+            return .minor
+        }
         if vma.flags.contains(.shared) || (old != zeroPFN && oldFlags.contains(.anon)
             && phys.memMap.mapcount[old.index] == 1 && phys.memMap.refcount[old.index] == 1) {
             phys.writePTE(slot, PTE(raw: pte.raw | PTE.rw | PTE.dirty | PTE.accessed))
@@ -229,7 +245,7 @@ extension Kernel {
         if anonVMAPrepare(mm, va) == nil { return .oom }
         guard let new = allocPageOrOOM(gfp: .highuserMovable, task: task) else { return .oom }
         if old == zeroPFN { phys.contents.clear(new) } else { phys.contents.copy(from: old, to: new) }
-        addNewPage(mm, vma, new, kind: .anon)
+        addNewPage(mm, vma, new)
         clockNs &+= FaultCost.copyOnWrite
         phys.writePTE(slot, PTE(pfn: new, flags: pteFlags(vma.flags, writable: true, dirty: true)))
         // ptep_clear_flush(): other CPUs running this mm may cache the old frame.
@@ -239,53 +255,90 @@ extension Kernel {
         return .minor
     }
 
-    /// Handles the first touch of a file-backed page. The core has no page cache yet: a read
-    /// allocates a frame that stands for the file's cached page (counted as file pages); a write
-    /// to a private mapping gets an anonymous copy. Returns .oom when no page is left.
-    /// Linux: do_fault() → do_read_fault() / do_cow_fault() / do_shared_fault(), mm/memory.c
+    // MARK: - File and shmem pages
+
+    /// The PTE bits a file page gets in `vma`: writable only for a write fault, or for a shared
+    /// writable shmem mapping (no write notification: vm_page_prot already allows writes).
+    /// Linux: vma->vm_page_prot as set by vma_set_page_prot() / vma_wants_writenotify()
+    func filePTEFlags(_ vma: VMA, _ inode: Inode, write: Bool) -> UInt64 {
+        let sharedWritable = vma.flags.isSuperset(of: [.shared, .write])
+        let writable = sharedWritable && (write || inode.isShmem)
+        return pteFlags(vma.flags, writable: writable, dirty: write && sharedWritable)
+    }
+
+    /// Dispatches the first touch of a file (or shmem) page by access and sharing: read,
+    /// private write (copy-on-write) or shared write. Returns the fault's outcome.
+    /// Linux: do_fault(), mm/memory.c
     func doFault(_ task: Task, _ mm: MMStruct, _ vma: VMA, _ va: VirtAddr, _ slot: PTESlot, write: Bool) -> FaultResult {
-        guard let pfn = allocPageOrOOM(gfp: .highuserMovable, task: task) else { return .oom }
-        phys.contents.clear(pfn)
-        let shared = vma.flags.contains(.shared)
-        clockNs &+= FaultCost.fileRead
-        if write && !shared {
-            _ = anonVMAPrepare(mm, va)
-            addNewPage(mm, vma, pfn, kind: .anon)
-            phys.writePTE(slot, PTE(pfn: pfn, flags: pteFlags(vma.flags, writable: true, dirty: true)))
-            narrate("do_cow_fault: private copy of the file page in new anonymous page PFN \(pfn)")
-        } else {
-            addNewPage(mm, vma, pfn, kind: .file)
-            let writable = shared && write && vma.flags.contains(.write)
-            phys.writePTE(slot, PTE(pfn: pfn, flags: pteFlags(vma.flags, writable: writable, dirty: writable)))
-            narrate("do_read_fault: file page of \(vma.file?.path ?? "?") at offset 0x\(String((vma.pgoff << PAGE_SHIFT) + (va.pageDown.raw - vma.start.raw), radix: 16)) in PFN \(pfn)")
+        guard let inode = vmaInode(vma) else {
+            narrate("do_fault: the file \(vma.file?.path ?? "?") is not in the file system: SIGBUS")
+            return .sigbus
         }
-        return .minor
+        clockNs &+= FaultCost.fileRead
+        if !write { return doReadFault(task, mm, vma, va, slot, inode) }
+        if !vma.flags.contains(.shared) { return doCowFault(task, mm, vma, va, slot, inode) }
+        return doSharedFault(task, mm, vma, va, slot, inode)
+    }
+
+    /// A read fault on a file page: fault-around first (when vm.fault_around_bytes spans more
+    /// than a page); if that did not map the faulting page, the page is found or read
+    /// (filemap_fault) and mapped read-only (writable in a shared writable shmem mapping).
+    /// Returns .minor, .major, .sigbus or .oom. Linux: do_read_fault() + finish_fault(), mm/memory.c
+    func doReadFault(_ task: Task, _ mm: MMStruct, _ vma: VMA, _ va: VirtAddr, _ slot: PTESlot, _ inode: Inode) -> FaultResult {
+        if config.faultAroundPages > 1 {
+            let (_, hit) = doFaultAround(mm, vma, va, slot, inode)
+            if hit { return .minor }
+        }
+        let (page, result) = filemapFault(task, vma, inode, linearPageIndex(vma, va))
+        guard let pfn = page else { return result }
+        phys.writePTE(slot, PTE(pfn: pfn, flags: filePTEFlags(vma, inode, write: false)))
+        pageAddFileRmap(mm, vma, pfn)
+        narrate("do_read_fault: page cache page PFN \(pfn) mapped; PTE[\(slot.index)] in table PFN \(slot.table) = \(phys.readPTE(slot))")
+        return result
+    }
+
+    /// A write fault on a private file mapping: the file page is found or read into the cache,
+    /// then copied into a new anonymous page mapped writable; the cache page and the file are
+    /// unchanged. Returns .minor/.major, or .sigbus/.oom. Linux: do_cow_fault(), mm/memory.c
+    func doCowFault(_ task: Task, _ mm: MMStruct, _ vma: VMA, _ va: VirtAddr, _ slot: PTESlot, _ inode: Inode) -> FaultResult {
+        if anonVMAPrepare(mm, va) == nil { return .oom }
+        guard let new = allocPageOrOOM(gfp: .highuserMovable, task: task) else { return .oom }
+        let (page, result) = filemapFault(task, vma, inode, linearPageIndex(vma, va))
+        guard let src = page else {
+            phys.putPage(new)
+            return result
+        }
+        phys.contents.copy(from: src, to: new)
+        addNewPage(mm, vma, new)
+        phys.writePTE(slot, PTE(pfn: new, flags: pteFlags(vma.flags, writable: true, dirty: true)))
+        narrate("do_cow_fault: page cache page PFN \(src) copied into new anonymous page PFN \(new) (the file is unchanged); PTE = \(phys.readPTE(slot))")
+        return result
+    }
+
+    /// A write fault on a shared file mapping: the page is found or read into the cache, made
+    /// dirty (disk files) and mapped writable. Returns .minor/.major, or .sigbus/.oom.
+    /// Linux: do_shared_fault() → do_page_mkwrite() / filemap_page_mkwrite(), mm/memory.c
+    func doSharedFault(_ task: Task, _ mm: MMStruct, _ vma: VMA, _ va: VirtAddr, _ slot: PTESlot, _ inode: Inode) -> FaultResult {
+        let (page, result) = filemapFault(task, vma, inode, linearPageIndex(vma, va))
+        guard let pfn = page else { return result }
+        markPageDirty(pfn)
+        phys.writePTE(slot, PTE(pfn: pfn, flags: filePTEFlags(vma, inode, write: true)))
+        pageAddFileRmap(mm, vma, pfn)
+        narrate("do_shared_fault: page cache page PFN \(pfn) mapped writable\(inode.isShmem ? "" : " and marked dirty"); PTE = \(phys.readPTE(slot))")
+        return result
     }
 
     // MARK: - Page accounting
 
-    /// What a user page is, for the RSS counters and LRU lists.
-    enum UserPageKind { case anon, shmem, file }
-
-    /// Accounts a newly mapped page: flags, mapcount, RSS counter, node counters, LRU, mlock.
+    /// Accounts a newly mapped anonymous page: flags, mapcount, RSS counter, node counters, LRU,
+    /// mlock. (Page-cache pages are mapped with pageAddFileRmap.)
     /// Linux: folio_add_new_anon_rmap() + folio_add_lru_vma(), mm/rmap.c, mm/swap.c
-    func addNewPage(_ mm: MMStruct, _ vma: VMA, _ pfn: PFN, kind: UserPageKind) {
-        var f: PageFlags = [.lru, .uptodate]
-        switch kind {
-        case .anon:
-            f.insert([.anon, .swapbacked])
-            mm.rss.anon += 1; stat.nrAnonMapped += 1
-        case .shmem:
-            f.insert(.swapbacked)
-            mm.rss.shmem += 1; stat.nrShmem += 1; stat.nrFilePages += 1; stat.nrFileMapped += 1
-        case .file:
-            mm.rss.file += 1; stat.nrFilePages += 1; stat.nrFileMapped += 1
-        }
+    func addNewPage(_ mm: MMStruct, _ vma: VMA, _ pfn: PFN) {
+        var f: PageFlags = [.lru, .uptodate, .anon, .swapbacked]
+        mm.rss.anon += 1; stat.nrAnonMapped += 1
         if vma.flags.contains(.locked) {
             f.insert([.mlocked, .unevictable])
             stat.nrMlock += 1; stat.nrUnevictable += 1
-        } else if kind == .file {
-            stat.nrInactiveFile += 1
         } else {
             stat.nrInactiveAnon += 1
         }
@@ -294,27 +347,33 @@ extension Kernel {
         mm.updateHiwater()
     }
 
-    /// Unaccounts one mapping of `pfn` from `mm` and drops the page reference it held; the page is
-    /// freed with its last reference. Linux: zap_present_pte() → folio_remove_rmap_pte() + put, mm/memory.c
+    /// Unaccounts one mapping of `pfn` from `mm` and drops the page reference it held. An
+    /// anonymous page is freed with its last mapping; a page-cache page stays in its cache
+    /// (NR_FILE_MAPPED drops when its last mapping goes, and it leaves the unevictable list).
+    /// Linux: zap_present_pte() → folio_remove_rmap_pte() + put, mm/memory.c, mm/rmap.c
     func removeMappedPage(_ mm: MMStruct, _ pfn: PFN) {
-        let f = phys.memMap.flags[pfn.index]
-        phys.memMap.mapcount[pfn.index] -= 1
-        if f.contains(.anon) {
-            mm.rss.anon -= 1
-        } else if f.contains(.swapbacked) {
-            mm.rss.shmem -= 1
-        } else {
-            mm.rss.file -= 1
+        let i = pfn.index
+        let f = phys.memMap.flags[i]
+        phys.memMap.mapcount[i] -= 1
+        if !f.contains(.anon) {
+            if f.contains(.swapbacked) { mm.rss.shmem -= 1 } else { mm.rss.file -= 1 }
+            if phys.memMap.mapcount[i] == 0 {
+                stat.nrFileMapped -= 1
+                if f.contains(.mlocked) {
+                    phys.memMap.flags[i].remove([.mlocked, .unevictable])
+                    stat.nrMlock -= 1; stat.nrUnevictable -= 1
+                    if f.contains(.swapbacked) { stat.nrInactiveAnon += 1 } else { stat.nrInactiveFile += 1 }
+                }
+            }
+            phys.putPage(pfn)
+            return
         }
-        if phys.memMap.mapcount[pfn.index] == 0 {
-            if f.contains(.anon) { stat.nrAnonMapped -= 1 } else { stat.nrFileMapped -= 1 }
-            if f.contains(.swapbacked) && !f.contains(.anon) { stat.nrShmem -= 1; stat.nrFilePages -= 1 }
-            if !f.contains(.anon) && !f.contains(.swapbacked) { stat.nrFilePages -= 1 }
+        mm.rss.anon -= 1
+        if phys.memMap.mapcount[i] == 0 {
+            stat.nrAnonMapped -= 1
             if f.contains(.mlocked) { stat.nrMlock -= 1; stat.nrUnevictable -= 1 }
             else if f.contains(.lru) {
-                if f.contains(.anon) || f.contains(.swapbacked) {
-                    if f.contains(.active) { stat.nrActiveAnon -= 1 } else { stat.nrInactiveAnon -= 1 }
-                } else if f.contains(.active) { stat.nrActiveFile -= 1 } else { stat.nrInactiveFile -= 1 }
+                if f.contains(.active) { stat.nrActiveAnon -= 1 } else { stat.nrInactiveAnon -= 1 }
             }
         }
         phys.putPage(pfn)

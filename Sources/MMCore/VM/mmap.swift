@@ -241,7 +241,7 @@ extension Kernel {
                 pgoff = 0
                 vmFlags.formUnion([.shared, .mayshare])
                 // shmem_zero_setup(): each shared anonymous mapping gets its own shmem object.
-                shmem = mm.nextAnonVMA
+                shmem = fs.newShmemObjectID()
             case MapFlags.private.rawValue:
                 pgoff = addr >> PAGE_SHIFT
             default:
@@ -331,6 +331,8 @@ extension Kernel {
         let file = anonymous ? nil : file
         if !anonymous && file == nil { return .failure(.EBADF) }
         if flags.contains(.hugetlb) { return .failure(anonymous ? .ENOMEM : .EINVAL) }
+        // A MAP_FIXED mapping may have replaced the last mapping of a shmem object.
+        defer { shmemReleaseUnused() }
         switch doMmap(task, mm, file: file, addr: addr, len: length, prot: prot, flags: flags, pgoff: offset >> PAGE_SHIFT) {
         case .failure(let e): return .failure(e)
         case .success(let (a, populate)):

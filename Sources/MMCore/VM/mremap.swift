@@ -147,6 +147,7 @@ extension Kernel {
     public func mremap(_ task: Task, oldAddr: UInt64, oldSize: UInt64, newSize: UInt64, flags: MremapFlags,
                        newAddr: UInt64 = 0) -> Result<VirtAddr, Errno> {
         guard let mm = task.mm else { return .failure(.EINVAL) }
+        defer { shmemReleaseUnused() }
         if flags.rawValue & ~UInt32(7) != 0 { return .failure(.EINVAL) }
         if flags.contains(.fixed) && !flags.contains(.maymove) { return .failure(.EINVAL) }
         if flags.contains(.dontunmap) && (!flags.contains(.maymove) || oldSize != newSize) { return .failure(.EINVAL) }

@@ -402,6 +402,7 @@ extension Kernel {
     /// mapped there. EINVAL/ENOMEM as `doMunmap`. Linux: __vm_munmap(), mm/mmap.c
     public func munmap(_ task: Task, addr: UInt64, length: UInt64) -> Result<Void, Errno> {
         guard let mm = task.mm else { return .failure(.EINVAL) }
+        defer { shmemReleaseUnused() }
         return doMunmap(mm, addr, length)
     }
 
