@@ -74,7 +74,17 @@ public enum Maps {
 
     /// The maps line of one VMA. Linux: show_map_vma(), fs/proc/task_mmu.c
     public static func line(of vma: VMA, in mm: MMStruct) -> MapsLine {
-        MapsLine(start: vma.start.raw, end: vma.end.raw,
+        // A shared anonymous mapping is backed by an unlinked shmem file, "/dev/zero (deleted)" on
+        // the internal shm mount (device 00:01); its inode number is the object's identity here
+        // (Linux takes it from get_next_ino()). Linux: shmem_zero_setup(), mm/shmem.c
+        if vma.file == nil && vma.shmemObject != 0 {
+            return MapsLine(start: vma.start.raw, end: vma.end.raw,
+                            read: vma.flags.contains(.read), write: vma.flags.contains(.write),
+                            exec: vma.flags.contains(.exec), mayShare: vma.flags.contains(.mayshare),
+                            offset: vma.pgoff << PAGE_SHIFT, devMajor: 0, devMinor: 1,
+                            inode: vma.shmemObject, name: "/dev/zero (deleted)")
+        }
+        return MapsLine(start: vma.start.raw, end: vma.end.raw,
                  read: vma.flags.contains(.read), write: vma.flags.contains(.write),
                  exec: vma.flags.contains(.exec), mayShare: vma.flags.contains(.mayshare),
                  offset: vma.file != nil ? vma.pgoff << PAGE_SHIFT : 0,

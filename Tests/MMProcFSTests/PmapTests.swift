@@ -67,4 +67,19 @@ final class PmapTests: XCTestCase {
         let kt = k.spawnKernelThread("kworker/0:1")
         XCTAssertEqual(Pmap.format(k, kt, extended: false), "\(kt.pid):   [kworker/0:1]\n total                0K\n")
     }
+
+    /// MAP_SHARED|MAP_ANONYMOUS is an unlinked shmem file: maps names it "/dev/zero (deleted)" on
+    /// device 00:01 (offset following vm_pgoff after a partial munmap); pmap shows its base name.
+    func testSharedAnonymousIsDevZeroDeleted() throws {
+        let k = try Kernel(config: MachineConfig(ramBytes: 256 << 20))
+        let t = try k.spawn(ProgramImage(path: "/bin/a")).get()
+        let s = try k.mmap(t, addr: 0, length: 8192, prot: [.read, .write], flags: [.shared, .anonymous]).get()
+        XCTAssertNoThrow(try k.touch(t, s, length: 8192, .write).get())
+        let id = try XCTUnwrap(t.mm?.vmas.vmaLookup(s)?.shmemObject)
+        func line() -> String? { Maps.format(Maps.gather(t)).split(separator: "\n").map(String.init).first { $0.hasSuffix("(deleted)") } }
+        XCTAssertEqual(line(), "7ffff7ddb000-7ffff7ddd000 rw-s 00000000 00:01 \(id)" + String(repeating: " ", count: 27 - String(id).count) + "/dev/zero (deleted)")
+        XCTAssertTrue(Pmap.format(k, t, extended: true).contains("00007ffff7ddb000       8       8       8 rw-s- zero (deleted)\n"))
+        XCTAssertNoThrow(try k.munmap(t, addr: s.raw, length: 4096).get())
+        XCTAssertEqual(line(), "7ffff7ddc000-7ffff7ddd000 rw-s 00001000 00:01 \(id)" + String(repeating: " ", count: 27 - String(id).count) + "/dev/zero (deleted)")
+    }
 }
