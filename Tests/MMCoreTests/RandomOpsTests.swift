@@ -1,18 +1,8 @@
 import XCTest
 @testable import MMCore
 
-/// SeededRNG: a small seeded generator so random tests are reproducible.
-struct SeededRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-}
+/// The tests' seeded generator: the model's own SplitMix64, so random tests are reproducible.
+typealias SeededRNG = SplitMix64
 
 /// Long random sequences of memory system calls and accesses, with every invariant checked after
 /// each step and every stored value read back against a shadow copy kept by the test.

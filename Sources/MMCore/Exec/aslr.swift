@@ -18,18 +18,7 @@ public let STACK_TOP: UInt64 = X86_64.taskSize
 
 /// The machine's random source: SplitMix64 seeded from the scenario or `--seed`, so that the
 /// same seed gives byte-identical runs. Stands in for get_random_long(), drivers/char/random.c
-public struct KernelRandom: Sendable, Equatable {
-    public private(set) var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    /// Returns the next 64 random bits. Linux: get_random_long()
-    public mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-}
+public typealias KernelRandom = SplitMix64
 
 extension Kernel {
     /// Returns a random page-aligned offset of MMAP_RND_BITS bits for the mmap base and the PIE

@@ -110,13 +110,7 @@ extension Kernel {
         case .failure(let e): return .failure(e)
         case .success(let b): bprm = b
         }
-        guard let pgd = allocPageOrOOM(gfp: [.reclaim, .io, .fs, .account, .zero], task: task) else { return .failure(.failed(.ENOMEM)) }
-        phys.contents.clear(pgd)
-        phys.memMap.flags[pgd.index].insert(.pageTable)
-        stat.nrPageTable += 1
-        let mm = MMStruct(pgd: pgd)
-        mm.pcid = nextPCID
-        nextPCID = nextPCID >= 4095 ? 1 : nextPCID + 1
+        guard let mm = mmAlloc(for: task) else { return .failure(.failed(.ENOMEM)) }
         if let old = task.mm {
             // Resource limits belong to the process and survive exec.
             mm.stackRlimit = old.stackRlimit; mm.memlockRlimit = old.memlockRlimit

@@ -66,13 +66,7 @@ extension Kernel {
     /// Linux: kernel_clone() + load_elf_binary(), fs/binfmt_elf.c
     public func spawn(_ image: ProgramImage) -> Result<Task, Errno> {
         guard panicMessage == nil else { return .failure(.ENOMEM) }
-        guard let pgd = allocPageOrOOM(gfp: [.reclaim, .io, .fs, .account, .zero], task: nil) else { return .failure(.ENOMEM) }
-        phys.contents.clear(pgd)
-        phys.memMap.flags[pgd.index].insert(.pageTable)
-        stat.nrPageTable += 1
-        let mm = MMStruct(pgd: pgd)
-        mm.pcid = nextPCID
-        nextPCID = nextPCID >= 4095 ? 1 : nextPCID + 1
+        guard let mm = mmAlloc(for: nil) else { return .failure(.ENOMEM) }
         archPickMmapLayout(mm)
         let task = addTask(comm: image.baseName, mm: mm)
         task.image = image

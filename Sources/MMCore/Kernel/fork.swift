@@ -2,6 +2,20 @@
 /// (Linux kernel/fork.c copy_mm/dup_mm/dup_mmap, mm/memory.c copy_page_range).
 
 extension Kernel {
+    /// Allocates an empty address space: a zeroed PGD page (accounted in PageTables:) and a PCID
+    /// hint. Returns nil when no page can be found even after the OOM killer ran on behalf of
+    /// `task`. Linux: mm_alloc() → mm_init() → pgd_alloc(), kernel/fork.c, arch/x86/mm/pgtable.c
+    func mmAlloc(for task: Task?) -> MMStruct? {
+        guard let pgd = allocPageOrOOM(gfp: [.reclaim, .io, .fs, .account, .zero], task: task) else { return nil }
+        phys.contents.clear(pgd)
+        phys.memMap.flags[pgd.index].insert(.pageTable)
+        stat.nrPageTable += 1
+        let mm = MMStruct(pgd: pgd)
+        mm.pcid = nextPCID
+        nextPCID = nextPCID >= 4095 ? 1 : nextPCID + 1
+        return mm
+    }
+
     /// Creates a child of `parent` with a copy of its address space: VMAs duplicated (without
     /// VM_LOCKED; VM_DONTCOPY areas left out), page tables copied with private writable pages
     /// write-protected in both processes, page refcounts and mapcounts raised. Returns the child,
@@ -10,14 +24,8 @@ extension Kernel {
     /// Linux: kernel_clone() → copy_mm() → dup_mm() → dup_mmap(), kernel/fork.c
     public func fork(_ parent: Task) -> Result<Task, Errno> {
         guard panicMessage == nil, parent.state.isAlive, let old = parent.mm else { return .failure(.ESRCH) }
-        guard let pgd = allocPageOrOOM(gfp: [.reclaim, .io, .fs, .account, .zero], task: parent) else { return .failure(.ENOMEM) }
-        phys.contents.clear(pgd)
-        phys.memMap.flags[pgd.index].insert(.pageTable)
-        stat.nrPageTable += 1
-        let mm = MMStruct(pgd: pgd)
+        guard let mm = mmAlloc(for: parent) else { return .failure(.ENOMEM) }
         copyLayout(from: old, to: mm)
-        mm.pcid = nextPCID
-        nextPCID = nextPCID >= 4095 ? 1 : nextPCID + 1
         let child = addTask(comm: parent.comm, mm: mm)
         child.image = parent.image
         child.cmdline = parent.cmdline; child.oomScoreAdjMin = parent.oomScoreAdjMin

@@ -207,9 +207,10 @@ public enum PageReplacement {
     }
 }
 
-/// SplitMix64: a small, fast, seeded generator; the same seed always gives the same sequence.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    var state: UInt64
+/// SplitMix64: a small, fast, seeded generator; the same seed always gives the same sequence
+/// (the page-replacement lab's RAND, the machine's random source for ASLR).
+public struct SplitMix64: RandomNumberGenerator, Sendable, Equatable {
+    public private(set) var state: UInt64
     public init(seed: UInt64) { state = seed }
     public mutating func next() -> UInt64 {
         state &+= 0x9e37_79b9_7f4a_7c15
