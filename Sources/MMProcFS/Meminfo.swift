@@ -216,6 +216,7 @@ public enum Meminfo {
         v.sUnreclaim = kb(st.nrSlabUnreclaimable)
         v.kernelStack = UInt64(max(0, st.nrKernelStackKB))
         v.pageTables = kb(st.nrPageTable)
+        v.vmallocUsed = kb(k.vmap.nrVmallocPages)
         v.commitLimit = kb(k.vmCommitLimit())
         v.committedAS = kb(k.committedPages)
         let dm = directMap(ramBytes: k.config.ramBytes)

@@ -23,6 +23,18 @@ public enum ProcFS {
     /// /proc/buddyinfo. Linux: frag_show(), mm/vmstat.c
     public static func buddyinfo(_ k: Kernel) -> String { Buddyinfo.format(Buddyinfo.gather(k)) }
 
+    /// /proc/slabinfo. Linux: slab_show(), mm/slab_common.c
+    public static func slabinfo(_ k: Kernel) -> String { Slabinfo.format(Slabinfo.gather(k)) }
+
+    /// slabtop --once (procps-ng). Linux: procps-ng slabtop.c
+    public static func slabtop(_ k: Kernel) -> String { Slabinfo.slabtop(Slabinfo.gather(k)) }
+
+    /// /proc/vmallocinfo. Linux: vmalloc_info_show(), mm/vmalloc.c
+    public static func vmallocinfo(_ k: Kernel) -> String { Vmallocinfo.format(k) }
+
+    /// /proc/pagetypeinfo. Linux: pagetypeinfo_show(), mm/vmstat.c
+    public static func pagetypeinfo(_ k: Kernel) -> String { Pagetypeinfo.format(k) }
+
     /// /proc/PID/oom_score_adj: the value and a newline. Linux: oom_score_adj_read(), fs/proc/base.c
     public static func oomScoreAdj(_ t: Task) -> String { "\(t.oomScoreAdj)\n" }
 

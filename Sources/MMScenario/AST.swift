@@ -50,6 +50,9 @@ enum ShowWhat: String, Equatable, CaseIterable {
     case smapsRollup = "smaps_rollup", oomScore = "oom_score", oomScoreAdj = "oom_score_adj"
     /// pmap(1) and pmap -x.
     case pmap, pmapExtended = "pmap-x"
+    /// Kernel memory: /proc/slabinfo, slabtop, /proc/vmallocinfo, /proc/pagetypeinfo, the extfrag indices.
+    case slabinfo, slabtop, vmallocinfo, pagetypeinfo
+    case unusableIndex = "unusable_index", extfragIndex = "extfrag_index"
     /// Whether it is about one process.
     var perProcess: Bool { [.maps, .smaps, .status, .vmas, .smapsRollup, .oomScore, .oomScoreAdj, .pmap, .pmapExtended, .auxv].contains(self) }
     /// The files under /proc/PID/ that `cat` reads.
@@ -148,11 +151,13 @@ enum Command {
     case msync(Expr, Expr, MsyncFlags)
     /// sync(2).
     case sync
+    /// Kernel memory (Sources/MMScenario/KernelMemoryCommands.swift): slab, kmalloc, vmalloc, pages, layout.
+    case kmem(KmemCommand)
 
     /// Whether the step is something the current process does (skipped once it is dead).
     var isProcessStep: Bool {
         switch self {
-        case .sysctl, .spawn, .kthread, .use, .note, .show, .freeCommand, .policy, .importFile, .cpu, .lab: return false
+        case .sysctl, .spawn, .kthread, .use, .note, .show, .freeCommand, .policy, .importFile, .cpu, .lab, .kmem: return false
         case .fileCreate, .fileWrite, .fileRead, .sync: return false
         default: return true
         }

@@ -438,6 +438,9 @@ struct ParserState {
             let p = try word("file path")
             try done()
             command = try parseCat(p)
+        case _ where KmemCommand.words.contains(cmd):
+            command = .kmem(try parseKmem(cmd, first: first, &args, endColumn: endColumn, line: number))
+            try done()
         case "getpagesize":
             try requireProcess()
             try done()
@@ -520,13 +523,18 @@ struct ParserState {
 
     /// Returns the `show` command equivalent to `cat PATH`; throws for unsupported files.
     func parseCat(_ t: Token) throws -> Command {
-        let supported = "supported: /proc/meminfo, /proc/buddyinfo, /proc/vmstat, /proc/interrupts, "
+        let supported = "supported: /proc/meminfo, /proc/buddyinfo, /proc/vmstat, /proc/interrupts, /proc/slabinfo, /proc/vmallocinfo, /proc/pagetypeinfo, /sys/kernel/debug/extfrag/unusable_index, /sys/kernel/debug/extfrag/extfrag_index, "
             + ShowWhat.procFiles.map { "/proc/PID/" + $0.rawValue }.joined(separator: ", ") + " (PID = self, a number or a process name)"
         switch t.text {
         case "/proc/meminfo": return .show(.meminfo, .current, catPath: t.text)
         case "/proc/vmstat": return .show(.vmstat, .current, catPath: t.text)
         case "/proc/buddyinfo": return .show(.buddyinfo, .current, catPath: t.text)
         case "/proc/interrupts": return .show(.interrupts, .current, catPath: t.text)
+        case "/proc/slabinfo": return .show(.slabinfo, .current, catPath: t.text)
+        case "/proc/vmallocinfo": return .show(.vmallocinfo, .current, catPath: t.text)
+        case "/proc/pagetypeinfo": return .show(.pagetypeinfo, .current, catPath: t.text)
+        case "/sys/kernel/debug/extfrag/unusable_index": return .show(.unusableIndex, .current, catPath: t.text)
+        case "/sys/kernel/debug/extfrag/extfrag_index": return .show(.extfragIndex, .current, catPath: t.text)
         default: break
         }
         let parts = t.text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)

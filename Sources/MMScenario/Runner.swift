@@ -589,6 +589,8 @@ public final class Runner {
             do { emitSystem(try Labs.run(argv, kernel: k).text) } catch let e as LabError {
                 throw LineError(column: st.column, message: e.message)
             }
+        case .kmem(let c):
+            try executeKmem(c, st, k)
         case .writeOomScoreAdj(let ref, let value, let path):
             let target: Task?
             switch ref {
@@ -637,6 +639,12 @@ public final class Runner {
         case .buddyinfo: emitSystem(ProcFS.buddyinfo(k)); return
         case .vmstat: emitSystem(ProcFS.vmstat(k)); return
         case .cache: emitSystem(cacheText(k)); return
+        case .slabinfo: emitSystem(ProcFS.slabinfo(k)); return
+        case .slabtop: emitSystem(ProcFS.slabtop(k)); return
+        case .vmallocinfo: emitSystem(ProcFS.vmallocinfo(k)); return
+        case .pagetypeinfo: emitSystem(ProcFS.pagetypeinfo(k)); return
+        case .unusableIndex: emitSystem(Extfrag.format(k, unusable: true)); return
+        case .extfragIndex: emitSystem(Extfrag.format(k, unusable: false)); return
         case .mm:
             for t in k.allTasks where t.state.isAlive {
                 let who = "\(t.pid) \(t.comm)".padding(toLength: 20, withPad: " ", startingAt: 0)

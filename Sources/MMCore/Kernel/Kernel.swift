@@ -250,6 +250,9 @@ public final class Kernel {
     public var explainFaultsSuppressed = 0
     /// The machine's random source, seeded from `config.seed`.
     public var random: KernelRandom
+    /// The slab allocator (SLUB), kmalloc and vmalloc state (Sources/MMCore/Slab/).
+    public let kmem = KmemState(nrCPUs: 1)
+    public let vmap = VmapState()
 
     /// Boots a machine. Throws when the configuration cannot be booted (RAM size out of range).
     public init(config: MachineConfig = MachineConfig()) throws {
@@ -265,6 +268,7 @@ public final class Kernel {
         cpus = cs
         initMM.cpumask = config.cpus == 64 ? UInt64.max : (UInt64(1) << UInt64(config.cpus)) - 1
         bootMemory()
+        kmemCacheInit()
     }
 
     /// Sets up the zero page and the boot-time sysctl defaults.

@@ -408,6 +408,7 @@ extension Kernel {
         var out = phys.invariantViolations()
         out += tlbInvariantViolations()
         out += pageCacheInvariantViolations()
+        out += slabInvariantViolations()
         var mapped = [Int32](repeating: 0, count: phys.frameCount)
         var tables = 0
         var seen = Set<ObjectIdentifier>()

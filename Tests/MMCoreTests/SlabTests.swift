@@ -1,0 +1,224 @@
+import XCTest
+@testable import MMCore
+
+/// SLUB geometry against the slabinfo of a real Linux 6.18 x86-64 machine with 2 CPUs, kmalloc
+/// size classes, the allocator's lists and counters, large kmalloc, vmalloc and GFP decisions.
+final class SlabTests: XCTestCase {
+    /// The error of a result, or nil on success.
+    private func failure<T, E: Error>(_ r: Result<T, E>) -> E? {
+        if case .failure(let e) = r { return e }
+        return nil
+    }
+    /// (name, object size, align, flags, ctor) → (objsize, objperslab, pagesperslab) from /proc/slabinfo.
+    func testGeometryMatchesRealSlabinfoWithTwoCPUs() {
+        let cases: [(String, Int, Int, SlabFlags, Bool, Int, Int, Int)] = [
+            ("task_struct", 5888, 64, [], false, 5888, 5, 8),
+            ("mm_struct", 1592, 0, [.hwcacheAlign], false, 1600, 20, 8),
+            ("files_cache", 704, 0, [.hwcacheAlign], false, 704, 23, 4),
+            ("signal_cache", 1136, 0, [.hwcacheAlign], false, 1152, 14, 4),
+            ("sighand_cache", 2088, 0, [.hwcacheAlign, .typesafeByRCU], true, 2112, 15, 8),
+            ("inode_cache", 616, 0, [.reclaimAccount], true, 624, 13, 2),
+            ("dentry", 192, 0, [.hwcacheAlign, .reclaimAccount], false, 192, 21, 1),
+            ("vm_area_struct", 176, 0, [.hwcacheAlign], false, 192, 21, 1),
+            ("anon_vma", 96, 0, [.typesafeByRCU], true, 104, 39, 1),
+            ("filp", 184, 0, [.hwcacheAlign], false, 192, 21, 1),
+            ("kmem_cache", 248, 0, [.hwcacheAlign], false, 256, 16, 1),
+            ("kmalloc-8k", 8192, 4096, [], false, 8192, 4, 8),
+            ("kmalloc-4k", 4096, 4096, [], false, 4096, 8, 8),
+            ("kmalloc-2k", 2048, 2048, [], false, 2048, 16, 8),
+            ("kmalloc-1k", 1024, 1024, [], false, 1024, 16, 4),
+            ("kmalloc-512", 512, 512, [], false, 512, 16, 2),
+            ("kmalloc-256", 256, 256, [], false, 256, 16, 1),
+            ("kmalloc-192", 192, 8, [], false, 192, 21, 1),
+            ("kmalloc-128", 128, 128, [], false, 128, 32, 1),
+            ("kmalloc-96", 96, 8, [], false, 96, 42, 1),
+            ("kmalloc-64", 64, 64, [], false, 64, 64, 1),
+            ("kmalloc-32", 32, 32, [], false, 32, 128, 1),
+            ("kmalloc-16", 16, 16, [], false, 16, 256, 1),
+            ("kmalloc-8", 8, 8, [], false, 8, 512, 1),
+        ]
+        for (name, size, align, flags, ctor, objsize, per, pages) in cases {
+            let g = SlubGeometry.calculate(objectSize: size, align: align, flags: flags, hasCtor: ctor, nrCPUs: 2)
+            XCTAssertEqual(g?.size, objsize, name)
+            XCTAssertEqual(g?.objects, per, name)
+            XCTAssertEqual(g?.pagesPerSlab, pages, name)
+        }
+    }
+
+    /// With one CPU min_objects is 8, not 12: kmalloc-512 fits in one page, kmalloc-1k in two.
+    func testOneCPUGivesSmallerSlabs() {
+        XCTAssertEqual(SlubGeometry.calculateOrder(size: 512, nrCPUs: 1), 0)
+        XCTAssertEqual(SlubGeometry.calculateOrder(size: 1024, nrCPUs: 1), 1)
+        XCTAssertEqual(SlubGeometry.calculateOrder(size: 512, nrCPUs: 2), 1)
+        XCTAssertEqual(SlubGeometry.calculateOrder(size: 512, nrCPUs: 4), 1)   // fls(4)=3: 16 objects
+        XCTAssertEqual(SlubGeometry.calculateOrder(size: 256, nrCPUs: 4), 0)
+        // Free pointer: in the middle without a constructor, after the object with one.
+        XCTAssertEqual(SlubGeometry.calculate(objectSize: 100, align: 0, flags: [], hasCtor: false, nrCPUs: 1)?.offset, 48)
+        XCTAssertEqual(SlubGeometry.calculate(objectSize: 100, align: 0, flags: [], hasCtor: true, nrCPUs: 1)?.size, 112)
+        // HWCACHE_ALIGN halves the line for small objects: 20 bytes → 32-byte alignment.
+        XCTAssertEqual(SlubGeometry.calculate(objectSize: 20, align: 0, flags: [.hwcacheAlign], hasCtor: false, nrCPUs: 1)?.align, 32)
+        XCTAssertEqual(SlubGeometry.calculate(objectSize: 20, align: 0, flags: [.hwcacheAlign], hasCtor: false, nrCPUs: 1)?.minPartial, 5)
+        XCTAssertEqual(SlubGeometry.calculate(objectSize: 8192, align: 0, flags: [], hasCtor: false, nrCPUs: 1)?.minPartial, 6)
+    }
+
+    func testKmallocIndex() {
+        let expect: [(Int, Int, String)] = [(1, 3, "kmalloc-8"), (8, 3, "kmalloc-8"), (9, 4, "kmalloc-16"), (33, 6, "kmalloc-64"),
+                                            (64, 6, "kmalloc-64"), (65, 1, "kmalloc-96"), (96, 1, "kmalloc-96"), (97, 7, "kmalloc-128"),
+                                            (129, 2, "kmalloc-192"), (192, 2, "kmalloc-192"), (193, 8, "kmalloc-256"),
+                                            (1025, 11, "kmalloc-2k"), (8192, 13, "kmalloc-8k")]
+        for (size, index, name) in expect {
+            XCTAssertEqual(kmallocIndex(size), index, "\(size)")
+            XCTAssertEqual(kmallocName(index), name)
+        }
+        XCTAssertEqual(kmallocIndex(8193), -1)
+        XCTAssertEqual(kmallocPlacement(8193)?.where_, "page allocator (order 2)")
+        XCTAssertEqual(kmallocPlacement(100)?.waste, 28)
+        XCTAssertNil(kmallocPlacement(KMALLOC_MAX_SIZE + 1))
+    }
+
+    /// Boot creates kmem_cache_node, kmem_cache and 13 kmalloc caches; their descriptors take
+    /// one slab of each of the first two caches.
+    func testBootCaches() throws {
+        let k = try Kernel()
+        XCTAssertEqual(k.kmem.caches.map(\.name), ["kmem_cache_node", "kmem_cache", "kmalloc-8", "kmalloc-16", "kmalloc-32",
+            "kmalloc-64", "kmalloc-96", "kmalloc-128", "kmalloc-192", "kmalloc-256", "kmalloc-512", "kmalloc-1k",
+            "kmalloc-2k", "kmalloc-4k", "kmalloc-8k"])
+        XCTAssertEqual(k.kmem.cache(named: "kmem_cache")?.activeObjects, 15)
+        XCTAssertEqual(k.kmem.cache(named: "kmem_cache_node")?.activeObjects, 15)
+        XCTAssertEqual(k.kmem.unreclaimablePages, 2)
+        XCTAssertEqual(k.stat.nrSlabUnreclaimable, 2)
+        XCTAssertEqual(k.slabInvariantViolations(), [])
+    }
+
+    /// 64 kmalloc(64)s fill one page; the 65th takes a new slab. Freeing from the first (no longer
+    /// the CPU slab) puts it on the partial list; the next allocation still comes from the CPU slab.
+    /// Emptying a slab frees it only once the node keeps min_partial (5) partial slabs.
+    func testSlabsPartialListAndDiscard() throws {
+        let k = try Kernel()
+        let c = try XCTUnwrap(k.kmem.kmallocCaches[6])
+        let free0 = k.phys.freePageCount
+        var objs: [UInt64] = []
+        for _ in 0..<64 { objs.append(try XCTUnwrap(k.kmalloc(64))) }
+        XCTAssertEqual(c.nrSlabs, 1)
+        XCTAssertEqual(objs[1] - objs[0], 64)
+        XCTAssertEqual(k.phys.freePageCount, free0 - 1)
+        let p65 = try XCTUnwrap(k.kmalloc(64))
+        XCTAssertEqual(c.nrSlabs, 2)
+        XCTAssertEqual(p65 & (PAGE_SIZE - 1), 0)
+        XCTAssertNil(failure(k.kfree(objs[10])))
+        XCTAssertEqual(c.partial.count, 1)
+        XCTAssertEqual(c.partialFreeObjects, 1)
+        XCTAssertEqual(failure(k.kfree(objs[10])), .doubleFree(objs[10]))
+        XCTAssertEqual(failure(k.kfree(objs[10] + 8)), .notAnObject(objs[10] + 8))
+        let next = try XCTUnwrap(k.kmalloc(64))
+        XCTAssertEqual(next, p65 + 64)   // from the CPU slab, not the partial one
+        // Empty the first slab: it stays on the partial list (fewer than min_partial partial slabs).
+        for (i, o) in objs.enumerated() where i != 10 { XCTAssertNil(failure(k.kfree(o))) }
+        XCTAssertEqual(c.nrSlabs, 2)
+        XCTAssertEqual(k.kmemCacheShrink(c), 1)
+        XCTAssertEqual(c.nrSlabs, 1)
+        XCTAssertEqual(k.phys.freePageCount, free0 - 1)
+        XCTAssertEqual(k.slabInvariantViolations(), [])
+        XCTAssertEqual(k.checkInvariants(), [])
+    }
+
+    /// Large kmalloc: order get_order(size) compound pages counted in SUnreclaim; kfree returns them.
+    func testLargeKmalloc() throws {
+        let k = try Kernel()
+        let free0 = k.phys.freePageCount, slab0 = k.stat.nrSlabUnreclaimable
+        let p = try XCTUnwrap(k.kmalloc(20000))
+        XCTAssertEqual(k.phys.freePageCount, free0 - 8)
+        XCTAssertEqual(k.stat.nrSlabUnreclaimable, slab0 + 8)
+        XCTAssertEqual(k.ksize(p), 32768)
+        XCTAssertEqual(failure(k.kfree(p + 4096)), .notAnObject(p + 4096))
+        XCTAssertNil(failure(k.kfree(p)))
+        XCTAssertEqual(k.phys.freePageCount, free0)
+        XCTAssertEqual(k.stat.nrSlabUnreclaimable, slab0)
+        XCTAssertNil(k.kmalloc(KMALLOC_MAX_SIZE + 1))
+        XCTAssertEqual(k.kmalloc(0), ZERO_SIZE_PTR)
+        XCTAssertNil(failure(k.kfree(ZERO_SIZE_PTR)))
+    }
+
+    /// A cache with objects in use cannot be destroyed; an empty one gives its slabs and descriptor back.
+    func testCreateAndDestroy() throws {
+        let k = try Kernel()
+        let free0 = k.phys.freePageCount
+        guard case .success(let c) = k.kmemCacheCreate("foo", size: 100, flags: [.hwcacheAlign]) else { return XCTFail() }
+        XCTAssertEqual(c.geometry.size, 128)
+        XCTAssertEqual(failure(k.kmemCacheCreate("foo", size: 8)), .duplicateName("foo"))
+        XCTAssertEqual(failure(k.kmemCacheCreate("bar", size: 8, align: 24)), .badAlign(24))
+        let o = try XCTUnwrap(k.kmemCacheAlloc(c, gfp: .kernel))
+        XCTAssertEqual(failure(k.kmemCacheDestroy(c)), .stillInUse("foo", 1))
+        XCTAssertNil(failure(k.kmemCacheFree(c, o)))
+        XCTAssertNil(failure(k.kmemCacheDestroy(c)))
+        XCTAssertNil(k.kmem.cache(named: "foo"))
+        XCTAssertEqual(k.phys.freePageCount, free0)
+        XCTAssertEqual(k.checkInvariants(), [])
+    }
+
+    /// vmalloc: page-aligned areas with a guard page between them; VmallocUsed counts pages only.
+    func testVmallocGuardPagesAndFree() throws {
+        let k = try Kernel()
+        let free0 = k.phys.freePageCount
+        guard case .success(let a) = k.vmalloc(10000), case .success(let b) = k.vmalloc(4096) else { return XCTFail() }
+        XCTAssertEqual(a.addr, VMALLOC_START)
+        XCTAssertEqual(a.size, 4 * PAGE_SIZE)          // 3 pages + guard
+        XCTAssertEqual(b.addr, VMALLOC_START + 4 * PAGE_SIZE)
+        XCTAssertEqual(k.vmap.nrVmallocPages, 4)
+        XCTAssertEqual(k.phys.freePageCount, free0 - 4)
+        XCTAssertEqual(k.vmallocToPFN(a.addr + 8192 + 5), a.pages[2])
+        XCTAssertNil(k.vmallocToPFN(a.addr + 3 * PAGE_SIZE))   // the guard page
+        XCTAssertEqual(failure(k.vfree(a.addr + 1)), .noSuchArea(a.addr + 1))
+        XCTAssertNil(failure(k.vfree(a.addr)))
+        guard case .success(let c) = k.vmalloc(8192) else { return XCTFail() }
+        XCTAssertEqual(c.addr, VMALLOC_START)          // first fit reuses the hole
+        guard case .success(let d) = k.vmalloc(8192) else { return XCTFail() }
+        XCTAssertEqual(d.addr, b.addr + 2 * PAGE_SIZE)  // 3 pages do not fit in the 1-page gap left
+        XCTAssertEqual(failure(k.vmalloc(0)), .badSize(0))
+        XCTAssertEqual(k.checkInvariants(), [])
+    }
+
+    /// Kernel stacks: 16 KiB vmalloc areas aligned to 16 KiB; freed stacks are cached (two per CPU).
+    func testKernelStacksAreCached() throws {
+        let k = try Kernel()
+        let t1 = k.addTask(comm: "a", mm: nil), t2 = k.addTask(comm: "b", mm: nil), t3 = k.addTask(comm: "c", mm: nil)
+        for t in [t1, t2, t3] { XCTAssertTrue(k.allocThreadStack(t)) }
+        XCTAssertEqual(k.stat.nrKernelStackKB, 48)
+        XCTAssertEqual(k.vmap.areas.map { $0.addr - VMALLOC_START }, [0, 0x8000, 0x10000])
+        for t in [t1, t2, t3] { k.freeThreadStack(t) }
+        XCTAssertEqual(k.stat.nrKernelStackKB, 0)
+        XCTAssertEqual(k.vmap.cachedStacks.count, 2)
+        XCTAssertEqual(k.vmap.areas.count, 2)
+        XCTAssertEqual(k.vmap.nrVmallocPages, 8)
+    }
+
+    /// GFP decisions on a 64 MiB machine: once GFP_KERNEL|__GFP_NORETRY fails at the min
+    /// watermark, GFP_ATOMIC still gets pages (it may go below min), GFP_NOWAIT does not; the
+    /// failure is reported as warn_alloc() does, unless __GFP_NOWARN.
+    func testAtomicDipsBelowMin() throws {
+        let k = try Kernel(config: MachineConfig(ramBytes: 64 << 20))
+        var n = 0
+        while k.allocKernelPages(order: 0, gfp: [.kernel, .noretry, .nowarn]) != nil { n += 1 }
+        XCTAssertGreaterThan(n, 1000)
+        XCTAssertNil(k.allocKernelPages(order: 0, gfp: .nowait))
+        XCTAssertNotNil(k.allocKernelPages(order: 0, gfp: .atomic))
+        k.log = []
+        XCTAssertNil(k.allocKernelPages(order: 0, gfp: [.kernel, .noretry]))
+        XCTAssertEqual(k.log.first?.text, "swapper/0: page allocation failure: order:0, mode:0x10cc0(GFP_KERNEL|__GFP_NORETRY), nodemask=(null),cpuset=/,mems_allowed=0")
+        XCTAssertEqual(k.log[1].text, "Mem-Info:")
+        XCTAssertTrue(k.log[2].text.hasPrefix("Node 0 DMA: "))
+        XCTAssertNil(k.allocKernelPages(order: 11, gfp: [.kernel, .nowarn]))
+    }
+
+    /// Zone modifiers: __GFP_DMA takes from ZONE_DMA, __GFP_DMA32 never above 4 GiB.
+    func testZoneModifiers() throws {
+        let k = try Kernel(config: MachineConfig(ramBytes: 8 << 30))
+        let d = try XCTUnwrap(k.allocKernelPages(order: 0, gfp: [.kernel, .dma]))
+        XCTAssertEqual(k.phys.zone(of: d)?.type, .dma)
+        let d32 = try XCTUnwrap(k.allocKernelPages(order: 2, gfp: [.kernel, .dma32]))
+        XCTAssertEqual(k.phys.zone(of: d32)?.type, .dma32)
+        let n = try XCTUnwrap(k.allocKernelPages(order: 0, gfp: .kernel))
+        XCTAssertEqual(k.phys.zone(of: n)?.type, .normal)
+        XCTAssertEqual(k.virtToPFN(k.pageAddress(n)), n)
+    }
+}
