@@ -11,6 +11,8 @@ public struct SlabinfoEntry: Sendable, Equatable {
     public var pagesPerSlab: Int
     public var activeSlabs: Int
     public var numSlabs: Int
+    /// SLAB's tunables (0 under SLUB).
+    public var limit = 0, batchcount = 0, shared = 0
     public init(name: String, activeObjs: Int, numObjs: Int, objSize: Int, objPerSlab: Int, pagesPerSlab: Int,
                 activeSlabs: Int, numSlabs: Int) {
         self.name = name; self.activeObjs = activeObjs; self.numObjs = numObjs; self.objSize = objSize
@@ -29,7 +31,7 @@ public enum Slabinfo {
         for e in entries {
             s += Fmt.left(e.name, 17) + " " + Fmt.dec(e.activeObjs, 6) + " " + Fmt.dec(e.numObjs, 6) + " " + Fmt.dec(e.objSize, 6)
                 + " " + Fmt.dec(e.objPerSlab, 4) + " " + Fmt.dec(e.pagesPerSlab, 4)
-                + " : tunables " + Fmt.dec(0, 4) + " " + Fmt.dec(0, 4) + " " + Fmt.dec(0, 4)
+                + " : tunables " + Fmt.dec(e.limit, 4) + " " + Fmt.dec(e.batchcount, 4) + " " + Fmt.dec(e.shared, 4)
                 + " : slabdata " + Fmt.dec(e.activeSlabs, 6) + " " + Fmt.dec(e.numSlabs, 6) + " " + Fmt.dec(0, 6) + "\n"
         }
         return s
@@ -39,7 +41,18 @@ public enum Slabinfo {
     /// objects on node partial lists; a CPU's active slab counts as wholly active.
     /// Linux: get_slabinfo(), mm/slub.c
     public static func gather(_ k: Kernel) -> [SlabinfoEntry] {
-        k.kmem.caches.reversed().map { c in
+        if k.kmem.kind == .slab {
+            // SLAB: objects in array caches count as active; free slabs are not active slabs.
+            // Linux: get_slabinfo(), mm/slab.c
+            return k.kmem.caches.reversed().map { c in
+                var e = SlabinfoEntry(name: c.name, activeObjs: c.totalObjects - c.freeObjects, numObjs: c.totalObjects,
+                                      objSize: c.geometry.size, objPerSlab: c.geometry.objects, pagesPerSlab: c.geometry.pagesPerSlab,
+                                      activeSlabs: c.nrSlabs - c.slabsFree.count, numSlabs: c.nrSlabs)
+                e.limit = c.geometry.limit; e.batchcount = c.geometry.batchcount; e.shared = c.geometry.shared
+                return e
+            }
+        }
+        return k.kmem.caches.reversed().map { c in
             SlabinfoEntry(name: c.name, activeObjs: c.totalObjects - c.partialFreeObjects, numObjs: c.totalObjects,
                           objSize: c.geometry.size, objPerSlab: c.geometry.objects, pagesPerSlab: c.geometry.pagesPerSlab,
                           activeSlabs: c.nrSlabs, numSlabs: c.nrSlabs)

@@ -158,6 +158,10 @@ extension Runner {
             switch k.kmemCacheCreate(name, size: size, align: align, flags: flags, ctor: ctor) {
             case .success(let cache):
                 let g = cache.geometry
+                if k.kmem.kind == .slob {
+                    stepLines.append("kmem_cache_create(\"\(name)\", \(size), \(align)) = \(name): objsize \(g.size), align \(g.align) (SLOB: each object is carved from a SLOB page of the \(g.size < SLOB_BREAK1 ? "small" : g.size < SLOB_BREAK2 ? "medium" : "large") list)")
+                    return
+                }
                 stepLines.append("kmem_cache_create(\"\(name)\", \(size), \(align)) = \(name): objsize \(g.size), align \(g.align), \(g.objects) objects per slab, order \(g.order) (\(g.pagesPerSlab) page\(g.pagesPerSlab == 1 ? "" : "s")), \((Int(PAGE_SIZE) << g.order) - g.objects * g.size) bytes left over")
             case .failure(let e):
                 stepResult = .error
@@ -195,7 +199,7 @@ extension Runner {
             let r = size <= UInt64(KMALLOC_MAX_SIZE) ? k.kmalloc(Int(size), gfp: gfp) : nil
             if r == nil { stepResult = .error }
             var line = "kmalloc(\(size), \(text)) = " + (r.map(hex) ?? "NULL")
-            if r != nil, let p = kmallocPlacement(Int(size)) {
+            if r != nil, let p = kmallocPlacement(Int(size), kind: k.kmem.kind) {
                 line += p.requested == 0 ? " (ZERO_SIZE_PTR)" : " (\(p.where_), \(p.allocated) bytes, \(p.waste) wasted)"
             } else if size > UInt64(KMALLOC_MAX_SIZE) {
                 line += " (larger than KMALLOC_MAX_SIZE \(KMALLOC_MAX_SIZE))"

@@ -808,6 +808,11 @@ struct ParserState {
                     throw LineError(column: vcol, message: "cpus=\(value) is out of range (1...\(MachineConfig.maxCPUs))")
                 }
                 m.cpus = Int(v)
+            case "slab":
+                guard let kind = SlabAllocatorKind(rawValue: value) else {
+                    throw LineError(column: vcol, message: "slab must be 'slub', 'slab' or 'slob', found '\(value)'")
+                }
+                m.slab = kind
             case "pcid":
                 switch value {
                 case "on": m.tlb.pcid = true
@@ -821,7 +826,7 @@ struct ParserState {
                 }
                 m.faultAroundPages = pages
             default:
-                throw LineError(column: t.column, message: "unknown machine setting '\(key)' (known: ram, swap, min_free_kbytes, tlb.l1d, tlb.l1i, tlb.stlb, pcid, seed, cpus, fault_around_bytes)")
+                throw LineError(column: t.column, message: "unknown machine setting '\(key)' (known: ram, swap, min_free_kbytes, tlb.l1d, tlb.l1i, tlb.stlb, pcid, seed, cpus, fault_around_bytes, slab)")
             }
         }
         if let mf = minFree {

@@ -639,8 +639,15 @@ public final class Runner {
         case .buddyinfo: emitSystem(ProcFS.buddyinfo(k)); return
         case .vmstat: emitSystem(ProcFS.vmstat(k)); return
         case .cache: emitSystem(cacheText(k)); return
-        case .slabinfo: emitSystem(ProcFS.slabinfo(k)); return
-        case .slabtop: emitSystem(ProcFS.slabtop(k)); return
+        case .slabinfo, .slabtop:
+            if k.kmem.kind == .slob {
+                // CONFIG_SLOB has no slabinfo.
+                stepResult = .error
+                stepLines.append(what == .slabtop ? "fopen /proc/slabinfo: No such file or directory" : "cat: /proc/slabinfo: No such file or directory")
+            } else {
+                emitSystem(what == .slabinfo ? ProcFS.slabinfo(k) : ProcFS.slabtop(k))
+            }
+            return
         case .vmallocinfo: emitSystem(ProcFS.vmallocinfo(k)); return
         case .pagetypeinfo: emitSystem(ProcFS.pagetypeinfo(k)); return
         case .unusableIndex: emitSystem(Extfrag.format(k, unusable: true)); return

@@ -19,6 +19,8 @@ public struct MachineConfig: Sendable, Equatable {
     /// Pages a read fault on a file maps around itself (debugfs fault_around_bytes / PAGE_SIZE:
     /// a power of two from 1 to 512; 16 = 64 KiB by default; 1 turns fault-around off).
     public var faultAroundPages: Int = 16
+    /// The slab allocator the kernel is built with (SLUB by default).
+    public var slab: SlabAllocatorKind = .slub
     public init(ramBytes: UInt64 = 2 << 30, minFreeKbytes: Int? = nil, tlb: TLBConfig = TLBConfig(), swapBytes: UInt64 = 0,
                 thp: THPMode = .madvise, cpus: Int = 1) {
         self.ramBytes = ramBytes; self.minFreeKbytes = minFreeKbytes; self.tlb = tlb; self.swapBytes = swapBytes
@@ -251,7 +253,7 @@ public final class Kernel {
     /// The machine's random source, seeded from `config.seed`.
     public var random: KernelRandom
     /// The slab allocator (SLUB), kmalloc and vmalloc state (Sources/MMCore/Slab/).
-    public let kmem = KmemState(nrCPUs: 1)
+    public let kmem: KmemState
     public let vmap = VmapState()
 
     /// Boots a machine. Throws when the configuration cannot be booted (RAM size out of range).
@@ -267,6 +269,7 @@ public final class Kernel {
         for i in 0..<config.cpus { cs.append(CPU(id: i, mmu: MMU(config: config.tlb), initMM: initMM)) }
         cpus = cs
         initMM.cpumask = config.cpus == 64 ? UInt64.max : (UInt64(1) << UInt64(config.cpus)) - 1
+        kmem = KmemState(nrCPUs: config.cpus, kind: config.slab)
         bootMemory()
         kmemCacheInit()
     }

@@ -8,6 +8,9 @@ public let KMALLOC_SHIFT_LOW = 3
 public let KMALLOC_SHIFT_HIGH = 13
 /// Largest size served by a kmalloc cache (KMALLOC_MAX_CACHE_SIZE).
 public let KMALLOC_MAX_CACHE_SIZE = 1 << KMALLOC_SHIFT_HIGH
+/// SLAB's kmalloc classes: from 2^5 = 32 bytes (KMALLOC_MIN_SIZE 32) up to 2^22 = 4 MiB.
+public let KMALLOC_SHIFT_LOW_SLAB = 5
+public let KMALLOC_SHIFT_HIGH_SLAB = 22
 /// Largest size kmalloc can serve at all: one MAX_PAGE_ORDER block (KMALLOC_MAX_SIZE).
 public let KMALLOC_MAX_SIZE = Int(PAGE_SIZE) << MAX_PAGE_ORDER
 /// What kmalloc(0) returns: a pointer that faults on access (ZERO_SIZE_PTR).
@@ -16,9 +19,14 @@ public let ZERO_SIZE_PTR: UInt64 = 16
 /// Returns the index of the kmalloc cache serving `size` bytes: 0 for 0 bytes, 1 for 65…96,
 /// 2 for 129…192, else the n of the smallest 2^n ≥ size (3 for 1…8); -1 above KMALLOC_MAX_CACHE_SIZE.
 /// Linux: __kmalloc_index(), include/linux/slab.h
-public func kmallocIndex(_ size: Int) -> Int {
+public func kmallocIndex(_ size: Int, kind: SlabAllocatorKind = .slub) -> Int {
     if size <= 0 { return 0 }
-    if size > KMALLOC_MAX_CACHE_SIZE { return -1 }
+    if kind == .slab {
+        if size > 1 << KMALLOC_SHIFT_HIGH_SLAB { return -1 }
+        if size <= 32 { return KMALLOC_SHIFT_LOW_SLAB }
+    }
+    if kind == .slob { return -1 }
+    if size > KMALLOC_MAX_CACHE_SIZE && kind == .slub { return -1 }
     if size <= 8 { return KMALLOC_SHIFT_LOW }
     if size > 64 && size <= 96 { return 1 }
     if size > 128 && size <= 192 { return 2 }
@@ -40,6 +48,7 @@ public func kmallocSize(_ index: Int) -> Int {
 /// Linux: kmalloc_info[] / INIT_KMALLOC_INFO(), mm/slab_common.c
 public func kmallocName(_ index: Int) -> String {
     let size = kmallocSize(index)
+    if size >= 1 << 20 { return "kmalloc-\(size >> 20)M" }
     return size >= 1024 ? "kmalloc-\(size >> 10)k" : "kmalloc-\(size)"
 }
 
@@ -56,10 +65,15 @@ public struct KmallocPlacement: Sendable, Equatable {
 
 /// Returns where `size` bytes of kmalloc go and how much is reserved for them; nil above KMALLOC_MAX_SIZE.
 /// Linux: kmalloc() → kmalloc_slab() / __kmalloc_large_node(), mm/slub.c
-public func kmallocPlacement(_ size: Int) -> KmallocPlacement? {
+public func kmallocPlacement(_ size: Int, kind: SlabAllocatorKind = .slub) -> KmallocPlacement? {
     guard size >= 0, size <= KMALLOC_MAX_SIZE else { return nil }
     if size == 0 { return KmallocPlacement(where_: "ZERO_SIZE_PTR", allocated: 0, requested: 0) }
-    let i = kmallocIndex(size)
+    if kind == .slob && size < Int(PAGE_SIZE) - 8 {
+        // slob_alloc(size + minalign): rounded up to 2-byte units, 8 bytes of header.
+        return KmallocPlacement(where_: "SLOB page (\(size < SLOB_BREAK1 ? "small" : size < SLOB_BREAK2 ? "medium" : "large") list)",
+                                allocated: (size + 1) & ~1 + 8, requested: size)
+    }
+    let i = kmallocIndex(size, kind: kind)
     if i > 0 { return KmallocPlacement(where_: kmallocName(i), allocated: kmallocSize(i), requested: size) }
     let order = getOrder(size)
     return KmallocPlacement(where_: "page allocator (order \(order))", allocated: Int(PAGE_SIZE) << order, requested: size)
@@ -77,7 +91,9 @@ extension Kernel {
                 kmem.kmallocCaches[i] = c
             }
         }
-        for i in KMALLOC_SHIFT_LOW...KMALLOC_SHIFT_HIGH {
+        if kmem.kind == .slob { return }   // SLOB has no kmalloc caches
+        let (low, high) = kmem.kind == .slab ? (KMALLOC_SHIFT_LOW_SLAB, KMALLOC_SHIFT_HIGH_SLAB) : (KMALLOC_SHIFT_LOW, KMALLOC_SHIFT_HIGH)
+        for i in low...high {
             make(i)
             if i == 6 { make(1) }
             if i == 7 { make(2) }
@@ -95,13 +111,15 @@ extension Kernel {
             narrate("kmalloc(\(size)): larger than KMALLOC_MAX_SIZE (\(KMALLOC_MAX_SIZE)): fails")
             return nil
         }
-        let i = kmallocIndex(size)
+        if kmem.kind == .slob && size < Int(PAGE_SIZE) - 8 { return slobKmalloc(size, gfp: gfp) }
+        let i = kmallocIndex(size, kind: kmem.kind)
         if i > 0, let c = kmem.kmallocCaches[i] {
             narrate("kmalloc(\(size)): kmalloc_index \(i) → \(c.name) (\(c.geometry.size - size) bytes of slack)")
             return kmemCacheAlloc(c, gfp: gfp)
         }
         let order = getOrder(size)
-        narrate("kmalloc(\(size)): above KMALLOC_MAX_CACHE_SIZE (\(KMALLOC_MAX_CACHE_SIZE)): order-\(order) pages from the page allocator")
+        narrate(kmem.kind == .slob ? "kmalloc(\(size)) under SLOB: a page or more: order-\(order) pages from the page allocator"
+                : "kmalloc(\(size)): above KMALLOC_MAX_CACHE_SIZE (\(KMALLOC_MAX_CACHE_SIZE)): order-\(order) pages from the page allocator")
         guard let pfn = allocKernelPages(order: order, gfp: gfp.union(.comp)) else { return nil }
         kmem.largeKmalloc[pfn.index] = order
         kmem.largeKmallocPages += 1 << order
@@ -115,6 +133,7 @@ extension Kernel {
     public func ksize(_ addr: UInt64) -> Int? {
         guard let pfn = virtToPFN(addr) else { return nil }
         if let s = kmem.slabOfPFN[pfn.index] { return s.cache.geometry.objectSize }
+        if kmem.kind == .slob, let n = kmem.slob.kmallocSizes[addr] { return n }
         if let o = kmem.largeKmalloc[pfn.index] { return Int(PAGE_SIZE) << o }
         return nil
     }
@@ -126,6 +145,7 @@ extension Kernel {
         if addr <= ZERO_SIZE_PTR { return .success(()) }
         guard let pfn = virtToPFN(addr) else { return .failure(.notAnObject(addr)) }
         if let s = kmem.slabOfPFN[pfn.index] { return kmemCacheFree(s.cache, addr) }
+        if kmem.kind == .slob && kmem.largeKmalloc[pfn.index] == nil { return slobKfree(addr) }
         guard addr & (PAGE_SIZE - 1) == 0, let order = kmem.largeKmalloc[pfn.index] else { return .failure(.notAnObject(addr)) }
         kmem.largeKmalloc[pfn.index] = nil
         kmem.largeKmallocPages -= 1 << order

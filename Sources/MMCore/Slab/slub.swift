@@ -14,6 +14,11 @@
 /// randomisation and hardening, debug red zones, memcg (kmalloc-cg-*) and DMA kmalloc caches,
 /// RCU-delayed frees, several NUMA nodes.
 
+/// Which slab allocator the kernel was built with (CONFIG_SLUB, CONFIG_SLAB before 6.8, CONFIG_SLOB before 6.4).
+public enum SlabAllocatorKind: String, Sendable, Equatable, CaseIterable {
+    case slub, slab, slob
+}
+
 /// The slab flags a cache is created with (SLAB_* in include/linux/slab.h).
 public struct SlabFlags: OptionSet, Hashable, Sendable {
     public let rawValue: UInt32
@@ -79,6 +84,9 @@ public struct SlubGeometry: Sendable, Equatable {
     public var minOrderObjects: Int
     /// Partial slabs a node keeps before it frees empty ones (s->min_partial).
     public var minPartial: Int
+    /// SLAB only: the per-CPU array cache's limit and batch count, the shared array's factor
+    /// (slabinfo's tunables; 0 under SLUB).
+    public var limit = 0, batchcount = 0, shared = 0
 
     /// Pages per slab (slabinfo's <pagesperslab>).
     public var pagesPerSlab: Int { 1 << order }
@@ -170,6 +178,8 @@ public final class Slab {
     public internal(set) var frozen = false
     /// Whether the slab is on the node's partial list.
     var onPartial = false
+    /// SLAB only: whether the slab is on the node's free list (slabs_free).
+    var onFree = false
 
     init(cache: KmemCache, headPFN: PFN, order: Int, objects: Int) {
         self.cache = cache; self.headPFN = headPFN; self.order = order; self.objects = objects
@@ -199,10 +209,19 @@ public final class KmemCache {
     public internal(set) var activeObjects = 0
     /// The kmem_cache object that describes this cache (in the `kmem_cache` cache), if any.
     var descriptor: UInt64 = 0
+    /// SLAB only: each CPU's array cache of free objects, last = next handed out (array_cache->entry).
+    public internal(set) var arrayCache: [[UInt64]] = []
+    /// SLAB only: the node's completely free slabs (slabs_free) and free objects in slabs
+    /// (free_objects; objects in array caches count as allocated), and free_limit.
+    public internal(set) var slabsFree: [Slab] = []
+    public internal(set) var freeObjects = 0
+    public internal(set) var freeLimit = 0
 
     init(name: String, flags: SlabFlags, hasCtor: Bool, geometry: SlubGeometry, nrCPUs: Int) {
         self.name = name; self.flags = flags; self.hasCtor = hasCtor; self.geometry = geometry
         cpuSlab = [Slab?](repeating: nil, count: max(1, nrCPUs))
+        arrayCache = [[UInt64]](repeating: [], count: max(1, nrCPUs))
+        freeLimit = (1 + max(1, nrCPUs)) * geometry.batchcount + geometry.objects
     }
 
     /// Free objects on the node's partial list (count_partial(n, count_free)).
@@ -243,7 +262,7 @@ public final class KmemState {
     /// Caches in creation order (slabinfo prints them newest first, as the slab_caches list).
     public internal(set) var caches: [KmemCache] = []
     /// kmalloc_caches[KMALLOC_NORMAL][index], by kmalloc_index().
-    public internal(set) var kmallocCaches = [KmemCache?](repeating: nil, count: KMALLOC_SHIFT_HIGH + 1)
+    public internal(set) var kmallocCaches = [KmemCache?](repeating: nil, count: KMALLOC_SHIFT_HIGH_SLAB + 1)
     /// The `kmem_cache` and `kmem_cache_node` caches (descriptors of every cache).
     public internal(set) var kmemCacheCache: KmemCache?
     public internal(set) var kmemCacheNodeCache: KmemCache?
@@ -259,7 +278,11 @@ public final class KmemState {
     public internal(set) var unreclaimablePages = 0
     /// Pages of large kmalloc blocks (also counted in `unreclaimablePages`, as the kernel does).
     public internal(set) var largeKmallocPages = 0
-    public init(nrCPUs: Int = 1) { self.nrCPUs = max(1, nrCPUs) }
+    /// The allocator the kernel runs.
+    public let kind: SlabAllocatorKind
+    /// SLOB only: its pages for small, medium and large requests.
+    var slob = SlobState()
+    public init(nrCPUs: Int = 1, kind: SlabAllocatorKind = .slub) { self.nrCPUs = max(1, nrCPUs); self.kind = kind }
 
     /// The cache called `name`, or nil.
     public func cache(named name: String) -> KmemCache? { caches.last { $0.name == name } }
@@ -289,9 +312,13 @@ extension Kernel {
         guard size >= 1, size <= KMALLOC_MAX_SIZE else { return .failure(.badSize(size)) }
         guard align >= 0, align <= Int(PAGE_SIZE), align & (align &- 1) == 0 else { return .failure(.badAlign(align)) }
         guard kmem.cache(named: name) == nil else { return .failure(.duplicateName(name)) }
-        guard let g = SlubGeometry.calculate(objectSize: size, align: align, flags: flags, hasCtor: ctor, nrCPUs: kmem.nrCPUs) else {
-            return .failure(.badSize(size))
+        let geometry: SlubGeometry?
+        switch kmem.kind {
+        case .slub: geometry = SlubGeometry.calculate(objectSize: size, align: align, flags: flags, hasCtor: ctor, nrCPUs: kmem.nrCPUs)
+        case .slab: geometry = SlubGeometry.calculateSLAB(objectSize: size, align: align, flags: flags, hasCtor: ctor, nrCPUs: kmem.nrCPUs)
+        case .slob: geometry = SlubGeometry.calculateSLOB(objectSize: size, align: align, flags: flags)
         }
+        guard let g = geometry else { return .failure(.badSize(size)) }
         let c = KmemCache(name: name, flags: flags, hasCtor: ctor, geometry: g, nrCPUs: kmem.nrCPUs)
         if let kc = kmem.kmemCacheCache {
             guard let d = kmemCacheAlloc(kc, gfp: .kernel) else { return .failure(.noMemory) }
@@ -309,6 +336,8 @@ extension Kernel {
     /// page allocator). __GFP_ZERO clears the object.
     /// Linux: kmem_cache_alloc() → slab_alloc_node() → ___slab_alloc(), mm/slub.c
     public func kmemCacheAlloc(_ cache: KmemCache, gfp: GFP) -> UInt64? {
+        if kmem.kind == .slab { return slabCacheAlloc(cache, gfp: gfp) }
+        if kmem.kind == .slob { return slobCacheAlloc(cache, gfp: gfp) }
         let cpu = min(kmem.currentCPU, cache.cpuSlab.count - 1)
         var slab = cache.cpuSlab[cpu]
         if slab == nil || slab!.freelist.isEmpty {
@@ -344,6 +373,7 @@ extension Kernel {
     /// Fails (changing nothing) for an address that is not an allocated object of `cache`.
     /// Linux: kmem_cache_free() → slab_free() → __slab_free() / discard_slab(), mm/slub.c
     public func kmemCacheFree(_ cache: KmemCache, _ addr: UInt64) -> Result<Void, SlabError> {
+        if kmem.kind == .slob { return slobCacheFree(cache, addr) }
         guard let pfn = virtToPFN(addr), let s = kmem.slabOfPFN[pfn.index] else { return .failure(.notAnObject(addr)) }
         guard s.cache === cache else { return .failure(.wrongCache(addr, s.cache.name)) }
         let off = addr &- pageAddress(s.headPFN)
@@ -351,6 +381,7 @@ extension Kernel {
         guard off % size == 0, off / size < UInt64(s.objects) else { return .failure(.notAnObject(addr)) }
         let idx = Int(off / size)
         guard s.allocated[idx] else { return .failure(.doubleFree(addr)) }
+        if kmem.kind == .slab { return slabCacheFree(cache, addr) }
         let wasFull = s.freelist.isEmpty
         s.allocated[idx] = false
         s.freelist.append(idx)
@@ -373,6 +404,11 @@ extension Kernel {
     /// Linux: kmem_cache_destroy() → __kmem_cache_shutdown(), mm/slab_common.c, mm/slub.c
     public func kmemCacheDestroy(_ cache: KmemCache) -> Result<Void, SlabError> {
         guard cache.activeObjects == 0 else { return .failure(.stillInUse(cache.name, cache.activeObjects)) }
+        if kmem.kind == .slob {
+            kmem.caches.removeAll { $0 === cache }
+            if cache.descriptor != 0 { _ = slobFree(cache.descriptor) }
+            return .success(())
+        }
         kmemCacheShrink(cache)
         for i in cache.cpuSlab.indices {
             if let s = cache.cpuSlab[i] { cache.cpuSlab[i] = nil; s.frozen = false; discardSlab(cache, s) }
@@ -389,6 +425,7 @@ extension Kernel {
     /// Linux: kmem_cache_shrink() → __kmem_cache_do_shrink(), mm/slub.c
     @discardableResult
     public func kmemCacheShrink(_ cache: KmemCache) -> Int {
+        if kmem.kind == .slab { return slabCacheShrink(cache) }
         var freed = 0
         for s in cache.partial where s.inuse == 0 {
             removePartial(cache, s)
@@ -410,7 +447,7 @@ extension Kernel {
         return best
     }
 
-    private func removePartial(_ cache: KmemCache, _ s: Slab) {
+    func removePartial(_ cache: KmemCache, _ s: Slab) {
         cache.partial.removeAll { $0 === s }
         s.onPartial = false
     }
@@ -479,6 +516,14 @@ extension Kernel {
     /// The caches every kernel has, created at boot in kmem_cache_init() order: kmem_cache_node,
     /// kmem_cache, then the kmalloc caches. Linux: kmem_cache_init() → create_kmalloc_caches(), mm/slub.c, mm/slab_common.c
     func kmemCacheInit() {
+        if kmem.kind == .slob {
+            // SLOB: one boot cache for the descriptors (struct kmem_cache is 96 bytes there).
+            if case .success(let c) = kmemCacheCreate("kmem_cache", size: 96, flags: [.hwcacheAlign]) {
+                kmem.kmemCacheCache = c
+                if let d = kmemCacheAlloc(c, gfp: .kernel) { c.descriptor = d }
+            }
+            return
+        }
         // Bootstrap: the descriptors of the first two caches are static until `kmem_cache` exists.
         if case .success(let n) = kmemCacheCreate("kmem_cache_node", size: 64, flags: [.hwcacheAlign, .noMerge]) { kmem.kmemCacheNodeCache = n }
         if case .success(let c) = kmemCacheCreate("kmem_cache", size: 248, flags: [.hwcacheAlign, .noMerge]) {
@@ -518,14 +563,21 @@ extension Kernel {
             perCache[ObjectIdentifier(s.cache)] = e
             if s.cache.reclaimable { recl += 1 << s.order } else { unrecl += 1 << s.order }
             if phys.memMap.refcount[s.headPFN.index] < 1 { out.append("slab at PFN \(s.headPFN) has refcount 0") }
-            if s.inuse == 0 && !s.frozen && !s.onPartial { out.append("\(s.cache.name): empty slab at PFN \(s.headPFN) on no list") }
+            if s.inuse == 0 && !s.frozen && !s.onPartial && !s.onFree { out.append("\(s.cache.name): empty slab at PFN \(s.headPFN) on no list") }
             if s.onPartial && (s.inuse == s.objects) { out.append("\(s.cache.name): full slab at PFN \(s.headPFN) on the partial list") }
         }
-        for c in kmem.caches {
+        for c in kmem.caches where kmem.kind != .slob {
             let e = perCache[ObjectIdentifier(c)] ?? (0, 0, 0)
-            if e.slabs != c.nrSlabs || e.objs != c.totalObjects || e.active != c.activeObjects {
+            let cached = c.arrayCache.reduce(0) { $0 + $1.count }
+            if e.slabs != c.nrSlabs || e.objs != c.totalObjects || e.active != c.activeObjects + cached {
                 out.append("\(c.name): counts \(c.nrSlabs) slabs/\(c.totalObjects) objects/\(c.activeObjects) active but slabs hold \(e.slabs)/\(e.objs)/\(e.active)")
             }
+        }
+        if kmem.kind == .slob {
+            let pages = kmem.slob.pages.count
+            unrecl = kmem.largeKmallocPages + pages
+            if unrecl != kmem.unreclaimablePages { out.append("SLOB pages \(pages) + large \(kmem.largeKmallocPages) but counter \(kmem.unreclaimablePages)") }
+            return out
         }
         for (p, o) in kmem.largeKmalloc { unrecl += 1 << o; if phys.memMap.refcount[p] < 1 { out.append("large kmalloc at PFN \(PFN(index: p)) has refcount 0") } }
         if recl != kmem.reclaimablePages || unrecl != kmem.unreclaimablePages {
