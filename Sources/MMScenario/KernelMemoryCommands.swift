@@ -24,13 +24,23 @@ enum KmemCommand {
     /// `free_pages ADDR order N`
     case allocPages(order: Int, gfp: GFP, gfpText: String, zeroedPage: Bool, bind: String?)
     case freePages(Expr, order: Int)
-    /// `layout [x86_64|x86_32|arm32]`
-    case layout(LayoutArch)
+    /// `layout [x86_64|x86_32|arm32] [ram=SIZE]`
+    case layout(LayoutArch, ram: UInt64?)
+
+    /// `highmem32 ram=SIZE [pae|nopae]`: the 32-bit kernel's view of RAM for the kmap commands.
+    case highmem32(ram: UInt64, pae: Bool)
+    /// `kmap PFN [as VAR]`, `kunmap PFN`, `kmap_atomic PFN [as VAR]`, `kunmap_atomic ADDR`,
+    /// `__pa ADDR`, `__va PHYS`, `show_highmem`.
+    case kmap(Expr, atomic: Bool, bind: String?)
+    case kunmap(Expr, atomic: Bool)
+    case pa(Expr)
+    case va(Expr)
 
     /// The command words.
     static let words: Set<String> = ["kmem_cache_create", "kmem_cache_alloc", "kmem_cache_free", "kmem_cache_shrink",
                                      "kmem_cache_destroy", "kmalloc", "kfree", "vmalloc", "vfree", "alloc_pages",
-                                     "get_zeroed_page", "free_pages", "layout"]
+                                     "get_zeroed_page", "free_pages", "layout",
+                                     "highmem32", "kmap", "kunmap", "kmap_atomic", "kunmap_atomic", "__pa", "__va"]
 }
 
 extension ParserState {
@@ -63,11 +73,11 @@ extension ParserState {
             }
             return (v, t.text)
         }
-        func order() throws -> Int {
+        func order(max: Int = MAX_PAGE_ORDER) throws -> Int {
             let w = try need("'order'")
             guard w.text == "order" else { throw LineError(column: w.column, message: "expected 'order N', found '\(w.text)'") }
             let n = try need("order number")
-            return Int(try Values.signed(n.text, column: n.column, what: "order", range: 0...Int64(MAX_PAGE_ORDER)))
+            return Int(try Values.signed(n.text, column: n.column, what: "order", range: 0...Int64(max)))
         }
         func cacheName() throws -> String { try need("cache name").text }
         switch cmd {
@@ -110,7 +120,7 @@ extension ParserState {
             return .vmalloc(size: size, bind: try binding())
         case "vfree": return .vfree(try expr("pointer"))
         case "alloc_pages":
-            let o = try order()
+            let o = try order(max: 20)   // above MAX_PAGE_ORDER the allocator itself refuses
             let (g, text) = try gfpOption(default: "GFP_KERNEL")
             return .allocPages(order: o, gfp: g, gfpText: text, zeroedPage: false, bind: try binding())
         case "get_zeroed_page":
@@ -119,6 +129,26 @@ extension ParserState {
         case "free_pages":
             let a = try expr("page address")
             return .freePages(a, order: try order())
+        case "highmem32":
+            let t = try need("ram=SIZE")
+            guard t.text.hasPrefix("ram=") else { throw LineError(column: t.column, message: "expected ram=SIZE, found '\(t.text)'") }
+            let v = try Values.number(String(t.text.dropFirst(4)), column: t.column + 4)
+            guard v >= 64 << 20, v <= 4 << 30 else { throw LineError(column: t.column + 4, message: "ram=\(t.text.dropFirst(4)) is out of range (64M...4G)") }
+            var pae = true
+            if let p = args.first, p.text == "pae" || p.text == "nopae" { pae = p.text == "pae"; args.removeFirst() }
+            highmemSeen = true
+            return .highmem32(ram: v, pae: pae)
+        case "kmap", "kmap_atomic", "kunmap", "kunmap_atomic", "__pa", "__va":
+            guard highmemSeen else { throw LineError(column: first.column, message: "'\(cmd)' needs a 32-bit kernel: 'highmem32 ram=SIZE' first") }
+            switch cmd {
+            case "kmap", "kmap_atomic":
+                let e = try expr("page frame number")
+                return .kmap(e, atomic: cmd == "kmap_atomic", bind: try binding())
+            case "kunmap": return .kunmap(try expr("page frame number"), atomic: false)
+            case "kunmap_atomic": return .kunmap(try expr("kmap_atomic address"), atomic: true)
+            case "__pa": return .pa(try expr("virtual address"))
+            default: return .va(try expr("physical address"))
+            }
         default:   // layout
             var arch = LayoutArch.x86_64
             if let t = args.first {
@@ -128,7 +158,17 @@ extension ParserState {
                 arch = a
                 args.removeFirst()
             }
-            return .layout(arch)
+            var ram: UInt64? = nil
+            if let t = args.first, t.text.hasPrefix("ram=") {
+                args.removeFirst()
+                let v = try Values.number(String(t.text.dropFirst(4)), column: t.column + 4)
+                guard v >= 16 << 20, v <= 4 << 30 || arch == .x86_64 else {
+                    throw LineError(column: t.column + 4, message: "ram=\(t.text.dropFirst(4)) is out of range for a 32-bit layout (16M...4G)")
+                }
+                guard arch != .x86_64 else { throw LineError(column: t.column, message: "'ram=' is for the 32-bit layouts; x86_64 shows this machine") }
+                ram = v
+            }
+            return .layout(arch, ram: ram)
         }
     }
 }
@@ -253,12 +293,67 @@ extension Runner {
             }
             k.freeKernelPages(pfn, order: order)
             stepLines.append("free_pages(\(hex(a)), \(order))")
-        case .layout(let arch):
+        case .highmem32(let ram, let pae):
+            let h = Highmem32(ramBytes: ram, pae: pae)
+            highmem = h
+            for z in h.zonePages {
+                stepLines.append("  \(Fmt32.left(z.name, 8)) PFN 0x\(String(z.start, radix: 16))-0x\(String(z.start + z.pages, radix: 16)) (\((z.pages << 2) >> 10) MB)")
+            }
+            stepLines.append("lowmem mapped at 0xc0000000-0x\(String(X86_32.pageOffset + h.lowmemBytes, radix: 16)); pkmap: \(h.lastPkmap) entries at 0xff800000\(pae ? " (PAE)" : "")")
+        case .kmap(let e, let atomic, let bind):
+            let pfn = try value(e)
+            guard let h = highmem else { return }
+            let r = atomic ? h.kmapAtomic(pfn) : h.kmap(pfn)
+            let call = "\(atomic ? "kmap_atomic" : "kmap")(PFN \(hex(pfn)))"
+            switch r {
+            case .success(let v):
+                var how: String
+                if !h.isHighmem(pfn) { how = "lowmem: page_address(), no mapping needed" }
+                else if atomic { how = "HighMem: fixmap slot \(h.atomicStack.count - 1) of CPU 0" }
+                else { how = "HighMem: pkmap entry \((v - X86_32.pkmapBase) >> 12), use count \(h.pkmapCount[Int((v - X86_32.pkmapBase) >> 12)] - 1)" }
+                if !atomic && h.pkmapFlushes > 0 && h.isHighmem(pfn) { how += "; pkmap TLB flushes so far \(h.pkmapFlushes)" }
+                stepLines.append("\(call) = \(hex(v)) (\(how))")
+                bindValue(bind, v)
+            case .failure(let err):
+                stepResult = .error
+                stepLines.append("\(call) failed: \(err)")
+                bindValue(bind, 0)
+            }
+        case .kunmap(let e, let atomic):
+            let x = try value(e)
+            guard let h = highmem else { return }
+            let r = atomic ? h.kunmapAtomic(x) : h.kunmap(x)
+            let call = atomic ? "kunmap_atomic(\(hex(x)))" : "kunmap(PFN \(hex(x)))"
+            if case .failure(let err) = r { stepResult = .error; stepLines.append("\(call) refused: \(err)") } else { stepLines.append(call) }
+        case .pa(let e):
+            let v = try value(e)
+            guard let h = highmem else { return }
+            if let p = h.pa(v) { stepLines.append("__pa(\(hex(v))) = \(hex(p))") } else if let p = h.kmapToPhys(v) {
+                stepResult = .error
+                stepLines.append("__pa(\(hex(v))): a pkmap address is not linear; kmap_to_page() gives PFN \(hex(p >> 12)) (physical \(hex(p)))")
+            } else {
+                stepResult = .error
+                stepLines.append("__pa(\(hex(v))): not a lowmem or kmap address (virt_addr_valid() is false)")
+            }
+        case .va(let e):
+            let p = try value(e)
+            guard let h = highmem else { return }
+            if let v = h.va(p) { stepLines.append("__va(\(hex(p))) = \(hex(v))") } else {
+                stepResult = .error
+                stepLines.append("__va(\(hex(p))): the frame is in HighMem (or beyond RAM): it has no permanent kernel address; use kmap()")
+            }
+        case .layout(let arch, let ram):
+            let r = min(ram ?? k.config.ramBytes, 4 << 30)
             switch arch {
             case .x86_64: emitSystem(Layout.x86_64(k))
-            case .x86_32: emitSystem(Layout.x86_32(ramBytes: k.config.ramBytes))
-            case .arm32: emitSystem(Layout.arm32(ramBytes: k.config.ramBytes))
+            case .x86_32: emitSystem(Layout.x86_32(ramBytes: r))
+            case .arm32: emitSystem(Layout.arm32(ramBytes: r))
             }
         }
     }
+}
+
+/// Padding for the highmem zone lines.
+enum Fmt32 {
+    static func left(_ s: String, _ w: Int) -> String { s.count >= w ? s : s + String(repeating: " ", count: w - s.count) }
 }

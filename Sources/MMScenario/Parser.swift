@@ -35,6 +35,8 @@ struct ParserState {
     /// Files the scenario can name: created by `file create`, or a spawned program and the
     /// libraries every spawn maps.
     var files: Set<String> = ["/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", "/usr/lib/x86_64-linux-gnu/libc.so.6"]
+    /// Whether `highmem32` has set up a 32-bit kernel view (kmap commands need it).
+    var highmemSeen = false
 
     /// Parses one line and appends its statement; throws a `LineError` on bad input.
     mutating func parseLine(_ line: String, number: Int) throws {

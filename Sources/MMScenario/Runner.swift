@@ -77,6 +77,8 @@ public final class Runner {
     var vars: [String: UInt64] = [:]
     var spawnedCount = 0
     var halted = false
+    /// The 32-bit kernel view set up by `highmem32` (KernelMemoryCommands.swift).
+    var highmem: Highmem32?
 
     // Per-step buffers.
     var stepLines: [String] = []

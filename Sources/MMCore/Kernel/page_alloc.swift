@@ -18,8 +18,12 @@ extension Kernel {
     /// Linux: alloc_pages() → __alloc_pages() → __alloc_pages_slowpath(), mm/page_alloc.c
     public func allocKernelPages(order: Int, gfp: GFP) -> PFN? {
         guard order >= 0 && order < NR_PAGE_ORDERS else {
-            // WARN_ON_ONCE(order > MAX_PAGE_ORDER) and fail, as __alloc_pages() does.
-            if !gfp.contains(.nowarn) { warnAlloc(order: order, gfp: gfp) }
+            // WARN_ON_ONCE_GFP(order > MAX_PAGE_ORDER, gfp) and fail, as __alloc_pages() does
+            // (the warning's register and stack dump are not rendered).
+            if !gfp.contains(.nowarn) {
+                printk("WARNING: CPU: 0 PID: \(current?.pid ?? 0) at mm/page_alloc.c __alloc_pages: order \(order) > MAX_PAGE_ORDER (\(MAX_PAGE_ORDER))")
+            }
+            narrate("alloc_pages(order \(order)): above MAX_PAGE_ORDER: refused")
             return nil
         }
         var attempts = tasks.count + 2

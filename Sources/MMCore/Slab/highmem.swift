@@ -1,0 +1,183 @@
+/// Highmem on a 32-bit x86 kernel (3G/1G split): which frames the kernel maps permanently
+/// (lowmem, ZONE_DMA and ZONE_NORMAL, linearly at PAGE_OFFSET) and how it reaches the others
+/// (ZONE_HIGHMEM) through temporary mappings: kmap() in the pkmap area and kmap_atomic() in
+/// per-CPU fixmap slots. Follows Linux mm/highmem.c and arch/x86/include/asm/{highmem,fixmap}.h.
+///
+/// Model: the 32-bit kernel's physical zones and its kernel-side mappings only (not a whole
+/// 32-bit machine: processes keep running on the x86-64 model). pkmap with LAST_PKMAP entries
+/// (1024, or 512 with PAE) and use counts (0 free, 1 mapped but unused, ≥2 in use), lazy
+/// unmapping with one TLB flush when the search wraps (flush_all_zero_pkmaps), kmap_atomic slots
+/// (KM_MAX_IDX = 16 per CPU) as a stack. A kmap() that finds every entry in use would sleep: the
+/// model refuses it instead.
+
+/// Constants of the x86-32 3G/1G kernel.
+public enum X86_32 {
+    /// PAGE_OFFSET (CONFIG_PAGE_OFFSET with VMSPLIT_3G).
+    public static let pageOffset: UInt64 = 0xc000_0000
+    /// PKMAP_BASE and the top of the fixmap (FIXADDR_TOP).
+    public static let pkmapBase: UInt64 = 0xff80_0000
+    public static let fixaddrTop: UInt64 = 0xffff_f000
+    /// First fixmap index of the kmap_atomic slots: after FIX_HOLE, FIX_APIC_BASE and 128
+    /// FIX_IO_APIC_BASE entries (X86_LOCAL_APIC, X86_IO_APIC).
+    public static let fixKmapBegin: UInt64 = 130
+    /// kmap_atomic slots per CPU (KM_MAX_IDX).
+    public static let kmMaxIdx = 16
+    /// ZONE_DMA ends at 16 MiB.
+    public static let maxDMABytes: UInt64 = 16 << 20
+    /// The most RAM mapped linearly (MAXMEM = VMALLOC_END − PAGE_OFFSET − __VMALLOC_RESERVE),
+    /// with VMALLOC_END = PKMAP_BASE − 2 pages and a 128 MiB vmalloc reserve: 0x377fe000.
+    public static let maxLowmem: UInt64 = pkmapBase - 2 * PAGE_SIZE - pageOffset - (128 << 20)
+}
+
+/// Why a kmap failed.
+public enum KmapError: Error, Equatable, CustomStringConvertible {
+    case noSuchFrame(UInt64)
+    case wouldSleep
+    case atomicSlotsExhausted
+    case notMapped(UInt64)
+    case notInnermost(UInt64)
+    public var description: String {
+        switch self {
+        case .noSuchFrame(let p): return "PFN 0x\(String(p, radix: 16)) is beyond RAM"
+        case .wouldSleep: return "every pkmap entry is in use: kmap() would sleep until a kunmap()"
+        case .atomicSlotsExhausted: return "BUG: kmap_atomic slots exhausted (KM_MAX_IDX)"
+        case .notMapped(let a): return "0x\(String(a, radix: 16)) is not a kmap address in use"
+        case .notInnermost(let a): return "0x\(String(a, radix: 16)) is not the innermost kmap_atomic slot (release in reverse order)"
+        }
+    }
+}
+
+/// The 32-bit kernel's view of `ramBytes` of RAM.
+public final class Highmem32 {
+    public let ramBytes: UInt64
+    public let pae: Bool
+    /// Entries of the pkmap area (LAST_PKMAP).
+    public let lastPkmap: Int
+    /// pkmap_count[]: 0 free, 1 mapped but unused (flushed lazily), n ≥ 2 mapped with n−1 users.
+    public private(set) var pkmapCount: [Int]
+    /// The frame each pkmap entry maps.
+    public private(set) var pkmapPFN: [UInt64?]
+    /// The entry the last search stopped at (last_pkmap_nr).
+    public private(set) var lastPkmapNr = 0
+    /// TLB flushes of the pkmap range (flush_all_zero_pkmaps), for the narration and tests.
+    public private(set) var pkmapFlushes = 0
+    /// kmap_atomic slots in use on CPU 0, innermost last (the kmap_local stack).
+    public private(set) var atomicStack: [UInt64] = []
+
+    /// Sets up the view; RAM is clamped to 4 GiB (64 GiB with PAE is not modelled beyond 4 GiB).
+    public init(ramBytes: UInt64, pae: Bool = true) {
+        self.ramBytes = min(ramBytes, 4 << 30) & PAGE_MASK
+        self.pae = pae
+        lastPkmap = pae ? 512 : 1024
+        pkmapCount = [Int](repeating: 0, count: lastPkmap)
+        pkmapPFN = [UInt64?](repeating: nil, count: lastPkmap)
+    }
+
+    /// Bytes of lowmem (high_memory − PAGE_OFFSET).
+    public var lowmemBytes: UInt64 { min(ramBytes, X86_32.maxLowmem) }
+    /// Frames in ZONE_DMA, ZONE_NORMAL and ZONE_HIGHMEM. Linux: zone_sizes_init(), arch/x86/mm/init.c
+    public var zonePages: [(name: String, start: UInt64, pages: UInt64)] {
+        let dma = min(ramBytes, X86_32.maxDMABytes) >> PAGE_SHIFT
+        let normalEnd = lowmemBytes >> PAGE_SHIFT
+        let end = ramBytes >> PAGE_SHIFT
+        return [("DMA", 0, dma), ("Normal", dma, normalEnd - dma), ("HighMem", normalEnd, end - normalEnd)]
+    }
+
+    /// Whether the frame lies in ZONE_HIGHMEM. Linux: PageHighMem(), include/linux/page-flags.h
+    public func isHighmem(_ pfn: UInt64) -> Bool { pfn >= lowmemBytes >> PAGE_SHIFT }
+
+    /// Returns __va(phys) for lowmem, nil for highmem or beyond RAM. Linux: __va(), arch/x86/include/asm/page.h
+    public func va(_ phys: UInt64) -> UInt64? { phys < lowmemBytes ? phys + X86_32.pageOffset : nil }
+
+    /// Returns __pa(virt) for a lowmem address, nil otherwise (__pa() of any other address is a
+    /// bug: virt_addr_valid() is false). Linux: __pa(), arch/x86/include/asm/page_32.h
+    public func pa(_ virt: UInt64) -> UInt64? {
+        if virt >= X86_32.pageOffset && virt < X86_32.pageOffset + lowmemBytes { return virt - X86_32.pageOffset }
+        return nil
+    }
+
+    /// Returns the physical address behind a pkmap address whose entry is mapped, else nil.
+    /// Linux: kmap_to_page(), mm/highmem.c
+    public func kmapToPhys(_ virt: UInt64) -> UInt64? {
+        if virt >= X86_32.pkmapBase && virt < X86_32.pkmapBase + UInt64(lastPkmap) * PAGE_SIZE {
+            let nr = Int((virt - X86_32.pkmapBase) >> PAGE_SHIFT)
+            guard pkmapCount[nr] > 0, let pfn = pkmapPFN[nr] else { return nil }
+            return pfn << PAGE_SHIFT | (virt & (PAGE_SIZE - 1))
+        }
+        return nil
+    }
+
+    /// Returns a kernel address for the frame: its linear address for lowmem; for highmem its pkmap
+    /// entry (reused if mapped, else the next free one after last_pkmap_nr, flushing every unused
+    /// entry when the search wraps to 0). Fails beyond RAM or when every entry is in use.
+    /// Linux: kmap() → kmap_high() → map_new_virtual() / flush_all_zero_pkmaps(), mm/highmem.c
+    public func kmap(_ pfn: UInt64) -> Result<UInt64, KmapError> {
+        guard pfn < ramBytes >> PAGE_SHIFT else { return .failure(.noSuchFrame(pfn)) }
+        if !isHighmem(pfn) { return .success((pfn << PAGE_SHIFT) + X86_32.pageOffset) }
+        if let nr = pkmapPFN.firstIndex(where: { $0 == pfn }), pkmapCount[nr] > 0 {
+            pkmapCount[nr] += 1
+            return .success(X86_32.pkmapBase + UInt64(nr) << PAGE_SHIFT)
+        }
+        var count = lastPkmap
+        while true {
+            lastPkmapNr = (lastPkmapNr + 1) & (lastPkmap - 1)
+            if lastPkmapNr == 0 {
+                flushAllZeroPkmaps()
+                count = lastPkmap
+            }
+            if pkmapCount[lastPkmapNr] == 0 { break }
+            count -= 1
+            if count == 0 { return .failure(.wouldSleep) }
+        }
+        pkmapCount[lastPkmapNr] = 2   // mapped (1) plus this user
+        pkmapPFN[lastPkmapNr] = pfn
+        return .success(X86_32.pkmapBase + UInt64(lastPkmapNr) << PAGE_SHIFT)
+    }
+
+    /// Drops a kmap() of the frame; the entry stays mapped (count 1) until the next wrap flushes
+    /// it. Lowmem frames need nothing. Fails for a highmem frame with no kmap in use.
+    /// Linux: kunmap() → kunmap_high(), mm/highmem.c
+    public func kunmap(_ pfn: UInt64) -> Result<Void, KmapError> {
+        if pfn < ramBytes >> PAGE_SHIFT && !isHighmem(pfn) { return .success(()) }
+        guard let nr = pkmapPFN.firstIndex(where: { $0 == pfn }), pkmapCount[nr] >= 2 else {
+            return .failure(.notMapped(pfn << PAGE_SHIFT))
+        }
+        pkmapCount[nr] -= 1
+        return .success(())
+    }
+
+    /// Unmaps every pkmap entry with count 1 and flushes the pkmap range from the TLB once.
+    /// Linux: flush_all_zero_pkmaps(), mm/highmem.c
+    func flushAllZeroPkmaps() {
+        var any = false
+        for i in 0..<lastPkmap where pkmapCount[i] == 1 {
+            pkmapCount[i] = 0
+            pkmapPFN[i] = nil
+            any = true
+        }
+        if any { pkmapFlushes += 1 }
+    }
+
+    /// Returns a per-CPU fixmap address mapping the frame (lowmem: its linear address), pushing
+    /// a slot; never sleeps. Fails beyond RAM or with all KM_MAX_IDX slots in use.
+    /// Linux: kmap_atomic() → kmap_local_page() → __kmap_local_pfn_prot(), mm/highmem.c
+    public func kmapAtomic(_ pfn: UInt64) -> Result<UInt64, KmapError> {
+        guard pfn < ramBytes >> PAGE_SHIFT else { return .failure(.noSuchFrame(pfn)) }
+        if !isHighmem(pfn) { return .success((pfn << PAGE_SHIFT) + X86_32.pageOffset) }
+        guard atomicStack.count < X86_32.kmMaxIdx else { return .failure(.atomicSlotsExhausted) }
+        let idx = UInt64(atomicStack.count)   // CPU 0: slot FIX_KMAP_BEGIN + idx
+        let vaddr = X86_32.fixaddrTop - ((X86_32.fixKmapBegin + idx) << PAGE_SHIFT)
+        atomicStack.append(vaddr)
+        return .success(vaddr)
+    }
+
+    /// Releases the innermost kmap_atomic slot, which must be `vaddr` (a lowmem address is a
+    /// no-op). Linux: kunmap_atomic() → kunmap_local_indexed(), mm/highmem.c
+    public func kunmapAtomic(_ vaddr: UInt64) -> Result<Void, KmapError> {
+        if vaddr >= X86_32.pageOffset && vaddr < X86_32.pageOffset + lowmemBytes { return .success(()) }
+        guard atomicStack.contains(vaddr & PAGE_MASK) else { return .failure(.notMapped(vaddr)) }
+        guard atomicStack.last == vaddr & PAGE_MASK else { return .failure(.notInnermost(vaddr)) }
+        atomicStack.removeLast()
+        return .success(())
+    }
+}
