@@ -217,6 +217,7 @@ public enum Meminfo {
         v.kernelStack = UInt64(max(0, st.nrKernelStackKB))
         v.pageTables = kb(st.nrPageTable)
         v.vmallocUsed = kb(k.vmap.nrVmallocPages)
+        v.percpu = kb(k.percpu.populatedPages)
         v.commitLimit = kb(k.vmCommitLimit())
         v.committedAS = kb(k.committedPages)
         let dm = directMap(ramBytes: k.config.ramBytes)

@@ -110,7 +110,7 @@ public enum Vmallocinfo {
         var s = ""
         for a in k.vmap.areas {
             s += "0x" + Fmt.hex(a.addr, minDigits: 16) + "-0x" + Fmt.hex(a.addr &+ a.size, minDigits: 16) + " "
-                + Fmt.dec(a.size, 7) + " " + a.caller + " pages=\(a.pages.count) " + a.kind + "\n"
+                + Fmt.dec(a.size, 7) + " " + a.caller + (a.pages.isEmpty ? "" : " pages=\(a.pages.count)") + " " + a.kind + "\n"
         }
         return s
     }

@@ -36,11 +36,18 @@ enum KmemCommand {
     case pa(Expr)
     case va(Expr)
 
+    /// `compact_memory`: what `echo 1 > /proc/sys/vm/compact_memory` does.
+    case compactMemory
+
+    /// `alloc_percpu SIZE [align N] [as VAR]`, `free_percpu PTR`
+    case allocPercpu(size: Expr, align: Expr?, bind: String?)
+    case freePercpu(Expr)
+
     /// The command words.
     static let words: Set<String> = ["kmem_cache_create", "kmem_cache_alloc", "kmem_cache_free", "kmem_cache_shrink",
                                      "kmem_cache_destroy", "kmalloc", "kfree", "vmalloc", "vfree", "alloc_pages",
                                      "get_zeroed_page", "free_pages", "layout",
-                                     "highmem32", "kmap", "kunmap", "kmap_atomic", "kunmap_atomic", "__pa", "__va"]
+                                     "highmem32", "kmap", "kunmap", "kmap_atomic", "kunmap_atomic", "__pa", "__va", "compact_memory", "alloc_percpu", "free_percpu"]
 }
 
 extension ParserState {
@@ -129,6 +136,13 @@ extension ParserState {
         case "free_pages":
             let a = try expr("page address")
             return .freePages(a, order: try order())
+        case "compact_memory": return .compactMemory
+        case "alloc_percpu":
+            let size = try expr("size")
+            var align: Expr? = nil
+            if let t = args.first, t.text == "align" { args.removeFirst(); align = try expr("alignment") }
+            return .allocPercpu(size: size, align: align, bind: try binding())
+        case "free_percpu": return .freePercpu(try expr("per-CPU pointer"))
         case "highmem32":
             let t = try need("ram=SIZE")
             guard t.text.hasPrefix("ram=") else { throw LineError(column: t.column, message: "expected ram=SIZE, found '\(t.text)'") }
@@ -293,6 +307,27 @@ extension Runner {
             }
             k.freeKernelPages(pfn, order: order)
             stepLines.append("free_pages(\(hex(a)), \(order))")
+        case .allocPercpu(let sizeE, let alignE, let bind):
+            let size = try checkedInt(sizeE, "size"), align = try alignE.map { try checkedInt($0, "alignment") } ?? 8
+            if let p = k.allocPercpu(size, align: align) {
+                let copies = (0..<k.kmem.nrCPUs).map { "CPU \($0): \(hex(k.perCPUPtr(p, cpu: $0)))" }.joined(separator: ", ")
+                stepLines.append("alloc_percpu(\(size), \(align)) = \(hex(p)) (\(copies))")
+                bindValue(bind, p)
+            } else {
+                stepResult = .error
+                stepLines.append("alloc_percpu(\(size), \(align)) = NULL")
+                bindValue(bind, 0)
+            }
+        case .freePercpu(let pe):
+            let p = try value(pe)
+            if k.freePercpu(p) { stepLines.append("free_percpu(\(hex(p)))") } else {
+                stepResult = .error
+                stepLines.append("free_percpu(\(hex(p))): refused: not a per-CPU allocation")
+            }
+        case .compactMemory:
+            for (zone, r) in k.compactMemory() {
+                stepLines.append("compact_memory: zone \(zone): \(r.migrated) page\(r.migrated == 1 ? "" : "s") migrated")
+            }
         case .highmem32(let ram, let pae):
             let h = Highmem32(ramBytes: ram, pae: pae)
             highmem = h

@@ -255,6 +255,7 @@ public final class Kernel {
     /// The slab allocator (SLUB), kmalloc and vmalloc state (Sources/MMCore/Slab/).
     public let kmem: KmemState
     public let vmap = VmapState()
+    public let percpu = PcpuState()
 
     /// Boots a machine. Throws when the configuration cannot be booted (RAM size out of range).
     public init(config: MachineConfig = MachineConfig()) throws {

@@ -27,12 +27,25 @@ extension Kernel {
             return nil
         }
         var attempts = tasks.count + 2
+        var triedCompaction = false
         while attempts > 0 {
             if let p = phys.allocPages(order: order, gfp: gfp) {
                 vmstat.pgalloc &+= UInt64(1 << order)
                 return p
             }
             if panicMessage != nil { return nil }
+            // __alloc_pages_direct_compact(): a high-order request that may sleep compacts the
+            // zones it may use, highest first, and retries.
+            if order > 0 && gfp.contains(.directReclaim) && !triedCompaction {
+                triedCompaction = true
+                let highest = ZoneType(gfp: gfp)
+                var compacted = false
+                for z in phys.zones.reversed() where z.type.rawValue <= highest.rawValue {
+                    narrate("alloc_pages(order \(order)): no free block: direct compaction of zone \(z.name)")
+                    if compactZone(z, order: order, migrateType: MigrateType(gfp: gfp)).success { compacted = true; break }
+                }
+                if compacted { continue }
+            }
             let mayOOM = gfp.contains(.directReclaim) && order <= PAGE_ALLOC_COSTLY_ORDER && !gfp.contains(.noretry)
             guard mayOOM else { break }
             narrate("alloc_pages(order \(order)): below the min watermark; \(formatGFPMask(gfp)) may sleep: the slow path calls the OOM killer")
