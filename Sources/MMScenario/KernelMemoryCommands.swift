@@ -23,6 +23,8 @@ enum KmemCommand {
     /// `alloc_pages order N [gfp FLAGS] [as VAR]` (binds page_address), `get_zeroed_page [gfp FLAGS] [as VAR]`,
     /// `free_pages ADDR order N`
     case allocPages(order: Int, gfp: GFP, gfpText: String, zeroedPage: Bool, bind: String?)
+    /// `__get_free_pages order N [gfp FLAGS] [as VAR]`: the same, returning the address.
+    case getFreePages(order: Int, gfp: GFP, gfpText: String, bind: String?)
     case freePages(Expr, order: Int)
     /// `layout [x86_64|x86_32|arm32] [ram=SIZE]`
     case layout(LayoutArch, ram: UInt64?)
@@ -46,7 +48,7 @@ enum KmemCommand {
     /// The command words.
     static let words: Set<String> = ["kmem_cache_create", "kmem_cache_alloc", "kmem_cache_free", "kmem_cache_shrink",
                                      "kmem_cache_destroy", "kmalloc", "kfree", "vmalloc", "vfree", "alloc_pages",
-                                     "get_zeroed_page", "free_pages", "layout",
+                                     "get_zeroed_page", "free_pages", "layout", "__get_free_pages",
                                      "highmem32", "kmap", "kunmap", "kmap_atomic", "kunmap_atomic", "__pa", "__va", "compact_memory", "alloc_percpu", "free_percpu"]
 }
 
@@ -130,6 +132,10 @@ extension ParserState {
             let o = try order(max: 20)   // above MAX_PAGE_ORDER the allocator itself refuses
             let (g, text) = try gfpOption(default: "GFP_KERNEL")
             return .allocPages(order: o, gfp: g, gfpText: text, zeroedPage: false, bind: try binding())
+        case "__get_free_pages":
+            let o = try order(max: 20)
+            let (g, text) = try gfpOption(default: "GFP_KERNEL")
+            return .getFreePages(order: o, gfp: g, gfpText: text, bind: try binding())
         case "get_zeroed_page":
             let (g, text) = try gfpOption(default: "GFP_KERNEL")
             return .allocPages(order: 0, gfp: g.union(.zero), gfpText: text, zeroedPage: true, bind: try binding())
@@ -290,7 +296,7 @@ extension Runner {
             }
         case .allocPages(let order, let gfp, let text, let zeroed, let bind):
             let call = zeroed ? "get_zeroed_page(\(text))" : "alloc_pages(\(text), order \(order))"
-            if let pfn = k.allocKernelPages(order: order, gfp: gfp) {
+            if let pfn = k.allocKernelPages(order: order, gfp: gfp, narrateSuccess: true) {
                 let addr = k.pageAddress(pfn)
                 let zone = k.phys.zone(of: pfn)?.name ?? "?"
                 stepLines.append("\(call) = PFN \(pfn) in zone \(zone), page_address \(hex(addr))")
@@ -298,6 +304,15 @@ extension Runner {
             } else {
                 stepResult = .error
                 stepLines.append("\(call) = NULL")
+                bindValue(bind, 0)
+            }
+        case .getFreePages(let order, let gfp, let text, let bind):
+            if let a = k.getFreePages(order: order, gfp: gfp) {
+                stepLines.append("__get_free_pages(\(text), \(order)) = \(hex(a))")
+                bindValue(bind, a)
+            } else {
+                stepResult = .error
+                stepLines.append("__get_free_pages(\(text), \(order)) = 0")
                 bindValue(bind, 0)
             }
         case .freePages(let ae, let order):

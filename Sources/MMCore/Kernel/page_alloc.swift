@@ -16,7 +16,7 @@ extension Kernel {
     /// Returns the first frame of 2^order contiguous frames for kernel use, or nil (after the
     /// failure report unless __GFP_NOWARN) when none can be had under `gfp`'s rules.
     /// Linux: alloc_pages() → __alloc_pages() → __alloc_pages_slowpath(), mm/page_alloc.c
-    public func allocKernelPages(order: Int, gfp: GFP) -> PFN? {
+    public func allocKernelPages(order: Int, gfp: GFP, narrateSuccess: Bool = false) -> PFN? {
         guard order >= 0 && order < NR_PAGE_ORDERS else {
             // WARN_ON_ONCE_GFP(order > MAX_PAGE_ORDER, gfp) and fail, as __alloc_pages() does
             // (the warning's register and stack dump are not rendered).
@@ -31,6 +31,9 @@ extension Kernel {
         while attempts > 0 {
             if let p = phys.allocPages(order: order, gfp: gfp) {
                 vmstat.pgalloc &+= UInt64(1 << order)
+                if narrateSuccess, let z = phys.zone(of: p) {
+                    narrate("alloc_pages(order \(order), \(formatGFPMask(gfp))): highest zone \(ZoneType(gfp: gfp).name), got PFN \(p) from \(z.name); \(z.name) now has \(z.freePages) free pages (watermarks min \(z.watermarkMin), low \(z.watermarkLow), high \(z.watermarkHigh))")
+                }
                 return p
             }
             if panicMessage != nil { return nil }
