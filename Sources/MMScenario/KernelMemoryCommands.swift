@@ -405,5 +405,6 @@ extension Runner {
 
 /// Padding for the highmem zone lines.
 enum Fmt32 {
+    /// `%-*s`: `s` left-aligned in `w` columns.
     static func left(_ s: String, _ w: Int) -> String { s.count >= w ? s : s + String(repeating: " ", count: w - s.count) }
 }

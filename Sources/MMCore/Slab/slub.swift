@@ -447,6 +447,7 @@ extension Kernel {
         return best
     }
 
+    /// Takes `s` off the node's partial list of `cache`. Linux: remove_partial(), mm/slub.c
     func removePartial(_ cache: KmemCache, _ s: Slab) {
         cache.partial.removeAll { $0 === s }
         s.onPartial = false
