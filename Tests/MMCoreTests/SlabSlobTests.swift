@@ -69,10 +69,13 @@ final class SlabSlobTests: XCTestCase {
     /// two); the page goes back when its last block is freed; no kmalloc caches exist.
     func testSLOBPackingAndFree() throws {
         let k = try boot(.slob)
-        XCTAssertEqual(k.kmem.caches.map(\.name), ["kmem_cache"])
+        XCTAssertEqual(k.kmem.caches.map(\.name), ["kmem_cache"] + kernelObjectCaches.map(\.name))
         let free0 = k.phys.freePageCount, slab0 = k.stat.nrSlabUnreclaimable
         let a = try XCTUnwrap(k.kmalloc(24)), b = try XCTUnwrap(k.kmalloc(100)), c = try XCTUnwrap(k.kmalloc(64))
-        XCTAssertEqual(b - a, 32)                              // 24 + 8 header, then b's header
+        // The boot page holds 9 cache descriptors of 96 bytes, 64-aligned: 32-byte gaps between them.
+        // a (24 + 8 header) fills the first gap; b (108 + 8) only fits after the last descriptor.
+        XCTAssertEqual(a & 0xfff, 96 + 8)
+        XCTAssertEqual(b & 0xfff, 8 * 128 + 96 + 8)
         XCTAssertEqual(c % 64, 0)
         XCTAssertEqual(k.ksize(b), 100)
         XCTAssertEqual(k.phys.freePageCount, free0)            // they fit in the boot page beside kmem_cache's descriptor

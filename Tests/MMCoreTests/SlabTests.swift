@@ -76,17 +76,19 @@ final class SlabTests: XCTestCase {
         XCTAssertNil(kmallocPlacement(KMALLOC_MAX_SIZE + 1))
     }
 
-    /// Boot creates kmem_cache_node, kmem_cache and 13 kmalloc caches; their descriptors take
-    /// one slab of each of the first two caches.
+    /// Boot creates kmem_cache_node, kmem_cache, 13 kmalloc caches and the 8 kernel object caches;
+    /// their descriptors take two slabs of kmem_cache and one of kmem_cache_node.
     func testBootCaches() throws {
         let k = try Kernel()
         XCTAssertEqual(k.kmem.caches.map(\.name), ["kmem_cache_node", "kmem_cache", "kmalloc-8", "kmalloc-16", "kmalloc-32",
             "kmalloc-64", "kmalloc-96", "kmalloc-128", "kmalloc-192", "kmalloc-256", "kmalloc-512", "kmalloc-1k",
-            "kmalloc-2k", "kmalloc-4k", "kmalloc-8k"])
-        XCTAssertEqual(k.kmem.cache(named: "kmem_cache")?.activeObjects, 15)
-        XCTAssertEqual(k.kmem.cache(named: "kmem_cache_node")?.activeObjects, 15)
-        XCTAssertEqual(k.kmem.unreclaimablePages, 2)
-        XCTAssertEqual(k.stat.nrSlabUnreclaimable, 2)
+            "kmalloc-2k", "kmalloc-4k", "kmalloc-8k", "task_struct", "pid", "sighand_cache", "signal_cache",
+            "files_cache", "mm_struct", "vm_area_struct", "anon_vma"])
+        XCTAssertEqual(k.kmem.cache(named: "kmem_cache")?.activeObjects, 23)
+        XCTAssertEqual(k.kmem.cache(named: "kmem_cache_node")?.activeObjects, 23)
+        // 23 descriptors of 256 bytes: two kmem_cache slabs; 23 of 64 bytes: one kmem_cache_node slab.
+        XCTAssertEqual(k.kmem.unreclaimablePages, 3)
+        XCTAssertEqual(k.stat.nrSlabUnreclaimable, 3)
         XCTAssertEqual(k.slabInvariantViolations(), [])
     }
 
@@ -267,5 +269,38 @@ final class CompactionPercpuTests: XCTestCase {
         XCTAssertEqual(k.percpu.populatedPages, 0)
         XCTAssertEqual(k.phys.freePageCount, free0)
         XCTAssertTrue(k.vmap.areas.isEmpty)
+    }
+}
+
+/// Kernel objects of tasks and address spaces come from their caches.
+final class KernelObjectTests: XCTestCase {
+    func testTaskAndMMObjects() throws {
+        let k = try Kernel()
+        let free0 = k.phys.freePageCount
+        let t = k.addTask(comm: "x", mm: nil)
+        k.allocTaskObjects(t)
+        XCTAssertEqual(k.kmem.cache(named: "task_struct")?.activeObjects, 1)
+        XCTAssertEqual(k.kmem.cache(named: "files_cache")?.activeObjects, 1)
+        XCTAssertEqual(k.stat.nrKernelStackKB, 16)
+        let mm = MMStruct(pgd: PFN(0))
+        k.allocMMObject(mm)
+        mm.vmas.insert(VMA(start: VirtAddr(0x1000), end: VirtAddr(0x2000), flags: [.read], anonVMA: 7))
+        mm.vmas.insert(VMA(start: VirtAddr(0x3000), end: VirtAddr(0x4000), flags: [.read], anonVMA: 7))
+        mm.vmas.insert(VMA(start: VirtAddr(0x5000), end: VirtAddr(0x6000), flags: [.read]))
+        k.syncVMAObjects(mm)
+        XCTAssertEqual(k.kmem.cache(named: "vm_area_struct")?.activeObjects, 3)
+        XCTAssertEqual(k.kmem.cache(named: "anon_vma")?.activeObjects, 1)
+        _ = mm.vmas.remove(at: 0)
+        k.syncVMAObjects(mm)
+        XCTAssertEqual(k.kmem.cache(named: "vm_area_struct")?.activeObjects, 2)
+        k.freeMMObjects(mm)
+        k.freeTaskObjects(t)
+        for n in ["task_struct", "pid", "files_cache", "signal_cache", "sighand_cache", "mm_struct", "vm_area_struct", "anon_vma"] {
+            XCTAssertEqual(k.kmem.cache(named: n)?.activeObjects, 0, n)
+        }
+        XCTAssertEqual(k.stat.nrKernelStackKB, 0)
+        // The slabs stay (CPU slabs and a cached stack): memory is not all back.
+        XCTAssertLessThan(k.phys.freePageCount, free0)
+        XCTAssertEqual(k.slabInvariantViolations(), [])
     }
 }

@@ -280,6 +280,11 @@ public final class KmemState {
     public internal(set) var largeKmallocPages = 0
     /// The allocator the kernel runs.
     public let kind: SlabAllocatorKind
+    /// Kernel objects held for each task (by pid) and each address space (kernel_objects.swift).
+    var taskObjects: [PID: KernelObjects] = [:]
+    var mmObjects: [ObjectIdentifier: KernelObjects] = [:]
+    var vmaObjects: [ObjectIdentifier: KernelObjects] = [:]
+    var anonVMAObjects: [ObjectIdentifier: KernelObjects] = [:]
     /// SLOB only: its pages for small, medium and large requests.
     var slob = SlobState()
     public init(nrCPUs: Int = 1, kind: SlabAllocatorKind = .slub) { self.nrCPUs = max(1, nrCPUs); self.kind = kind }
@@ -523,6 +528,7 @@ extension Kernel {
                 kmem.kmemCacheCache = c
                 if let d = kmemCacheAlloc(c, gfp: .kernel) { c.descriptor = d }
             }
+            createKernelObjectCaches()
             return
         }
         // Bootstrap: the descriptors of the first two caches are static until `kmem_cache` exists.
@@ -538,6 +544,7 @@ extension Kernel {
             }
         }
         createKmallocCaches()
+        createKernelObjectCaches()
     }
 }
 
