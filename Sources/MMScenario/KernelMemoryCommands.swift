@@ -349,7 +349,7 @@ extension Runner {
             for z in h.zonePages {
                 stepLines.append("  \(Fmt32.left(z.name, 8)) PFN 0x\(String(z.start, radix: 16))-0x\(String(z.start + z.pages, radix: 16)) (\((z.pages << 2) >> 10) MB)")
             }
-            stepLines.append("lowmem mapped at 0xc0000000-0x\(String(X86_32.pageOffset + h.lowmemBytes, radix: 16)); pkmap: \(h.lastPkmap) entries at 0xff800000\(pae ? " (PAE)" : "")")
+            stepLines.append("lowmem mapped at 0xc0000000-0x\(String(X86_32Kernel.pageOffset + h.lowmemBytes, radix: 16)); pkmap: \(h.lastPkmap) entries at 0xff800000\(pae ? " (PAE)" : "")")
         case .kmap(let e, let atomic, let bind):
             let pfn = try value(e)
             guard let h = highmem else { return }
@@ -360,7 +360,7 @@ extension Runner {
                 var how: String
                 if !h.isHighmem(pfn) { how = "lowmem: page_address(), no mapping needed" }
                 else if atomic { how = "HighMem: fixmap slot \(h.atomicStack.count - 1) of CPU 0" }
-                else { how = "HighMem: pkmap entry \((v - X86_32.pkmapBase) >> 12), use count \(h.pkmapCount[Int((v - X86_32.pkmapBase) >> 12)] - 1)" }
+                else { how = "HighMem: pkmap entry \((v - X86_32Kernel.pkmapBase) >> 12), use count \(h.pkmapCount[Int((v - X86_32Kernel.pkmapBase) >> 12)] - 1)" }
                 if !atomic && h.pkmapFlushes > 0 && h.isHighmem(pfn) { how += "; pkmap TLB flushes so far \(h.pkmapFlushes)" }
                 stepLines.append("\(call) = \(hex(v)) (\(how))")
                 bindValue(bind, v)

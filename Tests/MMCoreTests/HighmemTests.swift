@@ -5,7 +5,7 @@ import XCTest
 final class HighmemTests: XCTestCase {
     func testZonesAndLinearMap() {
         let h = Highmem32(ramBytes: 2 << 30)
-        XCTAssertEqual(X86_32.maxLowmem, 0x377f_e000)
+        XCTAssertEqual(X86_32Kernel.maxLowmem, 0x377f_e000)
         XCTAssertEqual(h.zonePages.map(\.pages), [0x1000, 0x377fe - 0x1000, 0x80000 - 0x377fe])
         XCTAssertEqual(h.va(0x10_0000), 0xc010_0000)
         XCTAssertNil(h.va(0x377f_e000))
@@ -25,14 +25,14 @@ final class HighmemTests: XCTestCase {
         let h = Highmem32(ramBytes: 4 << 30, pae: false)
         XCTAssertEqual(h.lastPkmap, 1024)
         let base: UInt64 = 0x80000
-        for i in 0..<1023 { XCTAssertEqual(try h.kmap(base + UInt64(i)).get(), X86_32.pkmapBase + UInt64(i + 1) * 4096) }
+        for i in 0..<1023 { XCTAssertEqual(try h.kmap(base + UInt64(i)).get(), X86_32Kernel.pkmapBase + UInt64(i + 1) * 4096) }
         for i in 0..<1023 { XCTAssertNoThrow(try h.kunmap(base + UInt64(i)).get()) }
         XCTAssertEqual(h.pkmapFlushes, 0)
-        XCTAssertEqual(h.kmapToPhys(X86_32.pkmapBase + 4096 + 5), base << 12 + 5)  // still mapped, count 1
+        XCTAssertEqual(h.kmapToPhys(X86_32Kernel.pkmapBase + 4096 + 5), base << 12 + 5)  // still mapped, count 1
         // The next search wraps to entry 0: the 1023 unused entries are flushed at once.
-        XCTAssertEqual(try h.kmap(0x90000).get(), X86_32.pkmapBase)
+        XCTAssertEqual(try h.kmap(0x90000).get(), X86_32Kernel.pkmapBase)
         XCTAssertEqual(h.pkmapFlushes, 1)
-        XCTAssertNil(h.kmapToPhys(X86_32.pkmapBase + 4096))
+        XCTAssertNil(h.kmapToPhys(X86_32Kernel.pkmapBase + 4096))
         for i in 1..<1024 { _ = try h.kmap(0x90000 + UInt64(i)).get() }
         XCTAssertEqual(h.kmap(0xa0000), .failure(.wouldSleep))
         guard case .failure(let e) = h.kunmap(0xa0000) else { return XCTFail() }

@@ -11,7 +11,7 @@
 /// model refuses it instead.
 
 /// Constants of the x86-32 3G/1G kernel.
-public enum X86_32 {
+public enum X86_32Kernel {
     /// PAGE_OFFSET (CONFIG_PAGE_OFFSET with VMSPLIT_3G).
     public static let pageOffset: UInt64 = 0xc000_0000
     /// PKMAP_BASE and the top of the fixmap (FIXADDR_TOP).
@@ -74,10 +74,10 @@ public final class Highmem32 {
     }
 
     /// Bytes of lowmem (high_memory − PAGE_OFFSET).
-    public var lowmemBytes: UInt64 { min(ramBytes, X86_32.maxLowmem) }
+    public var lowmemBytes: UInt64 { min(ramBytes, X86_32Kernel.maxLowmem) }
     /// Frames in ZONE_DMA, ZONE_NORMAL and ZONE_HIGHMEM. Linux: zone_sizes_init(), arch/x86/mm/init.c
     public var zonePages: [(name: String, start: UInt64, pages: UInt64)] {
-        let dma = min(ramBytes, X86_32.maxDMABytes) >> PAGE_SHIFT
+        let dma = min(ramBytes, X86_32Kernel.maxDMABytes) >> PAGE_SHIFT
         let normalEnd = lowmemBytes >> PAGE_SHIFT
         let end = ramBytes >> PAGE_SHIFT
         return [("DMA", 0, dma), ("Normal", dma, normalEnd - dma), ("HighMem", normalEnd, end - normalEnd)]
@@ -87,20 +87,20 @@ public final class Highmem32 {
     public func isHighmem(_ pfn: UInt64) -> Bool { pfn >= lowmemBytes >> PAGE_SHIFT }
 
     /// Returns __va(phys) for lowmem, nil for highmem or beyond RAM. Linux: __va(), arch/x86/include/asm/page.h
-    public func va(_ phys: UInt64) -> UInt64? { phys < lowmemBytes ? phys + X86_32.pageOffset : nil }
+    public func va(_ phys: UInt64) -> UInt64? { phys < lowmemBytes ? phys + X86_32Kernel.pageOffset : nil }
 
     /// Returns __pa(virt) for a lowmem address, nil otherwise (__pa() of any other address is a
     /// bug: virt_addr_valid() is false). Linux: __pa(), arch/x86/include/asm/page_32.h
     public func pa(_ virt: UInt64) -> UInt64? {
-        if virt >= X86_32.pageOffset && virt < X86_32.pageOffset + lowmemBytes { return virt - X86_32.pageOffset }
+        if virt >= X86_32Kernel.pageOffset && virt < X86_32Kernel.pageOffset + lowmemBytes { return virt - X86_32Kernel.pageOffset }
         return nil
     }
 
     /// Returns the physical address behind a pkmap address whose entry is mapped, else nil.
     /// Linux: kmap_to_page(), mm/highmem.c
     public func kmapToPhys(_ virt: UInt64) -> UInt64? {
-        if virt >= X86_32.pkmapBase && virt < X86_32.pkmapBase + UInt64(lastPkmap) * PAGE_SIZE {
-            let nr = Int((virt - X86_32.pkmapBase) >> PAGE_SHIFT)
+        if virt >= X86_32Kernel.pkmapBase && virt < X86_32Kernel.pkmapBase + UInt64(lastPkmap) * PAGE_SIZE {
+            let nr = Int((virt - X86_32Kernel.pkmapBase) >> PAGE_SHIFT)
             guard pkmapCount[nr] > 0, let pfn = pkmapPFN[nr] else { return nil }
             return pfn << PAGE_SHIFT | (virt & (PAGE_SIZE - 1))
         }
@@ -113,10 +113,10 @@ public final class Highmem32 {
     /// Linux: kmap() → kmap_high() → map_new_virtual() / flush_all_zero_pkmaps(), mm/highmem.c
     public func kmap(_ pfn: UInt64) -> Result<UInt64, KmapError> {
         guard pfn < ramBytes >> PAGE_SHIFT else { return .failure(.noSuchFrame(pfn)) }
-        if !isHighmem(pfn) { return .success((pfn << PAGE_SHIFT) + X86_32.pageOffset) }
+        if !isHighmem(pfn) { return .success((pfn << PAGE_SHIFT) + X86_32Kernel.pageOffset) }
         if let nr = pkmapPFN.firstIndex(where: { $0 == pfn }), pkmapCount[nr] > 0 {
             pkmapCount[nr] += 1
-            return .success(X86_32.pkmapBase + UInt64(nr) << PAGE_SHIFT)
+            return .success(X86_32Kernel.pkmapBase + UInt64(nr) << PAGE_SHIFT)
         }
         var count = lastPkmap
         while true {
@@ -131,7 +131,7 @@ public final class Highmem32 {
         }
         pkmapCount[lastPkmapNr] = 2   // mapped (1) plus this user
         pkmapPFN[lastPkmapNr] = pfn
-        return .success(X86_32.pkmapBase + UInt64(lastPkmapNr) << PAGE_SHIFT)
+        return .success(X86_32Kernel.pkmapBase + UInt64(lastPkmapNr) << PAGE_SHIFT)
     }
 
     /// Drops a kmap() of the frame; the entry stays mapped (count 1) until the next wrap flushes
@@ -163,10 +163,10 @@ public final class Highmem32 {
     /// Linux: kmap_atomic() → kmap_local_page() → __kmap_local_pfn_prot(), mm/highmem.c
     public func kmapAtomic(_ pfn: UInt64) -> Result<UInt64, KmapError> {
         guard pfn < ramBytes >> PAGE_SHIFT else { return .failure(.noSuchFrame(pfn)) }
-        if !isHighmem(pfn) { return .success((pfn << PAGE_SHIFT) + X86_32.pageOffset) }
-        guard atomicStack.count < X86_32.kmMaxIdx else { return .failure(.atomicSlotsExhausted) }
+        if !isHighmem(pfn) { return .success((pfn << PAGE_SHIFT) + X86_32Kernel.pageOffset) }
+        guard atomicStack.count < X86_32Kernel.kmMaxIdx else { return .failure(.atomicSlotsExhausted) }
         let idx = UInt64(atomicStack.count)   // CPU 0: slot FIX_KMAP_BEGIN + idx
-        let vaddr = X86_32.fixaddrTop - ((X86_32.fixKmapBegin + idx) << PAGE_SHIFT)
+        let vaddr = X86_32Kernel.fixaddrTop - ((X86_32Kernel.fixKmapBegin + idx) << PAGE_SHIFT)
         atomicStack.append(vaddr)
         return .success(vaddr)
     }
@@ -174,7 +174,7 @@ public final class Highmem32 {
     /// Releases the innermost kmap_atomic slot, which must be `vaddr` (a lowmem address is a
     /// no-op). Linux: kunmap_atomic() → kunmap_local_indexed(), mm/highmem.c
     public func kunmapAtomic(_ vaddr: UInt64) -> Result<Void, KmapError> {
-        if vaddr >= X86_32.pageOffset && vaddr < X86_32.pageOffset + lowmemBytes { return .success(()) }
+        if vaddr >= X86_32Kernel.pageOffset && vaddr < X86_32Kernel.pageOffset + lowmemBytes { return .success(()) }
         guard atomicStack.contains(vaddr & PAGE_MASK) else { return .failure(.notMapped(vaddr)) }
         guard atomicStack.last == vaddr & PAGE_MASK else { return .failure(.notInnermost(vaddr)) }
         atomicStack.removeLast()
