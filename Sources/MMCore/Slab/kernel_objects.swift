@@ -121,12 +121,29 @@ extension Kernel {
         }
     }
 
-    /// Reconciles the VMA objects of every live address space (after each scenario step).
+    /// Brings the kernel objects in line with the tasks and address spaces (run after each
+    /// scenario step): a new task gets its objects and stack, a dead one loses them; a new
+    /// address space gets its mm_struct, one whose mm_count fell to 0 (mmdrop) loses it with its
+    /// VMA objects; every live address space's vm_area_struct and anon_vma objects follow its VMAs.
     public func syncKernelObjects() {
-        var seen = Set<ObjectIdentifier>()
         for t in allTasks {
-            guard let mm = t.mm ?? t.activeMM, seen.insert(ObjectIdentifier(mm)).inserted else { continue }
-            syncVMAObjects(mm)
+            if t.state.isAlive {
+                if kmem.taskObjects[t.pid] == nil { allocTaskObjects(t) }
+            } else if kmem.taskObjects[t.pid] != nil {
+                freeTaskObjects(t)
+            }
+            for mm in [t.mm, t.activeMM].compactMap({ $0 }) where mm !== initMM && mm.mmCount > 0 && kmem.trackedMMs[ObjectIdentifier(mm)] == nil {
+                kmem.trackedMMs[ObjectIdentifier(mm)] = mm
+                allocMMObject(mm)
+            }
+        }
+        for (key, mm) in kmem.trackedMMs.sorted(by: { $0.value.pgd < $1.value.pgd }) {
+            if mm.mmCount <= 0 {
+                freeMMObjects(mm)
+                kmem.trackedMMs[key] = nil
+            } else {
+                syncVMAObjects(mm)
+            }
         }
     }
 }

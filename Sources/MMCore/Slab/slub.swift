@@ -285,6 +285,9 @@ public final class KmemState {
     var mmObjects: [ObjectIdentifier: KernelObjects] = [:]
     var vmaObjects: [ObjectIdentifier: KernelObjects] = [:]
     var anonVMAObjects: [ObjectIdentifier: KernelObjects] = [:]
+    /// The address spaces that hold objects, kept alive here until their objects are freed (so
+    /// their identities are not reused).
+    var trackedMMs: [ObjectIdentifier: MMStruct] = [:]
     /// SLOB only: its pages for small, medium and large requests.
     var slob = SlobState()
     public init(nrCPUs: Int = 1, kind: SlabAllocatorKind = .slub) { self.nrCPUs = max(1, nrCPUs); self.kind = kind }
