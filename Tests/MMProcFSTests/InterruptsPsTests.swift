@@ -24,11 +24,11 @@ final class InterruptsPsTests: XCTestCase {
         XCTAssertEqual(child.pid, 1004)
         XCTAssertEqual(ProcFS.ps(k), text([
             "    PID     LWP    PPID PSR STAT    VSZ   RSS         MM USERS COUNT COMMAND",
-            "   1000    1000       0   0 Sl    10532    16     0x3001     2     2 app -v",
-            "   1000    1001       0   1 Sl    10532    16     0x3001     2     2 app -v",
-            "   1002    1002       0   1 R         0     0   (0x3001)     2     2 [kworker/1:0]",
-            "   1003    1003       0   0 D      2336    16     0x3008     2     1 /bin/sh",
-            "   1004    1004    1003   0 R      2336    16     0x3008     2     1 /bin/sh",
+            "   1000    1000       0   0 Sl    10532    16     0x3004     2     2 app -v",
+            "   1000    1001       0   1 Sl    10532    16     0x3004     2     2 app -v",
+            "   1002    1002       0   1 R         0     0   (0x3004)     2     2 [kworker/1:0]",
+            "   1003    1003       0   0 D      2336    16     0x300b     2     1 /bin/sh",
+            "   1004    1004    1003   0 R      2336    16     0x300b     2     1 /bin/sh",
         ]))
     }
 }

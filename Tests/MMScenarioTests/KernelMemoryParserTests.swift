@@ -88,9 +88,9 @@ final class KernelMemoryParserTests: XCTestCase {
         (out, status) = try run("kmalloc 24 as p\nkfree p\nkfree p\nkfree 0x1234")
         XCTAssertEqual(status, 0)
         XCTAssertEqual(out, """
-        kmalloc(24, GFP_KERNEL) = 0xffff888003003000 (kmalloc-32, 32 bytes, 8 wasted)
-        kfree(0xffff888003003000)
-        kfree(0xffff888003003000): refused: double free of object 0xffff888003003000
+        kmalloc(24, GFP_KERNEL) = 0xffff888003004000 (kmalloc-32, 32 bytes, 8 wasted)
+        kfree(0xffff888003004000)
+        kfree(0xffff888003004000): refused: double free of object 0xffff888003004000
         kfree(0x1234): refused: 0x1234 is not an object of any slab or a kmalloc'ed page
 
         """)

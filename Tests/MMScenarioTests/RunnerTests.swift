@@ -236,8 +236,8 @@ final class RunnerTests: XCTestCase {
         let tail = out.split(separator: "\n", omittingEmptySubsequences: false).suffix(7).joined(separator: "\n")
         XCTAssertEqual(tail, """
             PID     LWP    PPID PSR STAT    VSZ   RSS         MM USERS COUNT COMMAND
-           1000    1000       0   0 Rl    10532    16     0x3001     2     1 /bin/app
-           1000    1001       0   1 Rl    10532    16     0x3001     2     1 /bin/app
+           1000    1000       0   0 Rl    10532    16     0x3004     2     1 /bin/app
+           1000    1001       0   1 Rl    10532    16     0x3004     2     1 /bin/app
            1002    1002       0   0 I         0     0          -     -     - [kworker]
                    CPU0       CPU1       
         TLB:          0          1   TLB shootdowns
