@@ -4,10 +4,9 @@
 /// GFP decisions follow Linux 6.x mm/page_alloc.c: the fast path checks the low watermark; the
 /// slow path checks the min watermark with the caller's rights (__GFP_HIGH halves it, a caller
 /// that cannot sleep takes another quarter off: GFP_ATOMIC dips below min); a caller that may
-/// reclaim (__GFP_DIRECT_RECLAIM) and asks for at most PAGE_ALLOC_COSTLY_ORDER without
-/// __GFP_NORETRY invokes the OOM killer and retries (the model has no reclaim or compaction
-/// yet, so that is what remains of the slow path); everything else fails, reported by warn_alloc()
-/// unless __GFP_NOWARN.
+/// reclaim (__GFP_DIRECT_RECLAIM) reclaims clean page-cache pages and, for order > 0, compacts;
+/// asking for at most PAGE_ALLOC_COSTLY_ORDER without __GFP_NORETRY it then invokes the OOM
+/// killer and retries; everything else fails, reported by warn_alloc() unless __GFP_NOWARN.
 
 /// Orders above this are "costly": the allocator does not OOM-kill for them (PAGE_ALLOC_COSTLY_ORDER).
 public let PAGE_ALLOC_COSTLY_ORDER = 3
@@ -48,6 +47,11 @@ extension Kernel {
                     if compactZone(z, order: order, migrateType: MigrateType(gfp: gfp)).success { compacted = true; break }
                 }
                 if compacted { continue }
+            }
+            // __alloc_pages_direct_reclaim(): clean, unmapped page-cache pages go first.
+            if gfp.contains(.directReclaim) && shrinkPageCache(max(Kernel.swapClusterMax, 1 << order)) > 0 {
+                narrate("alloc_pages(order \(order)): direct reclaim freed page-cache pages; retry")
+                continue
             }
             let mayOOM = gfp.contains(.directReclaim) && order <= PAGE_ALLOC_COSTLY_ORDER && !gfp.contains(.noretry)
             guard mayOOM else { break }
