@@ -26,10 +26,10 @@ final class PageCacheRunnerTests: XCTestCase {
             ["    do_", "    filemap", "    msync:", "    drop_caches"].contains(where: $0.hasPrefix)
         }
         XCTAssertEqual(mechanisms.joined(separator: "\n"), """
-            do_fault_around: PTEs 16-31 of table PFN 0x300a (file pages 16-31): 0 cached page(s) mapped
+            do_fault_around: PTEs 16-31 of table PFN 0x302e (file pages 16-31): 0 cached page(s) mapped
             filemap_fault: page 16 of /data/f is not cached: read from disk into PFN 0x2ed7 with 31 more page(s) of read-around [0, 32) — a major fault
-            do_read_fault: page cache page PFN 0x2ed7 mapped; PTE[16] in table PFN 0x300a = P US A NX pfn=0x2ed7
-            do_fault_around: PTEs 16-31 of table PFN 0x300a (file pages 16-31): 15 cached page(s) mapped, the faulting one among them
+            do_read_fault: page cache page PFN 0x2ed7 mapped; PTE[16] in table PFN 0x302e = P US A NX pfn=0x2ed7
+            do_fault_around: PTEs 16-31 of table PFN 0x302e (file pages 16-31): 15 cached page(s) mapped, the faulting one among them
             do_wp_page: shared page cache page PFN 0x2ee8 marked dirty and made writable (wp_page_shared)
             filemap_fault: page 0 of /data/f is in the page cache (PFN 0x2ed8): minor fault
             do_cow_fault: page cache page PFN 0x2ed8 copied into new anonymous page PFN 0x2ef7 (the file is unchanged); PTE = P RW US A D NX pfn=0x2ef7
