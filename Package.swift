@@ -29,7 +29,11 @@ let package = Package(
         .target(name: "MMServe", dependencies: [
             "MMCore", "MMProcFS", "MMScenario",
             .product(name: "Hummingbird", package: "hummingbird"),
-        ], resources: [.copy("Resources")], swiftSettings: [.swiftLanguageMode(.v5)]),
+        ], resources: [.copy("Resources")], swiftSettings: [
+            .swiftLanguageMode(.v5),
+            // Snapshots classify every frame after every event: optimised even in debug builds.
+            .unsafeFlags(["-O"], .when(configuration: .debug)),
+        ]),
         .executableTarget(name: "mmsim", dependencies: [
             "MMCore", "MMProcFS", "MMScenario", "MMServe",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -19,9 +19,13 @@ public struct RunLimits: Sendable, Equatable {
     public var maxBodyBytes: Int
     /// Most recordings a server keeps (the oldest is dropped first).
     public var maxRecordings: Int
+    /// Runs of at most this many steps keep the snapshot and page tables of every event from the
+    /// first run (no replay); longer runs replay windows of events on demand.
+    public var recordAllSteps: Int
 
     public init(maxSteps: Int = 200_000, maxSeconds: Double = 20, maxRAMBytes: UInt64 = 4 << 30,
-                maxBodyBytes: Int = 4 << 20, maxRecordings: Int = 8) {
+                maxBodyBytes: Int = 4 << 20, maxRecordings: Int = 8, recordAllSteps: Int = 2000) {
+        self.recordAllSteps = recordAllSteps
         self.maxSteps = maxSteps; self.maxSeconds = maxSeconds; self.maxRAMBytes = maxRAMBytes
         self.maxBodyBytes = maxBodyBytes; self.maxRecordings = maxRecordings
     }
@@ -56,6 +60,10 @@ public final class Recording: @unchecked Sendable {
     public var cpuCount: Int { scenario.machine.cpus }
     /// The metrics before the first step (after boot).
     public let initialMetrics: Metrics
+
+    /// The snapshots (without walk) and page-table copies of every event, for short runs.
+    private let recorded: [Snapshot]?
+    private let tableCopies: [PageTableCopy]?
 
     /// Snapshot windows made so far, keyed by "window/pid/va"; bounded.
     private var cache: [String: [Snapshot]] = [:]
@@ -96,6 +104,8 @@ public final class Recording: @unchecked Sendable {
         var stopped: String? = nil
         var diag = ""
         var names: [String: String] = [:]
+        let recordAll = sc.stepCount <= limits.recordAllSteps
+        var snaps: [Snapshot] = [], copies: [PageTableCopy] = []
         let started = DispatchTime.now().uptimeNanoseconds
         let runner = Runner(scenario: sc, options: RunOptions(explain: true, allowHostFiles: false))
         runner.onStep = { r, k in
@@ -104,6 +114,11 @@ public final class Recording: @unchecked Sendable {
                                       metrics: SnapshotBuilder.metrics(k)))
             for p in events[events.count - 1].metrics.rssKB.keys where names[p] == nil {
                 names[p] = Int32(p).flatMap { k.task($0)?.comm } ?? p
+            }
+            if recordAll {
+                let (s, t) = SnapshotBuilder.snapshot(k, event: r.index, walkPID: nil, walkVA: nil, previousCPUs: snaps.last?.cpus,
+                                                      previousTables: copies.last)
+                snaps.append(s); copies.append(t)
             }
             if Double(DispatchTime.now().uptimeNanoseconds &- started) / 1e9 > limits.maxSeconds {
                 stopped = "stopped at the time limit of \(Int(limits.maxSeconds)) s"
@@ -118,6 +133,8 @@ public final class Recording: @unchecked Sendable {
         self.stoppedEarly = stopped
         self.diagnostics = diag
         self.processNames = names
+        self.recorded = recordAll ? snaps : nil
+        self.tableCopies = recordAll ? copies : nil
         self.initialMetrics = initial ?? Metrics(timeNs: 0, freeKB: 0, availableKB: 0, faults: 0, majorFaults: 0,
                                                  tlbLookups: 0, tlbMisses: 0, swapPages: 0, rssKB: [:])
     }
@@ -128,6 +145,11 @@ public final class Recording: @unchecked Sendable {
     public func snapshot(event: Int, pid: Int32?, va: UInt64?) -> Snapshot? {
         guard !events.isEmpty else { return nil }
         let e = min(max(0, event), events.count - 1)
+        if let rec = recorded, let copies = tableCopies, e < rec.count {
+            var s = rec[e]
+            s.walk = copies[e].walk(in: s, pid: pid, va: va)
+            return s
+        }
         let w = e / Recording.window
         let key = "\(w)/\(pid.map(String.init) ?? "-")/\(va.map { String($0) } ?? "-")"
         lock.lock(); defer { lock.unlock() }
@@ -136,12 +158,14 @@ public final class Recording: @unchecked Sendable {
         let last = min(events.count - 1, first + Recording.window - 1)
         var snaps: [Snapshot] = []
         var previous: [CPUSnapshot]? = nil
+        var tables: PageTableCopy? = nil
         let runner = Runner(scenario: scenario, options: RunOptions(allowHostFiles: false))
         runner.onStep = { r, k in
             if r.index == first - 1 { previous = SnapshotBuilder.cpus(k, previous: nil) }
             if r.index >= first {
-                let s = SnapshotBuilder.snapshot(k, event: r.index, names: [:], walkPID: pid, walkVA: va, previousCPUs: previous)
-                previous = s.cpus
+                let (s, t) = SnapshotBuilder.snapshot(k, event: r.index, walkPID: pid, walkVA: va, previousCPUs: previous,
+                                                      previousTables: tables)
+                previous = s.cpus; tables = t
                 snaps.append(s)
             }
             return r.index < last

@@ -59,6 +59,8 @@ public struct ProcessSnapshot: Codable, Sendable, Equatable {
     public var state: String
     public var rssKB: Int
     public var minFlt: Int, majFlt: Int
+    /// The frame of its top-level page table (CR3 when it runs); 0 once it has no mm.
+    public var pgd: UInt64
     public var vmas: [VMASnapshot]
 }
 
@@ -198,30 +200,10 @@ public enum SnapshotBuilder {
             }
             out.append(ProcessSnapshot(pid: pid, name: names[pid] ?? t.comm, state: state,
                                        rssKB: (t.state.isAlive ? t.mm?.rss.total ?? 0 : 0) * Int(MMCore.PAGE_SIZE / 1024),
-                                       minFlt: t.minFlt, majFlt: t.majFlt, vmas: vmas))
+                                       minFlt: t.minFlt, majFlt: t.majFlt,
+                                       pgd: t.state.isAlive ? t.mm?.pgd.raw ?? 0 : 0, vmas: vmas))
         }
         return out
-    }
-
-    /// Returns the page walk of `va` in the page tables of process `pid`, or nil when there is no
-    /// such live process with an mm.
-    public static func walk(_ k: Kernel, pid: Int32, va: UInt64) -> WalkSnapshot? {
-        guard let t = k.task(pid), t.state.isAlive, let mm = t.mm else { return nil }
-        let w = WalkExplanation(pgd: mm.pgd, va: VirtAddr(va), mem: k.phys)
-        let levels = w.steps.map { s -> WalkLevelSnapshot in
-            let outcome: String
-            switch s.outcome {
-            case .nextTable: outcome = "next"
-            case .leaf: outcome = "leaf"
-            case .notPresent: outcome = "not present"
-            case .reservedBit: outcome = "reserved"
-            }
-            return WalkLevelSnapshot(level: s.level.name, table: s.table.raw, index: s.index, entry: s.entry.raw,
-                                     bits: s.entry.description, outcome: outcome)
-        }
-        var pa: UInt64? = nil
-        if case .translated(let p, _) = w.stop { pa = p.raw }
-        return WalkSnapshot(pid: pid, va: va, levels: levels, physAddr: pa, lines: w.lines)
     }
 
     /// Returns the TLB contents of every CPU, marking entries new since `previous` (the same CPUs'
@@ -250,37 +232,55 @@ public enum SnapshotBuilder {
         }
     }
 
-    /// Returns the use letter of frame `i` (see `PhysSnapshot.cells`).
-    static func use(_ mm: MemMap, _ i: Int) -> Character {
-        let f = mm.flags[i]
-        if f.contains(.reserved) { return "k" }
-        if f.contains(.pageTable) { return "p" }
-        if f.contains(.slab) { return "s" }
-        if f.contains(.anon) || f.contains(.swapbacked) { return "a" }
-        if f.contains(.lru) || f.contains(.mappedtodisk) || f.contains(.uptodate) { return "c" }
-        if f.contains(.buddy) || mm.refcount[i] == 0 { return "f" }
-        return "k"
-    }
+    /// The use letters of `PhysSnapshot.cells`, by code.
+    static let useLetters: [UInt8] = Array("fackpso".utf8)
 
-    /// Returns the physical-memory panel with at most `maxCells` cells.
-    public static func phys(_ k: Kernel, maxCells: Int = 4096) -> PhysSnapshot {
+    /// Returns the use code of a frame with flags `f` (raw bits) and reference count `refcount`:
+    /// an index into `useLetters` (see `PhysSnapshot.cells`). `phys` inlines the same tests.
+    static func useCode(_ f: UInt32, _ refcount: Int32) -> Int {
+        if f & reservedBit != 0 { return 3 }
+        if f & pageTableBit != 0 { return 4 }
+        if f & slabBit != 0 { return 5 }
+        if f & anonBits != 0 { return 1 }
+        if f & fileBits != 0 { return 2 }
+        if f & buddyBit != 0 || refcount == 0 { return 0 }
+        return 3
+    }
+    static let reservedBit = PageFlags.reserved.rawValue, pageTableBit = PageFlags.pageTable.rawValue
+    static let slabBit = PageFlags.slab.rawValue, buddyBit = PageFlags.buddy.rawValue
+    static let anonBits = PageFlags.anon.rawValue | PageFlags.swapbacked.rawValue
+    static let fileBits = PageFlags.lru.rawValue | PageFlags.mappedtodisk.rawValue | PageFlags.uptodate.rawValue
+
+    /// Returns the physical-memory panel with at most `maxCells` cells, and the frames that hold
+    /// page tables.
+    public static func phys(_ k: Kernel, maxCells: Int = 4096) -> (PhysSnapshot, [PFN]) {
         let p = k.phys
         let n = p.frameCount
         let per = max(1, (n + maxCells - 1) / max(1, maxCells))
-        var counts: [Character: Int] = [:]
-        var cells = ""
+        let flags = p.memMap.flags, refs = p.memMap.refcount
+        var counts = [Int](repeating: 0, count: 7)
+        var cellCounts = [Int](repeating: 0, count: 7)
+        var cells: [UInt8] = []
         cells.reserveCapacity(n / per + 1)
-        var cellCounts: [Character: Int] = [:]
-        for i in 0..<n {
-            let u = use(p.memMap, i)
-            counts[u, default: 0] += 1
-            cellCounts[u, default: 0] += 1
-            if (i + 1) % per == 0 || i == n - 1 {
-                // The most frequent use; ties go to the first in this order.
-                let order: [Character] = ["a", "c", "p", "s", "k", "o", "f"]
-                let best = order.max { (cellCounts[$0] ?? 0) < (cellCounts[$1] ?? 0) } ?? "f"
-                cells.append(best)
-                cellCounts.removeAll(keepingCapacity: true)
+        var tables: [PFN] = []
+        // The most frequent use of a cell wins; ties go to the first in this order.
+        let order = [1, 2, 4, 5, 3, 6, 0]
+        let rb = reservedBit, pb = pageTableBit, sb = slabBit, ab = anonBits, fb = fileBits, bb = buddyBit
+        var i = 0
+        while i < n {
+            // As useCode(), inlined: this loop runs over every frame of every event.
+            let f = flags[i].rawValue
+            let u = f & rb != 0 ? 3 : f & pb != 0 ? 4 : f & sb != 0 ? 5 : f & ab != 0 ? 1 : f & fb != 0 ? 2
+                : (f & bb != 0 || refs[i] == 0) ? 0 : 3
+            if u == 4 { tables.append(PFN(index: i)) }
+            counts[u] += 1
+            cellCounts[u] += 1
+            i += 1
+            if i % per == 0 || i == n {
+                var best = 0, bestCount = -1
+                for c in order where cellCounts[c] > bestCount { best = c; bestCount = cellCounts[c] }
+                cells.append(useLetters[best])
+                for c in 0..<7 { cellCounts[c] = 0 }
             }
         }
         let zones = p.zones.map { z in
@@ -289,8 +289,8 @@ public enum SnapshotBuilder {
                          freeByOrder: (0..<NR_PAGE_ORDERS).map { z.nrFree(order: $0) })
         }
         var c: [String: Int] = [:]
-        for (key, v) in counts { c[String(key)] = v }
-        return PhysSnapshot(frames: n, framesPerCell: per, cells: cells, counts: c, zones: zones)
+        for (code, v) in counts.enumerated() where v > 0 { c[String(UnicodeScalar(useLetters[code]))] = v }
+        return (PhysSnapshot(frames: n, framesPerCell: per, cells: String(decoding: cells, as: UTF8.self), counts: c, zones: zones), tables)
     }
 
     /// Returns the `free`/meminfo panel.
@@ -300,15 +300,84 @@ public enum SnapshotBuilder {
                             buffCacheKB: v.buffCache, availableKB: v.available, swapTotalKB: v.swapTotal, swapFreeKB: v.swapFree)
     }
 
-    /// Returns the whole snapshot of `k` after event `event`.
-    public static func snapshot(_ k: Kernel, event: Int, names: [Int32: String], walkPID: Int32?, walkVA: UInt64?,
-                                previousCPUs: [CPUSnapshot]?) -> Snapshot {
-        let procs = processes(k, names: names)
-        var w: WalkSnapshot? = nil
-        if let va = walkVA, let pid = walkPID ?? procs.first(where: { $0.state == "running" })?.pid {
-            w = walk(k, pid: pid, va: va)
+    /// Returns the whole snapshot of `k` after event `event`, with the walk of `walkVA` in process
+    /// `walkPID` (or the first running process) when an address is given; `previousCPUs` are the
+    /// CPUs after the event before, for the filled and evicted marks, and `previousTables` the page
+    /// tables then (to share unchanged copies). Also returns this event's page-table copy.
+    public static func snapshot(_ k: Kernel, event: Int, walkPID: Int32?, walkVA: UInt64?, previousCPUs: [CPUSnapshot]?,
+                                previousTables: PageTableCopy?) -> (Snapshot, PageTableCopy) {
+        let (ph, frames) = phys(k)
+        var s = Snapshot(event: event, processes: processes(k, names: [:]), walk: nil, cpus: cpus(k, previous: previousCPUs),
+                         phys: ph, free: free(k), notModelled: ["slab", "lru", "swap"])
+        let tables = PageTableCopy.take(k, frames: frames, previous: previousTables)
+        s.walk = tables.walk(in: s, pid: walkPID, va: walkVA)
+        return (s, tables)
+    }
+}
+
+/// A copy of every page-table frame of the machine after one event, so that the walk of any
+/// address can be drawn later without replaying the run. Unchanged tables share storage with the
+/// copy of the event before.
+public struct PageTableCopy: Sendable {
+    /// The 512 entries of each page-table frame, by frame number.
+    public var tables: [UInt64: [UInt64]] = [:]
+
+    /// Returns the copy of the page-table frames `frames` of `k`, reusing the arrays of
+    /// `previous` where a table did not change.
+    public static func take(_ k: Kernel, frames: [PFN], previous: PageTableCopy?) -> PageTableCopy {
+        var copy = PageTableCopy()
+        let contents = k.phys.contents
+        for f in frames {
+            var words = [UInt64](repeating: 0, count: 512)
+            for i in 0..<512 { words[i] = contents.readWord(f, i) }
+            if let old = previous?.tables[f.raw], old == words { copy.tables[f.raw] = old } else { copy.tables[f.raw] = words }
         }
-        return Snapshot(event: event, processes: procs, walk: w, cpus: cpus(k, previous: previousCPUs),
-                        phys: phys(k), free: free(k), notModelled: ["slab", "lru", "swap"])
+        return copy
+    }
+
+    /// Returns the walk of `va` in process `pid` (or the first running process) of snapshot `s`,
+    /// or nil when no address is given or the process has no page tables.
+    public func walk(in s: Snapshot, pid: Int32?, va: UInt64?) -> WalkSnapshot? {
+        guard let va = va,
+              let p = pid.flatMap({ pid in s.processes.first { $0.pid == pid } }) ?? s.processes.first(where: { $0.state == "running" }),
+              p.pgd != 0 else { return nil }
+        return walk(pid: p.pid, pgd: p.pgd, va: va)
+    }
+
+    /// Returns the x86-64 four-level walk of `va` from the table in frame `pgd`, as the MMU does
+    /// it (a huge entry at PUD or PMD level ends the walk), without changing anything; the result
+    /// has the form the page draws. Linux: the hardware walk, cf. walk() in
+    /// MMCore's HardwareWalker.
+    public func walk(pid: Int32, pgd: UInt64, va: UInt64) -> WalkSnapshot {
+        let split = VASplit(VirtAddr(va))
+        var lines = [split.description]
+        var levels: [WalkLevelSnapshot] = []
+        var table = pgd
+        var pa: UInt64? = nil
+        if !split.isCanonical {
+            lines.append("=> #GP: non-canonical address")
+            return WalkSnapshot(pid: pid, va: va, levels: [], physAddr: nil, lines: lines)
+        }
+        for level in PageTableLevel.allCases {
+            let index = level.index(of: VirtAddr(va))
+            let raw = tables[table]?[index] ?? 0
+            let e = PTE(raw: raw)
+            let outcome: String
+            let leaf = e.isPresent && (level == .pte || (level != .pgd && e.isHuge))
+            if !e.isPresent { outcome = "not present" } else if leaf { outcome = "leaf" } else { outcome = "next" }
+            levels.append(WalkLevelSnapshot(level: level.name, table: table, index: index, entry: raw, bits: e.description, outcome: outcome))
+            lines.append("\(level.name)  table 0x\(String(table, radix: 16))[\(index)] = \(e.description) -> \(outcome)")
+            if !e.isPresent { lines.append("=> page fault: \(level.name) entry not present"); break }
+            if leaf {
+                let shift: UInt64 = level == .pte ? 12 : level == .pmd ? 21 : 30
+                let mask: UInt64 = (1 << shift) - 1
+                let p = ((e.pfn.raw << 12) & ~mask) | (va & mask)
+                pa = p
+                lines.append("=> 0x\(String(p, radix: 16)) (\(level == .pte ? "4K" : level == .pmd ? "2M" : "1G") page, R\(e.isWritable ? "W" : "")\(e.isNX ? "" : "X") \(e.isUser ? "user" : "kernel"))")
+                break
+            }
+            table = e.pfn.raw
+        }
+        return WalkSnapshot(pid: pid, va: va, levels: levels, physAddr: pa, lines: lines)
     }
 }

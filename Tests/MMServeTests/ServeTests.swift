@@ -253,6 +253,22 @@ final class RecordingReportTests: XCTestCase {
         }
     }
 
+    func testRecordedAndReplayedSnapshotsAgree() throws {
+        // fork-cow: two processes, copy-on-write faults, TLB fills and flushes.
+        let source = try XCTUnwrap(Examples.named("fork-cow")).source
+        let kept = try Recording(source: source, file: "f.mmsim")
+        let replayed = try Recording(source: source, file: "f.mmsim", limits: RunLimits(recordAllSteps: 0))
+        XCTAssertEqual(kept.events, replayed.events)
+        let first = try XCTUnwrap(kept.snapshot(event: 0, pid: nil, va: nil))
+        let heap = try XCTUnwrap(first.processes[0].vmas.first { $0.name == "[stack]" })
+        for e in [0, 1, 2, 5, kept.events.count - 1] {
+            XCTAssertEqual(kept.snapshot(event: e, pid: nil, va: nil), replayed.snapshot(event: e, pid: nil, va: nil), "event \(e)")
+            let a = kept.snapshot(event: e, pid: first.processes[0].pid, va: heap.end - 8)
+            XCTAssertEqual(a, replayed.snapshot(event: e, pid: first.processes[0].pid, va: heap.end - 8), "walk at event \(e)")
+            XCTAssertEqual(a?.walk?.levels.count, 4)
+        }
+    }
+
     func testBandLayoutBreaksBigHoles() {
         let v = [VMASnapshot(start: 0x400000, end: 0x401000, perms: "r-xp", name: "a", rssPages: 1),
                  VMASnapshot(start: 0x402000, end: 0x404000, perms: "rw-p", name: "b", rssPages: 2),
