@@ -13,6 +13,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // Release builds drop the dynamic exclusivity checks on the hot path (TLB lookup, walk,
@@ -29,6 +30,7 @@ let package = Package(
         .target(name: "MMServe", dependencies: [
             "MMCore", "MMProcFS", "MMScenario",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
         ], resources: [.copy("Resources")], swiftSettings: [
             .swiftLanguageMode(.v5),
             // Snapshots classify every frame after every event: optimised even in debug builds.

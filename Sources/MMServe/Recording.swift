@@ -212,7 +212,7 @@ public struct Timeline: Codable, Sendable, Equatable {
     public var timeNs: [UInt64]
     public var freeKB: [UInt64], availableKB: [UInt64]
     public var faults: [UInt64], majorFaults: [UInt64]
-    /// STLB misses per data-TLB lookup over each point's interval (0 when no lookups).
+    /// STLB misses per L1 TLB lookup over each point's interval (0 when no lookups).
     public var tlbMissRate: [Double]
     public var swapPages: [UInt64]
     /// RSS in KiB per pid, one value per point (0 before the process exists and after it dies).

@@ -110,7 +110,7 @@ public enum SVGCharts {
                 let colour = v.perms.contains("x") ? "#f3a712" : v.perms.contains("w") ? "#e4572e" : v.perms.hasPrefix("r") ? "#669bbc" : "#cccccc"
                 s += "<rect x=\"\(String(format: "%.1f", piece.x))\" y=\"10\" width=\"\(String(format: "%.1f", piece.w))\" height=\"30\" fill=\"\(colour)\" stroke=\"#333\" stroke-width=\"0.5\">"
                 s += "<title>\(hex(v.start))-\(hex(v.end)) \(v.perms) \(htmlEscape(v.name)) (\((v.end &- v.start) >> 10) kB, \(v.rssPages) pages resident)</title></rect>"
-                if piece.w > 40 {
+                if piece.w > 90 {
                     s += "<text x=\"\(String(format: "%.1f", piece.x + 2))\" y=\"54\" class=\"vmalabel\">\(v.perms) \(htmlEscape(String(v.name.split(separator: "/").last ?? "")))</text>"
                 }
             }
@@ -174,12 +174,12 @@ public enum Report {
         b += "<h2>Timelines</h2>\n<div class=\"charts\">\n"
         let pids = t.rss.keys.sorted { (Int($0) ?? 0) < (Int($1) ?? 0) }
         b += SVGCharts.lineChart(id: "chart-rss", title: "RSS per process", unit: "kB",
-                                 series: pids.map { ("\(t.processes[$0] ?? $0) (\($0))", t.rss[$0]!.map(Double.init)) }) + "\n"
+                                 series: pids.map { ("\(t.processes[$0] ?? $0) (\($0))", t.rss[$0]!.map { Double($0) }) }) + "\n"
         b += SVGCharts.lineChart(id: "chart-free", title: "Free and available memory", unit: "kB",
-                                 series: [("free", t.freeKB.map(Double.init)), ("available", t.availableKB.map(Double.init))]) + "\n"
+                                 series: [("free", t.freeKB.map { Double($0) }), ("available", t.availableKB.map { Double($0) })]) + "\n"
         b += SVGCharts.lineChart(id: "chart-faults", title: "Page faults (cumulative)", unit: "",
-                                 series: [("pgfault", t.faults.map(Double.init)), ("pgmajfault", t.majorFaults.map(Double.init))]) + "\n"
-        b += SVGCharts.lineChart(id: "chart-tlb", title: "TLB miss rate (STLB misses per dTLB lookup)", unit: "%",
+                                 series: [("pgfault", t.faults.map { Double($0) }), ("pgmajfault", t.majorFaults.map { Double($0) })]) + "\n"
+        b += SVGCharts.lineChart(id: "chart-tlb", title: "TLB miss rate (STLB misses per L1 TLB lookup)", unit: "%",
                                  series: [("miss rate", t.tlbMissRate)]) + "\n"
         b += "</div>\n"
         if let s = last {

@@ -1,6 +1,7 @@
 /// `mmsim serve`: the HTTP API and the single page of the web visualizer (Hummingbird).
 import Foundation
 import Hummingbird
+import Logging
 import MMCore
 import MMScenario
 
@@ -191,11 +192,15 @@ func summary(_ id: String, _ r: Recording) -> RunSummary {
 }
 
 /// Runs the visualizer's server on `host`:`port` until it is stopped; `onListening` gets the
-/// bound port (useful with port 0). Throws when the address cannot be bound.
-public func runServer(host: String = "127.0.0.1", port: Int, limits: RunLimits = RunLimits(),
+/// bound port (useful with port 0); the server logs at `logLevel` and above to standard error.
+/// Throws when the address cannot be bound.
+public func runServer(host: String = "127.0.0.1", port: Int, limits: RunLimits = RunLimits(), logLevel: Logger.Level = .warning,
                       onListening: @escaping @Sendable (Int) -> Void) async throws {
+    var logger = Logger(label: "mmsim", factory: { StreamLogHandler.standardError(label: $0) })
+    logger.logLevel = logLevel
     let app = Application(router: buildRouter(limits: limits),
                           configuration: .init(address: .hostname(host, port: port), serverName: "mmsim"),
-                          onServerRunning: { channel in onListening(channel.localAddress?.port ?? port) })
+                          onServerRunning: { channel in onListening(channel.localAddress?.port ?? port) },
+                          logger: logger)
     try await app.runService()
 }

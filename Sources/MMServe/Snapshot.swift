@@ -32,8 +32,8 @@ public struct Metrics: Codable, Sendable, Equatable {
     public var freeKB: UInt64, availableKB: UInt64
     /// Cumulative page faults (pgfault) and major faults (pgmajfault).
     public var faults: UInt64, majorFaults: UInt64
-    /// Cumulative data-TLB lookups and misses summed over the CPUs (L1 dTLB accesses; a miss is an
-    /// STLB miss too, i.e. a page walk).
+    /// Cumulative TLB lookups (L1 dTLB and iTLB accesses) and STLB misses (page walks), summed
+    /// over the CPUs.
     public var tlbLookups: Int, tlbMisses: Int
     /// Cumulative swap traffic in pages (pswpin + pswpout); 0 until the model has swap.
     public var swapPages: UInt64
@@ -164,7 +164,7 @@ public enum SnapshotBuilder {
         var lookups = 0, misses = 0
         for c in k.cpus {
             let s = c.mmu.stats
-            lookups &+= s.l1dHits &+ s.l1dMisses
+            lookups &+= s.l1dHits &+ s.l1dMisses &+ s.l1iHits &+ s.l1iMisses
             misses &+= s.stlbMisses
         }
         var rss: [String: Int] = [:]

@@ -45,7 +45,7 @@ def start_server():
 def make_driver():
     o = Options()
     o.binary_location = "/usr/bin/chromium"
-    for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1600", "--disable-dev-shm-usage"]:
+    for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1800", "--disable-dev-shm-usage"]:
         o.add_argument(a)
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=o)
 
@@ -96,7 +96,9 @@ class Page:
 
     def shot(self, id_, name):
         os.makedirs(SHOTS, exist_ok=True)
-        self.d.find_element(By.ID, id_).screenshot(os.path.join(SHOTS, name + ".png"))
+        e = self.d.find_element(By.ID, id_)
+        self.d.execute_script("arguments[0].scrollIntoView(true);", e)
+        e.screenshot(os.path.join(SHOTS, name + ".png"))
 
 
 def test_every_example_loads_and_steps(pg):

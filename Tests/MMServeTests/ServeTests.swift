@@ -27,7 +27,7 @@ final class TestServer: @unchecked Sendable {
 
     init(limits: RunLimits) async throws {
         let (stream, cont) = AsyncStream<Int>.makeStream()
-        task = _Concurrency.Task { try await runServer(port: 0, limits: limits) { cont.yield($0) } }
+        task = _Concurrency.Task { try await runServer(port: 0, limits: limits, logLevel: .critical) { cont.yield($0) } }
         var it = stream.makeAsyncIterator()
         let port = await it.next() ?? 0
         base = "http://127.0.0.1:\(port)"
@@ -248,6 +248,11 @@ final class RecordingReportTests: XCTestCase {
         XCTAssertTrue(html.contains("<pre id=\"free\">\(printed)</pre>"), html)
         let rss = r.events[3].metrics.rssKB.values.first!
         XCTAssertTrue(html.contains("data-last=\"\(rss)\">small ("), "RSS legend")
+        let m = r.events[3].metrics
+        XCTAssertTrue(html.contains("data-last=\"\(m.freeKB)\">free \(m.freeKB) kB<"), "free legend")
+        XCTAssertTrue(html.contains("data-last=\"\(m.availableKB)\">available \(m.availableKB) kB<"), "available legend")
+        XCTAssertTrue(html.contains("data-last=\"\(m.faults)\">pgfault \(m.faults)<"), "fault legend")
+        XCTAssertGreaterThan(m.faults, 16)
         for id in ["chart-rss", "chart-free", "chart-faults", "chart-tlb", "physmap", "buddy"] {
             XCTAssertTrue(html.contains("<svg id=\"\(id)\""), id)
         }

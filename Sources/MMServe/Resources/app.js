@@ -162,7 +162,7 @@ function drawProcesses(s) {
     r.appendChild(el("svg:title", {}, `${hex(v.start)}-${hex(v.end)} ${v.perms} ${v.name} (${(v.end - v.start) / 1024} kB, ${v.rssPages} resident pages)`));
     r.addEventListener("click", () => setWalk(hex(v.start)));
     svg.appendChild(r);
-    if (piece.w > 40) svg.appendChild(el("svg:text", {x: piece.x + 2, y: 52, "font-size": 10}, `${v.perms} ${v.name.split("/").pop()}`));
+    if (piece.w > 90) svg.appendChild(el("svg:text", {x: piece.x + 2, y: 52, "font-size": 10}, `${v.perms} ${v.name.split("/").pop()}`));
   }
   band.appendChild(svg);
   const t = el("table", {class: "grid"});
@@ -292,18 +292,18 @@ function drawTimelines() {
     ["tl-free", "free and available (kB)", [["free", t.freeKB], ["available", t.availableKB]]],
     ["tl-faults", "page faults (cumulative)", [["pgfault", t.faults], ["pgmajfault", t.majorFaults]]],
     ["tl-swap", "swap traffic (pages)", [["pswpin+pswpout", t.swapPages]]],
-    ["tl-tlb", "TLB miss rate", [["STLB misses / lookups", t.tlbMissRate]]],
+    ["tl-tlb", "TLB miss rate", [["STLB misses / lookups", t.tlbMissRate]], "%"],
   ];
-  v.replaceChildren(...charts.map(([id, title, series]) => lineChart(id, title, series, t)));
+  v.replaceChildren(...charts.map(([id, title, series, unit]) => lineChart(id, title, series, t, unit)));
 }
 
-function lineChart(id, title, series, t) {
+function lineChart(id, title, series, t, unit) {
   const W = 420, H = 130, L = 60, R = 10, T = 18, B = 14;
   const n = t.event.length;
   const maxY = Math.max(1e-9, ...series.flatMap(([, vals]) => vals));
   const svg = el("svg:svg", {width: W, height: H, id, class: "timeline"});
   svg.appendChild(el("svg:text", {x: 2, y: 12, "font-size": 11, "font-weight": "bold"}, title));
-  svg.appendChild(el("svg:text", {x: L - 3, y: T + 8, "font-size": 9, "text-anchor": "end"}, maxY < 1 ? (maxY * 100).toFixed(1) + "%" : String(Math.round(maxY))));
+  svg.appendChild(el("svg:text", {x: L - 3, y: T + 8, "font-size": 9, "text-anchor": "end"}, unit === "%" ? (maxY * 100).toFixed(1) + "%" : String(Math.round(maxY))));
   const xOf = (j) => L + (n > 1 ? j / (n - 1) : 0) * (W - L - R);
   series.forEach(([name, vals], k) => {
     const pts = vals.map((y, j) => `${xOf(j).toFixed(1)},${(H - B - (y / maxY) * (H - T - B)).toFixed(1)}`).join(" ");
