@@ -19,7 +19,7 @@ struct ServeCommand: ParsableCommand {
           mmsim serve --port 9000
         """)
 
-    @Option(name: .long, help: "Address to listen on (default 127.0.0.1: this machine only).")
+    @Option(name: .long, help: "Address to listen on; 127.0.0.1 serves this machine only.")
     var host = "127.0.0.1"
     @Option(name: .long, help: "Port to listen on (0 = any free port).")
     var port = 8080

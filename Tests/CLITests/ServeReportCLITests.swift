@@ -6,6 +6,13 @@ import FoundationNetworking
 
 /// `mmsim report` and `mmsim serve` through the built binary.
 extension GoldenTests {
+    func testServeAndReportHelp() throws {
+        XCTAssertEqual(try check("help-serve", ["serve", "--help"]), 0)
+        XCTAssertEqual(try check("help-report", ["report", "--help"]), 0)
+        // A bad port is bad input.
+        XCTAssertEqual(try check("serve-bad-port", ["serve", "--port", "70000"]), 2)
+    }
+
     func testReportWritesASelfContainedFile() throws {
         let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("mmsim-report-\(UUID().uuidString).html")
         defer { try? FileManager.default.removeItem(at: tmp) }
