@@ -36,6 +36,8 @@ public struct StepReport: Sendable {
     public var output: [String], narration: [String], kernelLog: [String]
     /// The pid of the process the step acted on, if any, and the selected CPU.
     public var pid: Int32?, cpu: Int
+    /// The scenario's name of each process it started (`spawn ... as NAME`, `fork as NAME`), by pid.
+    public var names: [Int32: String]
 }
 
 /// Exit statuses of `mmsim`.
@@ -208,7 +210,9 @@ public final class Runner {
             if let hook = onStep {
                 let report = StepReport(index: index, line: st.line, column: st.column, text: st.text, result: stepResult.rawValue,
                                         output: stepLines, narration: narration, kernelLog: newLog,
-                                        pid: current?.task.map { $0.pid }, cpu: selectedCPU)
+                                        pid: current?.task.map { $0.pid }, cpu: selectedCPU,
+                                        names: Dictionary(procs.compactMap { p in p.task.map { ($0.pid, p.name) } },
+                                                          uniquingKeysWith: { first, _ in first }))
                 if !hook(report, k) { break }
             }
             if failure != nil { break }

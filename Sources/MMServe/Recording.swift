@@ -54,7 +54,7 @@ public final class Recording: @unchecked Sendable {
     /// The runner's exit status and its diagnostics (a failed expectation, say).
     public let exitStatus: Int32
     public let diagnostics: String
-    /// The command name of every user process seen, by pid.
+    /// The name of every user process seen, by pid: the scenario's name, else its command name.
     public let processNames: [String: String]
     /// Number of CPUs of the machine.
     public var cpuCount: Int { scenario.machine.cpus }
@@ -113,10 +113,10 @@ public final class Recording: @unchecked Sendable {
                                       output: r.output, narration: r.narration, kernelLog: r.kernelLog, pid: r.pid, cpu: r.cpu,
                                       metrics: SnapshotBuilder.metrics(k)))
             for p in events[events.count - 1].metrics.rssKB.keys where names[p] == nil {
-                names[p] = Int32(p).flatMap { k.task($0)?.comm } ?? p
+                names[p] = Int32(p).flatMap { r.names[$0] ?? k.task($0)?.comm } ?? p
             }
             if recordAll {
-                let (s, t) = SnapshotBuilder.snapshot(k, event: r.index, walkPID: nil, walkVA: nil, previousCPUs: snaps.last?.cpus,
+                let (s, t) = SnapshotBuilder.snapshot(k, event: r.index, names: r.names, walkPID: nil, walkVA: nil, previousCPUs: snaps.last?.cpus,
                                                       previousTables: copies.last)
                 snaps.append(s); copies.append(t)
             }
@@ -163,7 +163,7 @@ public final class Recording: @unchecked Sendable {
         runner.onStep = { r, k in
             if r.index == first - 1 { previous = SnapshotBuilder.cpus(k, previous: nil) }
             if r.index >= first {
-                let (s, t) = SnapshotBuilder.snapshot(k, event: r.index, walkPID: pid, walkVA: va, previousCPUs: previous,
+                let (s, t) = SnapshotBuilder.snapshot(k, event: r.index, names: r.names, walkPID: pid, walkVA: va, previousCPUs: previous,
                                                       previousTables: tables)
                 previous = s.cpus; tables = t
                 snaps.append(s)

@@ -300,14 +300,14 @@ public enum SnapshotBuilder {
                             buffCacheKB: v.buffCache, availableKB: v.available, swapTotalKB: v.swapTotal, swapFreeKB: v.swapFree)
     }
 
-    /// Returns the whole snapshot of `k` after event `event`, with the walk of `walkVA` in process
+    /// Returns the whole snapshot of `k` after event `event` (processes named by `names`), with the walk of `walkVA` in process
     /// `walkPID` (or the first running process) when an address is given; `previousCPUs` are the
     /// CPUs after the event before, for the filled and evicted marks, and `previousTables` the page
     /// tables then (to share unchanged copies). Also returns this event's page-table copy.
-    public static func snapshot(_ k: Kernel, event: Int, walkPID: Int32?, walkVA: UInt64?, previousCPUs: [CPUSnapshot]?,
+    public static func snapshot(_ k: Kernel, event: Int, names: [Int32: String], walkPID: Int32?, walkVA: UInt64?, previousCPUs: [CPUSnapshot]?,
                                 previousTables: PageTableCopy?) -> (Snapshot, PageTableCopy) {
         let (ph, frames) = phys(k)
-        var s = Snapshot(event: event, processes: processes(k, names: [:]), walk: nil, cpus: cpus(k, previous: previousCPUs),
+        var s = Snapshot(event: event, processes: processes(k, names: names), walk: nil, cpus: cpus(k, previous: previousCPUs),
                          phys: ph, free: free(k), notModelled: ["slab", "lru", "swap"])
         let tables = PageTableCopy.take(k, frames: frames, previous: previousTables)
         s.walk = tables.walk(in: s, pid: walkPID, va: walkVA)

@@ -264,6 +264,9 @@ final class RecordingReportTests: XCTestCase {
         let kept = try Recording(source: source, file: "f.mmsim")
         let replayed = try Recording(source: source, file: "f.mmsim", limits: RunLimits(recordAllSteps: 0))
         XCTAssertEqual(kept.events, replayed.events)
+        // Processes carry the scenario's names (the child's comm is still "parent").
+        XCTAssertEqual(kept.snapshot(event: kept.events.count - 1, pid: nil, va: nil)?.processes.map(\.name), ["parent", "child"])
+        XCTAssertEqual(Set(kept.processNames.values), ["parent", "child"])
         let first = try XCTUnwrap(kept.snapshot(event: 0, pid: nil, va: nil))
         let heap = try XCTUnwrap(first.processes[0].vmas.first { $0.name == "[stack]" })
         for e in [0, 1, 2, 5, kept.events.count - 1] {
