@@ -22,7 +22,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 MMSIM, SHOTS = sys.argv[1], sys.argv[2]
-WAIT = 60  # seconds an explicit wait may take (debug builds on a shared 2-core machine)
+WAIT = 180  # seconds an explicit wait may take (debug builds on a shared 2-core machine)
 
 SMALL = """machine ram=256M
 spawn /bin/small as small
@@ -34,11 +34,13 @@ free
 
 def start_server():
     """Starts `mmsim serve --port 0` and returns (process, base URL) once it listens."""
-    p = subprocess.Popen([MMSIM, "serve", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    os.makedirs(SHOTS, exist_ok=True)
+    log = open(os.path.join(SHOTS, "server.log"), "w")
+    p = subprocess.Popen([MMSIM, "serve", "--port", "0", "--max-seconds", "600"], stdout=subprocess.PIPE, stderr=log, text=True)
     line = p.stdout.readline()
     if "listening on" not in line:
         p.kill()
-        raise RuntimeError("server did not start: " + line + p.stderr.read())
+        raise RuntimeError("server did not start: " + line + open(os.path.join(SHOTS, "server.log")).read())
     return p, line.split("listening on ")[1].strip().rstrip("/")
 
 
