@@ -3,6 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "mmsim",
+    platforms: [.macOS(.v14)],
     products: [
         .library(name: "MMCore", targets: ["MMCore"]),
         .library(name: "MMProcFS", targets: ["MMProcFS"]),
@@ -11,6 +12,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // Release builds drop the dynamic exclusivity checks on the hot path (TLB lookup, walk,
@@ -23,8 +26,18 @@ let package = Package(
         .target(name: "MMProcFS", dependencies: ["MMCore"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "MMScenario", dependencies: ["MMCore", "MMProcFS"],
                 resources: [.copy("Examples")], swiftSettings: [.swiftLanguageMode(.v5)]),
-        .executableTarget(name: "mmsim", dependencies: [
+        // The web visualizer (`mmsim serve`) and the self-contained HTML reports (`mmsim report`).
+        .target(name: "MMServe", dependencies: [
             "MMCore", "MMProcFS", "MMScenario",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+        ], resources: [.copy("Resources")], swiftSettings: [
+            .swiftLanguageMode(.v5),
+            // Snapshots classify every frame after every event: optimised even in debug builds.
+            .unsafeFlags(["-O"], .when(configuration: .debug)),
+        ]),
+        .executableTarget(name: "mmsim", dependencies: [
+            "MMCore", "MMProcFS", "MMScenario", "MMServe",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: [.swiftLanguageMode(.v5)]),
         .executableTarget(name: "mmsim-bench", dependencies: ["MMCore"], path: "Benchmarks/mmsim-bench",
@@ -32,6 +45,8 @@ let package = Package(
         .testTarget(name: "MMCoreTests", dependencies: ["MMCore"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "MMProcFSTests", dependencies: ["MMCore", "MMProcFS"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "MMScenarioTests", dependencies: ["MMCore", "MMProcFS", "MMScenario"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .testTarget(name: "MMServeTests", dependencies: ["MMCore", "MMScenario", "MMServe"],
+                    swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "CLITests", dependencies: ["mmsim"], resources: [.copy("Golden")], swiftSettings: [.swiftLanguageMode(.v5)]),
     ]
 )

@@ -21,6 +21,25 @@ public struct RunOptions: Sendable, Equatable {
     }
 }
 
+/// What the runner reports to `Runner.onStep` after each step (for embedders such as the web
+/// visualizer): the step, how it ended, and what it printed.
+public struct StepReport: Sendable {
+    /// 0-based index of the step among the scenario's steps.
+    public var index: Int
+    /// 1-based source line and column of the step.
+    public var line: Int, column: Int
+    /// The step's source text.
+    public var text: String
+    /// `ok`, `error`, `skipped`, `killed`, `panic` or `failed`.
+    public var result: String
+    /// The lines the step printed, its `--explain` narration (when enabled) and its new kernel log lines.
+    public var output: [String], narration: [String], kernelLog: [String]
+    /// The pid of the process the step acted on, if any, and the selected CPU.
+    public var pid: Int32?, cpu: Int
+    /// The scenario's name of each process it started (`spawn ... as NAME`, `fork as NAME`), by pid.
+    public var names: [Int32: String]
+}
+
 /// Exit statuses of `mmsim`.
 public enum ExitStatus {
     /// The scenario ran to its end.
@@ -86,6 +105,10 @@ public final class Runner {
     var reported: Set<PID> = []
     var stepResult = StepResult.ok
     var jsonSteps: [JSON] = []
+
+    /// Called after each step with its report and the kernel; returning false ends the run after
+    /// that step (embedders use it for step and time limits). Nil by default.
+    public var onStep: ((StepReport, Kernel) -> Bool)?
 
     public init(scenario: Scenario, options: RunOptions = RunOptions()) {
         self.scenario = scenario
@@ -187,6 +210,14 @@ public final class Runner {
                 text += newLog.map { $0 + "\n" }.joined()
                 if let h = haltNote { text += h + "\n" }
                 if !text.isEmpty { out(text) }
+            }
+            if let hook = onStep {
+                let report = StepReport(index: index, line: st.line, column: st.column, text: st.text, result: stepResult.rawValue,
+                                        output: stepLines, narration: narration, kernelLog: newLog,
+                                        pid: current?.task.map { $0.pid }, cpu: selectedCPU,
+                                        names: Dictionary(procs.compactMap { p in p.task.map { ($0.pid, p.name) } },
+                                                          uniquingKeysWith: { first, _ in first }))
+                if !hook(report, k) { break }
             }
             if failure != nil { break }
         }

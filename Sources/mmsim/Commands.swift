@@ -29,7 +29,8 @@ struct MMSim: ParsableCommand {
         """,
         subcommands: [Run.self, ExampleCommand.self, Check.self, PolicyCommand.self,
                       TranslateCommand.self, ExerciseCommand.self, PageTableCostCommand.self,
-                      NoMMUCommand.self, SegmentationCommand.self],
+                      NoMMUCommand.self, SegmentationCommand.self,
+                      ServeCommand.self, ReportCommand.self],
         defaultSubcommand: ExampleCommand.self)
 }
 
