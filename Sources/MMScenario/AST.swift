@@ -46,7 +46,7 @@ enum ProcRef: Equatable {
 
 /// What `show`/`cat` prints.
 enum ShowWhat: String, Equatable, CaseIterable {
-    case maps, smaps, status, vmas, meminfo, buddyinfo, vmstat, dmesg, tlb, mm, auxv, ps, interrupts, cache
+    case maps, smaps, status, vmas, meminfo, buddyinfo, vmstat, dmesg, tlb, mm, auxv, ps, interrupts, cache, swaps
     case smapsRollup = "smaps_rollup", oomScore = "oom_score", oomScoreAdj = "oom_score_adj"
     /// pmap(1) and pmap -x.
     case pmap, pmapExtended = "pmap-x"
@@ -148,6 +148,9 @@ enum Command {
     case msync(Expr, Expr, MsyncFlags)
     /// sync(2).
     case sync
+    /// `swapon PATH [priority N]` and `swapoff PATH`.
+    case swapon(String, Int?)
+    case swapoff(String)
 
     /// Whether the step is something the current process does (skipped once it is dead).
     var isProcessStep: Bool {

@@ -140,6 +140,21 @@ struct ParserState {
         case "sync":
             try done()
             command = .sync
+        case "swapon":
+            let path = try word("swap file or partition path")
+            var prio: Int? = nil
+            if let kw = args.popFirst() {
+                guard kw.text == "priority" else { throw LineError(column: kw.column, message: "expected 'priority N', found '\(kw.text)'") }
+                guard let v = args.popFirst() else { throw LineError(column: endColumn, message: "'priority' needs a number 0...32767") }
+                guard let n = Int(v.text), (0...32767).contains(n) else { throw LineError(column: v.column, message: "swap priority '\(v.text)' is not a number in 0...32767") }
+                prio = n
+            }
+            try done()
+            command = .swapon(path.text, prio)
+        case "swapoff":
+            let path = try word("swap file or partition path")
+            try done()
+            command = .swapoff(path.text)
         case "kthread":
             let n = try word("kernel thread name")
             try checkNewProcessName(n)
@@ -520,11 +535,12 @@ struct ParserState {
 
     /// Returns the `show` command equivalent to `cat PATH`; throws for unsupported files.
     func parseCat(_ t: Token) throws -> Command {
-        let supported = "supported: /proc/meminfo, /proc/buddyinfo, /proc/vmstat, /proc/interrupts, "
+        let supported = "supported: /proc/meminfo, /proc/buddyinfo, /proc/vmstat, /proc/swaps, /proc/interrupts, "
             + ShowWhat.procFiles.map { "/proc/PID/" + $0.rawValue }.joined(separator: ", ") + " (PID = self, a number or a process name)"
         switch t.text {
         case "/proc/meminfo": return .show(.meminfo, .current, catPath: t.text)
         case "/proc/vmstat": return .show(.vmstat, .current, catPath: t.text)
+        case "/proc/swaps": return .show(.swaps, .current, catPath: t.text)
         case "/proc/buddyinfo": return .show(.buddyinfo, .current, catPath: t.text)
         case "/proc/interrupts": return .show(.interrupts, .current, catPath: t.text)
         default: break
@@ -749,6 +765,7 @@ struct ParserState {
         ("vm.max_map_count", 0...Int64(Int32.max)), ("vm.oom_kill_allocating_task", 0...1),
         ("kernel.randomize_va_space", 0...2),
         ("vm.drop_caches", 1...4),
+        ("vm.swappiness", 0...200), ("vm.page-cluster", 0...31),
     ]
 
     /// Returns one `vm.NAME[=VALUE]` setting; throws for an unknown name or a value out of range.

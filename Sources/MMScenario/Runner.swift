@@ -421,6 +421,21 @@ public final class Runner {
         case .msync(let a, let l, let flags):
             let addr = try value(a), len = try value(l)
             emit(task, "msync(\(Fmt.ptr(addr)), \(len), \(Fmt.msyncFlags(flags))) = " + result(k.msync(task, addr: addr, length: len, flags: flags)) { "0" })
+        case .swapon(let path, let prio):
+            guard let inode = k.fs.lookup(path) else {
+                stepResult = .error
+                emitSystem("swapon: \(path): no such file (ENOENT)")
+                return
+            }
+            switch k.swapon(path: path, bytes: inode.size, priority: prio) {
+            case .success(let si): emitSystem("swapon \(path): \(si.pages * Int(PAGE_SIZE >> 10))k swap, priority \(si.priority)")
+            case .failure(let e): stepResult = .error; emitSystem(e.description)
+            }
+        case .swapoff(let path):
+            switch k.swapoff(path: path) {
+            case .success: emitSystem("swapoff \(path): done")
+            case .failure(let e): stepResult = .error; emitSystem(e.description)
+            }
         case .sync:
             let n = k.sync()
             emitSystem("sync: \(n) dirty page\(n == 1 ? "" : "s") written back")
@@ -636,6 +651,7 @@ public final class Runner {
         case .meminfo: emitSystem(ProcFS.meminfo(k)); return
         case .buddyinfo: emitSystem(ProcFS.buddyinfo(k)); return
         case .vmstat: emitSystem(ProcFS.vmstat(k)); return
+        case .swaps: emitSystem(ProcFS.swaps(k)); return
         case .cache: emitSystem(cacheText(k)); return
         case .mm:
             for t in k.allTasks where t.state.isAlive {
@@ -796,6 +812,8 @@ public final class Runner {
         case "vm.max_map_count": k.sysctl.maxMapCount = v
         case "kernel.randomize_va_space": k.sysctl.randomizeVaSpace = v
         case "vm.drop_caches": k.sysctl.dropCaches = v; k.dropCaches(v)
+        case "vm.swappiness": k.reclaim.swappiness = v
+        case "vm.page-cluster": k.reclaim.pageCluster = v
         default: k.sysctl.oomKillAllocatingTask = v
         }
     }
@@ -812,6 +830,8 @@ public final class Runner {
         case "vm.max_map_count": return k.sysctl.maxMapCount
         case "kernel.randomize_va_space": return k.sysctl.randomizeVaSpace
         case "vm.drop_caches": return k.sysctl.dropCaches
+        case "vm.swappiness": return k.reclaim.swappiness
+        case "vm.page-cluster": return k.reclaim.pageCluster
         default: return k.sysctl.oomKillAllocatingTask
         }
     }

@@ -246,6 +246,7 @@ extension Kernel {
                 }
                 defer { explain = saved }
                 let result = doUserAddrFault(task, va, code)
+                kswapdRunIfWoken()
                 switch result {
                 case .minor, .major:
                     continue
@@ -414,6 +415,8 @@ extension Kernel {
         var out = phys.invariantViolations()
         out += tlbInvariantViolations()
         out += pageCacheInvariantViolations()
+        out += lruInvariantViolations()
+        var swapRefs: [UInt64: Int] = [:]
         var mapped = [Int32](repeating: 0, count: phys.frameCount)
         var tables = 0
         var seen = Set<ObjectIdentifier>()
@@ -429,6 +432,7 @@ extension Kernel {
                 out.append("pid \(t.pid): \(ptPages) page-table pages below the PGD but pgtables_bytes = \(mm.pgtablesBytes)")
             }
             forEachPresentPTE(mm, VirtAddr(0), VirtAddr(mm.taskSize)) { va, _, pte in
+                if pte.isSwap { swapRefs[pte.swapEntry.val, default: 0] += 1; rss.swapents += 1; return }
                 guard pte.isPresent else { return }
                 if mm.vmas.vmaLookup(va) == nil { out.append("pid \(t.pid): \(va) is mapped outside every VMA") }
                 let pfn = pte.pfn
@@ -453,6 +457,8 @@ extension Kernel {
         for t in allTasks where t.mm == nil {
             if let b = t.activeMM, b.mmUsers == 0, seen.insert(ObjectIdentifier(b)).inserted { tables += 1 }
         }
+        out += swapInvariantViolations(swapRefs: swapRefs)
+        out += rmapInvariantViolations()
         if tables != stat.nrPageTable { out.append("NR_PAGETABLE = \(stat.nrPageTable) but \(tables) page-table pages are in use") }
         return out
     }
