@@ -57,7 +57,6 @@ public enum Vmstat {
             ("pgsteal_anon", k.vmstat.pgstealAnon),
             ("pgsteal_file", k.vmstat.pgstealFile),
             ("pageoutrun", UInt64(k.reclaim.kswapdRuns)),
-            ("pgrotated", k.vmstat.pgrotated),
             ("drop_pagecache", k.vmstat.dropPagecache),
             ("drop_slab", k.vmstat.dropSlab),
             ("oom_kill", k.vmstat.oomKill),

@@ -151,12 +151,17 @@ enum Command {
     /// `swapon PATH [priority N]` and `swapoff PATH`.
     case swapon(String, Int?)
     case swapoff(String)
+    /// `vmstat [DELAY COUNT]`, `sar -r [INTERVAL COUNT]` and `sleep SECONDS` (simulated time).
+    case vmstat(delay: UInt64?, count: UInt64)
+    case sar(interval: UInt64?, count: UInt64)
+    case sleep(UInt64)
 
     /// Whether the step is something the current process does (skipped once it is dead).
     var isProcessStep: Bool {
         switch self {
         case .sysctl, .spawn, .kthread, .use, .note, .show, .freeCommand, .policy, .importFile, .cpu, .lab: return false
         case .fileCreate, .fileWrite, .fileRead, .sync: return false
+        case .swapon, .swapoff, .vmstat, .sar, .sleep: return false
         default: return true
         }
     }

@@ -151,6 +151,35 @@ struct ParserState {
             }
             try done()
             command = .swapon(path.text, prio)
+        case "vmstat", "sar", "sleep":
+            /// A whole number in `range` from the next token.
+            func count(_ what: String, _ range: ClosedRange<UInt64>) throws -> UInt64 {
+                guard let v = args.popFirst() else { throw LineError(column: endColumn, message: "'\(cmd)' needs \(what)") }
+                guard let n = UInt64(v.text), range.contains(n) else {
+                    throw LineError(column: v.column, message: "\(what) '\(v.text)' is not a whole number in \(range.lowerBound)...\(range.upperBound)")
+                }
+                return n
+            }
+            if cmd == "sleep" {
+                let s = try count("a number of seconds", 0...86_400)
+                try done()
+                command = .sleep(s)
+            } else if cmd == "vmstat" {
+                if args.isEmpty { command = .vmstat(delay: nil, count: 1) } else {
+                    let d = try count("DELAY (seconds)", 1...86_400)
+                    guard !args.isEmpty else { throw LineError(column: endColumn, message: "'vmstat DELAY' without COUNT would run forever: give COUNT") }
+                    command = .vmstat(delay: d, count: try count("COUNT", 1...1000))
+                }
+                try done()
+            } else {
+                let r = args.popFirst()
+                guard r?.text == "-r" else { throw LineError(column: r?.column ?? endColumn, message: "only 'sar -r [INTERVAL COUNT]' is supported") }
+                if args.isEmpty { command = .sar(interval: nil, count: 1) } else {
+                    let i = try count("INTERVAL (seconds)", 1...86_400)
+                    command = .sar(interval: i, count: try count("COUNT", 1...1000))
+                }
+                try done()
+            }
         case "swapoff":
             let path = try word("swap file or partition path")
             try done()

@@ -84,6 +84,8 @@ public final class Runner {
     var reported: Set<PID> = []
     var stepResult = StepResult.ok
     var jsonSteps: [JSON] = []
+    /// The counters at the previous `vmstat` sample (nil before the first).
+    var vmstatPrev: MonitorSample?
 
     public init(scenario: Scenario, options: RunOptions = RunOptions()) {
         self.scenario = scenario
@@ -431,6 +433,29 @@ public final class Runner {
             case .success(let si): emitSystem("swapon \(path): \(si.pages * Int(PAGE_SIZE >> 10))k swap, priority \(si.priority)")
             case .failure(let e): stepResult = .error; emitSystem(e.description)
             }
+        case .sleep(let s):
+            k.tick(seconds: s)
+            emitSystem("sleep \(s): the clock is now \(SarTool.time(k.clockNs)) (\(k.reclaim.kswapdRuns) kswapd run\(k.reclaim.kswapdRuns == 1 ? "" : "s") so far)")
+        case .vmstat(let delay, let count):
+            var out = vmstatPrev == nil || delay != nil ? VmstatTool.header : ""
+            for i in 0..<count {
+                if i > 0, let d = delay { k.tick(seconds: d) }
+                let now = MonitorSample.take(k)
+                out += VmstatTool.row(k, from: vmstatPrev, to: now)
+                vmstatPrev = now
+            }
+            emitSystem(String(out.dropLast()))
+        case .sar(let interval, let count):
+            var out = SarTool.banner(k) + SarTool.headerLine(k.clockNs)
+            var rows: [SarTool.Values] = []
+            for _ in 0..<count {
+                if let i = interval { k.tick(seconds: i) }
+                let v = SarTool.values(k)
+                rows.append(v)
+                out += SarTool.row(SarTool.time(k.clockNs), v)
+            }
+            if interval != nil { out += SarTool.average(rows) }
+            emitSystem(String(out.dropLast()))
         case .swapoff(let path):
             switch k.swapoff(path: path) {
             case .success: emitSystem("swapoff \(path): done")

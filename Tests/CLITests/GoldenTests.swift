@@ -109,7 +109,7 @@ final class GoldenTests: XCTestCase {
 
     func testBuiltInExamples() throws {
         let names = try exampleNames()
-        XCTAssertEqual(names, ["arm64-48bit", "belady", "demo", "exec-ls", "fork-cow", "free", "kthread", "la57", "lazy-malloc", "mmap-100mb", "multilevel-walk", "no-mmu", "null-write", "pagetable-cost", "segmentation", "threads", "toy-pagetable", "two-copies", "two-cpus"])
+        XCTAssertEqual(names, ["arm64-48bit", "belady", "cache-reclaim", "demo", "exec-ls", "fork-cow", "free", "kthread", "la57", "lazy-malloc", "mmap-100mb", "multilevel-walk", "no-mmu", "null-write", "pagetable-cost", "segmentation", "swap-storm", "threads", "toy-pagetable", "two-copies", "two-cpus"])
         for n in names where n != "exec-ls" { try check("example-\(n)", ["example", n]) }
         // exec-ls maps files of this machine: a fresh machine of the same image has the same
         // files but maybe other device and inode numbers, so those two columns are normalised.

@@ -309,6 +309,12 @@ extension Kernel {
             return 0
         }
         let n = pageCacheReadahead(inode, from: first, to: (last >> PAGE_SHIFT) + 1)
+        // filemap_read() → folio_mark_accessed() on every page copied out.
+        var idx = first
+        while idx <= last >> PAGE_SHIFT {
+            if let p = inode.pages[idx] { markPageAccessed(p) }
+            idx += 1
+        }
         narrate("read: pages \(first)-\(last >> PAGE_SHIFT) of \(inode.path) are in the page cache (\(n) read from disk)")
         return n
     }

@@ -170,19 +170,17 @@ public struct VMStat: Sendable, Equatable {
     public var dropPagecache: UInt64 = 0
     public var dropSlab: UInt64 = 0
     /// Page reclaim (mm/vmscan.c): pages scanned and reclaimed by kswapd and by direct reclaim,
-    /// activated, deactivated, scanned on the active lists (pgrefill), rotated back to the inactive
-    /// head (pgrotated), lazily freed (pglazyfreed); swap I/O in pages (pswpin, pswpout);
-    /// refaults and activations of workingset pages; kswapd wakeups; minor swap-cache hits.
+    /// activated, deactivated, scanned on the active lists (pgrefill), marked and freed lazily
+    /// (pglazyfree, pglazyfreed); swap I/O in pages (pswpin, pswpout);
+    /// refaults of evicted pages (a shadow entry was left); direct-reclaim stalls.
     public var pgstealKswapd: UInt64 = 0, pgstealDirect: UInt64 = 0
     public var pgscanKswapd: UInt64 = 0, pgscanDirect: UInt64 = 0
     public var pgstealAnon: UInt64 = 0, pgstealFile: UInt64 = 0, pgscanAnon: UInt64 = 0, pgscanFile: UInt64 = 0
     public var pgactivate: UInt64 = 0, pgdeactivate: UInt64 = 0, pgrefill: UInt64 = 0
-    public var pglazyfree: UInt64 = 0, pglazyfreed: UInt64 = 0, pgrotated: UInt64 = 0
+    public var pglazyfree: UInt64 = 0, pglazyfreed: UInt64 = 0
     public var pswpin: UInt64 = 0, pswpout: UInt64 = 0
     public var workingsetRefaultAnon: UInt64 = 0, workingsetRefaultFile: UInt64 = 0
-    public var workingsetActivateAnon: UInt64 = 0, workingsetActivateFile: UInt64 = 0
     public var allocstallNormal: UInt64 = 0, allocstallDMA32: UInt64 = 0
-    public var kswapdWakeups: UInt64 = 0
     /// swap_ra and swap_ra_hit: pages read ahead into the swap cache, and read-ahead pages later faulted.
     public var swapRa: UInt64 = 0, swapRaHit: UInt64 = 0
     public init() {}
@@ -346,6 +344,7 @@ public final class Kernel {
         let c = cpus[cpuID]
         let prev = current
         let prevActive = prev?.mm ?? prev?.activeMM
+        reclaim.contextSwitches &+= 1
         narrate("CPU\(c.id): context_switch: \(prev.map { "\($0.comm)[\($0.pid)]" } ?? "idle") → \(task.comm)[\(task.pid)]")
         if task.mm == nil {
             if let b = prevActive { b.mmCount += 1 }

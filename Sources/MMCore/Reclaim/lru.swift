@@ -57,8 +57,12 @@ public final class ReclaimState {
     var inReclaim = false
     /// Times kswapd ran (balance_pgdat calls) — for tests and --explain.
     public internal(set) var kswapdRuns = 0
-    /// Simulated nanoseconds spent in reclaim (kswapd and direct), for vmstat's sy column.
-    public internal(set) var reclaimNs: UInt64 = 0
+    /// Simulated nanoseconds the CPUs sat idle (`tick`), and waited for swap reads (vmstat's
+    /// id and wa columns; everything else the clock advanced is kernel time, sy).
+    public internal(set) var idleNs: UInt64 = 0
+    public internal(set) var ioWaitNs: UInt64 = 0
+    /// Context switches (vmstat's cs). Linux: nr_context_switches()
+    public internal(set) var contextSwitches: UInt64 = 0
 
     init(frames: Int) {
         lruNext = [Int32](repeating: -1, count: frames)

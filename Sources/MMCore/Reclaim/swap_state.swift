@@ -108,6 +108,7 @@ extension Kernel {
             major = true
             let ra = forSwapoff ? 0 : swapClusterReadahead(e, task: task)
             clockNs &+= FaultCost.swapIn
+            reclaim.ioWaitNs &+= FaultCost.swapIn
             narrate("do_swap_page: swap entry \(e.type):\(e.offset) read from \(reclaim.swapInfo[e.type]?.path ?? "?") into PFN \(p) (major fault, pswpin), \(ra) more page(s) read ahead into the swap cache")
         }
         // The PTE may have changed while reclaim ran inside the allocation (pte_same check).

@@ -234,6 +234,16 @@ extension Kernel {
         return true
     }
 
+    /// Lets `seconds` of simulated time pass with every task idle: the clock advances (idle time)
+    /// and kswapd runs if woken, as it would during a sleep. Linux: the idle loop while kswapd is scheduled
+    public func tick(seconds: UInt64) {
+        let ns = seconds &* 1_000_000_000
+        clockNs &+= ns
+        reclaim.idleNs &+= ns
+        if !reclaim.kswapdWoken { wakeupKswapd() }
+        kswapdRunIfWoken()
+    }
+
     /// Marks kswapd runnable when user allocations would fail the low watermark. Linux: wakeup_kswapd(), mm/vmscan.c
     func wakeupKswapd() {
         guard !reclaim.kswapdWoken, !reclaim.inReclaim, reclaim.lruSize.reduce(0, +) > 0 else { return }
