@@ -54,7 +54,11 @@ public final class ReclaimState {
     /// when the fault that woke it returns.
     public internal(set) var kswapdWoken = false
     /// True while kswapd or direct reclaim runs (no nested reclaim).
-    var inReclaim = false
+    var inReclaim = false {
+        didSet { mmCache = nil }
+    }
+    /// The address spaces rmap walks, computed once per reclaim pass.
+    var mmCache: [MMStruct]?
     /// Times kswapd ran (balance_pgdat calls) — for tests and --explain.
     public internal(set) var kswapdRuns = 0
     /// Simulated nanoseconds the CPUs sat idle (`tick`), and waited for swap reads (vmstat's
@@ -162,7 +166,8 @@ extension Kernel {
             phys.memMap.flags[i].remove([.mlocked, .unevictable])
             stat.nrMlock -= 1
         }
-        lruAdd(pfn)
+        // A page isolated by reclaim goes back to the list its flags select when it is put back.
+        if reclaim.lruOf[i] >= 0 { lruAdd(pfn) }
     }
 
     /// Marks a page-cache page accessed by a read: an inactive page seen for the first time gets

@@ -13,8 +13,10 @@ struct RmapHit {
 }
 
 extension Kernel {
-    /// The distinct live address spaces, in task order.
+    /// The distinct live address spaces, in task order (cached while a reclaim pass runs: no
+    /// task comes or goes inside one).
     func rmapAddressSpaces() -> [MMStruct] {
+        if let c = reclaim.mmCache { return c }
         var seen = Set<ObjectIdentifier>()
         var out: [MMStruct] = []
         for t in allTasks {

@@ -144,7 +144,7 @@ extension Kernel {
             let idx = reclaim.rmapIndex[i]
             reclaim.fileShadows.insert(FileShadow(inode: ObjectIdentifier(inode), index: idx))
             deleteFromPageCache(inode, idx)
-        } else if nf.contains(.anon) && !nf.contains(.swapbacked) {
+        } else if f.contains(.anon) && !f.contains(.swapbacked) {
             vmstat.pglazyfreed += 1   // freed by its last unmap
         }
         return true
@@ -201,6 +201,7 @@ extension Kernel {
         guard !reclaim.inReclaim else { return 0 }
         reclaim.inReclaim = true
         defer { reclaim.inReclaim = false }
+        reclaim.mmCache = rmapAddressSpaces()
         if ZoneType(gfp: gfp) == .normal && phys.zones.count > ZoneType.normal.rawValue { vmstat.allocstallNormal += 1 } else { vmstat.allocstallDMA32 += 1 }
         let start = clockNs
         var reclaimed = 0
@@ -265,6 +266,7 @@ extension Kernel {
         defer { reclaim.inReclaim = false }
         reclaim.kswapdRuns += 1
         if pgdatBalanced() { return 0 }
+        reclaim.mmCache = rmapAddressSpaces()
         let highest = ZoneType(gfp: .highuserMovable)
         let nrToReclaim = phys.zones.filter { $0.type.rawValue <= highest.rawValue }
             .reduce(0) { $0 + max($1.watermarkHigh, Kernel.swapClusterMax) }
