@@ -300,8 +300,8 @@ public enum Smaps {
                         if let f = frame(k, pte.pfn, pages: 1) {
                             c.account(f, young: pte.isAccessed, dirty: pte.isDirty, locked: locked)
                         }
-                    } else if !pte.isNone {
-                        c.accountSwap(swapCount: 1)
+                    } else if pte.isSwap {
+                        c.accountSwap(swapCount: max(1, k.swapCount(pte.swapEntry)))
                     }
                     a += PAGE_SIZE
                 }

@@ -67,3 +67,20 @@ final class SwapsMonitorTests: XCTestCase {
         XCTAssertEqual(SarTool.time(3_725_000_000_000), "01:02:05")
     }
 }
+
+extension SwapsMonitorTests {
+    func testSmapsSwapAndSwapPssAfterFork() throws {
+        let k = try Kernel(config: MachineConfig(ramBytes: 64 << 20, swapBytes: 64 << 20))
+        let t = try k.spawn(ProgramImage(path: "/usr/bin/sm")).get()
+        let P = MMCore.PAGE_SIZE
+        let a = try k.mmap(t, addr: 0, length: 2 * P, prot: [.read, .write], flags: [.private, .anonymous]).get()
+        try k.touch(t, a, length: 2 * P, .write).get()
+        XCTAssertNoThrow(try k.madvise(t, addr: a.raw, length: 2 * P, advice: .pageout).get())
+        _ = try k.fork(t).get()
+        let vma = t.mm!.vmas.vmaLookup(a)!
+        let c = Smaps.gatherCounts(k, t.mm!, vma)
+        XCTAssertEqual(c.swap, 2 * P)
+        XCTAssertEqual(c.swapPss >> SmapsCounts.pssShift, P)   // each slot is shared with the child
+        XCTAssertTrue(ProcFS.status(k, t).contains("VmSwap:\t       8 kB\n"))
+    }
+}

@@ -271,7 +271,9 @@ extension Kernel {
     func narrateFaultEntry(_ task: Task, _ va: VirtAddr, _ kind: AccessKind, _ code: PFErrorCode) {
         guard let mm = task.mm else { return }
         let verb = kind == .write ? "writes" : kind == .exec ? "executes" : "reads"
-        if !code.contains(.prot) {
+        if !code.contains(.prot), let s = phys.walk(mm.pgd, va), phys.readPTE(s).isSwap {
+            narrate("[1] the page was swapped out by reclaim: its PTE holds a swap entry instead of a frame")
+        } else if !code.contains(.prot) {
             narrate("[1] the address was handed out earlier (by mmap, brk, malloc or exec) with no physical page behind it")
         }
         narrate("[2] \(task.comm)[\(task.pid)] \(verb) virtual address \(va)")
