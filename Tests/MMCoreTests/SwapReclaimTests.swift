@@ -237,4 +237,73 @@ final class SwapReclaimTests: XCTestCase {
         XCTAssertEqual(try k.load(t, VirtAddr(a.raw + P), count: 1).get(), [7])
         XCTAssertEqual(k.checkInvariants(), [])
     }
+
+    func testActiveListAgingAndInactiveIsLow() throws {
+        let k = try Kernel(config: MachineConfig(ramBytes: 64 << 20, swapBytes: 64 << 20))
+        let t = try k.spawn(ProgramImage(path: "/usr/bin/act")).get()
+        let a = try k.mmap(t, addr: 0, length: 4 * P, prot: [.read, .write], flags: [.private, .anonymous]).get()
+        try k.touch(t, a, length: 4 * P, .write).get()
+        var pfns: [PFN] = []
+        for i in 0..<UInt64(4) { pfns.append(try k.access(t, VirtAddr(a.raw + i * P), .read).get().pfn) }
+        // Activate all four by hand (as a second young scan would).
+        for p in pfns { k.phys.memMap.flags[p.index].insert(.active); k.lruAdd(p) }
+        XCTAssertEqual(Array(k.reclaim.pages(on: .activeAnon).prefix(4)), pfns.reversed())
+        let inactive = k.reclaim.lruSize[LRUList.inactiveAnon.rawValue], active = k.reclaim.lruSize[LRUList.activeAnon.rawValue]
+        XCTAssertEqual(k.inactiveIsLow(file: false), inactive < active)   // ratio 1 below 1 GiB
+        // Two pages from the tail (the oldest: pfns[0], pfns[1]) move to the inactive head, young or not.
+        let r0 = k.vmstat.pgrefill, d0 = k.vmstat.pgdeactivate
+        k.shrinkActiveList(.activeAnon, 2)
+        XCTAssertEqual(k.vmstat.pgrefill - r0, 2)
+        XCTAssertEqual(k.vmstat.pgdeactivate - d0, 2)
+        XCTAssertEqual(Array(k.reclaim.pages(on: .inactiveAnon).prefix(2)), [pfns[1], pfns[0]])
+        XCTAssertEqual(k.reclaim.list(of: pfns[2]), .activeAnon)
+        // Their accessed bits were cleared on the way (folio_referenced).
+        XCTAssertFalse(k.phys.readPTE(k.phys.walk(t.mm!.pgd, a)!).isAccessed)
+        XCTAssertEqual(k.checkInvariants(), [])
+    }
+
+    func testSwappinessZeroScansOnlyFileAndDirtyFilePagesAreWrittenBack() throws {
+        let k = try Kernel(config: MachineConfig(ramBytes: 64 << 20, swapBytes: 64 << 20))
+        let f = try k.createFile(path: "/data/f", size: 4 * P, fill: 0x41)
+        let t = try k.spawn(ProgramImage(path: "/usr/bin/sw")).get()
+        let m = try k.mmap(t, addr: 0, length: 4 * P, prot: [.read, .write], flags: .shared, file: f.mappedFile).get()
+        try k.store(t, m, [0x42]).get()                       // a dirty shared file page
+        let a = try k.mmap(t, addr: 0, length: 64 * P, prot: [.read, .write], flags: [.private, .anonymous]).get()
+        try k.touch(t, a, length: 64 * P, .write).get()
+        k.reclaim.swappiness = 0
+        let anon0 = k.vmstat.pgscanAnon
+        _ = k.shrinkNode(priority: 0, nrToReclaim: 1 << 20, kswapd: false)
+        XCTAssertEqual(k.vmstat.pgscanAnon, anon0, "swappiness 0: anonymous pages are not scanned while file pages exist")
+        XCTAssertGreaterThan(k.vmstat.pgscanFile, 0)
+        XCTAssertEqual(k.vmstat.pswpout, 0)
+        // Reclaim the dirty page: it is written back first (nr_written), then freed; the file keeps 0x42.
+        let pfn = try k.access(t, m, .read).get().pfn
+        let w0 = k.vmstat.nrWritten
+        XCTAssertNoThrow(try k.madvise(t, addr: m.raw, length: P, advice: .pageout).get())
+        XCTAssertEqual(k.vmstat.nrWritten - w0, 1)
+        XCTAssertNil(f.pages[0], "PFN \(pfn) left the page cache")
+        XCTAssertEqual(try k.load(t, m, count: 2).get(), [0x42, 0x41])   // read back from the file
+        // All four pages of /data/f were evicted (three by the scan, page 0 by pageout) and left
+        // shadows: read-around brings all four back, four refaults.
+        XCTAssertEqual(k.vmstat.workingsetRefaultFile, 4)
+        XCTAssertEqual(k.checkInvariants(), [])
+    }
+
+    func testMlockedPagesStayOnTheUnevictableList() throws {
+        let k = try Kernel(config: MachineConfig(ramBytes: 64 << 20, swapBytes: 64 << 20))
+        let t = try k.spawn(ProgramImage(path: "/usr/bin/ml")).get()
+        let a = try k.mmap(t, addr: 0, length: 2 * P, prot: [.read, .write], flags: [.private, .anonymous]).get()
+        try k.touch(t, a, length: 2 * P, .write).get()
+        XCTAssertNoThrow(try k.mlock(t, addr: a.raw, length: 2 * P).get())
+        let p = try k.access(t, a, .read).get().pfn
+        XCTAssertEqual(k.reclaim.list(of: p), .unevictable)
+        XCTAssertEqual(k.stat.nrUnevictable, 2)
+        // A scan that meets it (e.g. just before mlock moved it) sends it back to the unevictable list.
+        XCTAssertFalse(k.shrinkFolio(p))
+        XCTAssertEqual(k.reclaim.list(of: p), .unevictable)
+        XCTAssertNoThrow(try k.munlock(t, addr: a.raw, length: 2 * P).get())
+        XCTAssertEqual(k.reclaim.list(of: p), .inactiveAnon)
+        XCTAssertEqual(k.stat.nrUnevictable, 0)
+        XCTAssertEqual(k.checkInvariants(), [])
+    }
 }
