@@ -307,3 +307,27 @@ final class SwapReclaimTests: XCTestCase {
         XCTAssertEqual(k.checkInvariants(), [])
     }
 }
+
+extension SwapReclaimTests {
+    func testKswapdGivesUpAfterSixteenFruitlessRuns() throws {
+        // No swap: anonymous memory cannot be reclaimed, so kswapd frees nothing once the cache is gone.
+        let k = try Kernel(config: MachineConfig(ramBytes: 64 << 20))
+        k.sysctl.overcommitMemory = OVERCOMMIT_ALWAYS
+        let t = try k.spawn(ProgramImage(path: "/usr/bin/nf")).get()
+        let n: UInt64 = 8_000
+        let a = try k.mmap(t, addr: 0, length: n * P, prot: [.read, .write], flags: [.private, .anonymous]).get()
+        var i: UInt64 = 0
+        while k.reclaim.kswapdFailures < Kernel.maxReclaimRetries && i < n && t.state.isAlive {
+            _ = k.store(t, VirtAddr(a.raw + i * P), [1])
+            i += 1
+        }
+        XCTAssertTrue(t.state.isAlive)
+        XCTAssertEqual(k.reclaim.kswapdFailures, Kernel.maxReclaimRetries)
+        let runs = k.reclaim.kswapdRuns
+        XCTAssertGreaterThanOrEqual(runs, Kernel.maxReclaimRetries)
+        // Hopeless: further allocations below low no longer wake it.
+        _ = k.allocPageOrOOM(gfp: .highuserMovable, task: nil).map { k.phys.putPage($0) }
+        XCTAssertFalse(k.reclaim.kswapdWoken)
+        XCTAssertEqual(k.reclaim.kswapdRuns, runs)
+    }
+}

@@ -59,8 +59,11 @@ public final class ReclaimState {
     }
     /// The address spaces rmap walks, computed once per reclaim pass.
     var mmCache: [MMStruct]?
-    /// Times kswapd ran (balance_pgdat calls) — for tests and --explain.
+    /// Times kswapd ran (balance_pgdat calls: pageoutrun).
     public internal(set) var kswapdRuns = 0
+    /// kswapd runs in a row that reclaimed nothing; at MAX_RECLAIM_RETRIES (16) the node is
+    /// hopeless and kswapd is not woken until direct reclaim makes progress. Linux: pgdat->kswapd_failures
+    public internal(set) var kswapdFailures = 0
     /// Simulated nanoseconds the CPUs sat idle (`tick`), and waited for swap reads (vmstat's
     /// id and wa columns; everything else the clock advanced is kernel time, sy).
     public internal(set) var idleNs: UInt64 = 0

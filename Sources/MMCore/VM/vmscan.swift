@@ -11,6 +11,8 @@
 /// killer. Writeback and swap writes complete at once (no flusher, no async I/O).
 
 extension Kernel {
+    /// Failed kswapd runs after which the node counts as hopeless (MAX_RECLAIM_RETRIES).
+    public static let maxReclaimRetries = 16
     /// Pages reclaimed per batch (SWAP_CLUSTER_MAX).
     public static let swapClusterMax = 32
     /// The first (lowest) scan priority: a pass scans list_size >> priority pages (DEF_PRIORITY).
@@ -203,14 +205,13 @@ extension Kernel {
         defer { reclaim.inReclaim = false }
         reclaim.mmCache = rmapAddressSpaces()
         if ZoneType(gfp: gfp) == .normal && phys.zones.count > ZoneType.normal.rawValue { vmstat.allocstallNormal += 1 } else { vmstat.allocstallDMA32 += 1 }
-        let start = clockNs
         var reclaimed = 0
         var priority = Kernel.defPriority
         while priority >= 0 && reclaimed < Kernel.swapClusterMax {
             reclaimed += shrinkNode(priority: priority, nrToReclaim: Kernel.swapClusterMax - reclaimed, kswapd: false)
             priority -= 1
         }
-        _ = start
+        if reclaimed > 0 { reclaim.kswapdFailures = 0 }
         narrate("direct reclaim (try_to_free_pages): \(reclaimed) page(s) freed")
         return reclaimed
     }
@@ -247,7 +248,8 @@ extension Kernel {
 
     /// Marks kswapd runnable when user allocations would fail the low watermark. Linux: wakeup_kswapd(), mm/vmscan.c
     func wakeupKswapd() {
-        guard !reclaim.kswapdWoken, !reclaim.inReclaim, reclaim.lruSize.reduce(0, +) > 0 else { return }
+        guard !reclaim.kswapdWoken, !reclaim.inReclaim, reclaim.kswapdFailures < Kernel.maxReclaimRetries,
+              reclaim.lruSize.reduce(0, +) > 0 else { return }
         if allZonesBelowLow() {
             reclaim.kswapdWoken = true
             narrate("a zone fell below its low watermark: kswapd is woken")
@@ -270,7 +272,6 @@ extension Kernel {
         let highest = ZoneType(gfp: .highuserMovable)
         let nrToReclaim = phys.zones.filter { $0.type.rawValue <= highest.rawValue }
             .reduce(0) { $0 + max($1.watermarkHigh, Kernel.swapClusterMax) }
-        let start = clockNs
         var total = 0
         var priority = Kernel.defPriority
         var passes = 0
@@ -280,7 +281,7 @@ extension Kernel {
             passes += 1
             if r < nrToReclaim { priority -= 1 }
         }
-        _ = start
+        if total == 0 { reclaim.kswapdFailures += 1 } else { reclaim.kswapdFailures = 0 }
         narrate("kswapd: \(total) page(s) reclaimed, \(pgdatBalanced() ? "a zone is above its high watermark again" : "still below the high watermark")")
         return total
     }
