@@ -14,11 +14,12 @@ public final class SwapInfo {
     public let priority: Int
     /// Usable slots (si->pages): offsets 1...pages; slot 0 holds the swap header.
     public let pages: Int
-    /// Swap count of each slot: the page-table entries (and other swap references) holding it.
-    /// Linux: si->swap_map (without the continuation pages: counts are plain integers here)
-    public internal(set) var count: [Int32]
+    /// Swap count of each slot: the page-table entries (and other swap references) holding it,
+    /// kept sparsely (a 4 TiB area costs nothing until used). Linux: si->swap_map (without the
+    /// continuation pages: counts are plain integers here)
+    public internal(set) var count = SparseCounts()
     /// Slots whose page is in the swap cache (SWAP_HAS_CACHE).
-    public internal(set) var hasCache: [Bool]
+    public internal(set) var hasCache = SparseFlags()
     /// Slots in use (count > 0 or in the swap cache). Linux: si->inuse_pages
     public internal(set) var inuse = 0
     /// The bytes stored in each slot that holds non-zero data (512 words each).
@@ -29,8 +30,26 @@ public final class SwapInfo {
     init(type: Int, path: String, isPartition: Bool, priority: Int, pages: Int) {
         self.type = type; self.path = path; self.isPartition = isPartition
         self.priority = priority; self.pages = pages
-        count = [Int32](repeating: 0, count: pages + 1)
-        hasCache = [Bool](repeating: false, count: pages + 1)
+    }
+}
+
+/// Per-slot counts stored only where non-zero.
+public struct SparseCounts: Sendable {
+    var values: [Int: Int32] = [:]
+    /// The count of slot `i` (0 when never set).
+    public subscript(i: Int) -> Int32 {
+        get { values[i] ?? 0 }
+        set { values[i] = newValue == 0 ? nil : newValue }
+    }
+}
+
+/// Per-slot flags stored as the set of slots where they are true.
+public struct SparseFlags: Sendable {
+    var members: Set<Int> = []
+    /// Whether slot `i` has the flag.
+    public subscript(i: Int) -> Bool {
+        get { members.contains(i) }
+        set { if newValue { members.insert(i) } else { members.remove(i) } }
     }
 }
 
@@ -150,7 +169,7 @@ extension Kernel {
             }
         }
         // Pages left only in the swap cache (read ahead, or unmapped) leave it.
-        for off in 1...si.pages where si.hasCache[off] {
+        for off in si.hasCache.members.sorted() {
             if let pfn = reclaim.swapCache[SwapEntry(type: si.type, offset: off).val] {
                 let saved = phys.memMap.refcount[pfn.index]
                 if saved == 1 { lruDel(pfn) }
@@ -265,7 +284,8 @@ extension Kernel {
         var totalPages = 0
         for si in swapAreas {
             var inuse = 0
-            for off in 1...si.pages {
+            let slots = Set(si.count.values.keys).union(si.hasCache.members).union(si.data.keys)
+            for off in slots.sorted() {
                 let e = SwapEntry(type: si.type, offset: off)
                 let refs = swapRefs[e.val] ?? 0
                 if Int(si.count[off]) != refs { out.append("swap \(si.path) slot \(off): count \(si.count[off]) but \(refs) swap PTEs") }
