@@ -125,6 +125,7 @@ public final class Runner {
                     _ = k.selectCPU(selectedCPU)
                     try execute(st, k)
                     resumeVforkParents()
+                    k.kswapdRunIfWoken()   // the step ends: a woken kswapd gets the CPU
                 } catch let e as LineError {
                     failure = ScenarioError(file: scenario.file, line: st.line, column: e.column, message: e.message,
                                             sourceLine: scenario.lines[st.line - 1])

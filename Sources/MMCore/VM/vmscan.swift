@@ -6,7 +6,8 @@
 /// the inactive ones when an inactive list is low. `swappiness` balances anon against file.
 ///
 /// kswapd is woken when an allocation finds every zone below its low watermark; it runs
-/// synchronously when the fault (or scenario step) that woke it returns, and reclaims until a
+/// synchronously when the fault that woke it returns (and at the end of the scenario step and on
+/// `tick`), and reclaims until a
 /// zone is above its high watermark. An allocation below min reclaims directly before the OOM
 /// killer. Writeback and swap writes complete at once (no flusher, no async I/O).
 
