@@ -193,8 +193,8 @@ public enum Meminfo {
                                            lowWatermarkPages: k.phys.totalLowWatermarkPages,
                                            activeFile: st.nrActiveFile, inactiveFile: st.nrInactiveFile,
                                            slabReclaimable: st.nrSlabReclaimable))
-        // The model has no block-device buffers and no swap cache yet: both are 0.
-        let bufferPages = 0, swapCachePages = 0
+        // The model has no block-device buffers: Buffers is 0.
+        let bufferPages = 0, swapCachePages = k.swapCachePages
         v.buffers = kb(bufferPages)
         v.swapCached = kb(swapCachePages)
         // Cached = NR_FILE_PAGES - swap cache - buffers, never negative.
@@ -205,8 +205,8 @@ public enum Meminfo {
         v.inactiveFile = kb(st.nrInactiveFile)
         v.unevictable = kb(st.nrUnevictable)
         v.mlocked = kb(st.nrMlock)
-        v.swapTotal = (k.config.swapBytes >> PAGE_SHIFT) * kbPerPage
-        v.swapFree = v.swapTotal
+        v.swapTotal = kb(k.totalSwapPages)
+        v.swapFree = kb(k.nrSwapPages)
         v.dirty = kb(st.nrDirty)
         v.writeback = kb(st.nrWriteback)
         v.anonPages = kb(st.nrAnonMapped)

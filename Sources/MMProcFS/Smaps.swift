@@ -257,8 +257,8 @@ public enum Smaps {
     }
 
     /// Walks the page tables under one VMA (without creating any) and accumulates its statistics:
-    /// present PTEs through vm_normal_page(), PMD-mapped huge pages as one folio, and non-present,
-    /// non-zero PTEs as swap entries (each counted as referenced once).
+    /// present PTEs through vm_normal_page(), PMD-mapped huge pages as one folio, and
+    /// swap PTEs as swap entries (SwapPss divided by the slot's swap count).
     /// Linux: smap_gather_stats() / smaps_pte_range() / smaps_pte_entry() / smaps_pmd_entry(), fs/proc/task_mmu.c
     public static func gatherCounts(_ k: Kernel, _ mm: MMStruct, _ vma: VMA) -> SmapsCounts {
         var c = SmapsCounts()
@@ -300,8 +300,8 @@ public enum Smaps {
                         if let f = frame(k, pte.pfn, pages: 1) {
                             c.account(f, young: pte.isAccessed, dirty: pte.isDirty, locked: locked)
                         }
-                    } else if !pte.isNone {
-                        c.accountSwap(swapCount: 1)
+                    } else if pte.isSwap {
+                        c.accountSwap(swapCount: max(1, k.swapCount(pte.swapEntry)))
                     }
                     a += PAGE_SIZE
                 }

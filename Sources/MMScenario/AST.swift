@@ -46,7 +46,7 @@ enum ProcRef: Equatable {
 
 /// What `show`/`cat` prints.
 enum ShowWhat: String, Equatable, CaseIterable {
-    case maps, smaps, status, vmas, meminfo, buddyinfo, vmstat, dmesg, tlb, mm, auxv, ps, interrupts, cache
+    case maps, smaps, status, vmas, meminfo, buddyinfo, vmstat, dmesg, tlb, mm, auxv, ps, interrupts, cache, swaps
     case smapsRollup = "smaps_rollup", oomScore = "oom_score", oomScoreAdj = "oom_score_adj"
     /// pmap(1) and pmap -x.
     case pmap, pmapExtended = "pmap-x"
@@ -153,12 +153,20 @@ enum Command {
     case sync
     /// Kernel memory (Sources/MMScenario/KernelMemoryCommands.swift): slab, kmalloc, vmalloc, pages, layout.
     case kmem(KmemCommand)
+    /// `swapon PATH [priority N]` and `swapoff PATH`.
+    case swapon(String, Int?)
+    case swapoff(String)
+    /// `vmstat [DELAY COUNT]`, `sar -r [INTERVAL COUNT]` and `sleep SECONDS` (simulated time).
+    case vmstat(delay: UInt64?, count: UInt64)
+    case sar(interval: UInt64?, count: UInt64)
+    case sleep(UInt64)
 
     /// Whether the step is something the current process does (skipped once it is dead).
     var isProcessStep: Bool {
         switch self {
         case .sysctl, .spawn, .kthread, .use, .note, .show, .freeCommand, .policy, .importFile, .cpu, .lab, .kmem: return false
         case .fileCreate, .fileWrite, .fileRead, .sync: return false
+        case .swapon, .swapoff, .vmstat, .sar, .sleep: return false
         default: return true
         }
     }

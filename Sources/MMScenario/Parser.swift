@@ -142,6 +142,50 @@ struct ParserState {
         case "sync":
             try done()
             command = .sync
+        case "swapon":
+            let path = try word("swap file or partition path")
+            var prio: Int? = nil
+            if let kw = args.popFirst() {
+                guard kw.text == "priority" else { throw LineError(column: kw.column, message: "expected 'priority N', found '\(kw.text)'") }
+                guard let v = args.popFirst() else { throw LineError(column: endColumn, message: "'priority' needs a number 0...32767") }
+                guard let n = Int(v.text), (0...32767).contains(n) else { throw LineError(column: v.column, message: "swap priority '\(v.text)' is not a number in 0...32767") }
+                prio = n
+            }
+            try done()
+            command = .swapon(path.text, prio)
+        case "vmstat", "sar", "sleep":
+            /// A whole number in `range` from the next token.
+            func count(_ what: String, _ range: ClosedRange<UInt64>) throws -> UInt64 {
+                guard let v = args.popFirst() else { throw LineError(column: endColumn, message: "'\(cmd)' needs \(what)") }
+                guard let n = UInt64(v.text), range.contains(n) else {
+                    throw LineError(column: v.column, message: "\(what) '\(v.text)' is not a whole number in \(range.lowerBound)...\(range.upperBound)")
+                }
+                return n
+            }
+            if cmd == "sleep" {
+                let s = try count("a number of seconds", 0...86_400)
+                try done()
+                command = .sleep(s)
+            } else if cmd == "vmstat" {
+                if args.isEmpty { command = .vmstat(delay: nil, count: 1) } else {
+                    let d = try count("DELAY (seconds)", 1...86_400)
+                    guard !args.isEmpty else { throw LineError(column: endColumn, message: "'vmstat DELAY' without COUNT would run forever: give COUNT") }
+                    command = .vmstat(delay: d, count: try count("COUNT", 1...1000))
+                }
+                try done()
+            } else {
+                let r = args.popFirst()
+                guard r?.text == "-r" else { throw LineError(column: r?.column ?? endColumn, message: "only 'sar -r [INTERVAL COUNT]' is supported") }
+                if args.isEmpty { command = .sar(interval: nil, count: 1) } else {
+                    let i = try count("INTERVAL (seconds)", 1...86_400)
+                    command = .sar(interval: i, count: try count("COUNT", 1...1000))
+                }
+                try done()
+            }
+        case "swapoff":
+            let path = try word("swap file or partition path")
+            try done()
+            command = .swapoff(path.text)
         case "kthread":
             let n = try word("kernel thread name")
             try checkNewProcessName(n)
@@ -525,11 +569,12 @@ struct ParserState {
 
     /// Returns the `show` command equivalent to `cat PATH`; throws for unsupported files.
     func parseCat(_ t: Token) throws -> Command {
-        let supported = "supported: /proc/meminfo, /proc/buddyinfo, /proc/vmstat, /proc/interrupts, /proc/slabinfo, /proc/vmallocinfo, /proc/pagetypeinfo, /sys/kernel/debug/extfrag/unusable_index, /sys/kernel/debug/extfrag/extfrag_index, "
+        let supported = "supported: /proc/meminfo, /proc/buddyinfo, /proc/vmstat, /proc/swaps, /proc/interrupts, /proc/slabinfo, /proc/vmallocinfo, /proc/pagetypeinfo, /sys/kernel/debug/extfrag/unusable_index, /sys/kernel/debug/extfrag/extfrag_index, "
             + ShowWhat.procFiles.map { "/proc/PID/" + $0.rawValue }.joined(separator: ", ") + " (PID = self, a number or a process name)"
         switch t.text {
         case "/proc/meminfo": return .show(.meminfo, .current, catPath: t.text)
         case "/proc/vmstat": return .show(.vmstat, .current, catPath: t.text)
+        case "/proc/swaps": return .show(.swaps, .current, catPath: t.text)
         case "/proc/buddyinfo": return .show(.buddyinfo, .current, catPath: t.text)
         case "/proc/interrupts": return .show(.interrupts, .current, catPath: t.text)
         case "/proc/slabinfo": return .show(.slabinfo, .current, catPath: t.text)
@@ -759,6 +804,7 @@ struct ParserState {
         ("vm.max_map_count", 0...Int64(Int32.max)), ("vm.oom_kill_allocating_task", 0...1),
         ("kernel.randomize_va_space", 0...2),
         ("vm.drop_caches", 1...4),
+        ("vm.swappiness", 0...200), ("vm.page-cluster", 0...31),
     ]
 
     /// Returns one `vm.NAME[=VALUE]` setting; throws for an unknown name or a value out of range.

@@ -105,6 +105,8 @@ public final class Runner {
     var reported: Set<PID> = []
     var stepResult = StepResult.ok
     var jsonSteps: [JSON] = []
+    /// The counters at the previous `vmstat` sample (nil before the first).
+    var vmstatPrev: MonitorSample?
 
     /// Called after each step with its report and the kernel; returning false ends the run after
     /// that step (embedders use it for step and time limits). Nil by default.
@@ -148,6 +150,7 @@ public final class Runner {
                     _ = k.selectCPU(selectedCPU)
                     try execute(st, k)
                     resumeVforkParents()
+                    k.kswapdRunIfWoken()   // the step ends: a woken kswapd gets the CPU
                 } catch let e as LineError {
                     failure = ScenarioError(file: scenario.file, line: st.line, column: e.column, message: e.message,
                                             sourceLine: scenario.lines[st.line - 1])
@@ -456,6 +459,44 @@ public final class Runner {
         case .msync(let a, let l, let flags):
             let addr = try value(a), len = try value(l)
             emit(task, "msync(\(Fmt.ptr(addr)), \(len), \(Fmt.msyncFlags(flags))) = " + result(k.msync(task, addr: addr, length: len, flags: flags)) { "0" })
+        case .swapon(let path, let prio):
+            guard let inode = k.fs.lookup(path) else {
+                stepResult = .error
+                emitSystem("swapon: \(path): no such file (ENOENT)")
+                return
+            }
+            switch k.swapon(path: path, bytes: inode.size, priority: prio) {
+            case .success(let si): emitSystem("swapon \(path): \(si.pages * Int(PAGE_SIZE >> 10))k swap, priority \(si.priority)")
+            case .failure(let e): stepResult = .error; emitSystem(e.description)
+            }
+        case .sleep(let s):
+            k.tick(seconds: s)
+            emitSystem("sleep \(s): the clock is now \(SarTool.time(k.clockNs)) (\(k.reclaim.kswapdRuns) kswapd run\(k.reclaim.kswapdRuns == 1 ? "" : "s") so far)")
+        case .vmstat(let delay, let count):
+            var out = vmstatPrev == nil || delay != nil ? VmstatTool.header : ""
+            for i in 0..<count {
+                if i > 0, let d = delay { k.tick(seconds: d) }
+                let now = MonitorSample.take(k)
+                out += VmstatTool.row(k, from: vmstatPrev, to: now)
+                vmstatPrev = now
+            }
+            emitSystem(String(out.dropLast()))
+        case .sar(let interval, let count):
+            var out = SarTool.banner(k) + SarTool.headerLine(k.clockNs)
+            var rows: [SarTool.Values] = []
+            for _ in 0..<count {
+                if let i = interval { k.tick(seconds: i) }
+                let v = SarTool.values(k)
+                rows.append(v)
+                out += SarTool.row(SarTool.time(k.clockNs), v)
+            }
+            if interval != nil { out += SarTool.average(rows) }
+            emitSystem(String(out.dropLast()))
+        case .swapoff(let path):
+            switch k.swapoff(path: path) {
+            case .success: emitSystem("swapoff \(path): done")
+            case .failure(let e): stepResult = .error; emitSystem(e.description)
+            }
         case .sync:
             let n = k.sync()
             emitSystem("sync: \(n) dirty page\(n == 1 ? "" : "s") written back")
@@ -673,6 +714,7 @@ public final class Runner {
         case .meminfo: emitSystem(ProcFS.meminfo(k)); return
         case .buddyinfo: emitSystem(ProcFS.buddyinfo(k)); return
         case .vmstat: emitSystem(ProcFS.vmstat(k)); return
+        case .swaps: emitSystem(ProcFS.swaps(k)); return
         case .cache: emitSystem(cacheText(k)); return
         case .slabinfo, .slabtop:
             if k.kmem.kind == .slob {
@@ -846,6 +888,8 @@ public final class Runner {
         case "vm.max_map_count": k.sysctl.maxMapCount = v
         case "kernel.randomize_va_space": k.sysctl.randomizeVaSpace = v
         case "vm.drop_caches": k.sysctl.dropCaches = v; k.dropCaches(v)
+        case "vm.swappiness": k.reclaim.swappiness = v
+        case "vm.page-cluster": k.reclaim.pageCluster = v
         default: k.sysctl.oomKillAllocatingTask = v
         }
     }
@@ -862,6 +906,8 @@ public final class Runner {
         case "vm.max_map_count": return k.sysctl.maxMapCount
         case "kernel.randomize_va_space": return k.sysctl.randomizeVaSpace
         case "vm.drop_caches": return k.sysctl.dropCaches
+        case "vm.swappiness": return k.reclaim.swappiness
+        case "vm.page-cluster": return k.reclaim.pageCluster
         default: return k.sysctl.oomKillAllocatingTask
         }
     }

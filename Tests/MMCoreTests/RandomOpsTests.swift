@@ -250,3 +250,107 @@ final class RandomOpsTests: XCTestCase {
         XCTAssertEqual(k.committedPages, 0, "seed \(seed): commit charge released")
     }
 }
+
+extension RandomOpsTests {
+    /// The property test on a machine small enough to swap constantly (64 MiB of RAM, about
+    /// 31 MiB usable, and processes touching 70 MiB): random stores, loads, forks, partial
+    /// munmaps, MADV_PAGEOUT / COLD / FREE / DONTNEED, mprotect, swapoff and swapon of a second
+    /// area, and exits — with every stored value read back and the invariants (LRU membership,
+    /// rmap, swap counts and the swap cache included) checked along the way.
+    func testRandomOpsOnASwappingMachine() throws {
+        for seed: UInt64 in [44, 46] { try runSwapSequence(seed: seed, steps: 4000) }
+    }
+
+    func runSwapSequence(seed: UInt64, steps: Int) throws {
+        let P = MMCore.PAGE_SIZE
+        var rng = SeededRNG(seed: seed)
+        let k = try Kernel(config: MachineConfig(ramBytes: 64 << 20, swapBytes: 160 << 20))
+        struct Proc { var task: Task; var base: UInt64; var pages: UInt64; var shadow: [UInt64: UInt8]; var gone: Set<UInt64> }
+        var procs: [Proc] = []
+        let len: UInt64 = 6000
+        for i in 0..<3 {
+            let t = try k.spawn(ProgramImage(path: "/usr/bin/p\(i)")).get()
+            let a = try k.mmap(t, addr: 0, length: len * P, prot: [.read, .write], flags: [.private, .anonymous]).get()
+            try k.touch(t, a, length: len * P, .write).get()
+            procs.append(Proc(task: t, base: a.raw, pages: len, shadow: [:], gone: []))
+        }
+        var second = false
+        for step in 0..<steps {
+            let ctx = "seed \(seed) step \(step)"
+            let i = Int(rng.next() % UInt64(procs.count))
+            var p = procs[i]
+            let page = rng.next() % p.pages
+            let pva = p.base + page * P
+            let va = pva + (rng.next() % 64) * 8
+            let op = rng.next() % 100
+            if p.gone.contains(pva) && op < 80 { continue }
+            switch op {
+            case 0..<45:
+                let v = UInt8(truncatingIfNeeded: rng.next() | 1)
+                XCTAssertNoThrow(try k.store(p.task, VirtAddr(va), [v]).get(), ctx)
+                p.shadow[va] = v
+            case 45..<80:
+                let got = try k.load(p.task, VirtAddr(va), count: 1).get()[0]
+                XCTAssertEqual(got, p.shadow[va] ?? 0, "\(ctx) read back")
+            case 80..<84:
+                if procs.count < 6, case .success(let c) = k.fork(p.task) {
+                    procs.append(Proc(task: c, base: p.base, pages: p.pages, shadow: p.shadow, gone: p.gone))
+                }
+            case 84..<88:
+                let n = rng.next() % 16 + 1
+                _ = k.madvise(p.task, addr: pva, length: n * P, advice: .pageout)
+            case 88..<90:
+                _ = k.madvise(p.task, addr: pva, length: 8 * P, advice: .cold)
+            case 90..<92:
+                // MADV_FREE: the contents become undefined (zero or kept) until written again.
+                let n = min(4, p.pages - page)
+                _ = k.madvise(p.task, addr: pva, length: n * P, advice: .free)
+                for q in 0..<n {
+                    let lo = pva + q * P
+                    for o in 0..<UInt64(64) where p.shadow[lo + o * 8] != nil {
+                        let got = try k.load(p.task, VirtAddr(lo + o * 8), count: 1).get()[0]
+                        XCTAssert(got == 0 || got == p.shadow[lo + o * 8], "\(ctx) lazily freed byte")
+                        p.shadow[lo + o * 8] = got
+                    }
+                }
+            case 92..<94:
+                let n = min(8, p.pages - page)
+                XCTAssertNoThrow(try k.munmap(p.task, addr: pva, length: n * P).get(), ctx)
+                for q in 0..<n {
+                    p.gone.insert(pva + q * P)
+                    for o in 0..<UInt64(64) { p.shadow[pva + q * P + o * 8] = nil }
+                }
+            case 94..<96:
+                _ = k.madvise(p.task, addr: pva, length: P, advice: .dontneed)
+                if !p.gone.contains(pva) { for o in 0..<UInt64(64) { p.shadow[pva + o * 8] = nil } }
+            case 96:
+                if !second {
+                    XCTAssertNoThrow(try k.swapon(path: "/dev/sdb1", bytes: 32 << 20, priority: 10).get(), ctx)
+                } else {
+                    _ = k.swapoff(path: "/dev/sdb1")   // ENOMEM is allowed: the area then stays on
+                }
+                second = k.swapAreas.contains { $0.path == "/dev/sdb1" }
+            case 97:
+                if procs.count > 2 {
+                    for (va, v) in p.shadow { XCTAssertEqual(try k.load(p.task, VirtAddr(va), count: 1).get()[0], v, "\(ctx) before exit") }
+                    k.exitTask(p.task, status: 0)
+                    procs.remove(at: i)
+                    continue
+                }
+            default:
+                k.tick(seconds: 1)
+            }
+            procs[i] = p
+            if step % 1000 == 999 { XCTAssertEqual(k.checkInvariants(), [], ctx) }
+        }
+        for p in procs {
+            for (va, v) in p.shadow { XCTAssertEqual(try k.load(p.task, VirtAddr(va), count: 1).get()[0], v, "seed \(seed) final") }
+        }
+        XCTAssertGreaterThan(k.vmstat.pswpout, 1000)
+        XCTAssertGreaterThan(k.vmstat.pswpin, 100)
+        XCTAssertEqual(k.checkInvariants(), [])
+        for p in procs { k.exitTask(p.task, status: 0) }
+        XCTAssertEqual(k.swapAreas.reduce(0) { $0 + $1.inuse }, 0)
+        XCTAssertEqual(k.checkInvariants(), [])
+    }
+}

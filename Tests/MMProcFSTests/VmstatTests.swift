@@ -17,6 +17,6 @@ final class VmstatTests: XCTestCase {
         XCTAssertEqual(after["pgfault"]! - before["pgfault"]!, 16)
         XCTAssertEqual(after["nr_anon_pages"]! - before["nr_anon_pages"]!, 16)
         XCTAssertEqual(Vmstat.lines(k).map(\.0).first, "nr_free_pages")
-        XCTAssertEqual(Vmstat.lines(k).map(\.0).last, "oom_kill")
+        XCTAssertEqual(Vmstat.lines(k).map(\.0).last, "swap_ra_hit")
     }
 }

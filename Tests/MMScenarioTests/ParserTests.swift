@@ -277,9 +277,9 @@ final class ParserTests: XCTestCase {
         assertError("use nobody", 1, 5, "unknown process 'nobody'")
         assertError("spawn a\nshow maps for nobody", 2, 15, "unknown process 'nobody'")
         assertError("show meminfo for a", 1, 14, "'show meminfo' is system-wide; 'for' is not allowed")
-        assertError("show everything", 1, 6, "unknown 'show' item 'everything' (known: maps, smaps, status, vmas, meminfo, buddyinfo, vmstat, dmesg, tlb, mm, auxv, ps, interrupts, cache, smaps_rollup, oom_score, oom_score_adj, pmap, pmap-x, slabinfo, slabtop, vmallocinfo, pagetypeinfo, unusable_index, extfrag_index)")
+        assertError("show everything", 1, 6, "unknown 'show' item 'everything' (known: maps, smaps, status, vmas, meminfo, buddyinfo, vmstat, dmesg, tlb, mm, auxv, ps, interrupts, cache, swaps, smaps_rollup, oom_score, oom_score_adj, pmap, pmap-x, slabinfo, slabtop, vmallocinfo, pagetypeinfo, unusable_index, extfrag_index)")
         assertError("show maps", 1, 1, "'show' needs a running process; 'spawn' one first")
-        assertError("cat /etc/passwd", 1, 5, "cat: unsupported file '/etc/passwd' (supported: /proc/meminfo, /proc/buddyinfo, /proc/vmstat, /proc/interrupts, /proc/slabinfo, /proc/vmallocinfo, /proc/pagetypeinfo, /sys/kernel/debug/extfrag/unusable_index, /sys/kernel/debug/extfrag/extfrag_index, /proc/PID/maps, /proc/PID/smaps, /proc/PID/smaps_rollup, /proc/PID/status, /proc/PID/oom_score, /proc/PID/oom_score_adj (PID = self, a number or a process name))")
+        assertError("cat /etc/passwd", 1, 5, "cat: unsupported file '/etc/passwd' (supported: /proc/meminfo, /proc/buddyinfo, /proc/vmstat, /proc/swaps, /proc/interrupts, /proc/slabinfo, /proc/vmallocinfo, /proc/pagetypeinfo, /sys/kernel/debug/extfrag/unusable_index, /sys/kernel/debug/extfrag/extfrag_index, /proc/PID/maps, /proc/PID/smaps, /proc/PID/smaps_rollup, /proc/PID/status, /proc/PID/oom_score, /proc/PID/oom_score_adj (PID = self, a number or a process name))")
         assertError("cat /proc/ghost/maps", 1, 11, "unknown process 'ghost'")
         assertError("policy", 1, 7, "missing policy name for 'policy' (known: fifo, lru, opt, mru, clock, rand, lfu, linux)")
         assertError("policy fifo,nru frames 3 refs 1", 1, 13, "unknown policy 'nru' (known: fifo, lru, opt, mru, clock, rand, lfu, linux)")
@@ -296,7 +296,7 @@ final class ParserTests: XCTestCase {
         assertError("spawn a\necho x > /proc/a/oom_score_adj", 2, 6, "oom_score_adj must be an integer, found 'x'")
         assertError("spawn a\necho 1 > /proc/ghost/oom_score_adj", 2, 16, "unknown process 'ghost'")
         assertError("echo 1 > /proc/1000/oom_score_adj", 1, 1, "'echo' needs a running process; 'spawn' one first")
-        assertError("sysctl vm.swappiness=60", 1, 8, "unknown sysctl 'vm.swappiness' (known: vm.overcommit_memory, vm.overcommit_ratio, vm.overcommit_kbytes, vm.panic_on_oom, vm.admin_reserve_kbytes, vm.user_reserve_kbytes, vm.max_map_count, vm.oom_kill_allocating_task, kernel.randomize_va_space, vm.drop_caches)")
+        assertError("sysctl vm.dirty_ratio=20", 1, 8, "unknown sysctl 'vm.dirty_ratio' (known: vm.overcommit_memory, vm.overcommit_ratio, vm.overcommit_kbytes, vm.panic_on_oom, vm.admin_reserve_kbytes, vm.user_reserve_kbytes, vm.max_map_count, vm.oom_kill_allocating_task, kernel.randomize_va_space, vm.drop_caches, vm.swappiness, vm.page-cluster)")
         assertError("sysctl vm.overcommit_memory=3", 1, 29, "vm.overcommit_memory 3 is out of range (0...2)")
         assertError("sysctl", 1, 7, "missing vm.NAME or vm.NAME=VALUE for 'sysctl'")
         assertError("free -x", 1, 6, "unknown free option '-x' (use -b, -k, -m, -g or -h)")
@@ -370,7 +370,7 @@ final class ParserTests: XCTestCase {
 
     func testBuiltInExamplesParse() throws {
         let all = Examples.all()
-        XCTAssertEqual(all.map(\.name), ["arm64-48bit", "belady", "buddy", "demo", "exec-ls", "fork-cow", "free", "highmem", "kmalloc-sizes", "kthread", "la57", "layout-arm32", "lazy-malloc", "mmap-100mb", "multilevel-walk", "no-mmu", "null-write", "oom-killer", "pagetable-cost", "panic-on-oom", "segmentation", "slab", "threads", "toy-pagetable", "two-copies", "two-cpus", "vmalloc-vs-kmalloc"])
+        XCTAssertEqual(all.map(\.name), ["arm64-48bit", "belady", "buddy", "cache-reclaim", "demo", "exec-ls", "fork-cow", "free", "highmem", "kmalloc-sizes", "kthread", "la57", "layout-arm32", "lazy-malloc", "mmap-100mb", "multilevel-walk", "no-mmu", "null-write", "oom-killer", "pagetable-cost", "panic-on-oom", "segmentation", "slab", "swap-storm", "threads", "toy-pagetable", "two-copies", "two-cpus", "vmalloc-vs-kmalloc"])
         for e in all {
             XCTAssertFalse(e.summary.isEmpty, e.name)
             XCTAssertNoThrow(try Parser.parse(e.source, file: e.name), e.name)

@@ -57,19 +57,24 @@ extension Kernel {
     /// cache's reference. Linux: filemap_add_folio() + read_folio / shmem_alloc_and_add_folio()
     func addToPageCache(_ inode: Inode, _ index: UInt64, _ pfn: PFN) {
         fillFromFile(inode, index, pfn)
-        var f: PageFlags = [.lru, .uptodate]
+        var f: PageFlags = [.uptodate]
         if inode.isShmem {
             f.insert(.swapbacked)
             stat.nrShmem += 1
-            stat.nrInactiveAnon += 1
         } else {
             f.insert(.mappedtodisk)
-            stat.nrInactiveFile += 1
         }
         stat.nrFilePages += 1
         phys.memMap.flags[pfn.index] = f
         phys.memMap.mapcount[pfn.index] = 0
         inode.pages[index] = pfn
+        reclaim.rmapAnonVMA[pfn.index] = 0
+        reclaim.rmapIndex[pfn.index] = index
+        reclaim.rmapInode[pfn.index] = inode
+        lruAdd(pfn)
+        if !reclaim.fileShadows.isEmpty, reclaim.fileShadows.remove(FileShadow(inode: ObjectIdentifier(inode), index: index)) != nil {
+            vmstat.workingsetRefaultFile += 1
+        }
     }
 
     /// Copies the stored bytes of page `index` of `inode` into `pfn` (zeros where there are none).
@@ -103,12 +108,9 @@ extension Kernel {
         guard let pfn = inode.pages[index] else { return }
         let f = phys.memMap.flags[pfn.index]
         if f.contains(.dirty) { stat.nrDirty -= 1 }
-        if f.contains(.mlocked) { stat.nrMlock -= 1; stat.nrUnevictable -= 1 }
-        else if f.contains(.lru) {
-            if inode.isShmem {
-                if f.contains(.active) { stat.nrActiveAnon -= 1 } else { stat.nrInactiveAnon -= 1 }
-            } else if f.contains(.active) { stat.nrActiveFile -= 1 } else { stat.nrInactiveFile -= 1 }
-        }
+        if f.contains(.mlocked) { stat.nrMlock -= 1 }
+        lruDel(pfn)
+        reclaim.rmapInode[pfn.index] = nil
         if inode.isShmem { stat.nrShmem -= 1 }
         stat.nrFilePages -= 1
         phys.memMap.flags[pfn.index] = []
@@ -219,15 +221,7 @@ extension Kernel {
         if phys.memMap.mapcount[i] == 1 { stat.nrFileMapped += 1 }
         let f = phys.memMap.flags[i]
         if f.contains(.swapbacked) { mm.rss.shmem += 1 } else { mm.rss.file += 1 }
-        if vma.flags.contains(.locked) && !f.contains(.mlocked) {
-            let anonLRU = f.contains(.swapbacked)
-            if f.contains(.active) {
-                if anonLRU { stat.nrActiveAnon -= 1 } else { stat.nrActiveFile -= 1 }
-            } else if anonLRU { stat.nrInactiveAnon -= 1 } else { stat.nrInactiveFile -= 1 }
-            phys.memMap.flags[i].remove(.active)
-            phys.memMap.flags[i].insert([.mlocked, .unevictable])
-            stat.nrMlock += 1; stat.nrUnevictable += 1
-        }
+        if vma.flags.contains(.locked) && !f.contains(.mlocked) { lruSetMlocked(pfn, true) }
         mm.updateHiwater()
     }
 
@@ -291,7 +285,7 @@ extension Kernel {
             while idx < pages {
                 guard tmpfsHasRoom(inode) else { throw Errno.ENOSPC }
                 var page = phys.allocPages(order: 0, gfp: .highuserMovable)
-                while page == nil && shrinkPageCache(Kernel.swapClusterMax) > 0 { page = phys.allocPages(order: 0, gfp: .highuserMovable) }
+                while page == nil && tryToFreePages(gfp: .highuserMovable) > 0 { page = phys.allocPages(order: 0, gfp: .highuserMovable) }
                 guard let p = page else { throw Errno.ENOSPC }
                 vmstat.pgalloc += 1
                 addToPageCache(inode, idx, p)
@@ -315,6 +309,12 @@ extension Kernel {
             return 0
         }
         let n = pageCacheReadahead(inode, from: first, to: (last >> PAGE_SHIFT) + 1)
+        // filemap_read() → folio_mark_accessed() on every page copied out.
+        var idx = first
+        while idx <= last >> PAGE_SHIFT {
+            if let p = inode.pages[idx] { markPageAccessed(p) }
+            idx += 1
+        }
         narrate("read: pages \(first)-\(last >> PAGE_SHIFT) of \(inode.path) are in the page cache (\(n) read from disk)")
         return n
     }
@@ -377,7 +377,7 @@ extension Kernel {
                 if inode.isShmem && f.contains(.dirty) { out.append("\(inode.path) page \(idx): shmem page counted dirty") }
             }
         }
-        if files != stat.nrFilePages { out.append("NR_FILE_PAGES = \(stat.nrFilePages) but the page caches hold \(files) pages") }
+        if files + swapCachePages != stat.nrFilePages { out.append("NR_FILE_PAGES = \(stat.nrFilePages) but the page caches hold \(files) pages and the swap cache \(swapCachePages)") }
         if shmem != stat.nrShmem { out.append("NR_SHMEM = \(stat.nrShmem) but shmem caches hold \(shmem) pages") }
         if mapped != stat.nrFileMapped { out.append("NR_FILE_MAPPED = \(stat.nrFileMapped) but \(mapped) cache pages are mapped") }
         if dirty != stat.nrDirty { out.append("NR_FILE_DIRTY = \(stat.nrDirty) but \(dirty) cache pages are dirty") }

@@ -47,6 +47,7 @@ extension Kernel {
         forEachPresentPTE(mm, start, end) { _, slot, pte in
             phys.writePTE(slot, PTE(raw: 0))
             if pte.isPresent && pte.pfn != zeroPFN { removeMappedPage(mm, pte.pfn) }
+            else if pte.isSwap { mm.rss.swapents -= 1; freeSwapAndCache(pte.swapEntry) }
             zapped += 1
         }
         if zapped > 0 && flush { flushTLBRange(mm, start, end) }
@@ -146,7 +147,9 @@ extension Kernel {
             var code: PFErrorCode = [.user]
             if write { code.insert(.write) }
             if let slot = phys.walk(mm.pgd, VirtAddr(va)), phys.readPTE(slot).isPresent { code.insert(.prot) }
-            switch handleMMFault(task, mm, vma, VirtAddr(va), code) {
+            let r = handleMMFault(task, mm, vma, VirtAddr(va), code)
+            kswapdRunIfWoken()
+            switch r {
             case .minor, .major: break
             case .oom, .sigbus, .sigsegv: return .failure(.ENOMEM)
             }

@@ -8,7 +8,7 @@ public struct MachineConfig: Sendable, Equatable {
     public var minFreeKbytes: Int?
     /// TLB geometry of each CPU.
     public var tlb: TLBConfig
-    /// Total swap in bytes (the core has no swap device yet; counts for overcommit and meminfo).
+    /// Bytes of the swap file /swapfile made and enabled at boot (0 = none; see swapon).
     public var swapBytes: UInt64
     /// Transparent huge pages mode; khugepaged runs (and raises min_free_kbytes) unless `never`.
     public var thp: THPMode
@@ -171,8 +171,20 @@ public struct VMStat: Sendable, Equatable {
     /// Writes to vm.drop_caches with bit 1 (drop_pagecache) and bit 2 (drop_slab).
     public var dropPagecache: UInt64 = 0
     public var dropSlab: UInt64 = 0
-    /// Page-cache pages freed by direct reclaim (pgsteal_direct).
-    public var pgstealDirect: UInt64 = 0
+    /// Page reclaim (mm/vmscan.c): pages scanned and reclaimed by kswapd and by direct reclaim,
+    /// activated, deactivated, scanned on the active lists (pgrefill), marked and freed lazily
+    /// (pglazyfree, pglazyfreed); swap I/O in pages (pswpin, pswpout);
+    /// refaults of evicted pages (a shadow entry was left); direct-reclaim stalls.
+    public var pgstealKswapd: UInt64 = 0, pgstealDirect: UInt64 = 0
+    public var pgscanKswapd: UInt64 = 0, pgscanDirect: UInt64 = 0
+    public var pgstealAnon: UInt64 = 0, pgstealFile: UInt64 = 0, pgscanAnon: UInt64 = 0, pgscanFile: UInt64 = 0
+    public var pgactivate: UInt64 = 0, pgdeactivate: UInt64 = 0, pgrefill: UInt64 = 0
+    public var pglazyfree: UInt64 = 0, pglazyfreed: UInt64 = 0
+    public var pswpin: UInt64 = 0, pswpout: UInt64 = 0
+    public var workingsetRefaultAnon: UInt64 = 0, workingsetRefaultFile: UInt64 = 0
+    public var allocstallNormal: UInt64 = 0, allocstallDMA32: UInt64 = 0
+    /// swap_ra and swap_ra_hit: pages read ahead into the swap cache, and read-ahead pages later faulted.
+    public var swapRa: UInt64 = 0, swapRaHit: UInt64 = 0
     public init() {}
 }
 
@@ -217,6 +229,8 @@ public final class Kernel {
     /// init_mm: the kernel's own address space (no user mappings); a CPU loads it at boot and
     /// when a lazy CPU is told that page tables it may cache were freed.
     public let initMM: MMStruct
+    /// LRU lists, reverse-map keys, swap areas, the swap cache and kswapd (Reclaim/).
+    public let reclaim: ReclaimState
     /// The simulated file system (files, and each file's page cache).
     public let fs = FileSystem()
     public private(set) var tasks: [PID: Task] = [:]
@@ -263,6 +277,7 @@ public final class Kernel {
         self.config = config
         random = KernelRandom(seed: config.seed)
         phys = try PhysicalMemory(config: PhysicalMemoryConfig(ramBytes: config.ramBytes, minFreeKbytes: config.minFreeKbytes))
+        reclaim = ReclaimState(frames: phys.frameCount)
         guard config.cpus >= 1, config.cpus <= MachineConfig.maxCPUs else { throw MachineConfigError.cpus(config.cpus) }
         initMM = MMStruct(pgd: PFN(0))
         initMM.mmUsers = 1; initMM.mmCount = 1
@@ -282,6 +297,8 @@ public final class Kernel {
             zeroPFN = z
             phys.memMap.flags[z.index].insert([.zeroPage, .reserved])
         }
+        // `machine swap=SIZE`: a swap file enabled at boot (as by swapon -a from /etc/fstab).
+        if config.swapBytes >= 2 * PAGE_SIZE { swapon(path: "/swapfile", bytes: config.swapBytes) }
         // user_reserve_kbytes = min(3% of free, 128 MiB): init_user_reserve(), mm/util.c
         let freeKB = phys.freePageCount * Int(PAGE_SIZE / 1024)
         sysctl.userReserveKbytes = min(freeKB / 32, 1 << 17)
@@ -335,6 +352,7 @@ public final class Kernel {
         let c = cpus[cpuID]
         let prev = current
         let prevActive = prev?.mm ?? prev?.activeMM
+        reclaim.contextSwitches &+= 1
         narrate("CPU\(c.id): context_switch: \(prev.map { "\($0.comm)[\($0.pid)]" } ?? "idle") → \(task.comm)[\(task.pid)]")
         if task.mm == nil {
             if let b = prevActive { b.mmCount += 1 }

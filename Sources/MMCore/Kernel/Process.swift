@@ -240,6 +240,7 @@ extension Kernel {
                 }
                 defer { explain = saved }
                 let result = doUserAddrFault(task, va, code)
+                kswapdRunIfWoken()
                 switch result {
                 case .minor, .major:
                     continue
@@ -264,7 +265,9 @@ extension Kernel {
     func narrateFaultEntry(_ task: Task, _ va: VirtAddr, _ kind: AccessKind, _ code: PFErrorCode) {
         guard let mm = task.mm else { return }
         let verb = kind == .write ? "writes" : kind == .exec ? "executes" : "reads"
-        if !code.contains(.prot) {
+        if !code.contains(.prot), let s = phys.walk(mm.pgd, va), phys.readPTE(s).isSwap {
+            narrate("[1] the page was swapped out by reclaim: its PTE holds a swap entry instead of a frame")
+        } else if !code.contains(.prot) {
             narrate("[1] the address was handed out earlier (by mmap, brk, malloc or exec) with no physical page behind it")
         }
         narrate("[2] \(task.comm)[\(task.pid)] \(verb) virtual address \(va)")
@@ -409,6 +412,8 @@ extension Kernel {
         out += tlbInvariantViolations()
         out += pageCacheInvariantViolations()
         out += slabInvariantViolations()
+        out += lruInvariantViolations()
+        var swapRefs: [UInt64: Int] = [:]
         var mapped = [Int32](repeating: 0, count: phys.frameCount)
         var tables = 0
         var seen = Set<ObjectIdentifier>()
@@ -424,6 +429,7 @@ extension Kernel {
                 out.append("pid \(t.pid): \(ptPages) page-table pages below the PGD but pgtables_bytes = \(mm.pgtablesBytes)")
             }
             forEachPresentPTE(mm, VirtAddr(0), VirtAddr(mm.taskSize)) { va, _, pte in
+                if pte.isSwap { swapRefs[pte.swapEntry.val, default: 0] += 1; rss.swapents += 1; return }
                 guard pte.isPresent else { return }
                 if mm.vmas.vmaLookup(va) == nil { out.append("pid \(t.pid): \(va) is mapped outside every VMA") }
                 let pfn = pte.pfn
@@ -448,6 +454,8 @@ extension Kernel {
         for t in allTasks where t.mm == nil {
             if let b = t.activeMM, b.mmUsers == 0, seen.insert(ObjectIdentifier(b)).inserted { tables += 1 }
         }
+        out += swapInvariantViolations(swapRefs: swapRefs)
+        out += rmapInvariantViolations()
         if tables != stat.nrPageTable { out.append("NR_PAGETABLE = \(stat.nrPageTable) but \(tables) page-table pages are in use") }
         return out
     }

@@ -85,8 +85,15 @@ extension Kernel {
         let cow = !vma.flags.contains(.shared) && vma.flags.contains(.maywrite)
         var ok = true
         forEachPresentPTE(src, vma.start, vma.end) { va, slot, pte in
-            guard ok, pte.isPresent else { return }
+            guard ok else { return }
             guard let dslot = pteAlloc(dst, va, task: child) else { ok = false; return }
+            if pte.isSwap {
+                // copy_nonpresent_pte(): the child shares the slot (swap_duplicate).
+                swapDuplicate(pte.swapEntry)
+                dst.rss.swapents += 1
+                phys.writePTE(dslot, pte)
+                return
+            }
             var p = pte.raw & ~PTE.accessed
             if cow && pte.isWritable {
                 phys.writePTE(slot, PTE(raw: pte.raw & ~PTE.rw))

@@ -17,8 +17,6 @@ extension Kernel {
     /// RAM pages the kernel manages (MemTotal in pages). Linux: totalram_pages(), include/linux/mm.h
     public var totalRAMPages: Int { phys.totalManagedPages }
 
-    /// Swap pages configured (SwapTotal in pages). Linux: total_swap_pages, mm/swapfile.c
-    public var totalSwapPages: Int { Int(config.swapBytes >> PAGE_SHIFT) }
 
     /// Charges `pages` to vm_committed_as. Linux: vm_acct_memory(), include/linux/mman.h
     public func vmAcctMemory(pages: Int) { committedPages += pages }

@@ -48,9 +48,9 @@ extension Kernel {
                 }
                 if compacted { continue }
             }
-            // __alloc_pages_direct_reclaim(): clean, unmapped page-cache pages go first.
-            if gfp.contains(.directReclaim) && shrinkPageCache(max(Kernel.swapClusterMax, 1 << order)) > 0 {
-                narrate("alloc_pages(order \(order)): direct reclaim freed page-cache pages; retry")
+            // __alloc_pages_direct_reclaim(): the LRU lists are scanned (page cache and, with swap, anon).
+            if gfp.contains(.directReclaim) && tryToFreePages(gfp: gfp) > 0 {
+                narrate("alloc_pages(order \(order)): direct reclaim freed pages; retry")
                 continue
             }
             let mayOOM = gfp.contains(.directReclaim) && order <= PAGE_ALLOC_COSTLY_ORDER && !gfp.contains(.noretry)

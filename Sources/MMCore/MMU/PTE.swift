@@ -36,6 +36,10 @@ public struct PTE: Hashable, Sendable, CustomStringConvertible {
     /// Flags rendered like a debugger would: "P RW US A D NX pfn=0x1234".
     public var description: String {
         if raw == 0 { return "none" }
+        if raw & PTE.present == 0 {
+            // A swap entry (x86-64 format: type in bits 59-63, offset inverted in bits 9-58).
+            return "swap type=\(raw >> 59) offset=\(((~raw) << 5) >> 14)"
+        }
         var parts: [String] = []
         if isPresent { parts.append("P") }
         if isWritable { parts.append("RW") }

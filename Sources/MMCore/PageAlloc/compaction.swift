@@ -114,7 +114,17 @@ extension Kernel {
         phys.contents.copy(from: PFN(index: old), to: PFN(index: new))
         phys.memMap.refcount[new] = phys.memMap.refcount[old]
         phys.memMap.mapcount[new] = phys.memMap.mapcount[old]
-        phys.memMap.flags[new] = phys.memMap.flags[old]
+        // The new folio takes the old one's place on its LRU list and in the reverse map
+        // (folio_isolate_lru() … folio_putback_lru(), folio_migrate_mapping()).
+        let flags = phys.memMap.flags[old]
+        let onLRU = reclaim.lruOf[old] >= 0
+        if onLRU { lruDel(PFN(index: old)) }
+        phys.memMap.flags[new] = flags.subtracting(.lru)
+        reclaim.rmapAnonVMA[new] = reclaim.rmapAnonVMA[old]
+        reclaim.rmapIndex[new] = reclaim.rmapIndex[old]
+        reclaim.rmapInode[new] = reclaim.rmapInode[old]
+        reclaim.rmapAnonVMA[old] = 0; reclaim.rmapIndex[old] = 0; reclaim.rmapInode[old] = nil
+        if onLRU { lruAdd(PFN(index: new)) }
         for (mm, va, slot) in maps {
             let pte = phys.readPTE(slot)
             phys.writePTE(slot, PTE(raw: (pte.raw & ~PTE.pfnMask) | ((UInt64(new) << PAGE_SHIFT) & PTE.pfnMask)))

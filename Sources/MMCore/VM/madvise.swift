@@ -88,10 +88,15 @@ extension Kernel {
             return .success(index)
         case .cold, .pageout:
             if v.flags.intersects([.locked, .pfnmap, .hugetlb]) { return .failure(.EINVAL) }
+            madviseColdOrPageout(mm, start, end, pageout: advice == .pageout)
             return .success(index)
-        case .dontneed, .free:
+        case .free:
             if v.flags.intersects([.locked, .pfnmap]) { return .failure(.EINVAL) }
-            if advice == .free && !v.vmaIsAnonymous { return .failure(.EINVAL) }
+            if !v.vmaIsAnonymous { return .failure(.EINVAL) }
+            madviseFree(mm, start, end)
+            return .success(index)
+        case .dontneed:
+            if v.flags.intersects([.locked, .pfnmap]) { return .failure(.EINVAL) }
             zapPageRange(mm, start, end)
             return .success(index)
         case .normal: newFlags.subtract([.randRead, .seqRead])
@@ -124,5 +129,73 @@ extension Kernel {
         // madvise reports a temporary shortage of kernel resources as EAGAIN.
         case .failure(let e): return .failure(e == .ENOMEM ? .EAGAIN : e)
         }
+    }
+}
+
+extension Kernel {
+    /// MADV_COLD / MADV_PAGEOUT on [start, end) of `mm`: each page mapped only here loses its
+    /// PTE's accessed bit and PG_referenced; COLD moves it to the inactive list (pgdeactivate),
+    /// PAGEOUT reclaims it at once, ignoring references (anonymous pages go to swap).
+    /// Linux: madvise_cold_or_pageout_pte_range() → folio_deactivate() / reclaim_pages(), mm/madvise.c
+    func madviseColdOrPageout(_ mm: MMStruct, _ start: VirtAddr, _ end: VirtAddr, pageout: Bool) {
+        var pages: [PFN] = []
+        forEachPresentPTE(mm, start, end) { va, slot, pte in
+            guard pte.isPresent, pte.pfn != zeroPFN else { return }
+            let i = pte.pfn.index
+            let f = phys.memMap.flags[i]
+            guard f.contains(.lru), !f.contains(.unevictable), phys.memMap.mapcount[i] == 1 else { return }
+            if pte.isAccessed {
+                phys.writePTE(slot, PTE(raw: pte.raw & ~PTE.accessed))
+                flushTLBRange(mm, va, VirtAddr(va.raw &+ PAGE_SIZE))
+            }
+            phys.memMap.flags[i].remove(.referenced)
+            pages.append(pte.pfn)
+        }
+        var freed = 0
+        for p in pages {
+            if pageout {
+                lruDel(p)
+                phys.memMap.flags[p.index].remove(.active)
+                if shrinkFolio(p) { freed += 1 }
+            } else if phys.memMap.flags[p.index].contains(.active) {
+                phys.memMap.flags[p.index].remove(.active)
+                lruAdd(p)
+                vmstat.pgdeactivate += 1
+            }
+        }
+        narrate(pageout ? "madvise(MADV_PAGEOUT): \(pages.count) page(s) reclaimed at once, \(freed) freed"
+                        : "madvise(MADV_COLD): \(pages.count) page(s) made old and put on the inactive lists")
+    }
+
+    /// MADV_FREE on [start, end) of `mm`: swap entries are freed; each anonymous page mapped only
+    /// here becomes lazily freeable — clean, old, not swap-backed, on the inactive file list
+    /// (pglazyfree) — so reclaim frees it without swapping unless it is written again first.
+    /// Linux: madvise_free_pte_range() → folio_mark_lazyfree(), mm/madvise.c, mm/swap.c
+    func madviseFree(_ mm: MMStruct, _ start: VirtAddr, _ end: VirtAddr) {
+        var n = 0
+        var changed = false
+        forEachPresentPTE(mm, start, end) { va, slot, pte in
+            if pte.isSwap {
+                phys.writePTE(slot, PTE(raw: 0))
+                mm.rss.swapents -= 1
+                freeSwapAndCache(pte.swapEntry)
+                return
+            }
+            guard pte.isPresent, pte.pfn != zeroPFN else { return }
+            let p = pte.pfn
+            let f = phys.memMap.flags[p.index]
+            guard f.contains(.anon), phys.memMap.mapcount[p.index] == 1 else { return }
+            if f.contains(.swapcache) {
+                guard swapCount(SwapEntry(val: reclaim.swapEntryOf[p.index])) == 0 else { return }
+                deleteFromSwapCache(p)
+            }
+            phys.writePTE(slot, PTE(raw: pte.raw & ~(PTE.accessed | PTE.dirty)))
+            changed = true
+            phys.memMap.flags[p.index].remove([.dirty, .referenced, .active, .swapbacked])
+            if f.contains(.lru) { lruAdd(p) }
+            if f.contains(.swapbacked) { vmstat.pglazyfree += 1; n += 1 }
+        }
+        if changed { flushTLBRange(mm, start, end) }
+        narrate("madvise(MADV_FREE): \(n) page(s) marked lazily freeable")
     }
 }

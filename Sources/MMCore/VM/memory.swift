@@ -86,20 +86,22 @@ extension Kernel {
         return PTESlot(table: table, index: PageTableLevel.pte.index(of: va))
     }
 
-    /// Allocates one page for `task`: when none is free, direct reclaim frees clean unmapped
-    /// page-cache pages, and only when there are none left does the OOM killer run.
+    /// Allocates one page for `task`: kswapd is woken when every zone is below its low watermark;
+    /// when no page is free above min, direct reclaim runs, and only when it frees nothing does
+    /// the OOM killer run.
     /// Returns nil when the OOM killer could not free memory, killed `task` itself, or panicked.
     /// Linux: __alloc_pages() slow path → __alloc_pages_direct_reclaim() / __alloc_pages_may_oom(), mm/page_alloc.c
     func allocPageOrOOM(gfp: GFP, task: Task?) -> PFN? {
         var attempts = tasks.count + 2
         while attempts > 0 {
+            if gfp.contains(.kswapdReclaim) { wakeupKswapd() }
             if let p = phys.allocPages(order: 0, gfp: gfp) {
                 vmstat.pgalloc += 1
                 return p
             }
             if panicMessage != nil { return nil }
-            // Direct reclaim before the OOM killer: clean, unmapped page-cache pages go first.
-            if gfp.contains(.directReclaim) && shrinkPageCache(Kernel.swapClusterMax) > 0 { continue }
+            // Direct reclaim before the OOM killer.
+            if gfp.contains(.directReclaim) && tryToFreePages(gfp: gfp) > 0 { continue }
             narrate("no free page: the allocator enters the slow path and calls the OOM killer")
             let progress = outOfMemory(task: task, gfp: gfp, order: 0)
             if let t = task, !t.state.isAlive { return nil }
@@ -185,7 +187,11 @@ extension Kernel {
             }
             return r
         }
-        if !pte.isPresent { return .sigbus }
+        if pte.isSwap {
+            let r = doSwapPage(task, mm, vma, va, slot, pte, write: write)
+            if r == .major { task.minFlt -= 1 }
+            return r
+        }
         if write && !pte.isWritable { return doWpPage(task, mm, vma, va, slot, pte) }
         // Spurious fault: the PTE already allows the access (a stale TLB entry was stricter).
         var raw = pte.raw | PTE.accessed
@@ -212,7 +218,7 @@ extension Kernel {
         if anonVMAPrepare(mm, va) == nil { return .oom }
         guard let pfn = allocPageOrOOM(gfp: .highuserMovable, task: task) else { return .oom }
         phys.contents.clear(pfn)
-        addNewPage(mm, vma, pfn)
+        addNewPage(mm, vma, pfn, va)
         clockNs &+= FaultCost.anonymousWrite
         phys.writePTE(slot, PTE(pfn: pfn, flags: pteFlags(vma.flags, writable: vma.flags.contains(.write), dirty: true)))
         narrate("do_anonymous_page: allocated zeroed anonymous page PFN \(pfn) (\(zoneName(pfn))); PTE[\(slot.index)] in table PFN \(slot.table) = \(phys.readPTE(slot))")
@@ -242,10 +248,24 @@ extension Kernel {
             narrate("do_wp_page: the page PFN \(old) has no other user: reused, PTE made writable (wp_page_reuse)")
             return .minor
         }
+        if old != zeroPFN && oldFlags.contains(.swapcache) && phys.memMap.mapcount[old.index] == 1
+            && phys.memMap.refcount[old.index] == 2 && swapCount(SwapEntry(val: reclaim.swapEntryOf[old.index])) == 0 {
+            // wp_can_reuse_anon_folio(): the swap cache is the only other user; the slot is freed.
+            deleteFromSwapCache(old)
+            phys.writePTE(slot, PTE(raw: pte.raw | PTE.rw | PTE.dirty | PTE.accessed))
+            mmu.flushPage(va.pageDown)
+            clockNs &+= FaultCost.reuse
+            narrate("do_wp_page: PFN \(old) leaves the swap cache (its slot is freed) and is reused writable")
+            return .minor
+        }
         if anonVMAPrepare(mm, va) == nil { return .oom }
+        // The old page is pinned while the copy is allocated (reclaim may run meanwhile).
+        if old != zeroPFN { phys.getPage(old) }
+        defer { if old != zeroPFN { phys.putPage(old) } }
         guard let new = allocPageOrOOM(gfp: .highuserMovable, task: task) else { return .oom }
+        guard phys.readPTE(slot) == pte else { phys.putPage(new); return .minor }
         if old == zeroPFN { phys.contents.clear(new) } else { phys.contents.copy(from: old, to: new) }
-        addNewPage(mm, vma, new)
+        addNewPage(mm, vma, new, va)
         clockNs &+= FaultCost.copyOnWrite
         phys.writePTE(slot, PTE(pfn: new, flags: pteFlags(vma.flags, writable: true, dirty: true)))
         // ptep_clear_flush(): other CPUs running this mm may cache the old frame.
@@ -309,7 +329,7 @@ extension Kernel {
             return result
         }
         phys.contents.copy(from: src, to: new)
-        addNewPage(mm, vma, new)
+        addNewPage(mm, vma, new, va)
         phys.writePTE(slot, PTE(pfn: new, flags: pteFlags(vma.flags, writable: true, dirty: true)))
         narrate("do_cow_fault: page cache page PFN \(src) copied into new anonymous page PFN \(new) (the file is unchanged); PTE = \(phys.readPTE(slot))")
         return result
@@ -330,26 +350,31 @@ extension Kernel {
 
     // MARK: - Page accounting
 
-    /// Accounts a newly mapped anonymous page: flags, mapcount, RSS counter, node counters, LRU,
-    /// mlock. (Page-cache pages are mapped with pageAddFileRmap.)
+    /// Accounts a newly mapped anonymous page at `va`: flags, mapcount, RSS counter, node
+    /// counters, the reverse-map key (anon_vma and linear index), the inactive anon LRU (the
+    /// unevictable list in a VM_LOCKED VMA). (Page-cache pages are mapped with pageAddFileRmap.)
     /// Linux: folio_add_new_anon_rmap() + folio_add_lru_vma(), mm/rmap.c, mm/swap.c
-    func addNewPage(_ mm: MMStruct, _ vma: VMA, _ pfn: PFN) {
-        var f: PageFlags = [.lru, .uptodate, .anon, .swapbacked]
+    func addNewPage(_ mm: MMStruct, _ vma: VMA, _ pfn: PFN, _ va: VirtAddr) {
+        var f: PageFlags = [.uptodate, .anon, .swapbacked]
         mm.rss.anon += 1; stat.nrAnonMapped += 1
         if vma.flags.contains(.locked) {
             f.insert([.mlocked, .unevictable])
-            stat.nrMlock += 1; stat.nrUnevictable += 1
-        } else {
-            stat.nrInactiveAnon += 1
+            stat.nrMlock += 1
         }
         phys.memMap.flags[pfn.index] = f
         phys.memMap.mapcount[pfn.index] = 1
+        reclaim.rmapAnonVMA[pfn.index] = mm.vmas.vmaLookup(va)?.anonVMA ?? vma.anonVMA
+        reclaim.rmapIndex[pfn.index] = linearPageIndex(vma, va)
+        reclaim.rmapInode[pfn.index] = nil
+        lruAdd(pfn)
         mm.updateHiwater()
     }
 
     /// Unaccounts one mapping of `pfn` from `mm` and drops the page reference it held. An
-    /// anonymous page is freed with its last mapping; a page-cache page stays in its cache
-    /// (NR_FILE_MAPPED drops when its last mapping goes, and it leaves the unevictable list).
+    /// anonymous page leaves the LRU with its last mapping, and the swap cache too unless a swap
+    /// PTE still needs its slot (then it stays cached on the LRU);
+    /// a page-cache page stays in its cache (NR_FILE_MAPPED drops when its last mapping goes, and
+    /// it leaves the unevictable list).
     /// Linux: zap_present_pte() → folio_remove_rmap_pte() + put, mm/memory.c, mm/rmap.c
     func removeMappedPage(_ mm: MMStruct, _ pfn: PFN) {
         let i = pfn.index
@@ -359,11 +384,7 @@ extension Kernel {
             if f.contains(.swapbacked) { mm.rss.shmem -= 1 } else { mm.rss.file -= 1 }
             if phys.memMap.mapcount[i] == 0 {
                 stat.nrFileMapped -= 1
-                if f.contains(.mlocked) {
-                    phys.memMap.flags[i].remove([.mlocked, .unevictable])
-                    stat.nrMlock -= 1; stat.nrUnevictable -= 1
-                    if f.contains(.swapbacked) { stat.nrInactiveAnon += 1 } else { stat.nrInactiveFile += 1 }
-                }
+                if f.contains(.mlocked) { lruSetMlocked(pfn, false) }
             }
             phys.putPage(pfn)
             return
@@ -371,9 +392,15 @@ extension Kernel {
         mm.rss.anon -= 1
         if phys.memMap.mapcount[i] == 0 {
             stat.nrAnonMapped -= 1
-            if f.contains(.mlocked) { stat.nrMlock -= 1; stat.nrUnevictable -= 1 }
-            else if f.contains(.lru) {
-                if f.contains(.active) { stat.nrActiveAnon -= 1 } else { stat.nrInactiveAnon -= 1 }
+            if f.contains(.mlocked) { stat.nrMlock -= 1; phys.memMap.flags[i].remove([.mlocked, .unevictable]) }
+            if f.contains(.swapcache) && swapCount(SwapEntry(val: reclaim.swapEntryOf[i])) == 0 {
+                // free_swap_cache(): no swap PTE needs the slot any more; the page leaves the cache.
+                lruDel(pfn)
+                deleteFromSwapCache(pfn)
+            } else if f.contains(.swapcache) {
+                if f.contains(.lru) { lruAdd(pfn) }
+            } else {
+                lruDel(pfn)
             }
         }
         phys.putPage(pfn)
@@ -385,21 +412,7 @@ extension Kernel {
     func mlockPageRange(_ mm: MMStruct, _ start: VirtAddr, _ end: VirtAddr, lock: Bool) {
         forEachPresentPTE(mm, start, end) { _, _, pte in
             guard pte.isPresent, pte.pfn != zeroPFN else { return }
-            let i = pte.pfn.index
-            let f = phys.memMap.flags[i]
-            let fileLRU = !f.contains(.anon) && !f.contains(.swapbacked)
-            if lock && !f.contains(.mlocked) {
-                phys.memMap.flags[i].insert([.mlocked, .unevictable])
-                stat.nrMlock += 1; stat.nrUnevictable += 1
-                if f.contains(.active) {
-                    if fileLRU { stat.nrActiveFile -= 1 } else { stat.nrActiveAnon -= 1 }
-                } else if fileLRU { stat.nrInactiveFile -= 1 } else { stat.nrInactiveAnon -= 1 }
-                phys.memMap.flags[i].remove(.active)
-            } else if !lock && f.contains(.mlocked) {
-                phys.memMap.flags[i].remove([.mlocked, .unevictable])
-                stat.nrMlock -= 1; stat.nrUnevictable -= 1
-                if fileLRU { stat.nrInactiveFile += 1 } else { stat.nrInactiveAnon += 1 }
-            }
+            lruSetMlocked(pte.pfn, lock)
         }
     }
 
