@@ -7,6 +7,7 @@ let package = Package(
         .library(name: "MMCore", targets: ["MMCore"]),
         .library(name: "MMProcFS", targets: ["MMProcFS"]),
         .library(name: "MMScenario", targets: ["MMScenario"]),
+        .library(name: "MMTrace", targets: ["MMTrace"]),
         .executable(name: "mmsim", targets: ["mmsim"]),
     ],
     dependencies: [
@@ -23,15 +24,20 @@ let package = Package(
         .target(name: "MMProcFS", dependencies: ["MMCore"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "MMScenario", dependencies: ["MMCore", "MMProcFS"],
                 resources: [.copy("Examples")], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .target(name: "MMTrace", dependencies: ["MMCore"], swiftSettings: [
+            .swiftLanguageMode(.v5),
+            .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+        ]),
         .executableTarget(name: "mmsim", dependencies: [
-            "MMCore", "MMProcFS", "MMScenario",
+            "MMCore", "MMProcFS", "MMScenario", "MMTrace",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: [.swiftLanguageMode(.v5)]),
-        .executableTarget(name: "mmsim-bench", dependencies: ["MMCore"], path: "Benchmarks/mmsim-bench",
+        .executableTarget(name: "mmsim-bench", dependencies: ["MMCore", "MMTrace"], path: "Benchmarks/mmsim-bench",
                           swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "MMCoreTests", dependencies: ["MMCore"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "MMProcFSTests", dependencies: ["MMCore", "MMProcFS"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "MMScenarioTests", dependencies: ["MMCore", "MMProcFS", "MMScenario"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .testTarget(name: "MMTraceTests", dependencies: ["MMCore", "MMTrace"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "CLITests", dependencies: ["mmsim"], resources: [.copy("Golden")], swiftSettings: [.swiftLanguageMode(.v5)]),
     ]
 )

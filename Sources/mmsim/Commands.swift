@@ -29,7 +29,9 @@ struct MMSim: ParsableCommand {
         """,
         subcommands: [Run.self, ExampleCommand.self, Check.self, PolicyCommand.self,
                       TranslateCommand.self, ExerciseCommand.self, PageTableCostCommand.self,
-                      NoMMUCommand.self, SegmentationCommand.self],
+                      NoMMUCommand.self, SegmentationCommand.self,
+                      TraceCommand.self, ImportTraceCommand.self, ReplayCommand.self, SynthCommand.self,
+                      SweepCommand.self, DumpTraceCommand.self],
         defaultSubcommand: ExampleCommand.self)
 }
 
