@@ -31,6 +31,10 @@ public final class LackeyImporter {
     var fds: [UInt64: String] = [:]
     /// Blocking calls waiting for their result, by thread: (nr, args, path argument).
     var pending: [UInt64: (UInt64, [UInt64], String)] = [:]
+    /// A call whose result comes on the next line: (pid, nr, args, path argument).
+    var split: (UInt64, UInt64, [UInt64], String)?
+    /// The child pid named by the note of a split fork line.
+    var splitChild: Int64?
     /// Called for each `==pid==` line (the capture forwards valgrind's messages).
     public var onBanner: ((String) -> Void)?
 
@@ -131,7 +135,11 @@ public final class LackeyImporter {
 
     /// Handles a line that is not an access: valgrind banners, system calls, debug lines.
     func otherLine(_ p: UnsafePointer<UInt8>, _ n: Int) throws {
-        let s = String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)
+        try otherLine(String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self))
+    }
+
+    /// Handles a line that is not an access (as text).
+    func otherLine(_ s: String) throws {
         if s.hasPrefix("==") {
             // ==PID== text
             let parts = s.dropFirst(2).split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -141,7 +149,37 @@ public final class LackeyImporter {
             return
         }
         if s.hasPrefix("--") { return }   // valgrind debug output (-d) mixed into the log
-        if s.hasPrefix(" --> ") { return }  // the result of an "unimplemented syscall" line
+        if s.hasPrefix(" --> ") {
+            // Text glued after the results (another process's line, written while this one
+            // was cut): " --> [pre-success] Success(0x0) I  0401227b,3".
+            var resultsEnd = s.startIndex
+            while s[resultsEnd...].hasPrefix(" --> ["), let close = s.range(of: ")", range: resultsEnd..<s.endIndex) {
+                resultsEnd = close.upperBound
+                let rest = s[resultsEnd...].drop { $0 == " " }
+                if rest.hasPrefix("-->") { resultsEnd = s.index(before: rest.startIndex); continue }
+                if s[resultsEnd...].hasPrefix(" ") { resultsEnd = s.index(after: resultsEnd) }
+                break
+            }
+            let tail = s[resultsEnd...]
+            if !tail.trimmingCharacters(in: .whitespaces).isEmpty {
+                let head = String(s[..<resultsEnd])
+                lines -= 1
+                try otherLine(head)
+                var t = Array(tail.utf8)
+                try t.withUnsafeMutableBufferPointer { try line($0.baseAddress!, $0.count) }
+                return
+            }
+            // The result of a call whose line was cut by a note (clone: "created child N"; the
+            // child's own result may follow on the same line); or of an "unimplemented" call.
+            if let (pid, nr, args, path) = split, var result = parseResult(s) {
+                split = nil
+                // After fork both processes print their result, in either order: the parent's
+                // (the child's pid) is the one the note "created child N" named.
+                if let c = splitChild { result = c }
+                try complete(pid: pid, nr: nr, args: args, path: path, result: result)
+            }
+            return
+        }
         if s.hasPrefix("SYSCALL[") { try syscallLine(s); return }
         throw error(1, "not a lackey line (expected an access, a SYSCALL line or a ==PID== line)")
     }
@@ -177,7 +215,9 @@ public final class LackeyImporter {
             try complete(pid: lpid, nr: nr, args: args, path: path, result: result)
             return
         }
-        guard let open = rest.firstIndex(of: "("), let close = rest.range(of: ")", options: .backwards, range: rest.startIndex..<(rest.range(of: "-->")?.lowerBound ?? rest.endIndex)) else {
+        let stop = rest.range(of: "-->")?.lowerBound ?? rest.endIndex
+        guard let open = rest.firstIndex(of: "("), open < stop,
+              let close = rest.range(of: " )", range: open..<stop) ?? rest.range(of: ")", options: .backwards, range: open..<stop) else {
             return   // "unimplemented (by the kernel) syscall" and other notes
         }
         let argText = rest[rest.index(after: open)..<close.lowerBound]
@@ -190,8 +230,19 @@ public final class LackeyImporter {
                 numText = t[..<paren]
                 if path.isEmpty, t.hasSuffix(")") { path = String(t[t.index(after: paren)..<t.index(before: t.endIndex)]) }
             }
-            if numText.hasPrefix("0x") { args.append(UInt64(numText.dropFirst(2), radix: 16) ?? 0) }
+            // Valgrind prints clone's flags in hexadecimal without 0x.
+            if numText.hasPrefix("0x") || (nr == SyscallNr.clone && args.isEmpty) {
+                args.append(UInt64(numText.hasPrefix("0x") ? numText.dropFirst(2) : numText, radix: 16) ?? 0)
+            }
             else { args.append(UInt64(numText) ?? UInt64(numText, radix: 16) ?? 0) }
+        }
+        if !rest.contains("-->") {
+            if !rest.contains("unimplemented") {
+                split = (lpid, nr, args, path)
+                splitChild = nil
+                if let r = rest.range(of: "created child ") { splitChild = Int64(rest[r.upperBound...].prefix { $0.isNumber }) }
+            }
+            return
         }
         if rest.contains("--> [async] ...") {
             pending[key] = (nr, args, path)

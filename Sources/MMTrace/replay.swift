@@ -129,7 +129,6 @@ public final class Replayer {
 
     var procs: [UInt32: Int] = [:]        // trace pid → index in report.processes
     var tasks: [Task] = []                // by index
-    var threadProc: [UInt32: Int] = [:]   // trace tid → process index
     var report: ReplayReport
     var pendingRegions: [TraceRegion] = []
     var files: [String: (UInt64, [UInt8])] = [:]
@@ -190,7 +189,6 @@ public final class Replayer {
         report.processes.append(ReplayProcess(pid: pid, comm: t.comm))
         tasks.append(t)
         procs[pid] = idx
-        threadProc[pid] = idx
         let regions = pendingRegions
         pendingRegions = []
         for r in regions { mapRegion(t, r) }
@@ -360,7 +358,9 @@ public final class Replayer {
             if cur < 0 { pendingRegions.append(r) } else { mapRegion(curTask, r) }
         case .thread(let pid, let tid):
             let idx: Int
-            if let i = threadProc[tid] { idx = i } else if let i = procs[pid] { idx = i; threadProc[tid] = i } else { idx = try process(pid) }
+            // Threads of a process share its pid (valgrind's tid is its own thread index).
+            _ = tid
+            if let i = procs[pid] { idx = i } else { idx = try process(pid) }
             switchProcess(idx)
         case .syscall(let s):
             report.syscalls += 1
@@ -410,19 +410,16 @@ public final class Replayer {
         case SyscallNr.clone, SyscallNr.fork, SyscallNr.vfork, SyscallNr.clone3:
             guard s.result > 0, s.result <= Int64(Int32.max) else { return }
             let child = UInt32(s.result)
-            let threadFlag = s.nr == SyscallNr.clone && a[0] & 0x100 != 0   // CLONE_VM
-            if threadFlag {
-                threadProc[child] = cur
-                return
-            }
-            switch kernel.fork(t) {
+            // CLONE_THREAD: a thread of this process (its accesses carry this pid).
+            if s.nr == SyscallNr.clone && a[0] & 0x10000 != 0 { return }
+            let sharesVM = (s.nr == SyscallNr.clone && a[0] & 0x100 != 0) || s.nr == SyscallNr.vfork
+            switch sharesVM ? kernel.vfork(t) : kernel.fork(t) {
             case .success(let c):
                 settle()
                 let idx = report.processes.count
                 report.processes.append(ReplayProcess(pid: child, comm: c.comm))
                 tasks.append(c)
                 procs[child] = idx
-                threadProc[child] = idx
                 kernel.switchTo(t)
             case .failure(let e): problem("fork: \(e.name) in the model")
             }
