@@ -37,7 +37,7 @@ let package = Package(
         .testTarget(name: "MMCoreTests", dependencies: ["MMCore"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "MMProcFSTests", dependencies: ["MMCore", "MMProcFS"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "MMScenarioTests", dependencies: ["MMCore", "MMProcFS", "MMScenario"], swiftSettings: [.swiftLanguageMode(.v5)]),
-        .testTarget(name: "MMTraceTests", dependencies: ["MMCore", "MMTrace"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .testTarget(name: "MMTraceTests", dependencies: ["MMCore", "MMTrace"], exclude: ["Fidelity"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "CLITests", dependencies: ["mmsim"], resources: [.copy("Golden")], swiftSettings: [.swiftLanguageMode(.v5)]),
     ]
 )

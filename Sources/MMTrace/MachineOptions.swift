@@ -19,11 +19,12 @@ public let machineOptionKeys = ["ram", "swap", "cpus", "l1d", "l1i", "stlb", "pc
 public func parseSize(_ text: String) -> UInt64? {
     var t = text.trimmingCharacters(in: .whitespaces)
     var shift: UInt64 = 0
+    if t.hasSuffix("B") || t.hasSuffix("b") { t.removeLast() }
+    if t.hasSuffix("i") { t.removeLast() }
     if let last = t.last, "KMGTkmgt".contains(last) {
         shift = ["K": 10, "M": 20, "G": 30, "T": 40][String(last).uppercased()]!
         t.removeLast()
-        if t.hasSuffix("i") { t.removeLast() }
-    } else if t.hasSuffix("B") || t.hasSuffix("b") { t.removeLast() }
+    }
     let v: UInt64?
     if t.hasPrefix("0x") || t.hasPrefix("0X") { v = UInt64(t.dropFirst(2), radix: 16) } else { v = UInt64(t) }
     guard let n = v else { return nil }

@@ -396,7 +396,16 @@ public final class TraceReader {
         var st = stat()
         fileSize = fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG ? Int(st.st_size) : 0
         buf = [UInt8](repeating: 0, count: 1 << 20)
-        guard let h = try read(16) else { throw TraceError.badMagic(name) }
+        let h: ArraySlice<UInt8>
+        do {
+            guard let x = try read(16) else { throw TraceError.badMagic(name) }
+            h = x
+        } catch TraceError.truncated {
+            // A short file: say "not a trace" unless what is there starts like one.
+            let got = Array(buf[0..<bufEnd])
+            if got != Array(TRACE_MAGIC.prefix(got.count)) { throw TraceError.badMagic(name) }
+            throw TraceError.truncated(name, bufEnd)
+        }
         guard Array(h[0..<8]) == TRACE_MAGIC else { throw TraceError.badMagic(name) }
         let version = UInt16(h[8]) | UInt16(h[9]) << 8
         let c = UInt32(h[12]) | UInt32(h[13]) << 8 | UInt32(h[14]) << 16 | UInt32(h[15]) << 24
@@ -548,7 +557,7 @@ public struct RecordDecoder {
     /// Decodes the non-access record of type `t`; returns nil for END (after checking its totals).
     public mutating func other(_ t: UInt8) throws -> TraceEvent? {
         records &+= 1
-        guard let type = TraceRecordType(rawValue: t) else { throw fail("unknown record type 0x\(String(t, radix: 16))") }
+        guard let type = TraceRecordType(rawValue: t) else { i -= 1; throw fail("unknown record type 0x\(String(t, radix: 16))") }
         switch type {
         case .thread:
             let pid = try varint(), tid = try varint()

@@ -123,11 +123,12 @@ public final class LackeyImporter {
         guard i < n && p[i] == 0x2c else { throw error(i + 1, "expected ',' and the access size") }
         i += 1
         var size: UInt32 = 0, sd = 0
+        let sizeStart = i
         while i < n, p[i] >= 0x30 && p[i] <= 0x39 {
-            guard size < 1 << 16 else { throw error(i + 1, "access size too large") }
+            guard size < 1 << 16 else { throw error(sizeStart + 1, "access size too large") }
             size = size * 10 + UInt32(p[i] - 0x30); sd += 1; i += 1
         }
-        guard sd > 0, size > 0, size <= 1 << 16 else { throw error(i + 1, "expected an access size (1 to 65536)") }
+        guard sd > 0, size > 0, size <= 1 << 16 else { throw error(sizeStart + 1, "expected an access size (1 to 65536)") }
         guard i == n else { throw error(i + 1, "unexpected text after the access") }
         if !threadWritten { writer.thread(pid: pid, tid: tid); threadWritten = true }
         writer.access(kind, addr, size: size)

@@ -59,18 +59,7 @@ public struct SynthParams: Sendable, Equatable {
     }
 }
 
-/// SplitMix64: a small, fast generator with good statistical quality (seeded, deterministic).
-public struct SplitMix64 {
-    var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    /// Returns the next 64 random bits.
-    @inline(__always) public mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
+extension SplitMix64 {
     /// Returns a uniform double in [0, 1).
     @inline(__always) public mutating func unit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
     /// Returns a uniform integer in [0, n) (n > 0), by Lemire's multiply-shift.
