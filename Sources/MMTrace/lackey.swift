@@ -31,6 +31,10 @@ public final class LackeyImporter {
     var fds: [UInt64: String] = [:]
     /// Blocking calls waiting for their result, by thread: (nr, args, path argument).
     var pending: [UInt64: (UInt64, [UInt64], String)] = [:]
+    /// Whether a fork happened (lines of several processes may be interleaved mid-line).
+    var tolerant = false
+    /// Lines skipped because they were garbled by interleaving after a fork.
+    public private(set) var skippedLines = 0
     /// A call whose result comes on the next line: (pid, nr, args, path argument).
     var split: (UInt64, UInt64, [UInt64], String)?
     /// The child pid named by the note of a split fork line.
@@ -79,15 +83,25 @@ public final class LackeyImporter {
             try partial.withUnsafeBufferPointer { try line($0.baseAddress!, $0.count) }
             partial.removeAll()
         }
+        if skippedLines > 0 { writer.meta("skipped_lines", "\(skippedLines) lines garbled by processes writing the log at once (after fork)") }
     }
 
     func error(_ col: Int, _ msg: String) -> TextInputError {
         TextInputError(file: name, line: lines, column: col, message: msg)
     }
 
-    /// Parses one line (without its newline).
+    /// Parses one line (without its newline). Once a process has forked, several processes
+    /// write to the log at once and valgrind may cut their lines anywhere: from then on a line
+    /// that cannot be parsed is skipped and counted (`skippedLines`) instead of failing.
     @inline(__always)
     func line(_ p: UnsafePointer<UInt8>, _ len: Int) throws {
+        if !tolerant { return try parseLine(p, len) }
+        do { try parseLine(p, len) } catch is TextInputError { skippedLines += 1 }
+    }
+
+    /// Parses one line; throws `TextInputError`.
+    @inline(__always)
+    func parseLine(_ p: UnsafePointer<UInt8>, _ len: Int) throws {
         lines += 1
         var n = len
         if n > 0 && p[n - 1] == 0x0d { n -= 1 }
@@ -287,6 +301,9 @@ public final class LackeyImporter {
         case 32:       // dup
             if let a = args.first, result >= 0, let p = fds[pid << 32 | a] { fds[pid << 32 | UInt64(result)] = p }
         default: break
+        }
+        if (nr == SyscallNr.clone && (args.first ?? 0) & 0x10000 == 0) || nr == SyscallNr.fork || nr == SyscallNr.vfork || nr == SyscallNr.clone3 {
+            if result > 0 { tolerant = true }
         }
         guard SyscallNr.names[nr] != nil else { return }
         var rec = TraceSyscall(nr: nr, args: args, result: result)

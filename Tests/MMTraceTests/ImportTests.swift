@@ -96,6 +96,25 @@ final class ImportTests: XCTestCase {
                             .access(.instr, 0x4919353, 6)])
     }
 
+    func testGarbledLinesAfterForkAreSkippedAndCounted() throws {
+        // Seen in real captures of touch.c fork: valgrind cut the child's and the parent's
+        // lines mid-line. Before the fork such a line is an error; after it, it is skipped.
+        let text = """
+        SYSCALL[10,1](56) sys_clone ( 1200011, 0x0, 0x0, 0x4a27a10, 0x0 )   clone(fork): process 10 created child 11
+         --> [pre-success] Success(0xb) 
+         --> [pre-success] Success(0x0) L 1fff0001e8,8
+         I  0400ff11,8
+        I  0400ff19,2
+
+        """
+        let ev = try importLackeyText(text)
+        XCTAssertEqual(ev, [.thread(pid: 10, tid: 1),
+                            .syscall(TraceSyscall(nr: 56, args: [0x1200011, 0, 0, 0x4a27a10, 0], result: 11)),
+                            .access(.instr, 0x400ff19, 2),
+                            .meta(key: "skipped_lines", value: "2 lines garbled by processes writing the log at once (after fork)")])
+        XCTAssertThrowsError(try importLackeyText(" I  0400ff11,8\n"))
+    }
+
     func testBadLinesNameLineAndColumn() {
         for (text, line, col, msg) in [
             ("I  0401ab70,3\n Q 1234,8\n", 2, 2, "expected an access kind"),
