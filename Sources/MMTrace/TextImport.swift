@@ -1,7 +1,7 @@
 /// Import of plain text traces: address lists (`R 0x7ffd1234`, one access per line) and textbook
 /// page-number reference strings (`7 0 1 2 0 3 0 4`). Both are read twice — once to find the
-/// pages touched, once to write the accesses — so the trace gets one anonymous region that
-/// covers them (the replay reports accesses outside regions; here there are none by design).
+/// pages touched, once to write the accesses — so the trace gets anonymous regions that cover
+/// them (the replay reports accesses outside regions; here there are none by design).
 import Foundation
 import MMCore
 
@@ -52,22 +52,31 @@ func parseAddressLine(_ line: Substring, file: String, n: Int) throws -> (TraceA
     return (kind, addr, size)
 }
 
-/// Imports an address list into `writer`: one region (rw, plus x when there are instruction
-/// fetches) spanning the pages touched, then the accesses as process 1. Returns the number of
-/// accesses. Throws `TextInputError` with the line and column of the first bad line.
+/// Imports an address list into `writer`: one anonymous region (rw, plus x when there are
+/// instruction fetches) per cluster of touched pages — pages less than 1 MiB apart share a
+/// region — then the accesses as process 1. Returns the number of accesses. Throws
+/// `TextInputError` with the line and column of the first bad line.
 @discardableResult
 public func importAddressList(_ path: String, into writer: TraceWriter) throws -> UInt64 {
-    var lo = UInt64.max, hi: UInt64 = 0, exec = false
+    var pages = Set<UInt64>()
+    var exec = false
     try forEachLine(path) { n, line in
         guard let (k, a, s) = try parseAddressLine(line, file: path, n: n) else { return }
-        lo = min(lo, a & ~0xfff)
         let last = min(a &+ UInt64(s) &- 1, X86_64.taskSize - 1)
-        hi = max(hi, (last | 0xfff) &+ 1)
+        var p = a >> 12
+        while p <= last >> 12 { pages.insert(p); p += 1 }
         if k == .instr { exec = true }
     }
     writer.meta("source", "address list \(path)")
-    guard lo < hi else { return 0 }
-    writer.region(TraceRegion(start: lo, end: hi, prot: exec ? 7 : 3, kind: .anon))
+    guard !pages.isEmpty else { return 0 }
+    let sorted = pages.sorted()
+    var start = sorted[0], end = sorted[0] + 1
+    for p in sorted.dropFirst() {
+        if p - end < 256 { end = p + 1; continue }
+        writer.region(TraceRegion(start: start << 12, end: end << 12, prot: exec ? 7 : 3, kind: .anon))
+        start = p; end = p + 1
+    }
+    writer.region(TraceRegion(start: start << 12, end: end << 12, prot: exec ? 7 : 3, kind: .anon))
     writer.thread(pid: 1, tid: 1)
     try forEachLine(path) { n, line in
         guard let (k, a, s) = try parseAddressLine(line, file: path, n: n) else { return }

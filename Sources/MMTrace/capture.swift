@@ -22,6 +22,9 @@ public struct CaptureError: Error, CustomStringConvertible {
     public var description: String { message }
 }
 
+/// The layout parsed by the stderr reader thread (guarded by a lock).
+final class LayoutBox: @unchecked Sendable { var value = ValgrindLayout() }
+
 /// Path of the temporary file being written, removed by the signal handler on SIGINT/SIGTERM.
 nonisolated(unsafe) var captureTmpPath: UnsafeMutablePointer<CChar>? = nil
 
@@ -103,7 +106,7 @@ public func capture(program: String, args: [String], output: String, valgrind: S
     // stderr: valgrind's debug log (the layout) and the program's own messages.
     let layoutReady = DispatchSemaphore(value: 0)
     let lock = NSLock()
-    var layout = ValgrindLayout()
+    let layout = LayoutBox()
     let errFD = errPipe[0]
     let errThread = Thread {
         var pending: [UInt8] = []
@@ -118,8 +121,8 @@ public func capture(program: String, args: [String], output: String, valgrind: S
                 let line = String(decoding: pending[..<nl], as: UTF8.self)
                 pending.removeSubrange(...nl)
                 lock.lock()
-                let debug = layout.feed(line)
-                let done = layout.complete
+                let debug = layout.value.feed(line)
+                let done = layout.value.complete
                 lock.unlock()
                 if !debug { forward(line) }
                 if done && !signalled { signalled = true; layoutReady.signal() }
@@ -145,7 +148,7 @@ public func capture(program: String, args: [String], output: String, valgrind: S
             started = true
             layoutReady.wait()
             lock.lock()
-            let rs = layout.finish(exe: exe)
+            let rs = layout.value.finish(exe: exe)
             lock.unlock()
             var seen = Set<String>()
             for r in rs where (r.kind == .exe || r.kind == .interp) && !seen.contains(r.path) {

@@ -12,7 +12,7 @@ public struct TextInputError: Error, Equatable, CustomStringConvertible {
     public init(file: String, line: Int, column: Int, message: String) {
         self.file = file; self.line = line; self.column = column; self.message = message
     }
-    public var description: String { "\(file):\(line):\(column): error: \(message)" }
+    public var description: String { line == 0 ? "\(file): error: \(message)" : "\(file):\(line):\(column): error: \(message)" }
 }
 
 /// Streams lackey text into a trace writer, line by line, keeping only the state that the

@@ -43,7 +43,8 @@ struct TraceCommand: ParsableCommand {
             writeErr("mmsim trace: wrote \(r.path): \(r.accesses) accesses, \(r.records) records, \(r.regions) initial regions "
                 + "(\(r.lines) lines of valgrind output); the program exited with status \(r.status)\n")
         } catch let e as TextInputError {
-            throw badInput("\(e)")
+            writeErr("\(e)\n")
+            throw ExitCode(ExitStatus.badInput)
         } catch let e as CaptureError {
             throw badInput(e.message)
         } catch {
@@ -99,6 +100,10 @@ struct ImportTraceCommand: ParsableCommand {
             default: try importPageList(input, into: w)
             }
             try w.finish()
+        } catch let e as TextInputError {
+            w.abort()
+            writeErr("\(e)\n")
+            throw ExitCode(ExitStatus.badInput)
         } catch {
             w.abort()
             throw badInput("\(error)")

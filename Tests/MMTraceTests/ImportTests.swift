@@ -179,7 +179,8 @@ final class ImportTests: XCTestCase {
         try w.finish()
         XCTAssertEqual(try TraceReader.readAll(d + "/a.mmt"), [
             .meta(key: "source", value: "address list \(d)/a.txt"),
-            .region(TraceRegion(start: 0x1000, end: 0x7ffd4000, prot: 7, kind: .anon)),
+            .region(TraceRegion(start: 0x1000, end: 0x2000, prot: 7, kind: .anon)),
+            .region(TraceRegion(start: 0x7ffd1000, end: 0x7ffd4000, prot: 7, kind: .anon)),
             .thread(pid: 1, tid: 1),
             .access(.load, 0x7ffd1000, 1), .access(.store, 0x7ffd2ff8, 16), .access(.instr, 4096, 1), .access(.modify, 0x7ffd1004, 1),
         ])
