@@ -493,12 +493,17 @@ public final class TraceReader {
 public struct RecordDecoder {
     let p: UnsafeRawBufferPointer
     public var i = 0
-    unowned let reader: TraceReader
+    /// The reader outlives its decoders (they live inside its block loop): no reference counting.
+    unowned(unsafe) let reader: TraceReader
     /// Access records decoded in this block (reported to the reader at the end).
     var accesses: UInt64 = 0
     var records: UInt64 = 0
+    /// The previous instruction and data addresses (copied back to the reader by `finishBlock`).
+    var prevI: UInt64, prevD: UInt64
 
-    public init(_ p: UnsafeRawBufferPointer, reader: TraceReader) { self.p = p; self.reader = reader }
+    public init(_ p: UnsafeRawBufferPointer, reader: TraceReader) {
+        self.p = p; self.reader = reader; prevI = reader.prevI; prevD = reader.prevD
+    }
 
     @inline(__always) func fail(_ why: String) -> TraceError {
         TraceError.badRecord(reader.name, offset: reader.payloadOffset + i, why)
@@ -544,8 +549,8 @@ public struct RecordDecoder {
         let kind = TraceAccessKind(rawValue: t >> 4)!
         let delta = unzigzag(try varint())
         let addr: UInt64
-        if kind == .instr { addr = reader.prevI &+ UInt64(bitPattern: delta); reader.prevI = addr } else {
-            addr = reader.prevD &+ UInt64(bitPattern: delta); reader.prevD = addr
+        if kind == .instr { addr = prevI &+ UInt64(bitPattern: delta); prevI = addr } else {
+            addr = prevD &+ UInt64(bitPattern: delta); prevD = addr
         }
         accesses &+= 1; records &+= 1
         return (kind, addr, size)
@@ -609,6 +614,7 @@ public struct RecordDecoder {
     /// Checks that the block was consumed exactly and, after END, that the totals match.
     public mutating func finishBlock() throws {
         guard i == p.count else { throw fail("\(p.count - i) bytes left over in the block") }
+        reader.prevI = prevI; reader.prevD = prevD
         reader.seenRecords &+= records
         reader.seenAccesses &+= accesses
         records = 0; accesses = 0

@@ -11,7 +11,8 @@ import MMCore
 /// vmstat and /proc/PID/status names where they exist.
 public struct ReplayCounters: Sendable, Equatable {
     public var accesses: UInt64 = 0
-    public var byKind: [UInt64] = [0, 0, 0, 0]
+    /// Accesses by kind: instruction fetches, loads, stores, modifies.
+    public var instrFetches: UInt64 = 0, loads: UInt64 = 0, stores: UInt64 = 0, modifies: UInt64 = 0
     public var tlb = TLBStats()
     public var pgfault: UInt64 = 0, pgmajfault: UInt64 = 0, cowFaults: UInt64 = 0
     public var segvMaperr: UInt64 = 0, segvAccerr: UInt64 = 0, sigbus: UInt64 = 0
@@ -22,8 +23,8 @@ public struct ReplayCounters: Sendable, Equatable {
 
     /// The counters as (name, value) pairs in report order.
     public var fields: [(String, UInt64)] {
-        [("accesses", accesses), ("instr_fetches", byKind[0]), ("loads", byKind[1]), ("stores", byKind[2]),
-         ("modifies", byKind[3]),
+        [("accesses", accesses), ("instr_fetches", instrFetches), ("loads", loads), ("stores", stores),
+         ("modifies", modifies),
          ("dtlb_hits", UInt64(tlb.l1dHits)), ("dtlb_misses", UInt64(tlb.l1dMisses)),
          ("itlb_hits", UInt64(tlb.l1iHits)), ("itlb_misses", UInt64(tlb.l1iMisses)),
          ("stlb_hits", UInt64(tlb.stlbHits)), ("stlb_misses", UInt64(tlb.stlbMisses)),
@@ -37,7 +38,7 @@ public struct ReplayCounters: Sendable, Equatable {
     /// Adds `o` into these counters.
     mutating func add(_ o: ReplayCounters) {
         accesses &+= o.accesses
-        for i in 0..<4 { byKind[i] &+= o.byKind[i] }
+        instrFetches &+= o.instrFetches; loads &+= o.loads; stores &+= o.stores; modifies &+= o.modifies
         tlb.add(o.tlb)
         pgfault &+= o.pgfault; pgmajfault &+= o.pgmajfault; cowFaults &+= o.cowFaults
         segvMaperr &+= o.segvMaperr; segvAccerr &+= o.segvAccerr; sigbus &+= o.sigbus
@@ -142,6 +143,8 @@ public final class Replayer {
     var phys: PhysicalMemory
     var statsAtSwitch = TLBStats()
     var counters = ReplayCounters()
+    /// Whether the running process is alive (updated on switches, faults and exits).
+    var curAlive = false
 
     /// Boots a machine with `config`. Throws when the configuration cannot boot.
     public init(config: MachineConfig) throws {
@@ -162,7 +165,8 @@ public final class Replayer {
         settle()
         cur = idx
         curTask = tasks[idx]
-        if curTask.state.isAlive { kernel.switchTo(curTask) }
+        curAlive = curTask.state.isAlive
+        if curAlive { kernel.switchTo(curTask) }
         mmu = kernel.mmu
         statsAtSwitch = mmu.stats
         counters = report.processes[idx].counters
@@ -244,15 +248,20 @@ public final class Replayer {
             try reader.payload.withUnsafeBytes { p in
                 var d = RecordDecoder(p, reader: reader)
                 var n = reader.blockRecords
+                // The running MMU and physical memory, held in locals: calls on them need no
+                // reference counting. Reloaded after every other record (it may switch process).
+                var m: MMU? = mmu
+                let ph: PhysicalMemory = phys
                 while n > 0 {
                     n -= 1
                     let t = try d.type()
                     if t < 0x40 {
                         let (kind, addr, size) = try d.access(t)
-                        if cur < 0 { switchProcess(try process(1)) }
-                        access(kind, addr, size)
+                        if m == nil { switchProcess(try process(1)); m = mmu }
+                        access(m.unsafelyUnwrapped, ph, kind, addr, size)
                     } else if let e = try d.other(t) {
                         try event(e)
+                        m = mmu
                     }
                 }
                 try d.finishBlock()
@@ -266,19 +275,24 @@ public final class Replayer {
 
     /// Replays one access (two for a modify, one more per page boundary crossed).
     @inline(__always)
-    func access(_ kind: TraceAccessKind, _ addr: UInt64, _ size: UInt32) {
+    func access(_ m: MMU, _ ph: PhysicalMemory, _ kind: TraceAccessKind, _ addr: UInt64, _ size: UInt32) {
         counters.accesses &+= 1
-        counters.byKind[Int(kind.rawValue)] &+= 1
-        guard curTask.state.isAlive else { return }
+        switch kind {
+        case .instr: counters.instrFetches &+= 1
+        case .load: counters.loads &+= 1
+        case .store: counters.stores &+= 1
+        case .modify: counters.modifies &+= 1
+        }
+        guard curAlive else { return }
         let ak: AccessKind = kind == .instr ? .exec : kind == .load ? .read : .write
-        if kind == .modify { translate(addr, .read) }
-        translate(addr, ak)
+        if kind == .modify { translate(m, ph, addr, .read) }
+        translate(m, ph, addr, ak)
         let last = addr &+ UInt64(size) &- 1
         if last >> 12 != addr >> 12 && last > addr {
             var page = (addr | 0xfff) &+ 1
             while page <= last && page != 0 {
-                if kind == .modify { translate(page, .read) }
-                translate(page, ak)
+                if kind == .modify { translate(m, ph, page, .read) }
+                translate(m, ph, page, ak)
                 page &+= 0x1000
             }
         }
@@ -286,8 +300,8 @@ public final class Replayer {
 
     /// Translates one access; a fault goes to the slow path.
     @inline(__always)
-    func translate(_ addr: UInt64, _ kind: AccessKind) {
-        if case .fault(let code) = mmu.translate(VirtAddr(addr), kind, user: true, mem: phys) {
+    func translate(_ m: MMU, _ ph: PhysicalMemory, _ addr: UInt64, _ kind: AccessKind) {
+        if case .fault(let code) = m.translate(VirtAddr(addr), kind, user: true, mem: ph) {
             fault(addr, kind, code)
         }
     }
@@ -317,10 +331,12 @@ public final class Replayer {
                 return
             case .oom:
                 bad(addr, kind, "OOM")
+                curAlive = task.state.isAlive
                 return
             }
             if perVMA, let mm = task.mm, let v = mm.vmas.vmaLookup(VirtAddr(addr)) { noteVMAFault(v) }
-            guard task.state.isAlive else { return }
+            curAlive = task.state.isAlive
+            guard curAlive else { return }
             switch mmu.translate(VirtAddr(addr), kind, user: true, mem: phys) {
             case .ok: return
             case .fault(let c): code = c
@@ -426,6 +442,7 @@ public final class Replayer {
         case SyscallNr.exit, SyscallNr.exitGroup:
             finishProcess(cur)
             kernel.exitTask(t, status: Int32(truncatingIfNeeded: a[0]))
+            curAlive = false
         case SyscallNr.getrusage:
             report.processes[cur].getrusage.append((UInt64(t.minFlt), UInt64(t.majFlt)))
         case SyscallNr.execve:

@@ -69,7 +69,25 @@ extension GoldenTests {
         XCTAssertEqual(try check("trace-synth-bad-span", ["synth", "random", "--span", "1000", "--length", "1", "-o", d + "/x.mmt"], normalize: norm), 2)
         XCTAssertEqual(try check("trace-sweep-bad-spec", ["sweep", "trace-sweep-bad.json"]), 2)
         XCTAssertEqual(try check("trace-sweep-bad-shard", ["sweep", "trace-sweep.json", "--shard", "4/3"]), 2)
+        XCTAssertEqual(try check("trace-sweep-slurm-no-output", ["sweep", "trace-sweep.json", "--slurm", "2"]), 2)
         XCTAssertEqual(try check("trace-trace-no-program", ["trace", "-o", d + "/x.mmt"], normalize: norm), 2)
         XCTAssertEqual(try check("trace-trace-missing-program", ["trace", "-o", d + "/x.mmt", "--", "/no/such/program"], normalize: norm), 2)
+    }
+
+    /// The Slurm sweep against a real single-node Slurm (scripts/slurm-test.sh installs and
+    /// starts it; needs root and the network for apt): run with MMSIM_SLURM_TEST=1.
+    func testSlurmSweep() throws {
+        guard ProcessInfo.processInfo.environment["MMSIM_SLURM_TEST"] == "1" else {
+            throw XCTSkip("set MMSIM_SLURM_TEST=1 to install and start a single-node Slurm and run a sweep through it")
+        }
+        let bin = try XCTUnwrap(Self.binary)
+        let script = Self.goldenDir.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("scripts/slurm-test.sh")
+        let p = Process()
+        p.executableURL = script
+        p.arguments = [bin.path]
+        try p.run()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0)
     }
 }
