@@ -127,6 +127,13 @@ public final class Replayer {
     public var progress: ((Double) -> Void)?
     /// Whether to collect the per-VMA breakdown.
     public var perVMA = false
+    /// When set, the replay and the kernel narrate here: the setup, every system call, and the
+    /// first `explainFaults` faults in full (later faults are counted silently).
+    public var explain: ((String) -> Void)? {
+        didSet { kernel.explain = explain }
+    }
+    /// Faults narrated in full when `explain` is set.
+    public var explainFaults = 3
 
     var procs: [UInt32: Int] = [:]        // trace pid → index in report.processes
     var tasks: [Task] = []                // by index
@@ -154,7 +161,11 @@ public final class Replayer {
         report = ReplayReport(trace: "", machine: config)
     }
 
+    /// Narrates one replay step when `explain` is set.
+    func narrate(_ text: @autoclosure () -> String) { if let e = explain { e(text()) } }
+
     func problem(_ s: String) {
+        narrate("replay: \(s)")
         report.syscallProblemCount += 1
         if report.syscallProblems.count < 20 { report.syscallProblems.append(s) }
     }
@@ -195,6 +206,7 @@ public final class Replayer {
         procs[pid] = idx
         let regions = pendingRegions
         pendingRegions = []
+        narrate("replay: process \(pid) of the trace is \(t.comm)[\(t.pid)]; \(regions.count) recorded regions are mapped at their recorded addresses (MAP_FIXED)")
         for r in regions { mapRegion(t, r) }
         return idx
     }
@@ -312,6 +324,18 @@ public final class Replayer {
     func fault(_ addr: UInt64, _ kind: AccessKind, _ first: PFErrorCode) {
         var code = first
         let task: Task = curTask
+        let saved = kernel.explain
+        if saved != nil {
+            if explainFaults > 0 {
+                explainFaults -= 1
+                narrate("replay: pid \(report.processes[cur].pid) \(kind == .exec ? "fetches" : kind == .read ? "reads" : "writes") \(hex(addr)): "
+                    + "the MMU raises #PF (error code \(code.rawValue)); the kernel handles it as do_user_addr_fault"
+                    + (explainFaults == 0 ? " (later faults are not narrated)" : ""))
+            } else {
+                kernel.explain = nil
+            }
+        }
+        defer { kernel.explain = saved }
         for _ in 0..<8 {
             if code.contains(.prot) && code.contains(.write), let mm = task.mm, let v = mm.vmas.vmaLookup(VirtAddr(addr)),
                v.flags.contains(.write) {
@@ -322,6 +346,7 @@ public final class Replayer {
             case .minor: counters.pgfault &+= 1
             case .major: counters.pgfault &+= 1; counters.pgmajfault &+= 1
             case .sigsegv(let si):
+                if kernel.explain != nil { narrate("replay: \(hex(addr)) is not allowed by any mapping (\(si == .accErr ? "SEGV_ACCERR" : "SEGV_MAPERR")): counted and listed, not mapped; the process goes on") }
                 if si == .accErr { counters.segvAccerr &+= 1 } else { counters.segvMaperr &+= 1 }
                 bad(addr, kind, si == .accErr ? "SEGV_ACCERR" : "SEGV_MAPERR")
                 return
@@ -388,6 +413,8 @@ public final class Replayer {
     /// Re-issues a recorded system call in the running process.
     func syscall(_ s: TraceSyscall) {
         let t: Task = curTask
+        narrate("replay: pid \(report.processes[cur].pid) \(SyscallNr.names[s.nr] ?? "syscall \(s.nr)")(" + s.args.map { hex($0) }.joined(separator: ", ")
+            + ") returned \(s.result < 0 ? String(s.result) : hex(UInt64(s.result))) in the trace: repeated with that result")
         guard t.state.isAlive, s.result >= 0 || s.nr == SyscallNr.exit || s.nr == SyscallNr.exitGroup else { return }
         let a = s.args + [UInt64](repeating: 0, count: max(0, 6 - s.args.count))
         let name = SyscallNr.names[s.nr] ?? "syscall \(s.nr)"

@@ -179,6 +179,8 @@ struct ReplayCommand: ParsableCommand {
     var csv = false
     @Flag(name: .long, help: "Never draw the progress bar.")
     var noProgress = false
+    @Flag(name: .long, help: "Narrate the setup, each system call and the first 3 faults (kernel steps indented) before the report.")
+    var explain = false
 
     func run() throws {
         if json && csv { throw badInput("--json and --csv are exclusive") }
@@ -189,6 +191,8 @@ struct ReplayCommand: ParsableCommand {
         let r: Replayer
         do { r = try Replayer(config: config) } catch { throw badInput("cannot boot the machine: \(error)") }
         r.perVMA = vmas
+        var narration = ""
+        if explain { r.explain = { narration += "    " + $0 + "\n" } }
         let tty = isatty(2) == 1 && !noProgress
         if tty {
             r.progress = { f in
@@ -202,6 +206,7 @@ struct ReplayCommand: ParsableCommand {
             throw badInput("\(error)")
         }
         if tty { writeErr("\r\u{1b}[K") }
+        if explain && !json && !csv { writeOut("== explain\n" + narration + "\n") }
         writeOut(json ? report.json() : csv ? report.csv() : report.text())
     }
 }

@@ -32,6 +32,7 @@ extension GoldenTests {
         XCTAssertNoThrow(try JSONSerialization.jsonObject(with: Data(r.out.utf8)))
         try compare(r.out, golden: "trace-replay-rand.json")
         XCTAssertEqual(try check("trace-dump-seq", ["dump-trace", "trace-seq.mmt", "--limit", "12"]), 0)
+        XCTAssertEqual(try check("trace-replay-explain", ["replay", "trace-seq.mmt", "--explain"]), 0)
     }
 
     func testTraceSynthAndSweep() throws {
