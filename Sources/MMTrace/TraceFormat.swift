@@ -71,11 +71,14 @@ public enum SyscallNr {
     public static let mremap: UInt64 = 25, madvise: UInt64 = 28, clone: UInt64 = 56, fork: UInt64 = 57
     public static let vfork: UInt64 = 58, execve: UInt64 = 59, exit: UInt64 = 60, getrusage: UInt64 = 98
     public static let exitGroup: UInt64 = 231, clone3: UInt64 = 435
+    /// File I/O through a descriptor with a known path (it fills the page cache): recorded as
+    /// (fd, buffer, count, file offset) with the path.
+    public static let read: UInt64 = 0, write: UInt64 = 1, pread64: UInt64 = 17, pwrite64: UInt64 = 18
     /// Every number a trace may hold, with its name.
     public static let names: [UInt64: String] = [
         mmap: "mmap", mprotect: "mprotect", munmap: "munmap", brk: "brk", mremap: "mremap", madvise: "madvise",
         clone: "clone", fork: "fork", vfork: "vfork", execve: "execve", exit: "exit", getrusage: "getrusage",
-        exitGroup: "exit_group", clone3: "clone3",
+        exitGroup: "exit_group", clone3: "clone3", read: "read", write: "write", pread64: "pread64", pwrite64: "pwrite64",
     ]
 }
 

@@ -27,8 +27,9 @@ public final class LackeyImporter {
     public private(set) var lines = 0
     var pid: UInt32 = 0, tid: UInt32 = 0
     var threadWritten = false
-    /// Open file descriptors of each process: (pid, fd) → path.
+    /// Open file descriptors of each process: (pid, fd) → path, and their file positions.
     var fds: [UInt64: String] = [:]
+    var positions: [UInt64: UInt64] = [:]
     /// Blocking calls waiting for their result, by thread: (nr, args, path argument).
     var pending: [UInt64: (UInt64, [UInt64], String)] = [:]
     /// Whether a fork happened (lines of several processes may be interleaved mid-line).
@@ -290,12 +291,21 @@ public final class LackeyImporter {
 
     /// Records a completed call (and keeps the file-descriptor table up to date).
     func complete(pid: UInt64, nr: UInt64, args: [UInt64], path: String, result: Int64) throws {
+        var fileOffset: UInt64? = nil
         switch nr {
-        case 2, 257:   // open, openat: remember the path of the new descriptor
-            let p = nr == 2 ? path : path
-            if result >= 0 { fds[pid << 32 | UInt64(result)] = p }
+        case 2, 257:   // open, openat: remember the path of the new descriptor (position 0)
+            if result >= 0 { fds[pid << 32 | UInt64(result)] = path; positions[pid << 32 | UInt64(result)] = 0 }
         case 3:        // close
-            if let fd = args.first { fds[pid << 32 | fd] = nil }
+            if let fd = args.first { fds[pid << 32 | fd] = nil; positions[pid << 32 | fd] = nil }
+        case 8:        // lseek: the new position is the result
+            if let fd = args.first, result >= 0 { positions[pid << 32 | fd] = UInt64(result) }
+        case SyscallNr.read, SyscallNr.write:
+            if let fd = args.first, result > 0, let pos = positions[pid << 32 | fd] {
+                fileOffset = pos
+                positions[pid << 32 | fd] = pos &+ UInt64(result)
+            }
+        case SyscallNr.pread64, SyscallNr.pwrite64:
+            if args.count >= 4 { fileOffset = args[3] }
         case 33, 292:  // dup2, dup3
             if args.count >= 2, result >= 0, let p = fds[pid << 32 | args[0]] { fds[pid << 32 | args[1]] = p }
         case 32:       // dup
@@ -307,6 +317,18 @@ public final class LackeyImporter {
         }
         guard SyscallNr.names[nr] != nil else { return }
         var rec = TraceSyscall(nr: nr, args: args, result: result)
+        if [SyscallNr.read, SyscallNr.write, SyscallNr.pread64, SyscallNr.pwrite64].contains(nr) {
+            // Only I/O on a file at a known offset matters (it brings pages into the page cache).
+            guard let off = fileOffset, result > 0, let fd = args.first, let p = fds[pid << 32 | fd] else { return }
+            rec.args = [fd, args.count > 1 ? args[1] : 0, args.count > 2 ? args[2] : 0, off]
+            rec.path = p
+            if statHostFiles {
+                var st = stat()
+                if stat(p, &st) == 0 { rec.fileSize = UInt64(st.st_size) }
+            }
+            writer.syscall(rec)
+            return
+        }
         if nr == SyscallNr.mmap, args.count == 6, args[3] & 0x20 == 0, let p = fds[pid << 32 | (args[4] & 0xffff_ffff)] {
             rec.path = p
             if statHostFiles {

@@ -470,6 +470,26 @@ public final class Replayer {
             finishProcess(cur)
             kernel.exitTask(t, status: Int32(truncatingIfNeeded: a[0]))
             curAlive = false
+        case SyscallNr.read, SyscallNr.pread64, SyscallNr.write, SyscallNr.pwrite64:
+            // File I/O at a recorded offset: the pages go through the page cache (read-ahead
+            // for reads; written pages are cached and dirty), so later mappings find them there.
+            guard !s.path.isEmpty, a.count >= 4 else { return }
+            let count = UInt64(s.result), off = a[3]
+            let (end, o) = off.addingReportingOverflow(count)
+            guard !o, let mf = file(s.path, size: s.nr == SyscallNr.read || s.nr == SyscallNr.pread64 ? max(end, s.fileSize) : 0),
+                  let inode = kernel.fs.inode(for: mf) else { return }
+            if s.nr == SyscallNr.read || s.nr == SyscallNr.pread64 {
+                kernel.fileRead(inode, offset: off, length: count)
+            } else {
+                var done: UInt64 = 0
+                while done < count {
+                    let n = min(count - done, 1 << 16)
+                    if case .failure(let e) = kernel.fileWrite(inode, offset: off + done, [UInt8](repeating: 0, count: Int(n))) {
+                        problem("write of \(s.path) at \(off + done): \(e.name) in the model"); break
+                    }
+                    done += n
+                }
+            }
         case SyscallNr.getrusage:
             report.processes[cur].getrusage.append((UInt64(t.minFlt), UInt64(t.majFlt)))
         case SyscallNr.execve:

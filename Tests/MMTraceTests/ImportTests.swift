@@ -115,6 +115,31 @@ final class ImportTests: XCTestCase {
         XCTAssertThrowsError(try importLackeyText(" I  0400ff11,8\n"))
     }
 
+    func testFileIOIsRecordedWithItsOffset() throws {
+        let text = """
+        SYSCALL[5,1](257) sys_openat ( 4294967196, 0x1000(/tmp/f), 194 ) --> [async] ... 
+        SYSCALL[5,1](257) ... [async] --> Success(0x3) 
+        SYSCALL[5,1](1) sys_write ( 3, 0x2000, 65536 ) --> [async] ... 
+        SYSCALL[5,1](1) ... [async] --> Success(0x10000) 
+        SYSCALL[5,1](8) sys_lseek ( 3, 4096, 0 )[sync] --> Success(0x1000) 
+        SYSCALL[5,1](0) sys_read ( 3, 0x2000, 100 ) --> [async] ... 
+        SYSCALL[5,1](0) ... [async] --> Success(0x64) 
+        SYSCALL[5,1](17) sys_pread64 ( 3, 0x2000, 784, 64 ) --> [async] ... 
+        SYSCALL[5,1](17) ... [async] --> Success(0x310) 
+        SYSCALL[5,1](1) sys_write ( 1, 0x2000, 5 )[sync] --> Success(0x5) 
+        SYSCALL[5,1](0) sys_read ( 3, 0x2000, 100 ) --> [async] ... 
+        SYSCALL[5,1](0) ... [async] --> Success(0x64) 
+
+        """
+        XCTAssertEqual(try importLackeyText(text), [
+            .thread(pid: 5, tid: 1),
+            .syscall(TraceSyscall(nr: 1, args: [3, 0x2000, 65536, 0], result: 65536, path: "/tmp/f")),
+            .syscall(TraceSyscall(nr: 0, args: [3, 0x2000, 100, 4096], result: 100, path: "/tmp/f")),
+            .syscall(TraceSyscall(nr: 17, args: [3, 0x2000, 784, 64], result: 784, path: "/tmp/f")),
+            .syscall(TraceSyscall(nr: 0, args: [3, 0x2000, 100, 4196], result: 100, path: "/tmp/f")),
+        ])
+    }
+
     func testBadLinesNameLineAndColumn() {
         for (text, line, col, msg) in [
             ("I  0401ab70,3\n Q 1234,8\n", 2, 2, "expected an access kind"),

@@ -108,6 +108,26 @@ final class ReplayTests: XCTestCase {
         XCTAssertEqual([value(c, "itlb_hits"), value(c, "itlb_misses"), value(c, "page_walks")], [0, 6, 6])
     }
 
+    func testWrittenFileIsCachedForItsMapping() throws {
+        // write(2) of 16 pages puts them in the page cache: reading them through a mapping takes
+        // one fault, which maps all 16 (fault-around), and no major fault.
+        let b: UInt64 = 0x1000_0000
+        var ev: [TraceEvent] = [
+            .thread(pid: 4, tid: 4),
+            .syscall(TraceSyscall(nr: SyscallNr.write, args: [3, 0x5000, 65536, 0], result: 65536, path: "/tmp/f")),
+            .syscall(TraceSyscall(nr: SyscallNr.mmap, args: [0, 65536, 1, 1, 3, 0], result: Int64(b), path: "/tmp/f", fileSize: 65536)),
+        ]
+        for i in 0..<16 { ev.append(.access(.load, b + UInt64(i) * 4096, 1)) }
+        let r = try replay(ev)
+        let c = r.processes[0].counters
+        XCTAssertEqual([value(c, "pgfault"), value(c, "pgmajfault"), value(c, "RssFile")], [1, 0, 64])
+        XCTAssertEqual(r.syscallProblemCount, 0)
+        // Without the write, the first fault reads from disk (major) and fault-around has
+        // nothing cached to map: a second fault maps the rest.
+        let r2 = try replay(Array(ev.prefix(1)) + Array(ev.dropFirst(2)))
+        XCTAssertEqual([value(r2.total, "pgfault"), value(r2.total, "pgmajfault")], [2, 1])
+    }
+
     func testUnknownProcessAndNoRegionsReportsEveryAccess() throws {
         let r = try replay([.access(.load, 0x5000, 4), .access(.store, 0x6000, 4)])
         XCTAssertEqual(r.processes.map { $0.pid }, [1])

@@ -1,8 +1,10 @@
 /* Fidelity program: maps PAGES anonymous pages and touches each once (write of one byte per
  * page), sequentially or in a pseudo-random order, or forks and has the child write every
- * page of memory the parent had written (COW faults). Between two getrusage() calls it does
- * nothing but the touching; it prints the minor and major faults taken in between:
- *   touch seq|rand|fork PAGES   ->  "minflt N majflt M"
+ * page of memory the parent had written (COW faults), or writes a file of PAGES pages, maps it
+ * read-only and reads one byte per page (file faults, with fault-around). Between two
+ * getrusage() calls it does nothing but the touching; it prints the minor and major faults
+ * taken in between:
+ *   touch seq|rand|fork|file PAGES   ->  "minflt N majflt M"
  * mmsim's fidelity test runs it natively and under `mmsim trace`, and compares the kernel's
  * counts with the replay's counts between the same two getrusage() calls. */
 #include <stdio.h>
@@ -18,8 +20,11 @@ static char *mem;
 
 static void window(const char *mode, unsigned long *order) {
     struct rusage a, b;
+    volatile char sink = 0;
     getrusage(RUSAGE_SELF, &a);
-    if (strcmp(mode, "rand") == 0) {
+    if (strcmp(mode, "file") == 0) {
+        for (long i = 0; i < pages; i++) sink += mem[i * 4096];
+    } else if (strcmp(mode, "rand") == 0) {
         for (long i = 0; i < pages; i++) mem[order[i] * 4096] = 1;
     } else {
         for (long i = 0; i < pages; i++) mem[i * 4096] = 1;
@@ -30,7 +35,7 @@ static void window(const char *mode, unsigned long *order) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 3) { fprintf(stderr, "usage: touch seq|rand|fork PAGES\n"); return 2; }
+    if (argc != 3) { fprintf(stderr, "usage: touch seq|rand|fork|file PAGES\n"); return 2; }
     pages = atol(argv[2]);
     if (pages <= 0) return 2;
     unsigned long *order = NULL;
@@ -44,6 +49,24 @@ int main(int argc, char **argv) {
             long j = (long)((x >> 33) % (unsigned long)(i + 1));
             unsigned long t = order[i]; order[i] = order[j]; order[j] = t;
         }
+    }
+    if (strcmp(argv[1], "file") == 0) {
+        /* The file's pages are in the page cache after write(): the read faults map them. */
+        char path[] = "/tmp/mmsim-touch-XXXXXX";
+        int fd = mkstemp(path);
+        if (fd < 0) { perror("mkstemp"); return 1; }
+        static char buf[65536];
+        memset(buf, 'x', sizeof buf);
+        for (long done = 0; done < pages * 4096; ) {
+            long n = pages * 4096 - done < (long)sizeof buf ? pages * 4096 - done : (long)sizeof buf;
+            if (write(fd, buf, n) != n) { perror("write"); return 1; }
+            done += n;
+        }
+        mem = mmap(NULL, pages * 4096, PROT_READ, MAP_SHARED, fd, 0);
+        if (mem == MAP_FAILED) { perror("mmap"); return 1; }
+        window("file", NULL);
+        unlink(path);
+        return 0;
     }
     mem = mmap(NULL, pages * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED) { perror("mmap"); return 1; }
