@@ -298,6 +298,7 @@ public final class TraceWriter {
         }
     }
 
+    /// Counts the record just appended and writes the block out when it passes 65 000 bytes.
     @inline(__always) func endRecord() {
         records &+= 1
         blockRecords += 1
@@ -508,16 +509,19 @@ public struct RecordDecoder {
         self.p = p; self.reader = reader; prevI = reader.prevI; prevD = reader.prevD
     }
 
+    /// Returns the corruption error for the current position of the block.
     @inline(__always) func fail(_ why: String) -> TraceError {
         TraceError.badRecord(reader.name, offset: reader.payloadOffset + i, why)
     }
 
+    /// Returns the next byte; throws `.badRecord` at the end of the block.
     @inline(__always) mutating func byte() throws -> UInt8 {
         guard i < p.count else { throw fail("record runs past the end of its block") }
         let b = p[i]; i += 1
         return b
     }
 
+    /// Returns the next LEB128 varint; throws `.badRecord` when it runs past the block or 64 bits.
     @inline(__always) mutating func varint() throws -> UInt64 {
         var v: UInt64 = 0, shift: UInt64 = 0
         while true {
@@ -531,6 +535,7 @@ public struct RecordDecoder {
         }
     }
 
+    /// Returns the next length-prefixed string; throws `.badRecord` for a bad length.
     mutating func string() throws -> String {
         let n = try varint()
         guard n <= UInt64(TRACE_MAX_STRING), i + Int(n) <= p.count else { throw fail("bad string length \(n)") }

@@ -87,6 +87,7 @@ public final class LackeyImporter {
         if skippedLines > 0 { writer.meta("skipped_lines", "\(skippedLines) lines garbled by processes writing the log at once (after fork)") }
     }
 
+    /// Returns the error for column `col` of the current line.
     func error(_ col: Int, _ msg: String) -> TextInputError {
         TextInputError(file: name, line: lines, column: col, message: msg)
     }

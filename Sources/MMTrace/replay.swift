@@ -117,6 +117,8 @@ public struct ReplayReport: Sendable {
     public var syscallProblemCount: UInt64 = 0
     public var syscalls: UInt64 = 0
     public static let badAccessLimit = 20
+    /// getrusage() snapshots kept per process.
+    public static let getrusageLimit = 1000
 }
 
 /// Replays traces. One replayer runs one trace on one freshly booted machine.
@@ -164,6 +166,7 @@ public final class Replayer {
     /// Narrates one replay step when `explain` is set.
     func narrate(_ text: @autoclosure () -> String) { if let e = explain { e(text()) } }
 
+    /// Records a system call the model could not repeat (the first 20 are kept, all counted).
     func problem(_ s: String) {
         narrate("replay: \(s)")
         report.syscallProblemCount += 1
@@ -371,6 +374,7 @@ public final class Replayer {
         bad(addr, kind, "SIGBUS")
     }
 
+    /// Charges one fault to VMA `v` of the running process (per-VMA breakdown).
     func noteVMAFault(_ v: VMA) {
         let pid = report.processes[cur].pid
         let name = v.file?.path ?? (v.flags.contains(.growsdown) ? "[stack]" : "")
@@ -380,6 +384,7 @@ public final class Replayer {
         vmaFaults[key] = (pid, v.start.raw, max(v.end.raw, old?.2 ?? 0), perms, name, (old?.5 ?? 0) + 1)
     }
 
+    /// Lists an access that no mapping allowed (the first `badAccessLimit`).
     func bad(_ addr: UInt64, _ kind: AccessKind, _ reason: String) {
         guard report.badAccesses.count < ReplayReport.badAccessLimit else { return }
         let k: TraceAccessKind = kind == .exec ? .instr : kind == .read ? .load : .store
@@ -491,7 +496,10 @@ public final class Replayer {
                 }
             }
         case SyscallNr.getrusage:
-            report.processes[cur].getrusage.append((UInt64(t.minFlt), UInt64(t.majFlt)))
+            // Kept for the first calls only, so that memory does not grow with the trace.
+            if report.processes[cur].getrusage.count < ReplayReport.getrusageLimit {
+                report.processes[cur].getrusage.append((UInt64(t.minFlt), UInt64(t.majFlt)))
+            }
         case SyscallNr.execve:
             problem("execve(\(s.path)) is not replayed: the rest of this process's trace runs in the old image")
         default: break
@@ -532,6 +540,7 @@ public final class Replayer {
         report.vmas.sort { ($0.pid, $0.start, $0.name) < ($1.pid, $1.start, $1.name) }
     }
 
+    /// Settles every process (final RSS, page tables, VMAs) and returns the report with its total.
     func finishReport() -> ReplayReport {
         settle()
         for i in report.processes.indices { finishProcess(i) }

@@ -34,6 +34,7 @@ struct TraceCommand: ParsableCommand {
     @Argument(parsing: .captureForPassthrough, help: "-- PROGRAM and its arguments.")
     var command: [String] = []
 
+    /// Runs the command; throws ExitCode(2) after printing the error for bad input.
     func run() throws {
         var cmd = command
         if cmd.first == "--" { cmd.removeFirst() }
@@ -88,6 +89,7 @@ struct ImportTraceCommand: ParsableCommand {
     @Option(name: .long, help: "The program's absolute path, to mark its segments in the layout (lackey only).")
     var exe: String?
 
+    /// Runs the command; throws ExitCode(2) after printing the error for bad input.
     func run() throws {
         guard ["lackey", "addresses", "pages"].contains(format) else { throw badInput("unknown import format '\(format)' (known: lackey, addresses, pages)") }
         if format != "lackey" && (layout != nil || exe != nil) { throw badInput("--layout and --exe apply to lackey logs only") }
@@ -182,6 +184,7 @@ struct ReplayCommand: ParsableCommand {
     @Flag(name: .long, help: "Narrate the setup, each system call and the first 3 faults (kernel steps indented) before the report.")
     var explain = false
 
+    /// Runs the command; throws ExitCode(2) after printing the error for bad input.
     func run() throws {
         if json && csv { throw badInput("--json and --csv are exclusive") }
         let config: MachineConfig
@@ -251,6 +254,7 @@ struct SynthCommand: ParsableCommand {
     @Option(name: .long, help: "Start of the region (default 0x7f0000000000).")
     var base: String = "0x7f0000000000"
 
+    /// Runs the command; throws ExitCode(2) after printing the error for bad input.
     func run() throws {
         guard let pat = SynthPattern(rawValue: pattern) else {
             throw badInput("unknown pattern '\(pattern)' (known: \(SynthPattern.allCases.map(\.rawValue).joined(separator: ", ")))")
@@ -315,6 +319,7 @@ struct SweepRunCommand: ParsableCommand {
     @Option(name: .customLong("work-dir"), help: "Where --slurm writes its script, logs and parts (default: OUTPUT.parts).")
     var workDir: String?
 
+    /// Runs the command; throws ExitCode(2) after printing the error for bad input.
     func run() throws {
         guard let data = FileManager.default.contents(atPath: spec) else { throw badInput("cannot read '\(spec)'") }
         let s: SweepSpec
@@ -383,6 +388,7 @@ struct SweepMergeCommand: ParsableCommand {
     @Option(name: [.short, .customLong("output")], help: "The merged table (default: standard output).")
     var output: String?
 
+    /// Runs the command; throws ExitCode(2) after printing the error for bad input.
     func run() throws {
         guard !parts.isEmpty else { throw badInput("no tables to merge") }
         var files: [(name: String, text: String)] = []
@@ -415,6 +421,7 @@ struct DumpTraceCommand: ParsableCommand {
     @Option(name: .long, help: "Print at most N records (the whole file is still checked).")
     var limit: Int?
 
+    /// Runs the command; throws ExitCode(2) after printing the error for bad input.
     func run() throws {
         var n = 0
         var out = ""
