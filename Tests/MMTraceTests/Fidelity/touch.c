@@ -16,6 +16,24 @@
 #include <unistd.h>
 
 static long pages;
+
+/* Waits until the parent sleeps (blocked in waitpid), so that under valgrind no line of the
+ * parent's can fall inside the child's window: /proc/PPID/stat shows state S. */
+static void wait_parent_blocked(void) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)getppid());
+    for (int i = 0; i < 1000; i++) {
+        FILE *f = fopen(path, "r");
+        if (!f) return;
+        char buf[512];
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        char *p = strrchr(buf, ')');
+        if (p && p[1] == ' ' && p[2] == 'S') return;
+        usleep(10000);
+    }
+}
 static char *mem;
 
 static void window(const char *mode, unsigned long *order) {
@@ -75,7 +93,7 @@ int main(int argc, char **argv) {
         pid_t pid = fork();
         if (pid < 0) { perror("fork"); return 1; }
         if (pid == 0) {
-            usleep(300000);            /* let the parent block in waitpid() first */
+            wait_parent_blocked();     /* the parent is in waitpid() */
             window("seq", NULL);       /* every write is a COW fault */
             _exit(0);
         }
