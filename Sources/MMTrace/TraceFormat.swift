@@ -227,12 +227,24 @@ public final class TraceWriter {
     @inline(__always)
     public func access(_ kind: TraceAccessKind, _ addr: UInt64, size: UInt32) {
         let code = sizeCode(size)
-        block.append(kind.rawValue << 4 | code)
-        if code == 15 { putVarint(&block, UInt64(size)) }
-        if kind == .instr {
-            putVarint(&block, zigzag(Int64(bitPattern: addr &- prevI))); prevI = addr
+        let delta: UInt64
+        if kind == .instr { delta = zigzag(Int64(bitPattern: addr &- prevI)); prevI = addr } else {
+            delta = zigzag(Int64(bitPattern: addr &- prevD)); prevD = addr
+        }
+        if code == 15 {
+            block.append(kind.rawValue << 4 | code)
+            putVarint(&block, UInt64(size))
+            putVarint(&block, delta)
         } else {
-            putVarint(&block, zigzag(Int64(bitPattern: addr &- prevD))); prevD = addr
+            // The type byte and the varint encoded in a scratch word, appended at once.
+            var scratch: (UInt64, UInt64) = (0, 0)
+            withUnsafeMutableBytes(of: &scratch) { b in
+                b[0] = kind.rawValue << 4 | code
+                var n = 1, v = delta
+                while v >= 0x80 { b[n] = UInt8(truncatingIfNeeded: v) | 0x80; v >>= 7; n += 1 }
+                b[n] = UInt8(v)
+                block.append(contentsOf: UnsafeRawBufferPointer(rebasing: b[0..<(n + 1)]))
+            }
         }
         accesses &+= 1
         endRecord()
