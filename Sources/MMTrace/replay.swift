@@ -116,6 +116,9 @@ public struct ReplayReport: Sendable {
     public var syscallProblems: [String] = []
     public var syscallProblemCount: UInt64 = 0
     public var syscalls: UInt64 = 0
+    /// The program files the trace carries (FILE records), with what their ELF headers say
+    /// (parsed by the kernel's ELF parser, `ElfFile.parse`).
+    public var programFiles: [(path: String, elf: String)] = []
     public static let badAccessLimit = 20
     /// getrusage() snapshots kept per process.
     public static let getrusageLimit = 1000
@@ -399,7 +402,9 @@ public final class Replayer {
             if k == "command", let first = v.split(separator: " ").first {
                 comm = String(first.split(separator: "/").last ?? first)
             }
-        case .file(let path, let size, let head): files[path] = (size, head)
+        case .file(let path, let size, let head):
+            files[path] = (size, head)
+            report.programFiles.append((path, describeELF(head, size: size)))
         case .region(let r):
             if cur < 0 { pendingRegions.append(r) } else { mapRegion(curTask, r) }
         case .thread(let pid, let tid):
@@ -551,6 +556,19 @@ public final class Replayer {
     }
 }
 
+/// Returns what the ELF headers in `head` (the first bytes of a file of `size` bytes) say: type,
+/// entry point, PT_LOAD count and interpreter, or why the kernel's parser refuses them. The
+/// rest of the file reads as zeros (files over 256 MiB are not parsed).
+func describeELF(_ head: [UInt8], size: UInt64) -> String {
+    guard size <= 256 << 20 else { return "not parsed (\(size) bytes)" }
+    let bytes = head.count >= Int(size) ? Array(head.prefix(Int(size))) : head + [UInt8](repeating: 0, count: Int(size) - head.count)
+    do {
+        let e = try ElfFile.parse(bytes)
+        return "ELF \(e.type == ET_DYN ? "ET_DYN" : "ET_EXEC"), entry \(hex(e.entry)), \(e.loads.count) PT_LOAD"
+            + (e.interpreter.map { ", interpreter \($0)" } ?? "")
+    } catch { return "not a loadable ELF file: \(error)" }
+}
+
 /// Returns `v` as 0x-prefixed hexadecimal.
 public func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
 
@@ -562,7 +580,9 @@ extension ReplayReport {
     public func text() -> String {
         var s = "replay: \(trace): \(records) records, \(total.accesses) accesses, \(syscalls) system calls, "
             + "\(processes.count) process\(processes.count == 1 ? "" : "es")\n"
-        s += "machine: \(describeMachine(machine))\n\n"
+        s += "machine: \(describeMachine(machine))\n"
+        for f in programFiles { s += "file: \(f.path): \(f.elf)\n" }
+        s += "\n"
         let cols = processes.map { "pid \($0.pid)" } + (processes.count > 1 ? ["total"] : [])
         let values = processes.map { $0.counters.fields } + (processes.count > 1 ? [total.fields] : [])
         let w = max(14, (values.flatMap { $0.map { String($0.1).count } }.max() ?? 0) + 2)
@@ -599,6 +619,7 @@ extension ReplayReport {
         func obj(_ f: [(String, UInt64)]) -> String { "{" + f.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}" }
         var s = "{\n  \"trace\": \(jsonString(trace)),\n  \"records\": \(records),\n  \"syscalls\": \(syscalls),\n"
         s += "  \"machine\": {" + machineFields(machine).map { "\"\($0.0)\": \(jsonString($0.1))" }.joined(separator: ", ") + "},\n"
+        s += "  \"files\": [" + programFiles.map { "{\"path\": \(jsonString($0.path)), \"elf\": \(jsonString($0.elf))}" }.joined(separator: ", ") + "],\n"
         s += "  \"processes\": [\n" + processes.map { p in
             "    {\"pid\": \(p.pid), \"comm\": \(jsonString(p.comm)), \"counters\": \(obj(p.counters.fields)), \"getrusage\": ["
                 + p.getrusage.map { "[\($0.0), \($0.1)]" }.joined(separator: ", ") + "]}"

@@ -47,6 +47,9 @@ final class FidelityTests: XCTestCase {
         let report = try Replayer(config: MachineConfig()).run(TraceReader(path: trace))
         XCTAssertEqual(report.total.segvMaperr + report.total.segvAccerr, 0, "accesses outside the recorded address space")
         XCTAssertEqual(report.syscallProblemCount, 0, report.syscallProblems.joined(separator: "\n"))
+        // The program's ELF headers travelled in the trace and parse.
+        let elf = try XCTUnwrap(report.programFiles.first { $0.path == exe }?.elf)
+        XCTAssertTrue(elf.hasPrefix("ELF ET_DYN, entry 0x") && elf.contains("interpreter /lib64/ld-linux-x86-64.so.2"), elf)
         // The process that called getrusage() twice (the child, for fork).
         let p = try XCTUnwrap(report.processes.first { $0.getrusage.count == 2 }, "no process called getrusage twice")
         return (native, Int(p.getrusage[1].0 - p.getrusage[0].0))
