@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "MMCore", targets: ["MMCore"]),
         .library(name: "MMProcFS", targets: ["MMProcFS"]),
         .library(name: "MMScenario", targets: ["MMScenario"]),
+        .library(name: "MMTrace", targets: ["MMTrace"]),
         .executable(name: "mmsim", targets: ["mmsim"]),
     ],
     dependencies: [
@@ -36,17 +37,22 @@ let package = Package(
             // Snapshots classify every frame after every event: optimised even in debug builds.
             .unsafeFlags(["-O"], .when(configuration: .debug)),
         ]),
+        .target(name: "MMTrace", dependencies: ["MMCore"], swiftSettings: [
+            .swiftLanguageMode(.v5),
+            .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+        ]),
         .executableTarget(name: "mmsim", dependencies: [
-            "MMCore", "MMProcFS", "MMScenario", "MMServe",
+            "MMCore", "MMProcFS", "MMScenario", "MMServe", "MMTrace",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: [.swiftLanguageMode(.v5)]),
-        .executableTarget(name: "mmsim-bench", dependencies: ["MMCore"], path: "Benchmarks/mmsim-bench",
+        .executableTarget(name: "mmsim-bench", dependencies: ["MMCore", "MMTrace"], path: "Benchmarks/mmsim-bench",
                           swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "MMCoreTests", dependencies: ["MMCore"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "MMProcFSTests", dependencies: ["MMCore", "MMProcFS"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "MMScenarioTests", dependencies: ["MMCore", "MMProcFS", "MMScenario"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "MMServeTests", dependencies: ["MMCore", "MMScenario", "MMServe"],
                     swiftSettings: [.swiftLanguageMode(.v5)]),
+        .testTarget(name: "MMTraceTests", dependencies: ["MMCore", "MMTrace"], exclude: ["Fidelity"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "CLITests", dependencies: ["mmsim"], resources: [.copy("Golden")], swiftSettings: [.swiftLanguageMode(.v5)]),
     ]
 )

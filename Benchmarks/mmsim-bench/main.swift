@@ -22,7 +22,12 @@ func machine(_ ram: UInt64) -> (Kernel, Task) {
 
 var results: [Result] = []
 let pages = 131_072 // 512 MiB
+let args = CommandLine.arguments
+/// `--only trace` runs only the trace benchmarks; `--output FILE` also writes the table to FILE.
+let onlyTrace = args.firstIndex(of: "--only").map { args.count > $0 + 1 && args[$0 + 1] == "trace" } ?? false
+let outputFile = args.firstIndex(of: "--output").flatMap { args.count > $0 + 1 ? args[$0 + 1] : nil }
 
+if !onlyTrace {
 do { // Anonymous write faults (do_anonymous_page), then TLB-hit accesses over 16 pages.
     let (k, t) = machine(2 << 30)
     let a = try! k.mmap(t, addr: 0, length: UInt64(pages) << 12, prot: [.read, .write], flags: [.private, .anonymous]).get()
@@ -50,14 +55,23 @@ do { // Read faults that map the zero page.
     })
 }
 
+}
+let traceFigures = traceBenchmarks(scale: 1)
+for f in traceFigures { results.append(Result(name: f.name, ops: f.ops, seconds: f.seconds)) }
+
 let json = CommandLine.arguments.contains("--json")
 if json {
     let rows = results.map { "  {\"name\": \"\($0.name)\", \"ops\": \($0.ops), \"ns_per_op\": \(Int(($0.seconds * 1e9 / Double($0.ops)).rounded()))}" }
     print("[\n" + rows.joined(separator: ",\n") + "\n]")
 } else {
+    var table = ""
     for r in results {
         let ns = r.seconds * 1e9 / Double(r.ops)
-        let name = r.name.padding(toLength: 40, withPad: " ", startingAt: 0)
-        print("\(name) \(String(format: "%10.1f", ns)) ns/op  (\(r.ops) ops)")
+        let name = r.name.padding(toLength: 44, withPad: " ", startingAt: 0)
+        let rate = Double(r.ops) / r.seconds / 1e6
+        let ref = traceFigures.first { $0.name == r.name }.map { "  [\($0.reference)]" } ?? ""
+        table += "\(name) \(String(format: "%10.1f", ns)) ns/op \(String(format: "%8.2f", rate)) M/s  (\(r.ops) ops)\(ref)\n"
     }
+    print(table, terminator: "")
+    if let f = outputFile { try! table.write(toFile: f, atomically: true, encoding: .utf8) }
 }

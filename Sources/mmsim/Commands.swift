@@ -30,7 +30,9 @@ struct MMSim: ParsableCommand {
         subcommands: [Run.self, ExampleCommand.self, Check.self, PolicyCommand.self,
                       TranslateCommand.self, ExerciseCommand.self, PageTableCostCommand.self,
                       NoMMUCommand.self, SegmentationCommand.self,
-                      ServeCommand.self, ReportCommand.self],
+                      ServeCommand.self, ReportCommand.self,
+                      TraceCommand.self, ImportTraceCommand.self, ReplayCommand.self, SynthCommand.self,
+                      SweepCommand.self, DumpTraceCommand.self],
         defaultSubcommand: ExampleCommand.self)
 }
 
