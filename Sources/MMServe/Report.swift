@@ -179,6 +179,8 @@ public enum Report {
                                  series: [("free", t.freeKB.map { Double($0) }), ("available", t.availableKB.map { Double($0) })]) + "\n"
         b += SVGCharts.lineChart(id: "chart-faults", title: "Page faults (cumulative)", unit: "",
                                  series: [("pgfault", t.faults.map { Double($0) }), ("pgmajfault", t.majorFaults.map { Double($0) })]) + "\n"
+        b += SVGCharts.lineChart(id: "chart-swap", title: "Swap traffic (cumulative pages)", unit: "",
+                                 series: [("pswpin+pswpout", t.swapPages.map { Double($0) })]) + "\n"
         b += SVGCharts.lineChart(id: "chart-tlb", title: "TLB miss rate (STLB misses per L1 TLB lookup)", unit: "%",
                                  series: [("miss rate", t.tlbMissRate)]) + "\n"
         b += "</div>\n"
@@ -196,7 +198,28 @@ public enum Report {
             for c in s.cpus {
                 b += "<tr><td>\(c.id)</td>" + ["L1d", "L1i", "STLB"].map { n in "<td>\(c.entries.filter { $0.tlb == n }.count) / \(c.capacity[n] ?? 0)</td>" }.joined() + "</tr>"
             }
-            b += "</table>\n<p>Not modelled yet: \(s.notModelled.joined(separator: ", ")).</p>\n"
+            b += "</table>\n"
+            if let slab = s.slab {
+                b += "<h3>Slab caches</h3>\n<table id=\"slab\"><tr><th>cache</th><th>active objs</th><th>objs</th><th>objsize</th><th>objs/slab</th><th>pages/slab</th><th>active slabs</th><th>slabs</th></tr>"
+                for c in slab {
+                    b += "<tr><td>\(htmlEscape(c.name))</td>" + [c.activeObjs, c.numObjs, c.objSize, c.objPerSlab, c.pagesPerSlab, c.activeSlabs, c.numSlabs].map { "<td>\($0)</td>" }.joined() + "</tr>"
+                }
+                b += "</table>\n"
+            }
+            if let lru = s.lru {
+                let names = ["inactive_anon", "active_anon", "inactive_file", "active_file", "unevictable"]
+                b += "<h3>LRU lists</h3>\n<table id=\"lru\"><tr>" + names.map { "<th>\($0)</th>" }.joined() + "</tr><tr>"
+                    + lru.sizes.map { "<td>\($0)</td>" }.joined() + "</tr></table>\n"
+            }
+            if let swap = s.swap {
+                b += "<h3>Swap areas</h3>\n"
+                if swap.isEmpty { b += "<p id=\"swap\">No swap area enabled.</p>\n" } else {
+                    b += "<table id=\"swap\"><tr><th>area</th><th>type</th><th>priority</th><th>used slots</th><th>slots</th></tr>"
+                    for a in swap { b += "<tr><td>\(htmlEscape(a.path))</td><td>\(a.kind)</td><td>\(a.priority)</td><td>\(a.used)</td><td>\(a.total)</td></tr>" }
+                    b += "</table>\n"
+                }
+            }
+            if !s.notModelled.isEmpty { b += "<p>Not modelled yet: \(s.notModelled.joined(separator: ", ")).</p>\n" }
         }
         b += "<h2>Events</h2>\n<ol class=\"events\">\n"
         for e in r.events.prefix(maxEvents) {

@@ -35,7 +35,7 @@ public struct Metrics: Codable, Sendable, Equatable {
     /// Cumulative TLB lookups (L1 dTLB and iTLB accesses) and STLB misses (page walks), summed
     /// over the CPUs.
     public var tlbLookups: Int, tlbMisses: Int
-    /// Cumulative swap traffic in pages (pswpin + pswpout); 0 until the model has swap.
+    /// Cumulative swap traffic in pages (pswpin + pswpout).
     public var swapPages: UInt64
     /// Resident set size in KiB of each live process, by pid.
     public var rssKB: [String: Int]
@@ -143,6 +143,39 @@ public struct FreeSnapshot: Codable, Sendable, Equatable {
     public var swapTotalKB: UInt64, swapFreeKB: UInt64
 }
 
+/// One slab cache, as its /proc/slabinfo line shows it.
+public struct SlabCacheSnapshot: Codable, Sendable, Equatable {
+    public var name: String
+    public var activeObjs: Int, numObjs: Int, objSize: Int, objPerSlab: Int, pagesPerSlab: Int
+    public var activeSlabs: Int, numSlabs: Int
+}
+
+/// The LRU lists: their sizes and, for the physical-memory view, the list of each cell's frames.
+public struct LRUSnapshot: Codable, Sendable, Equatable {
+    /// Pages on inactive_anon, active_anon, inactive_file, active_file, unevictable (Linux's
+    /// `enum lru_list` order).
+    public var sizes: [Int]
+    /// One character per cell of `PhysSnapshot.cells` (same frames per cell): the list most of
+    /// its frames on a list are on: i inactive anon, a active anon, f inactive file, F active
+    /// file, u unevictable; - when none of its frames is on a list.
+    public var cells: String
+}
+
+/// One swap area: its /proc/swaps line and a compact map of its slots.
+public struct SwapAreaSnapshot: Codable, Sendable, Equatable {
+    public var type: Int
+    public var path: String
+    /// "file" or "partition".
+    public var kind: String
+    public var priority: Int
+    /// Slots in use and usable slots (offsets 1...total).
+    public var used: Int, total: Int
+    /// Slots per cell of `cells` (at most 256 cells).
+    public var slotsPerCell: Int
+    /// Slots in use in each cell, cell c covering offsets 1 + c*slotsPerCell onwards.
+    public var cells: [Int]
+}
+
 /// The whole picture after one event.
 public struct Snapshot: Codable, Sendable, Equatable {
     public var event: Int
@@ -151,8 +184,14 @@ public struct Snapshot: Codable, Sendable, Equatable {
     public var cpus: [CPUSnapshot]
     public var phys: PhysSnapshot
     public var free: FreeSnapshot
-    /// Panels whose model is not in the simulator yet ("slab", "lru", "swap"): the page shows them
-    /// as not modelled. A later model fills its own field and drops its name from this list.
+    /// The slab caches, newest first (the order of /proc/slabinfo).
+    public var slab: [SlabCacheSnapshot]?
+    /// The LRU lists.
+    public var lru: LRUSnapshot?
+    /// The swap areas, in swap-type order (empty when none is enabled).
+    public var swap: [SwapAreaSnapshot]?
+    /// Panels whose model is not in the simulator yet: the page shows them as not modelled
+    /// (empty now that slab caches, LRU lists and swap are modelled).
     public var notModelled: [String]
 }
 
@@ -174,7 +213,7 @@ public enum SnapshotBuilder {
         }
         return Metrics(timeNs: k.clockNs, freeKB: m.memFree, availableKB: FreeValues(m).available,
                        faults: k.vmstat.pgfault, majorFaults: k.vmstat.pgmajfault,
-                       tlbLookups: lookups, tlbMisses: misses, swapPages: 0, rssKB: rss)
+                       tlbLookups: lookups, tlbMisses: misses, swapPages: k.vmstat.pswpin &+ k.vmstat.pswpout, rssKB: rss)
     }
 
     /// Returns the user processes of `k` (thread-group leaders with an mm), with `names` giving the
@@ -293,6 +332,54 @@ public enum SnapshotBuilder {
         return (PhysSnapshot(frames: n, framesPerCell: per, cells: String(decoding: cells, as: UTF8.self), counts: c, zones: zones), tables)
     }
 
+    /// Returns the slab caches of `k` as /proc/slabinfo shows them (newest first).
+    /// Linux: get_slabinfo(), mm/slub.c
+    public static func slab(_ k: Kernel) -> [SlabCacheSnapshot] {
+        Slabinfo.gather(k).map {
+            SlabCacheSnapshot(name: $0.name, activeObjs: $0.activeObjs, numObjs: $0.numObjs, objSize: $0.objSize,
+                              objPerSlab: $0.objPerSlab, pagesPerSlab: $0.pagesPerSlab, activeSlabs: $0.activeSlabs, numSlabs: $0.numSlabs)
+        }
+    }
+
+    /// The letters of `LRUSnapshot.cells`, by `LRUList` raw value, then "-" for no list.
+    static let lruLetters: [UInt8] = Array("iafFu-".utf8)
+
+    /// Returns the LRU panel of `k`, with cells of `framesPerCell` frames (as the phys panel's).
+    /// Linux: the node's lruvec lists, include/linux/mmzone.h
+    public static func lru(_ k: Kernel, framesPerCell: Int) -> LRUSnapshot {
+        let r = k.reclaim, n = k.phys.frameCount, per = max(1, framesPerCell)
+        var cells: [UInt8] = []
+        cells.reserveCapacity(n / per + 1)
+        var counts = [Int](repeating: 0, count: 6)
+        var i = 0
+        while i < n {
+            counts[r.list(of: PFN(index: i))?.rawValue ?? 5] += 1
+            i += 1
+            if i % per == 0 || i == n {
+                // The list most of the cell's listed frames are on (ties: enum order); "-" only
+                // when none of its frames is on a list, so that sparse pages stay visible.
+                var best = 5, bestCount = 0
+                for c in 0..<5 where counts[c] > bestCount { best = c; bestCount = counts[c] }
+                cells.append(lruLetters[best])
+                for c in 0..<6 { counts[c] = 0 }
+            }
+        }
+        return LRUSnapshot(sizes: r.lruSize, cells: String(decoding: cells, as: UTF8.self))
+    }
+
+    /// Returns the swap areas of `k` with a slot map of at most `maxCells` cells each.
+    /// Linux: swap_show(), mm/swapfile.c (and si->swap_map for the map)
+    public static func swap(_ k: Kernel, maxCells: Int = 256) -> [SwapAreaSnapshot] {
+        k.swapAreas.map { si in
+            let total = si.pages
+            let per = max(1, (total + maxCells - 1) / max(1, maxCells))
+            var cells = [Int](repeating: 0, count: total == 0 ? 0 : (total + per - 1) / per)
+            for slot in si.usedSlots where slot >= 1 && slot <= total { cells[(slot - 1) / per] += 1 }
+            return SwapAreaSnapshot(type: si.type, path: si.path, kind: si.isPartition ? "partition" : "file", priority: si.priority,
+                                    used: si.inuse, total: total, slotsPerCell: per, cells: cells)
+        }
+    }
+
     /// Returns the `free`/meminfo panel.
     public static func free(_ k: Kernel) -> FreeSnapshot {
         let v = FreeValues(Meminfo.gather(k))
@@ -308,7 +395,8 @@ public enum SnapshotBuilder {
                                 previousTables: PageTableCopy?) -> (Snapshot, PageTableCopy) {
         let (ph, frames) = phys(k)
         var s = Snapshot(event: event, processes: processes(k, names: names), walk: nil, cpus: cpus(k, previous: previousCPUs),
-                         phys: ph, free: free(k), notModelled: ["slab", "lru", "swap"])
+                         phys: ph, free: free(k), slab: slab(k), lru: lru(k, framesPerCell: ph.framesPerCell), swap: swap(k),
+                         notModelled: [])
         let tables = PageTableCopy.take(k, frames: frames, previous: previousTables)
         s.walk = tables.walk(in: s, pid: walkPID, va: walkVA)
         return (s, tables)

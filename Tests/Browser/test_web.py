@@ -160,6 +160,44 @@ def test_stepping_changes_the_views_and_walk_levels(pg):
         pg.shot(view, view)
 
 
+SWAPPING = """machine ram=64M
+file create /swap2 size 8M
+swapon /swap2 priority 5
+spawn /bin/sw as sw
+mmap NULL 16K rw- private,anonymous as p
+write p 42 u8
+write p+4K 43 u8
+madvise p 16K pageout
+read p u8 expect 42
+"""
+
+
+def test_slab_lru_and_swap_panels(pg):
+    pg.paste(SWAPPING)
+    assert pg.body_attr("state") == "ready", pg.text("error")
+    pg.wait_event(0)
+    pg.jump(5)                     # both pages written, nothing swapped yet
+
+    def cell(d, sel, col):
+        rows = d.find_elements(By.CSS_SELECTOR, sel)
+        return rows[0].find_elements(By.TAG_NAME, "td")[col].text if rows else False
+    pg.wait(lambda d: cell(d, '#lru-table tr[data-list="inactive_anon"]', 1) == "4", "4 pages on inactive_anon")
+    pg.wait(lambda d: cell(d, '#swap-table tr[data-area="/swap2"]', 3) == "0", "no swap slot used")
+    pg.click("step-fwd")           # MADV_PAGEOUT: two pages to swap slots 1 and 2
+    pg.wait_event(6)
+    pg.wait(lambda d: cell(d, '#swap-table tr[data-area="/swap2"]', 3) == "2", "2 swap slots used")
+    assert cell(pg.d, '#swap-table tr[data-area="/swap2"]', 4) == "2047"
+    pg.wait(lambda d: cell(d, '#lru-table tr[data-list="inactive_anon"]', 1) == "2", "2 pages left on inactive_anon")
+    used = pg.d.find_elements(By.CSS_SELECTOR, '#swap-view svg.swap-map[data-area="/swap2"] rect')
+    assert len(used) == 1, len(used)   # slots 1 and 2 share the first cell (8 slots per cell)
+    mm = pg.d.find_elements(By.CSS_SELECTOR, '#slab-table tr[data-cache="mm_struct"] td')
+    assert [c.text for c in mm[:4]] == ["mm_struct", "10", "10", "1600"], [c.text for c in mm]
+    assert pg.d.find_elements(By.CSS_SELECTOR, '#lru-svg path[data-list="f"]'), "file pages drawn in the LRU map"
+    assert not pg.d.find_element(By.ID, "panel-more").is_displayed()
+    for view in ["panel-slab", "panel-lru", "panel-swap"]:
+        pg.shot(view, view)
+
+
 def test_parse_error_shows_line_and_column(pg):
     pg.paste("spawn /bin/x\nmmap NULL 64K rw- bogus\n")
     assert pg.body_attr("state") == "error"
@@ -202,7 +240,7 @@ def main():
     try:
         pg = Page(driver, base)
         for t in [test_every_example_loads_and_steps, test_stepping_changes_the_views_and_walk_levels,
-                  test_parse_error_shows_line_and_column, test_100k_events_stay_quick]:
+                  test_slab_lru_and_swap_panels, test_parse_error_shows_line_and_column, test_100k_events_stay_quick]:
             t0 = time.time()
             try:
                 t(pg)

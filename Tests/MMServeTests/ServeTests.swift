@@ -186,7 +186,8 @@ final class ServeAPITests: XCTestCase {
             XCTAssertEqual(vma.name, "")
             XCTAssertEqual(vma.rssPages, 16)
             XCTAssertNil(s2.walk)
-            XCTAssertEqual(s2.notModelled, ["slab", "lru", "swap"])
+            XCTAssertEqual(s2.notModelled, [])
+            XCTAssertEqual(s2.swap, [])
             let w2 = try await srv.send("/api/runs/r1/snapshot?event=2&pid=\(p.pid)&va=0x\(String(start, radix: 16))").decode(Snapshot.self)
             let w = try XCTUnwrap(w2.walk)
             XCTAssertEqual(w.levels.map(\.level), ["PGD", "PUD", "PMD", "PTE"])
@@ -253,7 +254,7 @@ final class RecordingReportTests: XCTestCase {
         XCTAssertTrue(html.contains("data-last=\"\(m.availableKB)\">available \(m.availableKB) kB<"), "available legend")
         XCTAssertTrue(html.contains("data-last=\"\(m.faults)\">pgfault \(m.faults)<"), "fault legend")
         XCTAssertGreaterThan(m.faults, 16)
-        for id in ["chart-rss", "chart-free", "chart-faults", "chart-tlb", "physmap", "buddy"] {
+        for id in ["chart-rss", "chart-free", "chart-faults", "chart-swap", "chart-tlb", "physmap", "buddy"] {
             XCTAssertTrue(html.contains("<svg id=\"\(id)\""), id)
         }
     }
@@ -275,6 +276,82 @@ final class RecordingReportTests: XCTestCase {
             XCTAssertEqual(a, replayed.snapshot(event: e, pid: first.processes[0].pid, va: heap.end - 8), "walk at event \(e)")
             XCTAssertEqual(a?.walk?.levels.count, 4)
         }
+    }
+
+    /// Swaps two pages out to a 8 MiB swap file and reads one back.
+    static let swapping = """
+    machine ram=64M
+    file create /swap2 size 8M
+    swapon /swap2 priority 5
+    spawn /bin/sw as sw
+    mmap NULL 16K rw- private,anonymous as p
+    write p 42 u8
+    write p+4K 43 u8
+    madvise p 16K pageout
+    cat /proc/swaps
+    cat /proc/slabinfo
+    cat /proc/meminfo
+    read p u8 expect 42
+    """
+
+    func testSlabLRUAndSwapPanels() throws {
+        let r = try Recording(source: Self.swapping, file: "swapping.mmsim")
+        XCTAssertEqual(r.exitStatus, 0)
+        XCTAssertEqual(r.events.count, 11)
+        let before = try XCTUnwrap(r.snapshot(event: 5, pid: nil, va: nil))
+        let after = try XCTUnwrap(r.snapshot(event: 6, pid: nil, va: nil))
+        XCTAssertEqual(after.notModelled, [])
+        // Swap: 8 MiB less the header page = 2047 slots; the two written pages went out to slots 1 and 2.
+        XCTAssertEqual(before.swap?.map(\.used), [0])
+        let a = try XCTUnwrap(after.swap?.first)
+        XCTAssertEqual(after.swap?.count, 1)
+        XCTAssertEqual([a.path, a.kind], ["/swap2", "file"])
+        XCTAssertEqual(a.priority, 5)
+        XCTAssertEqual(a.total, 2047)
+        XCTAssertEqual(a.used, 2)
+        XCTAssertEqual(a.slotsPerCell, 8)
+        XCTAssertEqual(a.cells.count, 256)
+        XCTAssertEqual(a.cells[0], 2)
+        XCTAssertEqual(a.cells.reduce(0, +), 2)
+        XCTAssertEqual(r.events[7].output, ["Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority",
+                                            "/swap2                                  file\t8188\t\t8\t\t5"])
+        // Swap traffic: two pages out, then one in (readahead reads the next slot as well).
+        XCTAssertEqual(r.events[5].metrics.swapPages, 0)
+        XCTAssertEqual(r.events[6].metrics.swapPages, 2)
+        XCTAssertEqual(r.timeline().swapPages[6], 2)
+        XCTAssertGreaterThan(r.events[10].metrics.swapPages, 2)
+        // LRU: the two anonymous pages left the inactive anon list; the sizes are what meminfo printed.
+        let lb = try XCTUnwrap(before.lru), la = try XCTUnwrap(after.lru)
+        XCTAssertEqual(lb.sizes[0] - la.sizes[0], 2)
+        XCTAssertEqual(la.cells.count, after.phys.cells.count)
+        XCTAssertEqual(Set(la.cells).subtracting("iafFu-"), [])
+        XCTAssertEqual(lb.sizes, [4, 0, 4, 0, 0])
+        XCTAssertEqual(la.sizes, [2, 0, 4, 0, 0])
+        XCTAssertEqual(Set(lb.cells), ["i", "f", "-"])
+        let meminfo = try XCTUnwrap(r.snapshot(event: 9, pid: nil, va: nil))
+        func kB(_ key: String) -> Int? {
+            r.events[9].output.first { $0.hasPrefix(key + ":") }.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") }
+        }
+        XCTAssertEqual(meminfo.lru?.sizes.map { $0 * 4 },
+                       [kB("Inactive(anon)"), kB("Active(anon)"), kB("Inactive(file)"), kB("Active(file)"), kB("Unevictable")].map { $0 ?? -1 })
+        // Slab: every cache as /proc/slabinfo printed it at the same event.
+        let slabs = try XCTUnwrap(r.snapshot(event: 8, pid: nil, va: nil)?.slab)
+        let lines = r.events[8].output.dropFirst(2)
+        XCTAssertEqual(slabs.count, lines.count)
+        XCTAssertGreaterThan(slabs.count, 10)
+        for (c, line) in zip(slabs, lines) {
+            let f = line.split(separator: " ").map(String.init)
+            XCTAssertEqual([c.name, String(c.activeObjs), String(c.numObjs), String(c.objSize), String(c.objPerSlab), String(c.pagesPerSlab)],
+                           Array(f[0..<6]), line)
+            XCTAssertEqual([String(c.activeSlabs), String(c.numSlabs)], Array(f[f.count - 3 ..< f.count - 1]), line)
+        }
+        let mm = try XCTUnwrap(slabs.first { $0.name == "mm_struct" })
+        XCTAssertEqual(mm.objSize, 1600)
+        // The report lists the three panels; the page read back stays in the swap cache, holding its slot.
+        let html = Report.html(r)
+        XCTAssertTrue(html.contains("<tr><td>/swap2</td><td>file</td><td>5</td><td>2</td><td>2047</td></tr>"), html)
+        XCTAssertTrue(html.contains("<table id=\"slab\">"))
+        XCTAssertTrue(html.contains("<table id=\"lru\">"))
     }
 
     func testBandLayoutBreaksBigHoles() {

@@ -27,6 +27,10 @@ public final class SwapInfo {
     /// Where the next slot search starts (next-fit; Linux keeps per-CPU cluster cursors).
     var cursor = 1
 
+    /// Returns the offsets of the slots in use (a count or SWAP_HAS_CACHE), ascending; empty when
+    /// none is. Linux: the non-zero bytes of si->swap_map
+    public var usedSlots: [Int] { Set(count.values.keys).union(hasCache.members).sorted() }
+
     init(type: Int, path: String, isPartition: Bool, priority: Int, pages: Int) {
         self.type = type; self.path = path; self.isPartition = isPartition
         self.priority = priority; self.pages = pages

@@ -280,6 +280,71 @@ function drawFree(s) { $("free-view").textContent = s.free.text; }
 
 function drawMore(s) {
   $("more-view").textContent = s.notModelled.length ? `Not modelled by the simulator yet: ${s.notModelled.join(", ")}.` : "";
+  $("panel-more").hidden = !s.notModelled.length;
+  drawSlab(s); drawLRU(s); drawSwap(s);
+}
+
+// A table with a header row and one row per item; `attrs(item)` gives each row's attributes.
+function table(id, head, rows, attrs) {
+  const t = el("table", {class: "grid", id});
+  t.appendChild(el("tr")).append(...head.map((h) => el("th", {}, h)));
+  for (const r of rows) t.appendChild(el("tr", attrs ? attrs(r) : {})).append(...r.cells.map((c) => el("td", {}, String(c))));
+  return t;
+}
+
+// The slab caches as /proc/slabinfo lists them (newest first).
+function drawSlab(s) {
+  const v = $("slab-view");
+  if (!s.slab) { v.textContent = "not modelled"; return; }
+  const rows = s.slab.map((c) => ({name: c.name, cells: [c.name, c.activeObjs, c.numObjs, c.objSize, c.objPerSlab, c.pagesPerSlab, c.activeSlabs, c.numSlabs]}));
+  v.replaceChildren(el("p", {}, `${s.slab.length} caches`),
+    table("slab-table", ["cache", "active objs", "objs", "objsize", "objs/slab", "pages/slab", "active slabs", "slabs"], rows, (r) => ({"data-cache": r.name})));
+}
+
+const LRU = [["i", "inactive_anon", "#f4a582"], ["a", "active_anon", "#ca0020"], ["f", "inactive_file", "#92c5de"],
+             ["F", "active_file", "#0571b0"], ["u", "unevictable", "#7b3294"]];
+
+// The five LRU lists' sizes and a map of physical memory coloured by the list each cell's frames are on.
+function drawLRU(s) {
+  const v = $("lru-view");
+  if (!s.lru) { v.textContent = "not modelled"; return; }
+  const rows = LRU.map(([k, name], j) => ({name, cells: [name, s.lru.sizes[j]]}));
+  const t = table("lru-table", ["list", "pages"], rows, (r) => ({"data-list": r.name}));
+  const cols = 64, cell = 5, cells = s.lru.cells;
+  const svg = el("svg:svg", {width: cols * cell, height: Math.ceil(cells.length / cols) * cell, id: "lru-svg"});
+  const colour = Object.fromEntries(LRU.map(([k, , c]) => [k, c]));
+  const paths = {};
+  for (let i = 0; i < cells.length; i++) {
+    const u = cells[i];
+    if (u === "-") continue;
+    paths[u] = (paths[u] || "") + `M${(i % cols) * cell} ${Math.floor(i / cols) * cell}h${cell - 1}v${cell - 1}h-${cell - 1}z`;
+  }
+  for (const [u, d] of Object.entries(paths)) svg.appendChild(el("svg:path", {d, fill: colour[u] || "#000", "data-list": u}));
+  const legend = el("div", {}, `frames by LRU list (${s.phys.framesPerCell} per cell): `);
+  for (const [, name, c] of LRU) { legend.appendChild(el("span", {class: "key", style: `background:${c}`})); legend.appendChild(el("span", {}, name)); }
+  v.replaceChildren(t, legend, svg);
+}
+
+// Each swap area: its /proc/swaps numbers and a map of its slots (darker: more slots used).
+function drawSwap(s) {
+  const v = $("swap-view");
+  if (!s.swap) { v.textContent = "not modelled"; return; }
+  if (!s.swap.length) { v.replaceChildren(el("p", {id: "swap-none"}, "no swap area enabled")); return; }
+  const rows = s.swap.map((a) => ({path: a.path, cells: [a.path, a.kind, a.priority, a.used, a.total]}));
+  const parts = [table("swap-table", ["area", "type", "priority", "used slots", "slots"], rows, (r) => ({"data-area": r.path}))];
+  for (const a of s.swap) {
+    const cols = 64, cell = 6;
+    const svg = el("svg:svg", {width: cols * cell, height: Math.ceil(a.cells.length / cols) * cell, class: "swap-map", "data-area": a.path});
+    a.cells.forEach((n, i) => {
+      if (!n) return;
+      const r = el("svg:rect", {x: (i % cols) * cell, y: Math.floor(i / cols) * cell, width: cell - 1, height: cell - 1,
+                                fill: "#e4572e", "fill-opacity": (0.25 + 0.75 * n / a.slotsPerCell).toFixed(2)});
+      r.appendChild(el("svg:title", {}, `slots ${1 + i * a.slotsPerCell}…: ${n} used`));
+      svg.appendChild(r);
+    });
+    parts.push(el("div", {}, `${a.path}: ${a.slotsPerCell} slot(s) per cell`), svg);
+  }
+  v.replaceChildren(...parts);
 }
 
 // Timelines with a cursor at the current event.
