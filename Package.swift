@@ -29,7 +29,7 @@ let package = Package(
                 resources: [.copy("Examples")], swiftSettings: [.swiftLanguageMode(.v5)]),
         // The web visualizer (`mmsim serve`) and the self-contained HTML reports (`mmsim report`).
         .target(name: "MMServe", dependencies: [
-            "MMCore", "MMProcFS", "MMScenario",
+            "MMCore", "MMProcFS", "MMScenario", "MMTrace",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
         ], resources: [.copy("Resources")], swiftSettings: [
@@ -50,7 +50,7 @@ let package = Package(
         .testTarget(name: "MMCoreTests", dependencies: ["MMCore"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "MMProcFSTests", dependencies: ["MMCore", "MMProcFS"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "MMScenarioTests", dependencies: ["MMCore", "MMProcFS", "MMScenario"], swiftSettings: [.swiftLanguageMode(.v5)]),
-        .testTarget(name: "MMServeTests", dependencies: ["MMCore", "MMScenario", "MMServe"],
+        .testTarget(name: "MMServeTests", dependencies: ["MMCore", "MMScenario", "MMServe", "MMTrace"],
                     swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "MMTraceTests", dependencies: ["MMCore", "MMTrace"], exclude: ["Fidelity"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "CLITests", dependencies: ["mmsim"], resources: [.copy("Golden")], swiftSettings: [.swiftLanguageMode(.v5)]),

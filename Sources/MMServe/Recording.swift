@@ -45,7 +45,11 @@ public final class Recording: @unchecked Sendable {
     /// The scenario's file name ("demo.mmsim", "pasted.mmsim").
     public let file: String
     public let source: String
-    let scenario: Scenario
+    /// The scenario replayed for snapshots on demand; nil for a trace replay (whose snapshots are
+    /// all kept from the one run).
+    let scenario: Scenario?
+    /// The machine the run booted.
+    let machine: MachineConfig
     let limits: RunLimits
     /// The light record of every event.
     public let events: [EventRecord]
@@ -57,7 +61,7 @@ public final class Recording: @unchecked Sendable {
     /// The name of every user process seen, by pid: the scenario's name, else its command name.
     public let processNames: [String: String]
     /// Number of CPUs of the machine.
-    public var cpuCount: Int { scenario.machine.cpus }
+    public var cpuCount: Int { machine.cpus }
     /// The metrics before the first step (after boot).
     public let initialMetrics: Metrics
 
@@ -98,6 +102,7 @@ public final class Recording: @unchecked Sendable {
             throw refuse("ram=\(sc.machine.ramBytes >> 20)M is above the server's limit of \(limits.maxRAMBytes >> 20)M", word: "machine")
         }
         scenario = sc
+        machine = sc.machine
         var events: [EventRecord] = []
         events.reserveCapacity(sc.stepCount)
         var initial: Metrics? = nil
@@ -139,6 +144,17 @@ public final class Recording: @unchecked Sendable {
                                                  tlbLookups: 0, tlbMisses: 0, swapPages: 0, rssKB: [:])
     }
 
+    /// Makes a recording of a run made elsewhere (a trace replay): `snapshots` and `tables` hold
+    /// one entry per event. Never fails.
+    init(file: String, source: String, machine: MachineConfig, events: [EventRecord], snapshots: [Snapshot],
+         tables: [PageTableCopy], stoppedEarly: String?, exitStatus: Int32, diagnostics: String,
+         processNames: [String: String], initialMetrics: Metrics) {
+        self.file = file; self.source = source; self.scenario = nil; self.machine = machine
+        self.limits = RunLimits(); self.events = events; self.stoppedEarly = stoppedEarly
+        self.exitStatus = exitStatus; self.diagnostics = diagnostics; self.processNames = processNames
+        self.initialMetrics = initialMetrics; self.recorded = snapshots; self.tableCopies = tables
+    }
+
     /// Returns the snapshot after event `event` (clamped to the recorded events), with the walk of
     /// `va` in process `pid` when given; nil when the run recorded no event. Replays the run up
     /// to the end of the event's window unless that window is cached.
@@ -150,6 +166,7 @@ public final class Recording: @unchecked Sendable {
             s.walk = copies[e].walk(in: s, pid: pid, va: va)
             return s
         }
+        guard let scenario else { return nil }
         let w = e / Recording.window
         let key = "\(w)/\(pid.map(String.init) ?? "-")/\(va.map { String($0) } ?? "-")"
         lock.lock(); defer { lock.unlock() }

@@ -24,7 +24,22 @@ actor RecordingStore {
     }
 
     /// Returns the recording `id`, or nil when unknown or dropped.
-    func get(_ id: String) -> Recording? { byID[id] }
+    func get(_ id: String) -> Recording? { byID[id] ?? pinned[id] }
+
+    /// The recordings given at startup (trace replays), by id ("t1", "t2", ...): never dropped.
+    private var pinned: [String: Recording] = [:]
+    private var pinnedOrder: [String] = []
+
+    /// Stores the startup recording `r` for good and returns its new id.
+    func pin(_ r: Recording) -> String {
+        let id = "t\(pinnedOrder.count + 1)"
+        pinned[id] = r
+        pinnedOrder.append(id)
+        return id
+    }
+
+    /// Returns the startup recordings in the order given, with their ids.
+    func pinnedRuns() -> [(String, Recording)] { pinnedOrder.map { ($0, pinned[$0]!) } }
 }
 
 /// The page's files, read once from the package resources; nothing else on disk is served.
@@ -106,10 +121,15 @@ func recordDetached(source: String, file: String, limits: RunLimits) async throw
 }
 
 /// Returns the router of the visualizer: the page, its assets and the JSON API (see README.md,
-/// "mmsim serve"). Pasted scenarios run with `limits` and never read host files.
-public func buildRouter(limits: RunLimits = RunLimits()) -> Router<BasicRequestContext> {
+/// "mmsim serve"). Pasted scenarios run with `limits` and never read host files; `traces` (trace
+/// replays recorded at startup) are listed by `GET /api/traces` and opened like any run.
+public func buildRouter(limits: RunLimits = RunLimits(), traces: [Recording] = []) async -> Router<BasicRequestContext> {
     let store = RecordingStore(limit: limits.maxRecordings)
+    for t in traces { _ = await store.pin(t) }
     let router = Router()
+    router.get("/api/traces") { _, _ -> Response in
+        jsonResponse(await store.pinnedRuns().map { summary($0.0, $0.1) })
+    }
     router.get("/") { _, _ in assetResponse("index.html") }
     router.get("/static/:name") { _, ctx in assetResponse(ctx.parameters.get("name") ?? "") }
 
@@ -191,14 +211,14 @@ func summary(_ id: String, _ r: Recording) -> RunSummary {
                stoppedEarly: r.stoppedEarly, processes: r.processNames, cpus: r.cpuCount, source: r.source)
 }
 
-/// Runs the visualizer's server on `host`:`port` until it is stopped; `onListening` gets the
+/// Runs the visualizer's server on `host`:`port` (with the trace replays `traces`) until it is stopped; `onListening` gets the
 /// bound port (useful with port 0); the server logs at `logLevel` and above to standard error.
 /// Throws when the address cannot be bound.
-public func runServer(host: String = "127.0.0.1", port: Int, limits: RunLimits = RunLimits(), logLevel: Logger.Level = .warning,
-                      onListening: @escaping @Sendable (Int) -> Void) async throws {
+public func runServer(host: String = "127.0.0.1", port: Int, limits: RunLimits = RunLimits(), traces: [Recording] = [],
+                      logLevel: Logger.Level = .warning, onListening: @escaping @Sendable (Int) -> Void) async throws {
     var logger = Logger(label: "mmsim", factory: { StreamLogHandler.standardError(label: $0) })
     logger.logLevel = logLevel
-    let app = Application(router: buildRouter(limits: limits),
+    let app = Application(router: await buildRouter(limits: limits, traces: traces),
                           configuration: .init(address: .hostname(host, port: port), serverName: "mmsim"),
                           onServerRunning: { channel in onListening(channel.localAddress?.port ?? port) },
                           logger: logger)

@@ -139,6 +139,13 @@ public final class Replayer {
     }
     /// Faults narrated in full when `explain` is set.
     public var explainFaults = 3
+    /// Records between two calls of `onSample`; checked once per block (never per access), so
+    /// samples fall on block ends. May be changed by `onSample` (to thin a long trace).
+    public var sampleEvery: UInt64 = 1
+    /// When set, called with the kernel and the number of records replayed so far after each block
+    /// that ends `sampleEvery` or more records after the previous sample, and once after the last
+    /// block; returning false stops the replay there (the report covers the records replayed).
+    public var onSample: ((Kernel, UInt64) -> Bool)?
 
     var procs: [UInt32: Int] = [:]        // trace pid → index in report.processes
     var tasks: [Task] = []                // by index
@@ -258,10 +265,12 @@ public final class Replayer {
         }
     }
 
-    /// Replays the trace read by `reader` and returns the report. Throws `TraceError` on corruption.
+    /// Replays the trace read by `reader` (calling `onSample` between blocks when set) and returns
+    /// the report. Throws `TraceError` on corruption.
     public func run(_ reader: TraceReader) throws -> ReplayReport {
         report.trace = reader.name
         var sinceProgress = 0
+        var lastSample: UInt64 = 0, stopped = false
         while try reader.nextBlock() {
             try reader.payload.withUnsafeBytes { p in
                 var d = RecordDecoder(p, reader: reader)
@@ -286,6 +295,15 @@ public final class Replayer {
             }
             sinceProgress += reader.blockRecords
             if sinceProgress >= 1 << 21, let p = progress { p(reader.progress); sinceProgress = 0 }
+            if let s = onSample, reader.seenRecords &- lastSample >= max(1, sampleEvery) {
+                lastSample = reader.seenRecords
+                settle()
+                if !s(kernel, lastSample) { stopped = true; break }
+            }
+        }
+        if !stopped, let s = onSample, reader.seenRecords != lastSample || reader.seenRecords == 0 {
+            settle()
+            _ = s(kernel, reader.seenRecords)
         }
         report.records = reader.seenRecords
         return finishReport()

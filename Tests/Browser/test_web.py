@@ -36,7 +36,11 @@ def start_server():
     """Starts `mmsim serve --port 0` and returns (process, base URL) once it listens."""
     os.makedirs(SHOTS, exist_ok=True)
     log = open(os.path.join(SHOTS, "server.log"), "w")
-    p = subprocess.Popen([MMSIM, "serve", "--port", "0", "--max-seconds", "600"], stdout=subprocess.PIPE, stderr=log, text=True)
+    trace = os.path.join(SHOTS, "rand.mmt")
+    subprocess.run([MMSIM, "synth", "random", "--span", "64M", "--length", "200000", "--writes", "0.3", "--seed", "3", "-o", trace],
+                   check=True, stdout=subprocess.DEVNULL)
+    p = subprocess.Popen([MMSIM, "serve", "--port", "0", "--max-seconds", "600", "--trace", trace, "--ram", "256M"],
+                         stdout=subprocess.PIPE, stderr=log, text=True)
     line = p.stdout.readline()
     if "listening on" not in line:
         p.kill()
@@ -233,6 +237,32 @@ def test_100k_events_stay_quick(pg):
     pg.shot("panel-time", "timelines-100k")
 
 
+def test_trace_replay_opens_and_steps(pg):
+    pg.d.get(pg.base + "/")
+    pg.wait(EC.presence_of_element_located((By.CSS_SELECTOR, "#example-select option[value='trace:t1']")), "trace listed")
+    opt = pg.d.find_element(By.CSS_SELECTOR, "#example-select option[value='trace:t1']")
+    assert opt.text.startswith("trace: rand.mmt ("), opt.text
+    opt.click()
+    pg.click("run-example")
+    pg.wait(lambda d: pg.body_attr("state") in ("ready", "error"), "trace opened")
+    assert pg.body_attr("state") == "ready", pg.text("error")
+    pg.wait_event(0)
+    total = int(pg.text("event-pos").split("/ ")[1])
+    assert total >= 2, total
+    first, phys_first = pg.text("narration"), pg.html("phys-view")
+    assert "records of rand.mmt replayed" in first, first
+    pg.click("step-fwd")
+    pg.wait_event(1)
+    assert pg.text("narration") != first, "stepping did not change the narration"
+    pg.jump(total - 1)
+    last = pg.text("narration")
+    assert "200005 records of rand.mmt" in last, last
+    assert "27415 in all" in last and "63860 kB" in last, last
+    assert pg.html("phys-view") != phys_first, "the physical memory view did not change"
+    pg.shot("timelines", "trace-timelines")
+    pg.shot("phys-view", "trace-phys")
+
+
 def main():
     server, base = start_server()
     driver = make_driver()
@@ -240,7 +270,8 @@ def main():
     try:
         pg = Page(driver, base)
         for t in [test_every_example_loads_and_steps, test_stepping_changes_the_views_and_walk_levels,
-                  test_slab_lru_and_swap_panels, test_parse_error_shows_line_and_column, test_100k_events_stay_quick]:
+                  test_slab_lru_and_swap_panels, test_parse_error_shows_line_and_column, test_100k_events_stay_quick,
+                  test_trace_replay_opens_and_steps]:
             t0 = time.time()
             try:
                 t(pg)

@@ -25,9 +25,9 @@ final class TestServer: @unchecked Sendable {
         func decode<T: Decodable>(_ t: T.Type) throws -> T { try JSONDecoder().decode(t, from: Data(body.utf8)) }
     }
 
-    init(limits: RunLimits) async throws {
+    init(limits: RunLimits, traces: [Recording] = []) async throws {
         let (stream, cont) = AsyncStream<Int>.makeStream()
-        task = _Concurrency.Task { try await runServer(port: 0, limits: limits, logLevel: .critical) { cont.yield($0) } }
+        task = _Concurrency.Task { try await runServer(port: 0, limits: limits, traces: traces, logLevel: .critical) { cont.yield($0) } }
         var it = stream.makeAsyncIterator()
         let port = await it.next() ?? 0
         base = "http://127.0.0.1:\(port)"

@@ -31,16 +31,27 @@ async function loadExamples() {
   const list = await api("/api/examples");
   const sel = $("example-select");
   for (const e of list) sel.appendChild(el("option", {value: e.name, title: e.summary}, e.name));
+  // Trace replays given to `mmsim serve --trace`: opened as recorded, never re-run.
+  for (const t of await api("/api/traces")) {
+    sel.appendChild(el("option", {value: "trace:" + t.id, title: t.source}, `trace: ${t.file} (${t.events} samples)`));
+  }
   const want = new URLSearchParams(location.search).get("example");
   if (want) { sel.value = want; startRun("/api/run?example=" + encodeURIComponent(want)); }
 }
 
-async function startRun(path, body) {
+// Opens the example or trace chosen in the select.
+function runChosen() {
+  const v = $("example-select").value;
+  if (v.startsWith("trace:")) startRun("/api/runs/" + encodeURIComponent(v.slice(6)), null, "GET");
+  else startRun("/api/run?example=" + encodeURIComponent(v));
+}
+
+async function startRun(path, body, method) {
   stop();
   $("error").hidden = true;
   document.body.dataset.state = "loading";
   try {
-    const run = await api(path, {method: "POST", body: body || ""});
+    const run = await api(path, method === "GET" ? undefined : {method: "POST", body: body || ""});
     st.run = run; st.cur = 0; st.pages.clear(); st.pending.clear(); st.snaps.clear(); st.timeline = null;
     st.pid = null; st.va = null; $("walk-va").value = "";
     $("run-info").textContent = `${run.file}: ${run.events} events, exit ${run.exitStatus}` + (run.stoppedEarly ? ` (${run.stoppedEarly})` : "");
@@ -403,7 +414,7 @@ function play() {
 }
 
 window.addEventListener("DOMContentLoaded", () => {
-  $("run-example").addEventListener("click", () => startRun("/api/run?example=" + encodeURIComponent($("example-select").value)));
+  $("run-example").addEventListener("click", runChosen);
   $("run-pasted").addEventListener("click", () => startRun("/api/run", $("scenario-text").value));
   $("step-fwd").addEventListener("click", () => { stop(); go(st.cur + 1); });
   $("step-back").addEventListener("click", () => { stop(); go(st.cur - 1); });
