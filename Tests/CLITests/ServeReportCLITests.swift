@@ -29,6 +29,25 @@ extension GoldenTests {
         XCTAssertFalse(html.contains("http://") || html.contains("https://") || html.contains("<script"))
     }
 
+    func testReportOfATraceReplay() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mmsim-report-trace-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let trace = dir.appendingPathComponent("rand.mmt").path, html = dir.appendingPathComponent("r.html").path
+        let s = try runMMSim(["synth", "random", "--span", "64M", "--length", "200000", "--writes", "0.3", "--seed", "3", "-o", trace])
+        XCTAssertEqual(s.status, 0, s.err)
+        let r = try runMMSim(["report", "--trace", trace, "--ram", "256M", "-o", html])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(r.out, "mmsim report: wrote \(html) (16 events)\n")
+        let text = try String(contentsOfFile: html)
+        XCTAssertTrue(text.contains("<p id=\"summary\">16 events, exit status 0.</p>"))
+        XCTAssertFalse(text.contains("http://") || text.contains("https://") || text.contains("<script"))
+        // A trace that is not there is bad input, named.
+        let bad = try runMMSim(["report", "--trace", trace + ".missing", "-o", html])
+        XCTAssertEqual(bad.status, 2)
+        XCTAssertTrue(bad.err.hasPrefix("mmsim: error: \(trace).missing: "), bad.err)
+    }
+
     func testReportOfABadScenarioNamesLineAndColumn() throws {
         let r = try runMMSim(["report", "-", "-o", "/nonexistent/x.html"], stdin: "spawn /bin/x\nmmap NULL 64K rw- bogus\n")
         XCTAssertEqual(r.status, 2)
