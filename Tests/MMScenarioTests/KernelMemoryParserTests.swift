@@ -5,15 +5,6 @@ import MMProcFS
 
 /// The kernel-memory commands: parsing, errors with their positions, and a run of each.
 final class KernelMemoryParserTests: XCTestCase {
-    func assertError(_ src: String, _ l: Int, _ c: Int, _ message: String, file: StaticString = #filePath, line: UInt = #line) {
-        do {
-            _ = try Parser.parse(src, file: "t.mmsim")
-            XCTFail("expected an error", file: file, line: line)
-        } catch let e as ScenarioError {
-            XCTAssertEqual("\(e.line):\(e.column): \(e.message)", "\(l):\(c): \(message)", file: file, line: line)
-        } catch { XCTFail("unexpected \(error)", file: file, line: line) }
-    }
-
     func run(_ src: String) throws -> (String, Int32) {
         let s = try Parser.parse(src, file: "t.mmsim")
         var out = "", err = ""

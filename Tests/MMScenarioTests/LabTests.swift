@@ -5,16 +5,6 @@ import MMCore
 /// The address-translation labs as scenario commands: their arguments are checked at parse time
 /// with the column of the bad argument, and their text is exact.
 final class LabTests: XCTestCase {
-    /// Asserts that `src` fails at `l`:`c` with exactly `message`.
-    func assertError(_ src: String, _ l: Int, _ c: Int, _ message: String, file: StaticString = #filePath, line: UInt = #line) {
-        do {
-            _ = try Parser.parse(src, file: "t.mmsim")
-            XCTFail("expected an error", file: file, line: line)
-        } catch let e as ScenarioError {
-            XCTAssertEqual("\(e.line):\(e.column): \(e.message)", "\(l):\(c): \(message)", file: file, line: line)
-        } catch { XCTFail("unexpected \(error)", file: file, line: line) }
-    }
-
     func testLabCommandsParse() throws {
         let s = try Parser.parse("""
         translate --arch sv39 --map 0x1000:0x80001000 0x1234

@@ -12,16 +12,6 @@ final class ParserTests: XCTestCase {
         }
     }
 
-    /// Asserts that `src` fails at `l`:`c` with exactly `message`.
-    func assertError(_ src: String, _ l: Int, _ c: Int, _ message: String, file: StaticString = #filePath, line: UInt = #line) {
-        do {
-            _ = try Parser.parse(src, file: "t.mmsim")
-            XCTFail("expected an error", file: file, line: line)
-        } catch let e as ScenarioError {
-            XCTAssertEqual("\(e.line):\(e.column): \(e.message)", "\(l):\(c): \(message)", file: file, line: line)
-        } catch { XCTFail("unexpected \(error)", file: file, line: line) }
-    }
-
     func testEveryCommandParses() throws {
         let src = """
         machine ram=1G swap=512M min_free_kbytes=16384 tlb.l1d=32x4 tlb.l1i=64x4 tlb.stlb=1024x8 pcid=on

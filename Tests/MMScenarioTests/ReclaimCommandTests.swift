@@ -5,15 +5,6 @@ import MMProcFS
 
 /// Parsing of the reclaim and swap commands: swapon, swapoff, vmstat, sar -r, sleep, the sysctls.
 final class ReclaimCommandTests: XCTestCase {
-    func assertError(_ src: String, _ l: Int, _ c: Int, _ message: String, file: StaticString = #filePath, line: UInt = #line) {
-        do {
-            _ = try Parser.parse(src, file: "t.mmsim")
-            XCTFail("expected an error", file: file, line: line)
-        } catch let e as ScenarioError {
-            XCTAssertEqual("\(e.line):\(e.column): \(e.message)", "\(l):\(c): \(message)", file: file, line: line)
-        } catch { XCTFail("unexpected \(error)", file: file, line: line) }
-    }
-
     func testCommandsParse() throws {
         let s = try Parser.parse("swapon /s\nswapon /s priority 7\nswapoff /s\nvmstat\nvmstat 1 5\nsar -r\nsar -r 2 3\nsleep 0\nsysctl vm.swappiness=10 vm.page-cluster=0\ncat /proc/swaps\n", file: "t.mmsim")
         let c = s.statements.map(\.command)

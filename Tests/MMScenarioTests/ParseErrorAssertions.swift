@@ -1,0 +1,14 @@
+import XCTest
+@testable import MMScenario
+
+extension XCTestCase {
+    /// Asserts that parsing `src` fails at line `l`, column `c` with exactly `message`.
+    func assertError(_ src: String, _ l: Int, _ c: Int, _ message: String, file: StaticString = #filePath, line: UInt = #line) {
+        do {
+            _ = try Parser.parse(src, file: "t.mmsim")
+            XCTFail("expected an error", file: file, line: line)
+        } catch let e as ScenarioError {
+            XCTAssertEqual("\(e.line):\(e.column): \(e.message)", "\(l):\(c): \(message)", file: file, line: line)
+        } catch { XCTFail("unexpected \(error)", file: file, line: line) }
+    }
+}
