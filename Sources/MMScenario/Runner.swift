@@ -161,8 +161,6 @@ public final class Runner {
                     stepResult = .failed
                 }
             }
-            // The kernel objects of tasks and address spaces follow what the step did (Slab/kernel_objects.swift).
-            if !halted { k.syncKernelObjects() }
             if k.explainFaultsSuppressed > 0 {
                 let n = k.explainFaultsSuppressed
                 narration.append("(\(n) more page fault\(n == 1 ? "" : "s") in this step, handled the same way, not narrated)")

@@ -272,30 +272,19 @@ final class CompactionPercpuTests: XCTestCase {
     }
 }
 
-/// Kernel objects of tasks and address spaces come from their caches.
+/// Kernel objects of tasks and address spaces come from their caches, allocated and freed at
+/// the system calls themselves (no scenario runner involved).
 final class KernelObjectTests: XCTestCase {
-    func testTaskAndMMObjects() throws {
+    func testTaskObjectsByHand() throws {
         let k = try Kernel()
         let free0 = k.phys.freePageCount
         let t = k.addTask(comm: "x", mm: nil)
-        k.allocTaskObjects(t)
+        XCTAssertTrue(k.allocTaskObjects(t))
         XCTAssertEqual(k.kmem.cache(named: "task_struct")?.activeObjects, 1)
         XCTAssertEqual(k.kmem.cache(named: "files_cache")?.activeObjects, 1)
         XCTAssertEqual(k.stat.nrKernelStackKB, 16)
-        let mm = MMStruct(pgd: PFN(0))
-        k.allocMMObject(mm)
-        mm.vmas.insert(VMA(start: VirtAddr(0x1000), end: VirtAddr(0x2000), flags: [.read], anonVMA: 7))
-        mm.vmas.insert(VMA(start: VirtAddr(0x3000), end: VirtAddr(0x4000), flags: [.read], anonVMA: 7))
-        mm.vmas.insert(VMA(start: VirtAddr(0x5000), end: VirtAddr(0x6000), flags: [.read]))
-        k.syncVMAObjects(mm)
-        XCTAssertEqual(k.kmem.cache(named: "vm_area_struct")?.activeObjects, 3)
-        XCTAssertEqual(k.kmem.cache(named: "anon_vma")?.activeObjects, 1)
-        _ = mm.vmas.remove(at: 0)
-        k.syncVMAObjects(mm)
-        XCTAssertEqual(k.kmem.cache(named: "vm_area_struct")?.activeObjects, 2)
-        k.freeMMObjects(mm)
         k.freeTaskObjects(t)
-        for n in ["task_struct", "pid", "files_cache", "signal_cache", "sighand_cache", "mm_struct", "vm_area_struct", "anon_vma"] {
+        for n in ["task_struct", "pid", "files_cache", "signal_cache", "sighand_cache"] {
             XCTAssertEqual(k.kmem.cache(named: n)?.activeObjects, 0, n)
         }
         XCTAssertEqual(k.stat.nrKernelStackKB, 0)
@@ -303,4 +292,106 @@ final class KernelObjectTests: XCTestCase {
         XCTAssertLessThan(k.phys.freePageCount, free0)
         XCTAssertEqual(k.slabInvariantViolations(), [])
     }
+
+    /// active_objs of (vm_area_struct, anon_vma, mm_struct, task_struct).
+    private func counts(_ k: Kernel) -> [Int] {
+        ["vm_area_struct", "anon_vma", "mm_struct", "task_struct"].map { k.kmem.cache(named: $0)?.activeObjects ?? -1 }
+    }
+
+    /// mmap, a split by mprotect in the middle (+2), the merge back (-2), a first fault
+    /// (anon_vma), munmap in the middle (+1), fork (everything doubled), exit and execve.
+    func testObjectsFollowEachSystemCall() throws {
+        let k = try Kernel(config: MachineConfig(ramBytes: 256 << 20))
+        XCTAssertEqual(counts(k), [0, 0, 0, 0])
+        let p = try k.spawn(ProgramImage(path: "/bin/p")).get()
+        let mm = p.mm!
+        let n = mm.vmas.count
+        let anon = Set(mm.vmas.vmas.map(\.anonVMA).filter { $0 != 0 }).count
+        XCTAssertEqual(counts(k), [n, anon, 1, 1])
+        XCTAssertEqual(k.kmem.cache(named: "pid")?.activeObjects, 1)
+        XCTAssertEqual(k.kmem.cache(named: "signal_cache")?.activeObjects, 1)
+
+        // A new anonymous mapping far from the others: one more vm_area_struct, no anon_vma yet.
+        let a = try k.mmap(p, addr: 0x1000_0000, length: 0x10000, prot: [.read, .write], flags: [.private, .anonymous, .fixed]).get()
+        XCTAssertEqual(counts(k), [n + 1, anon, 1, 1])
+        // mprotect of two pages in the middle: three VMAs where there was one.
+        XCTAssertNoThrow(try k.mprotect(p, addr: a.raw + 0x4000, length: 0x2000, prot: .read).get())
+        XCTAssertEqual(mm.vmas.count, n + 3)
+        XCTAssertEqual(counts(k), [n + 3, anon, 1, 1])
+        // Back to read-write: the three merge into one again.
+        XCTAssertNoThrow(try k.mprotect(p, addr: a.raw + 0x4000, length: 0x2000, prot: [.read, .write]).get())
+        XCTAssertEqual(counts(k), [n + 1, anon, 1, 1])
+        // The first write fault gives the VMA its anon_vma (anon_vma_prepare).
+        XCTAssertNoThrow(try k.store(p, a, [1]).get())
+        XCTAssertEqual(counts(k), [n + 1, anon + 1, 1, 1])
+        // munmap of a hole in the middle: two VMAs share that anon_vma.
+        XCTAssertNoThrow(try k.munmap(p, addr: a.raw + 0x8000, length: 0x1000).get())
+        XCTAssertEqual(counts(k), [n + 2, anon + 1, 1, 1])
+        // A file mapping merged onto nothing and a second anonymous one adjacent to the first: merged.
+        _ = try k.mmap(p, addr: a.raw + 0x10000, length: 0x1000, prot: [.read, .write], flags: [.private, .anonymous, .fixed]).get()
+        XCTAssertEqual(counts(k), [n + 2, anon + 1, 1, 1])
+
+        // fork: the child copies every VMA and gets its own anon_vmas, mm_struct and task objects.
+        let c = try k.fork(p).get()
+        XCTAssertEqual(c.mm!.vmas.count, n + 2)
+        XCTAssertEqual(counts(k), [2 * (n + 2), 2 * (anon + 1), 2, 2])
+        XCTAssertEqual(k.kmem.cache(named: "pid")?.activeObjects, 2)
+        XCTAssertEqual(k.objectCounts(c.mm!).vmas, n + 2)
+        // The child exits (reaped at once); the mm_struct it ran on lives until the CPU leaves it.
+        k.exitTask(c, status: 0)
+        XCTAssertEqual(counts(k)[0], n + 2)
+        XCTAssertEqual(counts(k)[1], anon + 1)
+        XCTAssertEqual(counts(k)[3], 1)
+        XCTAssertEqual(k.kmem.cache(named: "pid")?.activeObjects, 1)
+        XCTAssertEqual(counts(k)[2], 1)
+
+        // munmap of the whole area: both VMAs and their anon_vma go.
+        XCTAssertNoThrow(try k.munmap(p, addr: a.raw, length: 0x11000).get())
+        XCTAssertEqual(counts(k), [n, anon, 1, 1])
+        // A thread: task_struct and pid only (it shares signal, sighand and files).
+        let th = try k.cloneThread(p).get()
+        XCTAssertEqual(counts(k)[3], 2)
+        XCTAssertEqual(k.kmem.cache(named: "signal_cache")?.activeObjects, 1)
+        XCTAssertEqual(k.kmem.cache(named: "pid")?.activeObjects, 2)
+        k.killTask(th, signal: .SIGKILL)
+        // exit_mmap freed every VMA; the CPU still runs on the mm (active_mm, lazy TLB), so its
+        // mm_struct lives until the CPU switches to another process (mmdrop).
+        XCTAssertEqual(counts(k), [0, 0, 1, 0])
+        let q = try k.spawn(ProgramImage(path: "/bin/q")).get()
+        XCTAssertEqual(counts(k), [q.mm!.vmas.count, Set(q.mm!.vmas.vmas.map(\.anonVMA).filter { $0 != 0 }).count, 1, 1])
+        k.exitTask(q, status: 0)
+        XCTAssertEqual(counts(k), [0, 0, 1, 0])
+        for name in ["pid", "signal_cache", "sighand_cache", "files_cache"] {
+            XCTAssertEqual(k.kmem.cache(named: name)?.activeObjects, 0, name)
+        }
+        XCTAssertEqual(k.stat.nrKernelStackKB, 0)
+        XCTAssertEqual(k.slabInvariantViolations(), [])
+    }
+
+    /// When vm_area_struct objects cannot be had, mmap and a splitting mprotect fail with ENOMEM
+    /// and leave the address space as it was.
+    func testAllocationFailureIsENOMEM() throws {
+        let k = try Kernel(config: MachineConfig(ramBytes: 256 << 20))
+        let p = try k.spawn(ProgramImage(path: "/bin/p")).get()
+        let mm = p.mm!
+        let a = try k.mmap(p, addr: 0x1000_0000, length: 0x10000, prot: [.read, .write], flags: [.private, .anonymous, .fixed]).get()
+        let before = mm.vmas.vmas
+        let committed = k.committedPages
+        // failslab on vm_area_struct: every vm_area_alloc()/vm_area_dup() fails.
+        k.kmem.failslab = k.kmem.cache(named: "vm_area_struct")
+        XCTAssertNotNil(k.kmem.failslab)
+        XCTAssertEqual(k.mmap(p, addr: 0x2000_0000, length: 0x1000, prot: .read, flags: [.private, .anonymous, .fixed]).failureErrnoForTest, .ENOMEM)
+        XCTAssertEqual(k.mprotect(p, addr: a.raw + 0x4000, length: 0x1000, prot: .read).failureErrnoForTest, .ENOMEM)
+        XCTAssertEqual(mm.vmas.vmas, before)
+        XCTAssertEqual(k.committedPages, committed)
+        XCTAssertEqual(k.fork(p).failureErrnoForTest, .ENOMEM)
+        k.kmem.failslab = nil
+        XCTAssertNoThrow(try k.mprotect(p, addr: a.raw + 0x4000, length: 0x1000, prot: .read).get())
+        XCTAssertEqual(k.checkInvariants(), [])
+    }
+}
+
+extension Result {
+    /// The error of a failed result, nil on success.
+    var failureErrnoForTest: Failure? { if case .failure(let e) = self { return e }; return nil }
 }

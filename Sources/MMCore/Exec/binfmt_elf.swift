@@ -145,12 +145,13 @@ extension Kernel {
     public func spawnELF(path: String, argv: [String], envp: [String], uid: UInt32 = 1000) -> Result<Task, ExecError> {
         guard panicMessage == nil else { return .failure(.failed(.ENOMEM)) }
         if case .failure(let e) = prepareBinprm(path: path, argv: argv, envp: envp, rlimitStack: 8 << 20) { return .failure(e) }
-        let task = addTask(comm: String(path.split(separator: "/").last ?? ""), mm: nil)
+        guard let task = copyProcess(comm: String(path.split(separator: "/").last ?? ""), mm: nil) else { return .failure(.failed(.ENOMEM)) }
         task.uid = uid
         switch execve(task, path: path, argv: argv, envp: envp) {
         case .success: return .success(task)
         case .failure(let e):
             if task.state.isAlive { task.state = .exited(127) }
+            freeTaskObjects(task)
             return .failure(e)
         }
     }
@@ -192,6 +193,14 @@ extension Kernel {
         for t in allTasks where t !== task && t.tgid == task.tgid && t.state.isAlive {
             t.state = .killed(.SIGKILL)
             releaseMM(t)
+            // The group's shared objects (files, sighand, signal) stay with the exec'ing thread
+            // when it takes over from the leader; the rest of the dead thread is reaped.
+            if t === task.groupLeader {
+                let shared: [KernelObjectKind] = [.files, .sighand, .signal]
+                task.kernelObjects += t.kernelObjects.filter { shared.contains($0.0) }
+                t.kernelObjects.removeAll { shared.contains($0.0) }
+            }
+            freeTaskObjects(t)
         }
         if task.groupLeader != nil {
             task.groupLeader = nil
@@ -437,20 +446,23 @@ extension Kernel {
         case .success(let a): base = a
         }
         let vvarFlags: VMFlags = [.read, .mayread, .io, .pfnmap, .dontdump, .dontexpand]
-        installSpecialMapping(mm, base, vvarLen, vvarFlags, .vvar)
-        installSpecialMapping(mm, base + vvarLen, clockLen, vvarFlags, .vvarVclock)
         let text = base + vvarLen + clockLen
-        installSpecialMapping(mm, text, vdsoLen, [.read, .exec, .mayread, .maywrite, .mayexec, .dontexpand], .vdso)
+        guard installSpecialMapping(mm, base, vvarLen, vvarFlags, .vvar),
+              installSpecialMapping(mm, base + vvarLen, clockLen, vvarFlags, .vvarVclock),
+              installSpecialMapping(mm, text, vdsoLen, [.read, .exec, .mayread, .maywrite, .mayexec, .dontexpand], .vdso)
+        else { return .failure(.ENOMEM) }
         narrate("vDSO: [vvar] \(VirtAddr(base)), [vvar_vclock] \(VirtAddr(base + vvarLen)), [vdso] \(VirtAddr(text)) (AT_SYSINFO_EHDR), top-down below what is mapped")
         return .success(text)
     }
 
-    /// Inserts a named kernel mapping [start, start+len) with `flags` (no file, never merged).
-    /// Linux: _install_special_mapping(), mm/mmap.c
-    func installSpecialMapping(_ mm: MMStruct, _ start: UInt64, _ len: UInt64, _ flags: VMFlags, _ special: VMASpecial) {
+    /// Inserts a named kernel mapping [start, start+len) with `flags` (no file, never merged);
+    /// false when its vm_area_struct cannot be allocated. Linux: _install_special_mapping(), mm/mmap.c
+    func installSpecialMapping(_ mm: MMStruct, _ start: UInt64, _ len: UInt64, _ flags: VMFlags, _ special: VMASpecial) -> Bool {
+        guard vmAreaAlloc(mm) else { return false }
         _ = mm.vmas.insert(VMA(start: VirtAddr(start), end: VirtAddr(start + len), flags: flags, special: special))
         vmStatAccount(mm, flags, Int(len >> PAGE_SHIFT))
         mm.updateHiwater()
+        return true
     }
 
     /// Writes the platform string, the 16 AT_RANDOM bytes, argc, the argv and envp pointer

@@ -164,6 +164,7 @@ extension Kernel {
     func mmdrop(_ mm: MMStruct) {
         mm.mmCount -= 1
         guard mm.mmCount == 0 else { return }
+        freeMMObjects(mm)
         phys.memMap.flags[mm.pgd.index].remove(.pageTable)
         phys.contents.clear(mm.pgd)
         stat.nrPageTable -= 1
@@ -180,7 +181,11 @@ extension Kernel {
             if vma.flags.contains(.account) { vmUnacctMemory(pages: vma.pages) }
         }
         freePgtables(mm, floor: VirtAddr(0), ceiling: VirtAddr(1 << 47))
-        while mm.vmas.count > 0 { mm.vmas.remove(at: mm.vmas.count - 1) }
+        while mm.vmas.count > 0 {
+            mm.vmas.remove(at: mm.vmas.count - 1)
+            vmAreaFree(mm)
+        }
+        unlinkAnonVMAs(mm)
         shmemReleaseUnused()
         mm.totalVM = 0; mm.lockedVM = 0; mm.dataVM = 0; mm.execVM = 0; mm.stackVM = 0
         flushTLBMM(mm)

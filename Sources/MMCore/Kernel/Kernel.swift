@@ -103,6 +103,9 @@ public final class Task {
     public var groupLeader: Task?
     /// Whether this is a kernel thread (no mm; it runs on a borrowed active_mm).
     public var isKernelThread = false
+    /// The slab objects the task holds (task_struct, pid, signal, sighand, files), in
+    /// allocation order (kernel_objects.swift).
+    var kernelObjects: [(KernelObjectKind, UInt64)] = []
     /// The mm whose page tables are loaded while this task runs (task->active_mm) when it has no
     /// mm of its own: a kernel thread's borrowed mm, set only while it runs.
     public var activeMM: MMStruct?
@@ -337,6 +340,12 @@ public final class Kernel {
         return t
     }
 
+    /// Removes a task that never ran (its kernel objects could not be allocated); its pid is not reused.
+    func unregisterTask(_ t: Task) {
+        tasks[t.pid] = nil
+        taskOrder.removeAll { $0 == t.pid }
+    }
+
     /// Makes `task` current on the CPU the scenario acts on: the previous task there is switched
     /// out and the task's mm is loaded (switch_mm, see tlb.swift). A task that already runs on
     /// another CPU is not moved: that CPU becomes the one acted on (a task runs on one CPU at a
@@ -374,8 +383,13 @@ public final class Kernel {
     /// Creates a kernel thread: a task with no mm of its own. Linux: kthread_create(), kernel/kthread.c
     @discardableResult
     public func spawnKernelThread(_ name: String) -> Task {
-        let t = addTask(comm: name, mm: nil)
-        t.isKernelThread = true
+        // A kernel thread's objects come from boot-time memory in practice; if they cannot be
+        // had, the thread is still registered (kthread_create() would retry) without them.
+        let t = copyProcess(comm: name, mm: nil, kernelThread: true) ?? {
+            let t = addTask(comm: name, mm: nil)
+            t.isKernelThread = true
+            return t
+        }()
         t.uid = 0
         return t
     }

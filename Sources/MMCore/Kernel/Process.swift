@@ -68,7 +68,10 @@ extension Kernel {
         guard panicMessage == nil else { return .failure(.ENOMEM) }
         guard let mm = mmAlloc(for: nil) else { return .failure(.ENOMEM) }
         archPickMmapLayout(mm)
-        let task = addTask(comm: image.baseName, mm: mm)
+        guard let task = copyProcess(comm: image.baseName, mm: mm) else {
+            mmdrop(mm)
+            return .failure(.ENOMEM)
+        }
         task.image = image
         task.cmdline = image.argv
         let saved = explain
@@ -366,6 +369,7 @@ extension Kernel {
         task.state = .exited(status)
         mmRelease(task)
         releaseMM(task)
+        freeTaskObjects(task)
     }
 
     /// Kills a task and every other thread of its group with a signal (a fatal signal ends the
@@ -379,6 +383,7 @@ extension Kernel {
             if let c = t.vforkChild { c.vforkParent = nil; t.vforkChild = nil }
             mmRelease(t)
             releaseMM(t)
+            freeTaskObjects(t)
         }
     }
 

@@ -2,15 +2,22 @@
 /// (Linux kernel/fork.c copy_mm/dup_mm/dup_mmap, mm/memory.c copy_page_range).
 
 extension Kernel {
-    /// Allocates an empty address space: a zeroed PGD page (accounted in PageTables:) and a PCID
-    /// hint. Returns nil when no page can be found even after the OOM killer ran on behalf of
-    /// `task`. Linux: mm_alloc() → mm_init() → pgd_alloc(), kernel/fork.c, arch/x86/mm/pgtable.c
+    /// Allocates an empty address space: its mm_struct object, a zeroed PGD page (accounted in
+    /// PageTables:) and a PCID hint. Returns nil when the object or no page can be found even
+    /// after the OOM killer ran on behalf of `task`.
+    /// Linux: mm_alloc() → allocate_mm() / mm_init() → pgd_alloc(), kernel/fork.c, arch/x86/mm/pgtable.c
     func mmAlloc(for task: Task?) -> MMStruct? {
-        guard let pgd = allocPageOrOOM(gfp: [.reclaim, .io, .fs, .account, .zero], task: task) else { return nil }
+        let probe = MMStruct(pgd: PFN(0))
+        guard allocMMObject(probe) else { return nil }
+        guard let pgd = allocPageOrOOM(gfp: [.reclaim, .io, .fs, .account, .zero], task: task) else {
+            freeMMObjects(probe)
+            return nil
+        }
         phys.contents.clear(pgd)
         phys.memMap.flags[pgd.index].insert(.pageTable)
         stat.nrPageTable += 1
-        let mm = MMStruct(pgd: pgd)
+        let mm = probe
+        mm.pgd = pgd
         mm.pcid = nextPCID
         nextPCID = nextPCID >= 4095 ? 1 : nextPCID + 1
         return mm
@@ -26,7 +33,10 @@ extension Kernel {
         guard panicMessage == nil, parent.state.isAlive, let old = parent.mm else { return .failure(.ESRCH) }
         guard let mm = mmAlloc(for: parent) else { return .failure(.ENOMEM) }
         copyLayout(from: old, to: mm)
-        let child = addTask(comm: parent.comm, mm: mm)
+        guard let child = copyProcess(comm: parent.comm, mm: mm) else {
+            mmdrop(mm)
+            return .failure(.ENOMEM)
+        }
         child.image = parent.image
         child.cmdline = parent.cmdline; child.oomScoreAdjMin = parent.oomScoreAdjMin
         child.ip = parent.ip; child.sp = parent.sp
@@ -66,6 +76,9 @@ extension Kernel {
             var n = v
             n.flags.subtract(VMFlags.lockedMask)
             if v.flags.contains(.wipeonfork) { n.anonVMA = 0 }
+            // vm_area_dup(), then anon_vma_fork() for a VMA with anonymous pages.
+            if !vmAreaAlloc(mm) { return .failure(.ENOMEM) }
+            if !anonVMAAlloc(mm, n.anonVMA) { vmAreaFree(mm); return .failure(.ENOMEM) }
             mm.vmas.insert(n)
             vmStatAccount(mm, n.flags, n.pages)
             // Linux copies page tables only where faults could not rebuild them: areas with
@@ -126,9 +139,11 @@ extension Kernel {
         }
         if case .failure(let e) = mprotect(parent, addr: stack.raw, length: guardSize, prot: .none) { return .failure(e) }
         let leader = parent.groupLeader ?? parent
-        let t = addTask(comm: parent.comm, mm: mm)
+        guard let t = copyProcess(comm: parent.comm, mm: mm, groupLeader: leader) else {
+            _ = munmap(parent, addr: stack.raw, length: stackSize + guardSize)
+            return .failure(.ENOMEM)
+        }
         t.tgid = leader.tgid
-        t.groupLeader = leader
         t.image = parent.image
         t.cmdline = parent.cmdline; t.oomScoreAdjMin = parent.oomScoreAdjMin
         t.ip = parent.ip
@@ -180,12 +195,14 @@ extension Kernel {
         guard panicMessage == nil, parent.state.isAlive, let mm = parent.mm, parent.vforkChild == nil else { return .failure(.ESRCH) }
         let child: Task
         if flags.contains(.vm) {
-            child = addTask(comm: parent.comm, mm: mm)
-            mm.mmUsers += 1
             let leader = parent.groupLeader ?? parent
+            guard let c = copyProcess(comm: parent.comm, mm: mm, groupLeader: flags.contains(.thread) ? leader : nil) else {
+                return .failure(.ENOMEM)
+            }
+            child = c
+            mm.mmUsers += 1
             if flags.contains(.thread) {
                 child.tgid = leader.tgid
-                child.groupLeader = leader
                 child.ppid = parent.ppid
             } else {
                 child.ppid = parent.tgid

@@ -9,15 +9,12 @@ extension Kernel {
     /// Linux: mm_alloc() + kernel_clone(), kernel/fork.c (what exec does before it maps anything)
     public func spawnEmpty(comm: String, argv: [String] = []) -> Result<Task, Errno> {
         guard panicMessage == nil else { return .failure(.ENOMEM) }
-        guard let pgd = allocPageOrOOM(gfp: [.reclaim, .io, .fs, .account, .zero], task: nil) else { return .failure(.ENOMEM) }
-        phys.contents.clear(pgd)
-        phys.memMap.flags[pgd.index].insert(.pageTable)
-        stat.nrPageTable += 1
-        let mm = MMStruct(pgd: pgd)
-        mm.pcid = nextPCID
-        nextPCID = nextPCID >= 4095 ? 1 : nextPCID + 1
+        guard let mm = mmAlloc(for: nil) else { return .failure(.ENOMEM) }
         archPickMmapLayout(mm)
-        let task = addTask(comm: comm, mm: mm)
+        guard let task = copyProcess(comm: comm, mm: mm) else {
+            mmdrop(mm)
+            return .failure(.ENOMEM)
+        }
         task.cmdline = argv.isEmpty ? [comm] : argv
         switchTo(task)
         narrate("spawn \(task.comm)[\(task.pid)] with an empty address space (mm_alloc): the recorded layout is mapped next")

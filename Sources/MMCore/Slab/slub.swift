@@ -280,14 +280,12 @@ public final class KmemState {
     public internal(set) var largeKmallocPages = 0
     /// The allocator the kernel runs.
     public let kind: SlabAllocatorKind
-    /// Kernel objects held for each task (by pid) and each address space (kernel_objects.swift).
-    var taskObjects: [PID: KernelObjects] = [:]
-    var mmObjects: [ObjectIdentifier: KernelObjects] = [:]
-    var vmaObjects: [ObjectIdentifier: KernelObjects] = [:]
-    var anonVMAObjects: [ObjectIdentifier: KernelObjects] = [:]
-    /// The address spaces that hold objects, kept alive here until their objects are freed (so
-    /// their identities are not reused).
-    var trackedMMs: [ObjectIdentifier: MMStruct] = [:]
+    /// The kernel object caches by `KernelObjectKind` (kernel_objects.swift); nil where one
+    /// could not be created.
+    var objectCaches: [KmemCache?] = []
+    /// Fault injection: every allocation from this cache fails (Linux: the failslab fault
+    /// attribute with its cache-filter, mm/failslab.c, set on one cache).
+    public var failslab: KmemCache?
     /// SLOB only: its pages for small, medium and large requests.
     var slob = SlobState()
     public init(nrCPUs: Int = 1, kind: SlabAllocatorKind = .slub) { self.nrCPUs = max(1, nrCPUs); self.kind = kind }
@@ -342,8 +340,11 @@ extension Kernel {
     /// slab, else the first slab of the node's partial list, else a new slab from the buddy
     /// allocator; nil when no slab can be allocated (the allocation failure is reported by the
     /// page allocator). __GFP_ZERO clears the object.
+    /// Fails at once for the cache under fault injection (`KmemState.failslab`).
     /// Linux: kmem_cache_alloc() → slab_alloc_node() → ___slab_alloc(), mm/slub.c
     public func kmemCacheAlloc(_ cache: KmemCache, gfp: GFP) -> UInt64? {
+        // slab_pre_alloc_hook() → should_failslab(), mm/failslab.c
+        if let f = kmem.failslab, f === cache { return nil }
         if kmem.kind == .slab { return slabCacheAlloc(cache, gfp: gfp) }
         if kmem.kind == .slob { return slobCacheAlloc(cache, gfp: gfp) }
         let cpu = min(kmem.currentCPU, cache.cpuSlab.count - 1)

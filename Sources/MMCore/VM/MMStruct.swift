@@ -55,6 +55,9 @@ public final class MMStruct {
     /// RLIMIT_DATA soft limit in bytes (UInt64.max = RLIM_INFINITY, the default).
     public var dataRlimit: UInt64 = .max
 
+    /// The slab objects this address space holds: mm_struct, vm_area_structs, anon_vmas.
+    var objects = MMObjects()
+
     public init(pgd: PFN) { self.pgd = pgd }
 
     /// The [vsyscall] gate page every 64-bit process shows at 0xffffffffff600000 (execute-only,

@@ -284,9 +284,17 @@ extension Kernel {
             if charged > 0 && !securityVMEnoughMemory(mm, charged) { return .failure(.ENOMEM) }
             vmFlags.insert(.account)
         }
+        // The new VMA's vm_area_struct is allocated before the old mappings go, so that running
+        // out of memory leaves them intact (Linux: vm_area_alloc() in __mmap_new_vma(); a merge
+        // frees it again).
+        if !vmAreaAlloc(mm) {
+            if charged > 0 { vmUnacctMemory(pages: Int(charged)) }
+            return .failure(.ENOMEM)
+        }
         if !overlap.isEmpty {
             // The replaced areas' charge carries over to an accountable new mapping.
             if case .failure(let e) = doVmiAlignMunmap(mm, addr, end, unacct: !accountable) {
+                vmAreaFree(mm)
                 if charged > 0 { vmUnacctMemory(pages: Int(charged)) }
                 return .failure(e)
             }
@@ -295,6 +303,7 @@ extension Kernel {
         let idx: Int
         if let m = vmaMergeNewRange(mm, p) {
             idx = m
+            vmAreaFree(mm)
             narrate("mmap \(addr)-\(end): merged into \(mm.vmas[m].start)-\(mm.vmas[m].end)")
         } else {
             idx = mm.vmas.insert(VMA(start: addr, end: end, flags: vmFlags, pgoff: pgoff, file: file, shmemObject: shmem))
@@ -377,6 +386,11 @@ extension Kernel {
                                    justExpand: true)
         }
         if idx == nil {
+            // vm_area_alloc(): a failure returns the charge and ENOMEM.
+            if !vmAreaAlloc(mm) {
+                vmUnacctMemory(pages: Int(pages))
+                return .failure(.ENOMEM)
+            }
             idx = mm.vmas.insert(VMA(start: addr, end: end, flags: flags, pgoff: addr.raw >> PAGE_SHIFT))
         }
         mm.totalVM += Int(pages)

@@ -54,6 +54,11 @@ extension Kernel {
         let p = VMAMergeState(start: VirtAddr(newAddr), end: VirtAddr(newAddr + newLen), flags: vmFlags, pgoff: pgoff,
                               file: v.file, anonVMA: v.anonVMA, special: v.special, shmemObject: v.shmemObject)
         if vmaMergeNewRange(mm, p) == nil {
+            // copy_vma() → vm_area_dup().
+            if !vmAreaAlloc(mm) {
+                if vmFlags.contains(.account) && toAccount > 0 { vmUnacctMemory(pages: toAccount) }
+                return .failure(.ENOMEM)
+            }
             mm.vmas.insert(VMA(start: p.start, end: p.end, flags: vmFlags, pgoff: pgoff, file: v.file,
                                special: v.special, anonVMA: v.anonVMA, shmemObject: v.shmemObject))
         }

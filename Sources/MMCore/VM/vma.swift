@@ -216,7 +216,11 @@ extension Kernel {
         var id: UInt64 = 0
         if i + 1 < mm.vmas.count, compatible(v, mm.vmas[i + 1]), mm.vmas[i + 1].anonVMA != 0 { id = mm.vmas[i + 1].anonVMA }
         if id == 0, i > 0, compatible(mm.vmas[i - 1], v), mm.vmas[i - 1].anonVMA != 0 { id = mm.vmas[i - 1].anonVMA }
-        if id == 0 { id = mm.nextAnonVMA; mm.nextAnonVMA += 1 }
+        if id == 0 {
+            // anon_vma_alloc(): a failure is the fault's VM_FAULT_OOM.
+            if !anonVMAAlloc(mm, mm.nextAnonVMA) { return nil }
+            id = mm.nextAnonVMA; mm.nextAnonVMA += 1
+        }
         mm.vmas[i].anonVMA = id
         return id
     }
@@ -245,6 +249,7 @@ extension Kernel {
             v.anonVMA = firstAnonVMA(v.anonVMA, mm.vmas[b].anonVMA, p.anonVMA)
             mm.vmas[a] = v
             mm.vmas.remove(at: b)
+            vmAreaFree(mm)
             return a
         case (true, false):
             let a = prevI!
@@ -283,6 +288,7 @@ extension Kernel {
             mm.vmas[a].end = mm.vmas[b].end
             mm.vmas[a].anonVMA = firstAnonVMA(mm.vmas[a].anonVMA, mid.anonVMA, mm.vmas[b].anonVMA)
             mm.vmas.removeSubrange(index..<(b + 1))
+            vmAreaFree(mm, count: 2)
             return a
         case (true, false):
             let a = prevI!
@@ -290,6 +296,7 @@ extension Kernel {
             mm.vmas[a].anonVMA = firstAnonVMA(mm.vmas[a].anonVMA, mid.anonVMA)
             if end == mid.end {
                 mm.vmas.remove(at: index)
+                vmAreaFree(mm)
             } else {
                 mm.vmas[index].start = end
                 mm.vmas[index].pgoff = mid.pgoff &+ ((end.raw - mid.start.raw) >> PAGE_SHIFT)
@@ -302,6 +309,7 @@ extension Kernel {
             mm.vmas[b].anonVMA = firstAnonVMA(mm.vmas[b].anonVMA, mid.anonVMA)
             if start == mid.start {
                 mm.vmas.remove(at: index)
+                vmAreaFree(mm)
                 return b - 1
             }
             mm.vmas[index].end = start
@@ -311,11 +319,13 @@ extension Kernel {
         }
     }
 
-    /// Splits the VMA at `index` at `addr` into two VMAs with the same backing; ENOMEM when
-    /// `checkMapCount` is set and the mm already has vm.max_map_count VMAs.
+    /// Splits the VMA at `index` at `addr` into two VMAs with the same backing (the new one's
+    /// vm_area_struct from vm_area_dup()); ENOMEM when `checkMapCount` is set and the mm already
+    /// has vm.max_map_count VMAs, or when the object cannot be allocated.
     /// Linux: split_vma() / __split_vma(), mm/vma.c
     func splitVMA(_ mm: MMStruct, _ index: Int, _ addr: VirtAddr, checkMapCount: Bool = true) -> Result<Void, Errno> {
         if checkMapCount && mm.vmas.count >= sysctl.maxMapCount { return .failure(.ENOMEM) }
+        if !vmAreaAlloc(mm) { return .failure(.ENOMEM) }
         let v = mm.vmas[index]
         precondition(v.start < addr && addr < v.end && addr.isPageAligned, "split outside the VMA")
         var lo = v, hi = v
@@ -362,12 +372,14 @@ extension Kernel {
         if start > v.start {
             // munmap may leave map_count just above the limit, but not split one VMA in three.
             if end < v.end && mm.vmas.count >= sysctl.maxMapCount { return .failure(.ENOMEM) }
-            _ = splitVMA(mm, first, start, checkMapCount: false)
+            if case .failure(let e) = splitVMA(mm, first, start, checkMapCount: false) { return .failure(e) }
             first += 1
         }
         var last = first
         while last < mm.vmas.count && mm.vmas[last].start < end { last += 1 }
-        if mm.vmas[last - 1].end > end { _ = splitVMA(mm, last - 1, end, checkMapCount: false) }
+        if mm.vmas[last - 1].end > end {
+            if case .failure(let e) = splitVMA(mm, last - 1, end, checkMapCount: false) { return .failure(e) }
+        }
         mm.updateHiwater()
         for i in first..<last { zapPageRange(mm, mm.vmas[i].start, mm.vmas[i].end) }
         var accounted = 0
@@ -379,6 +391,8 @@ extension Kernel {
         }
         narrate("munmap \(start)-\(end): \(last - first) VMA(s) removed")
         mm.vmas.removeSubrange(first..<last)
+        vmAreaFree(mm, count: last - first)
+        unlinkAnonVMAs(mm)
         let floor = first > 0 ? mm.vmas[first - 1].end : VirtAddr(0)
         let ceiling = first < mm.vmas.count ? mm.vmas[first].start : VirtAddr(mm.taskSize &+ PAGE_SIZE)
         freePgtables(mm, floor: floor, ceiling: ceiling)
@@ -416,6 +430,15 @@ extension Kernel {
         var v = vma
         if v.vmaIsAnonymous { v.pgoff = v.start.raw >> PAGE_SHIFT }
         if v.flags.contains(.account) && !securityVMEnoughMemory(mm, UInt64(v.pages)) { return .failure(.ENOMEM) }
+        if !vmAreaAlloc(mm) {
+            if v.flags.contains(.account) { vmUnacctMemory(pages: v.pages) }
+            return .failure(.ENOMEM)
+        }
+        if !anonVMAAlloc(mm, v.anonVMA) {
+            vmAreaFree(mm)
+            if v.flags.contains(.account) { vmUnacctMemory(pages: v.pages) }
+            return .failure(.ENOMEM)
+        }
         mm.vmas.insert(v)
         vmStatAccount(mm, v.flags, v.pages)
         if v.flags.contains(.locked) { mm.lockedVM += v.pages }
