@@ -29,8 +29,9 @@ enum KmemCommand {
     /// `layout [x86_64|x86_32|arm32] [ram=SIZE]`
     case layout(LayoutArch, ram: UInt64?)
 
-    /// `highmem32 ram=SIZE [pae|nopae]`: the 32-bit kernel's view of RAM for the kmap commands.
-    case highmem32(ram: UInt64, pae: Bool)
+    /// `highmem32 ram=SIZE [pae|nopae] [arch=x86_32|arm32]`: the 32-bit kernel's view of RAM
+    /// for the kmap commands.
+    case highmem32(ram: UInt64, pae: Bool, arch: Highmem32Arch)
     /// `kmap PFN [as VAR]`, `kunmap PFN`, `kmap_atomic PFN [as VAR]`, `kunmap_atomic ADDR`,
     /// `__pa ADDR`, `__va PHYS`, `show_highmem`.
     case kmap(Expr, atomic: Bool, bind: String?)
@@ -155,9 +156,25 @@ extension ParserState {
             let v = try Values.number(String(t.text.dropFirst(4)), column: t.column + 4)
             guard v >= 64 << 20, v <= 4 << 30 else { throw LineError(column: t.column + 4, message: "ram=\(t.text.dropFirst(4)) is out of range (64M...4G)") }
             var pae = true
-            if let p = args.first, p.text == "pae" || p.text == "nopae" { pae = p.text == "pae"; args.removeFirst() }
+            var arch = Highmem32Arch.x86_32
+            var paeToken: Token? = nil
+            while let p = args.first, p.text == "pae" || p.text == "nopae" || p.text.hasPrefix("arch=") {
+                args.removeFirst()
+                if p.text.hasPrefix("arch=") {
+                    guard let a = Highmem32Arch(rawValue: String(p.text.dropFirst(5))) else {
+                        throw LineError(column: p.column + 5, message: "unknown 32-bit architecture '\(p.text.dropFirst(5))' (known: x86_32, arm32)")
+                    }
+                    arch = a
+                } else {
+                    pae = p.text == "pae"
+                    paeToken = p
+                }
+            }
+            if arch == .arm32, let p = paeToken {
+                throw LineError(column: p.column, message: "'\(p.text)' applies to x86_32 only (ARM's LPAE is not modelled)")
+            }
             highmemSeen = true
-            return .highmem32(ram: v, pae: pae)
+            return .highmem32(ram: v, pae: pae, arch: arch)
         case "kmap", "kmap_atomic", "kunmap", "kunmap_atomic", "__pa", "__va":
             guard highmemSeen else { throw LineError(column: first.column, message: "'\(cmd)' needs a 32-bit kernel: 'highmem32 ram=SIZE' first") }
             switch cmd {
@@ -343,13 +360,17 @@ extension Runner {
             for (zone, r) in k.compactMemory() {
                 stepLines.append("compact_memory: zone \(zone): \(r.migrated) page\(r.migrated == 1 ? "" : "s") migrated")
             }
-        case .highmem32(let ram, let pae):
-            let h = Highmem32(ramBytes: ram, pae: pae)
+        case .highmem32(let ram, let pae, let arch):
+            let h = Highmem32(ramBytes: ram, pae: pae, arch: arch)
             highmem = h
             for z in h.zonePages {
                 stepLines.append("  \(Fmt32.left(z.name, 8)) PFN 0x\(String(z.start, radix: 16))-0x\(String(z.start + z.pages, radix: 16)) (\((z.pages << 2) >> 10) MB)")
             }
-            stepLines.append("lowmem mapped at 0xc0000000-0x\(String(X86_32Kernel.pageOffset + h.lowmemBytes, radix: 16)); pkmap: \(h.lastPkmap) entries at 0xff800000\(pae ? " (PAE)" : "")")
+            if arch == .arm32 {
+                stepLines.append("lowmem mapped at 0xc0000000-0x\(String(h.pageOffset + h.lowmemBytes, radix: 16)); pkmap: \(h.lastPkmap) entries at 0x\(String(h.pkmapBase, radix: 16)) (PAGE_OFFSET - PMD_SIZE); kmap_atomic slots from 0x\(String(h.fixaddrTop - (h.fixKmapBegin << 12), radix: 16)) down (fixmap)")
+            } else {
+                stepLines.append("lowmem mapped at 0xc0000000-0x\(String(h.pageOffset + h.lowmemBytes, radix: 16)); pkmap: \(h.lastPkmap) entries at 0xff800000\(pae ? " (PAE)" : "")")
+            }
         case .kmap(let e, let atomic, let bind):
             let pfn = try value(e)
             guard let h = highmem else { return }
@@ -360,7 +381,7 @@ extension Runner {
                 var how: String
                 if !h.isHighmem(pfn) { how = "lowmem: page_address(), no mapping needed" }
                 else if atomic { how = "HighMem: fixmap slot \(h.atomicStack.count - 1) of CPU 0" }
-                else { how = "HighMem: pkmap entry \((v - X86_32Kernel.pkmapBase) >> 12), use count \(h.pkmapCount[Int((v - X86_32Kernel.pkmapBase) >> 12)] - 1)" }
+                else { how = "HighMem: pkmap entry \((v - h.pkmapBase) >> 12), use count \(h.pkmapCount[Int((v - h.pkmapBase) >> 12)] - 1)" }
                 if !atomic && h.pkmapFlushes > 0 && h.isHighmem(pfn) { how += "; pkmap TLB flushes so far \(h.pkmapFlushes)" }
                 stepLines.append("\(call) = \(hex(v)) (\(how))")
                 bindValue(bind, v)

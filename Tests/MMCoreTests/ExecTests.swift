@@ -334,6 +334,13 @@ final class ExecTests: XCTestCase {
         let k = try Kernel(config: MachineConfig(ramBytes: 256 << 20))
         try k.fs.create(path: "/bin/static", size: 0x4000, data: ELFBuilder.staticExec().bytes())
         let other = try k.spawn(ProgramImage(path: "/bin/other")).get()
+        // The kernel objects' slabs outlive the processes (as in Linux): warm them with one
+        // process, a thread of it and an exec first.
+        let warm = try k.spawn(ProgramImage(path: "/bin/warm")).get()
+        _ = try k.cloneThread(warm).get()
+        XCTAssertNoThrow(try k.execve(warm, path: "/bin/static", argv: ["/bin/static"], envp: []).get())
+        k.exitTask(warm, status: 0)
+        k.switchTo(other)
         // Page-cache pages outlive the processes that read them: drop the unmapped ones before
         // each measurement (drop_caches), so that only memory held by address spaces is compared.
         _ = k.dropCaches(1)

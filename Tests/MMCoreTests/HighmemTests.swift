@@ -52,4 +52,46 @@ final class HighmemTests: XCTestCase {
         XCTAssertEqual(try h.kmapAtomic(0x100).get(), 0xc010_0000)   // lowmem: no slot
         XCTAssertTrue(h.atomicStack.isEmpty)
     }
+
+    /// 32-bit ARM (VMSPLIT_3G, no LPAE): 768 MiB of lowmem whatever the RAM above it, no ZONE_DMA.
+    func testARM32Zones() {
+        XCTAssertEqual(ARM32Kernel.maxLowmem, 768 << 20)
+        XCTAssertEqual(ARM32Kernel.pkmapBase, 0xbfe0_0000)
+        XCTAssertEqual(ARM32Kernel.fixaddrTop, 0xffef_f000)
+        let g1 = Highmem32(ramBytes: 1 << 30, arch: .arm32)
+        XCTAssertEqual(g1.lowmemBytes, 768 << 20)
+        XCTAssertEqual(g1.zonePages.map(\.name), ["Normal", "HighMem"])
+        XCTAssertEqual(g1.zonePages.map(\.pages), [0x30000, 0x10000])   // 768 MiB + 256 MiB
+        let g2 = Highmem32(ramBytes: 2 << 30, arch: .arm32)
+        XCTAssertEqual(g2.zonePages.map(\.pages), [0x30000, 0x50000])   // 768 MiB + 1280 MiB
+        XCTAssertFalse(g2.pae)
+        XCTAssertEqual(g2.lastPkmap, 512)
+        // __pa/__va only for lowmem: 0xc0000000-0xf0000000.
+        XCTAssertEqual(g2.va(0x8000), 0xc000_8000)
+        XCTAssertEqual(g2.pa(0xefff_ffff), 0x2fff_ffff)
+        XCTAssertNil(g2.pa(0xf000_0000))
+        XCTAssertNil(g2.va(0x3000_0000))
+        XCTAssertTrue(g2.isHighmem(0x30000))
+        XCTAssertFalse(g2.isHighmem(0x2ffff))
+        let small = Highmem32(ramBytes: 512 << 20, arch: .arm32)
+        XCTAssertEqual(small.zonePages.map(\.pages), [0x20000, 0])
+    }
+
+    /// ARM's pkmap sits just below PAGE_OFFSET and its kmap_atomic slots below FIXADDR_TOP.
+    func testARM32KmapAddresses() throws {
+        let h = Highmem32(ramBytes: 1 << 30, arch: .arm32)
+        XCTAssertEqual(try h.kmap(0x1000).get(), 0xc100_0000)           // lowmem: linear
+        XCTAssertEqual(try h.kmap(0x30000).get(), 0xbfe0_1000)          // entry 1
+        XCTAssertEqual(try h.kmap(0x3ffff).get(), 0xbfe0_2000)          // entry 2
+        XCTAssertEqual(h.kmapToPhys(0xbfe0_2010), 0x3fff_f010)
+        XCTAssertNil(h.pa(0xbfe0_2010))
+        XCTAssertEqual(try h.kmapAtomic(0x30001).get(), 0xffef_e000)    // FIX_KMAP_BEGIN 1, slot 0
+        XCTAssertEqual(try h.kmapAtomic(0x30002).get(), 0xffef_d000)    // slot 1
+        for i in 2..<16 { _ = try h.kmapAtomic(0x30010 + UInt64(i)).get() }
+        XCTAssertEqual(h.kmapAtomic(0x30100), .failure(.atomicSlotsExhausted))
+        // 511 more entries fit after entry 0 (two are taken): with all in use, kmap would sleep.
+        for i in 0..<509 { _ = try h.kmap(0x31000 + UInt64(i)).get() }
+        XCTAssertEqual(try h.kmap(0x32000).get(), 0xbfe0_0000)   // wrapped to entry 0
+        XCTAssertEqual(h.kmap(0x32001), .failure(.wouldSleep))
+    }
 }
