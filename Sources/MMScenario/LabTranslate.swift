@@ -127,7 +127,7 @@ enum LabTranslate {
             case .success(let tr):
                 var tag = ""
                 switch arch {
-                case .arm64, .riscv: tag = tr.global ? ", global" : ", ASID \(t.asid)"
+                case .arm64, .riscv, .arm32: tag = tr.global ? ", global" : ", ASID \(t.asid)"
                 default: tag = tr.global ? ", global" : ""
                 }
                 let wb = w.writeBacks > 0 ? " (\(w.memoryReferences - w.writeBacks) read\(w.memoryReferences - w.writeBacks == 1 ? "" : "s") + \(w.writeBacks) A/D write-back\(w.writeBacks == 1 ? "" : "s"))" : ""
@@ -159,6 +159,9 @@ enum LabTranslate {
         case .x86_32, .x86PAE, .x86_64: return "CR3 = \(hx(t.root))"
         case .arm64:
             return "TTBR0_EL1 = \(hx(UInt64(t.asid) << 48 | t.root, 16)) (ASID \(t.asid), table \(hx(t.root))); TTBR1_EL1 = \(hx(t.root1, 16))"
+        case .arm32(let n):
+            return "TTBR0 = \(hx(t.root, 8)), TTBCR.N = \(n)" + (n > 0 ? " (TTBR0 below \(hx(UInt64(1) << UInt64(32 - n))), TTBR1 = \(hx(t.root1, 8)) above)" : " (every VA through TTBR0)")
+                + ", DACR = \(hx(UInt64(t.dacr), 8)), CONTEXTIDR.ASID = \(t.asid)"
         case .riscv(let v):
             let mode: UInt64 = v == 39 ? 8 : v == 48 ? 9 : 10
             return "satp = \(hx(mode << 60 | UInt64(t.asid) << 44 | t.root >> 12, 16)) (MODE \(mode) = Sv\(v), ASID \(t.asid), root PPN \(hx(t.root >> 12)))"

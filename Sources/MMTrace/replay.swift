@@ -524,7 +524,17 @@ public final class Replayer {
                 report.processes[cur].getrusage.append((UInt64(t.minFlt), UInt64(t.majFlt)))
             }
         case SyscallNr.execve:
-            problem("execve(\(s.path)) is not replayed: the rest of this process's trace runs in the old image")
+            // A successful execve: the process continues in a new address space, built from the
+            // REGION records that follow (the new image's layout), through the kernel's exec path.
+            if perVMA, let mm = t.mm { collectVMAs(cur, mm) }
+            let path = s.path.isEmpty ? comm : s.path
+            let base = path.split(separator: "/").last.map(String.init) ?? path
+            switch kernel.execEmpty(t, comm: base, argv: [path]) {
+            case .success:
+                report.processes[cur].comm = t.comm
+                narrate("replay: pid \(report.processes[cur].pid) execve(\(path)): the old address space is released; later REGION records describe the new image")
+            case .failure(let e): problem("execve(\(path)) succeeded in the trace, \(e.name) in the model")
+            }
         default: break
         }
     }

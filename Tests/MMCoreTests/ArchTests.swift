@@ -218,6 +218,75 @@ final class ArchTests: XCTestCase {
         XCTAssertEqual(Architecture.riscv(vaBits: 57).levels.count, 5)
     }
 
+    /// ARMv7 short descriptors worked out by hand: Linux's PTE page layout, small and large
+    /// pages, sections and supersections, AP/XN/nG, domains and the TTBCR.N split.
+    func testARM32ShortDescriptors() throws {
+        let arch = try XCTUnwrap(Architecture(name: "arm32"))
+        XCTAssertEqual(arch.pageShifts, [12, 16, 20, 24])
+        XCTAssertEqual(arch.tableShift(0), 14)   // 4096 entries × 4 bytes
+        XCTAssertEqual(arch.tableShift(1), 10)   // 256 × 4
+        var t = ArchPageTables(arch)
+        XCTAssertEqual(t.root, 0x4000)           // 16 KiB aligned
+        // A user rw- small page: AP[2:0] = 011, XN, nG; its 4 KiB Linux PTE page holds the Linux
+        // tables at +0/+1024 and the hardware tables at +2048/+3072.
+        try t.map(va: 0x1_2000, pa: 0x8765_4000, pageShift: 12, prot: ArchProt(write: true, exec: false, user: true))
+        XCTAssertEqual(t.readEntry(0x4000), 0x8821)        // L1[0]: table at 0x8800, domain 1 (user)
+        XCTAssertEqual(t.readEntry(0x4004), 0x8c21)        // L1[1]: the odd MiB's table at 0x8c00
+        XCTAssertEqual(t.readEntry(0x8848), 0x8765_4833)   // L2[0x12]
+        XCTAssertEqual(t.readEntry(0x8048), 0x8765_4343)   // Linux: VALID YOUNG DIRTY USER XN
+        var w = t.walk(0x1_2abc, .write, user: true)
+        XCTAssertEqual(try w.result.get().physAddr, 0x8765_4abc)
+        XCTAssertEqual(try w.result.get().rights, [.userRead, .userWrite, .kernRead, .kernWrite])
+        XCTAssertEqual(w.memoryReferences, 2)
+        XCTAssertEqual(w.rootName, "TTBR0")
+        XCTAssertEqual(arch.describe(0x8765_4833, level: 1), "small page PA=0x87654000 AP[2:0]=011 XN nG")
+        // A user r-- large page (16 copies of the entry, XN in bit 15).
+        try t.map(va: 0x2_0000, pa: 0x4567_0000, pageShift: 16, prot: ArchProt(write: false, exec: false, user: true))
+        for i in 0..<16 { XCTAssertEqual(t.readEntry(0x8800 + UInt64(0x20 + i) * 4), 0x4567_8a31) }
+        XCTAssertEqual(try t.walk(0x2_f123, .read).result.get().physAddr, 0x4567_f123)
+        XCTAssertEqual(try t.walk(0x2_f123, .read).result.get().pageShift, 16)
+        guard case .failure(let pf) = t.walk(0x2_0000, .write).result else { return XCTFail() }
+        XCTAssertEqual(pf.fault.reason, "permission fault: PL0 write not permitted (user r-- kernel r--)")
+        XCTAssertThrowsError(try t.map(va: 0x2_4000, pa: 0, pageShift: 12, prot: ArchProt()))   // inside the large page
+        // A kernel rwx global section at PAGE_OFFSET: AP[2:0] = 001, domain 0.
+        try t.map(va: 0xc000_0000, pa: 0, pageShift: 20, prot: ArchProt(write: true, exec: true, user: false, global: true))
+        XCTAssertEqual(t.readEntry(0x4000 + 0xc00 * 4), 0x402)
+        XCTAssertEqual(try t.walk(0xc001_2345, .exec, user: false).result.get().physAddr, 0x1_2345)
+        guard case .failure(let uf) = t.walk(0xc000_0000, .read, user: true).result else { return XCTFail() }
+        XCTAssertEqual(uf.fault.reason, "permission fault: PL0 read not permitted (user --- kernel rwx)")
+        XCTAssertEqual(t.walk(0xc000_0000, .read, user: false).memoryReferences, 1)
+        // A user r-x supersection above 4 GiB physical: PA[35:32] in bits 23:20.
+        try t.map(va: 0xd000_0000, pa: 0x1_2300_0000, pageShift: 24, prot: ArchProt(write: false, exec: true, user: true))
+        for i in 0..<16 { XCTAssertEqual(t.readEntry(0x4000 + UInt64(0xd00 + i) * 4), 0x2316_8c02) }
+        let st = try t.walk(0xd0ab_cdef, .exec).result.get()
+        XCTAssertEqual(st.physAddr, 0x1_23ab_cdef)
+        XCTAssertEqual(st.pageShift, 24)
+        XCTAssertEqual(st.rights, [.userRead, .userExec, .kernRead, .kernExec])
+        XCTAssertEqual(arch.describe(0x2316_8c02, level: 0), "supersection PA=0x123000000 AP[2:0]=111 nG")
+        // Unmapped: a translation fault at L1 (section) or L2 (page).
+        guard case .failure(let f1) = t.walk(0x4000_0000, .read).result, case .failure(let f2) = t.walk(0x5_0000, .read).result else { return XCTFail() }
+        XCTAssertEqual(f1.fault.level, 0)
+        XCTAssertEqual(f2.fault.reason, "translation fault (page): second-level descriptor bits 1:0 = 00")
+        // Domains: user pages are in domain 1; no access there is a domain fault, manager skips AP.
+        t.dacr = 0x51
+        guard case .failure(let df) = t.walk(0x1_2000, .read).result else { return XCTFail() }
+        XCTAssertEqual(df.fault.reason, "domain fault (page): domain 1 is no access in DACR 0x51")
+        XCTAssertNoThrow(try t.walk(0xc000_0000, .read, user: false).result.get())   // domain 0 still client
+        t.dacr = 0x5d
+        XCTAssertEqual(try t.walk(0x2_0000, .write).result.get().physAddr, 0x4567_0000)   // manager: no AP check
+        // TTBCR.N = 2: TTBR0 below 1 GiB, TTBR1 above.
+        var s = ArchPageTables(try XCTUnwrap(Architecture(name: "arm32-ttbcr2")))
+        XCTAssertNotEqual(s.root, s.root1)
+        try s.map(va: 0xc000_0000, pa: 0x10_0000, pageShift: 20, prot: ArchProt(user: false))
+        XCTAssertEqual(s.readEntry(s.root1 + 0xc00 * 4), 0x10_0000 | 0x400 | 0x10 | 0x2 | 0x2_0000)
+        let w1 = s.walk(0xc000_0004, .read, user: false)
+        XCTAssertEqual(w1.rootName, "TTBR1")
+        XCTAssertEqual(try w1.result.get().physAddr, 0x10_0004)
+        XCTAssertEqual(s.walk(0x1000, .read).rootName, "TTBR0")
+        _ = w
+        w = t.walk(0, .read)
+    }
+
     // MARK: property
 
     /// For every architecture: map a random set of pages (some huge) into fresh tables, then every
@@ -230,7 +299,8 @@ final class ArchTests: XCTestCase {
             var reference: [(va: UInt64, shift: Int, pa: UInt64)] = []
             let shifts = arch.pageShifts
             let vaLimit: UInt64 = arch.vaBits >= 64 ? .max : (UInt64(1) << UInt64(arch.vaBits - 1))
-            let paBits: UInt64 = arch == .x86_32 ? 32 : 40
+            var paBits: UInt64 = arch == .x86_32 ? 32 : 40
+            if case .arm32 = arch { paBits = 32 }
             // Cluster the pages in a few regions so tables are shared.
             let regions = (0..<4).map { _ in rng.next() % vaLimit }
             for i in 0..<120 {

@@ -65,6 +65,51 @@ final class ReplayTests: XCTestCase {
         XCTAssertEqual(r.records, 13)
     }
 
+    /// execve inside a trace: the process continues in a new address space built from the
+    /// REGION records after it; the old mappings (and their pages) are gone.
+    func testExecveReplacesTheAddressSpace() throws {
+        let b: UInt64 = 0x1000_0000, c: UInt64 = 0x2000_0000
+        let p = tempDir() + "/exec.mmt"
+        try writeTrace(p, [
+            .region(TraceRegion(start: b, end: b + 4 * 4096, prot: 3, kind: .anon)),
+            .thread(pid: 5, tid: 1),
+            .access(.store, b, 8), .access(.store, b + 4096, 8),
+            .syscall(TraceSyscall(nr: SyscallNr.getrusage, args: [0, 0x1000], result: 0)),
+            // A failed execve changes nothing.
+            .syscall(TraceSyscall(nr: SyscallNr.execve, args: [0x1000, 0, 0], result: -2, path: "/no/such")),
+            .access(.load, b, 8),
+            .syscall(TraceSyscall(nr: SyscallNr.execve, args: [0x1000, 0, 0], result: 0, path: "/bin/new")),
+            .region(TraceRegion(start: c, end: c + 8 * 4096, prot: 3, kind: .anon)),
+            .access(.store, c, 8), .access(.store, c + 4096, 8), .access(.store, c + 2 * 4096, 8),
+            // The old image's address is no longer mapped.
+            .access(.load, b, 8),
+            .syscall(TraceSyscall(nr: SyscallNr.getrusage, args: [0, 0x1000], result: 0)),
+        ])
+        let r = try Replayer(config: MachineConfig())
+        r.perVMA = true
+        let k = r.kernel
+        let rep = try r.run(TraceReader(path: p))
+        XCTAssertEqual(rep.processes.count, 1)
+        XCTAssertEqual(rep.processes[0].comm, "new")
+        let pc = rep.processes[0].counters
+        XCTAssertEqual(value(pc, "pgfault"), 5)
+        XCTAssertEqual(rep.processes[0].getrusage.map { $0.0 }, [2, 5])   // min_flt survives exec
+        XCTAssertEqual(value(pc, "RssAnon"), 12)                          // 3 pages of the new image
+        XCTAssertEqual(rep.badAccesses, [ReplayBadAccess(pid: 5, kind: .load, addr: b, reason: "SEGV_MAPERR")])
+        XCTAssertEqual(rep.syscallProblemCount, 0)
+        XCTAssertEqual(rep.vmas, [
+            ReplayVMA(pid: 5, start: b, end: b + 4 * 4096, perms: "rw-", name: "", faults: 2, residentPages: 2),
+            ReplayVMA(pid: 5, start: c, end: c + 8 * 4096, perms: "rw-", name: "", faults: 3, residentPages: 3),
+        ])
+        // The old mm is gone: one mm_struct, one VMA, one anon_vma.
+        let t = try XCTUnwrap(k.allTasks.first { $0.state.isAlive && $0.mm != nil })
+        XCTAssertEqual(t.mm!.vmas.count, 1)
+        XCTAssertEqual(k.kmem.cache(named: "mm_struct")?.activeObjects, 1)
+        XCTAssertEqual(k.kmem.cache(named: "vm_area_struct")?.activeObjects, 1)
+        XCTAssertEqual(k.kmem.cache(named: "anon_vma")?.activeObjects, 1)
+        XCTAssertEqual(k.checkInvariants(), [])
+    }
+
     func testForkAttributesFaultsPerProcess() throws {
         let b: UInt64 = 0x1000_0000
         let r = try replay([

@@ -163,12 +163,15 @@ public enum Architecture: Hashable, Sendable, CustomStringConvertible {
     case arm64(granuleShift: Int, vaBits: Int)
     /// RISC-V Sv39, Sv48 or Sv57 (the VA bits).
     case riscv(vaBits: Int)
+    /// ARMv7-A short-descriptor format (no LPAE) with TTBCR.N = `ttbcrN` (0...7): sections,
+    /// supersections, large and small pages, domains (ARM32.swift).
+    case arm32(ttbcrN: Int)
 
     /// Every name `Architecture(name:)` accepts, for help and error texts.
     public static var names: [String] {
         var n = ["x86-32", "x86-pae", "x86-64", "x86-64-la57"]
         for g in ["4k", "16k", "64k"] { for v in [39, 42, 47, 48, 52] { n.append("arm64-\(g)-\(v)") } }
-        return n + ["sv39", "sv48", "sv57"]
+        return n + ["sv39", "sv48", "sv57", "arm32", "arm32-ttbcr2"]
     }
 
     /// Parses a name such as `x86-64`, `x86-64-la57`, `arm64-4k-48`, `sv39`; nil if unknown.
@@ -181,7 +184,12 @@ public enum Architecture: Hashable, Sendable, CustomStringConvertible {
         case "sv39": self = .riscv(vaBits: 39)
         case "sv48": self = .riscv(vaBits: 48)
         case "sv57": self = .riscv(vaBits: 57)
+        case "arm32", "armv7": self = .arm32(ttbcrN: 0)
         default:
+            if name.lowercased().hasPrefix("arm32-ttbcr"), let n = Int(name.dropFirst(11)), (0...7).contains(n) {
+                self = .arm32(ttbcrN: n)
+                return
+            }
             let p = name.lowercased().split(separator: "-")
             guard p.count == 3, p[0] == "arm64", let v = Int(p[2]), (36...52).contains(v) else { return nil }
             let g: Int
@@ -199,17 +207,23 @@ public enum Architecture: Hashable, Sendable, CustomStringConvertible {
         case .x86_64(let l): return l ? "x86-64-la57" : "x86-64"
         case .arm64(let g, let v): return "arm64-\(1 << (g - 10))k-\(v)"
         case .riscv(let v): return "sv\(v)"
+        case .arm32(let n): return n == 0 ? "arm32" : "arm32-ttbcr\(n)"
         }
     }
 
-    /// Bytes per entry: 4 for x86-32, else 8.
-    public var entryBytes: Int { self == .x86_32 ? 4 : 8 }
+    /// Bytes per entry: 4 for x86-32 and ARMv7 short descriptors, else 8.
+    public var entryBytes: Int {
+        switch self {
+        case .x86_32, .arm32: return 4
+        default: return 8
+        }
+    }
     /// log2 of the base page size.
     public var pageShift: Int { if case .arm64(let g, _) = self { return g }; return 12 }
     /// Bits of virtual address translated.
     public var vaBits: Int {
         switch self {
-        case .x86_32, .x86PAE: return 32
+        case .x86_32, .x86PAE, .arm32: return 32
         case .x86_64(let l): return l ? 57 : 48
         case .arm64(_, let v), .riscv(let v): return v
         }
@@ -228,18 +242,36 @@ public enum Architecture: Hashable, Sendable, CustomStringConvertible {
         case .x86_64(let l): return X86_64Format.levels(la57: l)
         case .arm64(let g, let v): return ARM64.levels(granuleShift: g, vaBits: v)
         case .riscv(let v): return RISCV.levels(vaBits: v)
+        case .arm32: return ARM32.levels
         }
     }
 
     /// Returns the leaf page sizes (log2) this format supports, smallest first.
-    public var pageShifts: [Int] { levels.filter(\.leafAllowed).map(\.shift).sorted() }
+    public var pageShifts: [Int] {
+        if case .arm32 = self { return ARM32.pageShifts }
+        return levels.filter(\.leafAllowed).map(\.shift).sorted()
+    }
+
+    /// The level a leaf of `1 << shift` bytes sits at and how many consecutive entries hold it
+    /// (16 for ARMv7 large pages and supersections, else 1); nil when there is no such size.
+    public func leafPlacement(_ shift: Int) -> (level: Int, copies: Int)? {
+        if case .arm32 = self { return ARM32.placement(shift) }
+        guard let l = levels.firstIndex(where: { $0.shift == shift && $0.leafAllowed }) else { return nil }
+        return (l, 1)
+    }
+
+    /// log2 of the bytes the leaf entry `raw` at `level` maps.
+    public func leafShift(_ raw: UInt64, level: Int) -> Int {
+        if case .arm32 = self { return ARM32.leafShift(raw, level: level) }
+        return levels[level].shift
+    }
 
     /// Returns nil when `va` may be translated, else the fault a walker raises before reading any
     /// table (x86-64 #GP for a non-canonical address; ARM64 translation fault outside both
     /// TTBR ranges; RISC-V page fault when bits above the VA differ from bit VA-1).
     public func canonicalFault(_ va: UInt64) -> String? {
         switch self {
-        case .x86_32, .x86PAE:
+        case .x86_32, .x86PAE, .arm32:
             return va >> 32 != 0 ? "address wider than 32 bits" : nil
         case .x86_64:
             return X86_64Format.isCanonical(va, vaBits: vaBits) ? nil : "#GP(0): non-canonical address (bits 63:\(vaBits - 1) differ)"
@@ -260,6 +292,7 @@ public enum Architecture: Hashable, Sendable, CustomStringConvertible {
         case .x86_64: return X86_64Format.decode(raw, level: level, levels: levels.count)
         case .arm64(let g, let v): return ARM64.decode(raw, last: last, leafAllowed: levels[level].leafAllowed, granuleShift: g, lpa: v == 52)
         case .riscv: return RISCV.decode(raw, last: last, leafShift: levels[level].shift)
+        case .arm32: return ARM32.decode(raw, level: level)
         }
     }
 
@@ -270,6 +303,7 @@ public enum Architecture: Hashable, Sendable, CustomStringConvertible {
         case .x86PAE, .x86_64: return X86_64Format.describe(raw, level: level, pdpte: self == .x86PAE && level == 0, levels: levels.count)
         case .arm64(let g, let v): return ARM64.describe(raw, last: level == levels.count - 1, granuleShift: g, lpa: v == 52)
         case .riscv: return RISCV.describe(raw)
+        case .arm32: return ARM32.describe(raw, level: level)
         }
     }
 
@@ -281,6 +315,7 @@ public enum Architecture: Hashable, Sendable, CustomStringConvertible {
         case .x86_64: return X86_64Format.encodeTable(next)
         case .arm64(let g, let v): return ARM64.encodeTable(next, granuleShift: g, lpa: v == 52)
         case .riscv: return RISCV.encodeTable(next)
+        case .arm32: return ARM32.encodeTable(next, domain: ARM32.domainUser)
         }
     }
 
@@ -292,6 +327,7 @@ public enum Architecture: Hashable, Sendable, CustomStringConvertible {
         case .x86PAE, .x86_64: return X86_64Format.encodeLeaf(pa, large: !last, prot: prot, maxPhysBits: 52)
         case .arm64(let g, let v): return ARM64.encodeLeaf(pa, last: last, prot: prot, granuleShift: g, lpa: v == 52)
         case .riscv: return RISCV.encodeLeaf(pa, prot: prot)
+        case .arm32: return ARM32.encodeLeaf(pa, shift: last ? 12 : 20, prot: prot)
         }
     }
 
@@ -301,6 +337,7 @@ public enum Architecture: Hashable, Sendable, CustomStringConvertible {
         case .x86_32, .x86PAE, .x86_64: return "CR3"
         case .arm64(_, let v): return ARM64.ttbrSelect(va, vaBits: v) == 1 ? "TTBR1_EL1" : "TTBR0_EL1"
         case .riscv: return "satp"
+        case .arm32(let n): return n > 0 && va >> UInt64(32 - n) != 0 ? "TTBR1" : "TTBR0"
         }
     }
 
@@ -310,6 +347,7 @@ public enum Architecture: Hashable, Sendable, CustomStringConvertible {
         case .x86_32, .x86PAE, .x86_64: return "#PF"
         case .arm64: return "permission fault"
         case .riscv: return "page fault"
+        case .arm32: return "permission fault"
         }
     }
 }
@@ -329,8 +367,12 @@ public struct ArchPageTables {
     public private(set) var root: UInt64
     /// Root table of ARM64's upper half (TTBR1_EL1); equal to `root` elsewhere.
     public private(set) var root1: UInt64
-    /// ARM64 ASID in TTBR0_EL1[63:48] (TCR_EL1.A1 = 0); the RISC-V satp ASID; the x86 PCID.
+    /// ARM64 ASID in TTBR0_EL1[63:48] (TCR_EL1.A1 = 0); the RISC-V satp ASID; the x86 PCID;
+    /// ARMv7's CONTEXTIDR.ASID.
     public var asid: UInt16 = 0
+    /// ARMv7 Domain Access Control Register: two bits per domain (00 no access, 01 client,
+    /// 11 manager, 10 reserved). Linux's DACR_INIT by default.
+    public var dacr: UInt32 = ARM32.dacrInit
     /// Number of table frames allocated, in bytes.
     public var tableBytes: UInt64 { brk &- firstTable }
     let firstTable: UInt64 = 0x1000
@@ -344,6 +386,7 @@ public struct ArchPageTables {
         root = 0; root1 = 0
         root = allocTable(level: 0) ?? 0
         if case .arm64 = arch { root1 = allocTable(level: 0) ?? 0 } else { root1 = root }
+        if case .arm32(let n) = arch, n > 0 { root1 = allocTable(level: 0) ?? 0 }
     }
 
     /// Returns the physical address of a new zeroed table for `level`, or nil when the pool is full.
@@ -377,6 +420,7 @@ public struct ArchPageTables {
     /// Returns the root table for `va` (TTBR1's for the upper half on ARM64).
     func rootFor(_ va: UInt64) -> UInt64 {
         if case .arm64(_, let v) = arch, ARM64.ttbrSelect(va, vaBits: v) == 1 { return root1 }
+        if case .arm32(let n) = arch, n > 0, va >> UInt64(32 - n) != 0 { return root1 }
         return root
     }
 
@@ -387,7 +431,7 @@ public struct ArchPageTables {
     public mutating func map(va: UInt64, pa: UInt64, pageShift: Int, prot: ArchProt) throws {
         guard arch.canonicalFault(va) == nil else { throw ArchMapError.nonCanonical(va) }
         let lv = arch.levels
-        guard let leaf = lv.firstIndex(where: { $0.shift == pageShift && $0.leafAllowed }) else {
+        guard let (leaf, copies) = arch.leafPlacement(pageShift) else {
             throw ArchMapError.unsupportedSize(pageShift < 64 ? 1 << UInt64(pageShift) : 0)
         }
         let size = UInt64(1) << UInt64(pageShift)
@@ -402,15 +446,42 @@ public struct ArchPageTables {
             case .leaf: throw ArchMapError.overlaps(va)
             case .invalid:
                 if e != 0 && !(arch == .x86PAE && i == 0) { throw ArchMapError.overlaps(va) }
+                if case .arm32 = arch {
+                    table = try arm32PTEPage(va, l1Entry: ea, user: prot.user)
+                    continue
+                }
                 guard let t = allocTable(level: i + 1) else { throw ArchMapError.outOfTableMemory }
                 writeEntry(ea, arch.encodeTable(t, level: i))
                 table = t
             }
         }
-        let ea = table &+ lv[leaf].index(va) &* UInt64(arch.entryBytes)
-        guard readEntry(ea) == 0 else { throw ArchMapError.overlaps(va) }
-        guard let e = arch.encodeLeaf(pa, level: leaf, prot: prot) else { throw ArchMapError.physTooLarge(pa) }
-        writeEntry(ea, e)
+        let first = table &+ lv[leaf].index(va) &* UInt64(arch.entryBytes)
+        for c in 0..<copies where readEntry(first &+ UInt64(c * arch.entryBytes)) != 0 { throw ArchMapError.overlaps(va) }
+        let e: UInt64?
+        if case .arm32 = arch { e = ARM32.encodeLeaf(pa, shift: pageShift, prot: prot) } else { e = arch.encodeLeaf(pa, level: leaf, prot: prot) }
+        guard let e else { throw ArchMapError.physTooLarge(pa) }
+        for c in 0..<copies { writeEntry(first &+ UInt64(c * arch.entryBytes), e) }
+        // Linux's shadow entry of a small page, 2048 bytes below the hardware entry.
+        if case .arm32 = arch, pageShift == 12 { writeEntry(first &- 2048, ARM32.linuxPTE(pa, prot: prot)) }
+    }
+
+    /// Allocates Linux's 4 KiB PTE page for the 2 MiB around `va` (ARMv7): Linux tables at +0 and
+    /// +1024, hardware tables at +2048 and +3072; points the pair of L1 entries (even and odd MiB)
+    /// that are still empty at the hardware tables, in DOMAIN_USER for user pages else
+    /// DOMAIN_KERNEL; returns the hardware table for `va`.
+    /// Linux: pte_alloc_one() / __pmd_populate(), arch/arm/include/asm/pgalloc.h
+    mutating func arm32PTEPage(_ va: UInt64, l1Entry: UInt64, user: Bool) throws -> UInt64 {
+        let size: UInt64 = 4096
+        let at = (brk &+ size &- 1) & ~(size &- 1)
+        guard at &+ size <= UInt64(poolFrames) << 12 else { throw ArchMapError.outOfTableMemory }
+        brk = at &+ size
+        let pairBase = l1Entry & ~7   // the even entry of the pair (4-byte entries)
+        let domain = user ? ARM32.domainUser : ARM32.domainKernel
+        for k in 0..<2 {
+            let ea = pairBase &+ UInt64(k * 4)
+            if readEntry(ea) == 0 { writeEntry(ea, ARM32.encodeTable(at &+ 2048 &+ UInt64(k) * 1024, domain: domain)) }
+        }
+        return at &+ 2048 &+ ((va >> 20) & 1) * 1024
     }
 
     /// Returns the walk of `va` for an access of `kind` (user or kernel mode): every entry read,
@@ -450,6 +521,17 @@ public struct ArchPageTables {
                 var r = rights.intersection(limits)
                 // ARM64: a region writable at EL0 is never executable at EL1 (the implicit PXN).
                 if case .arm64 = arch, r.contains(.userWrite) { r.remove(.kernExec) }
+                // ARMv7: the domain of the L1 entry decides whether AP is checked at all.
+                if case .arm32 = arch, let d = ARM32.domain(ofL1: w.steps[0].entry) {
+                    let kind = i == 0 ? "section" : "page"
+                    switch (dacr >> UInt32(2 * d)) & 3 {
+                    case 1: break
+                    case 3: r = .all
+                    default:
+                        w.result = .failure(ArchFaultError(fault: ArchFault(level: i, reason: "domain fault (\(kind)): domain \(d) is \((dacr >> UInt32(2 * d)) & 3 == 0 ? "no access" : "reserved") in DACR 0x\(String(dacr, radix: 16))")))
+                        return w
+                    }
+                }
                 let need = ArchRights.needed(kind, user: user)
                 guard r.contains(need) else {
                     w.result = .failure(ArchFaultError(fault: ArchFault(level: i, reason: arch.permissionReason(kind, user: user, rights: r))))
@@ -466,6 +548,8 @@ public struct ArchPageTables {
                         w.result = .failure(ArchFaultError(fault: ArchFault(level: i, reason: "page fault: \(accessed ? "D=0 on a store" : "A=0") (Svade: software sets A/D)")))
                         return w
                     }
+                case .arm32:
+                    break   // SCTLR.AFE = 0 and no hardware dirty bit: nothing is written back
                 default:
                     used.append(ea)
                     for u in used {
@@ -475,7 +559,7 @@ public struct ArchPageTables {
                         if new != old { writeEntry(u, new); w.memoryReferences += 1; w.writeBacks += 1 }
                     }
                 }
-                let shift = lv[i].shift
+                let shift = arch.leafShift(e, level: i)
                 let off = va & ((UInt64(1) << UInt64(shift)) &- 1)
                 w.result = .success(ArchTranslation(physAddr: base | off, pageShift: shift, rights: r, global: global))
                 return w
@@ -501,6 +585,7 @@ extension Architecture {
         case .x86_32, .x86PAE, .x86_64: mode = user ? "user" : "supervisor"
         case .arm64: mode = user ? "EL0" : "EL1"
         case .riscv: mode = user ? "U-mode" : "S-mode"
+        case .arm32: mode = user ? "PL0" : "PL1"
         }
         return "\(faultName): \(mode) \(what) not permitted (\(rights))"
     }

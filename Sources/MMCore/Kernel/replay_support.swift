@@ -21,6 +21,33 @@ extension Kernel {
         return .success(task)
     }
 
+    /// Replaces `task`'s address space at a recorded execve: a new mm with only its PGD and the
+    /// mmap layout chosen, the other threads of the group ended, the old mm released (torn down
+    /// with its last user), so that the recording can map the new image's layout with MAP_FIXED.
+    /// Returns EINVAL for a dead task or a kernel thread, ENOMEM when no mm can be allocated (the
+    /// old image is then intact). Linux: begin_new_exec() → de_thread() / exec_mmap(), fs/exec.c
+    public func execEmpty(_ task: Task, comm: String, argv: [String]) -> Result<Void, Errno> {
+        guard panicMessage == nil else { return .failure(.ENOMEM) }
+        guard task.state.isAlive, !task.isKernelThread else { return .failure(.EINVAL) }
+        guard let mm = mmAlloc(for: task) else { return .failure(.ENOMEM) }
+        if let old = task.mm {
+            // Resource limits belong to the process and survive exec.
+            mm.stackRlimit = old.stackRlimit; mm.memlockRlimit = old.memlockRlimit
+            mm.asRlimit = old.asRlimit; mm.dataRlimit = old.dataRlimit; mm.legacyVALayout = old.legacyVALayout
+        }
+        // The point of no return.
+        deThread(task)
+        execMmap(task, mm)
+        archPickMmapLayout(mm)
+        task.comm = String(comm.prefix(15))
+        task.malloc = MallocState()
+        task.image = nil
+        task.cmdline = argv
+        switchTo(task)
+        narrate("execve: \(task.comm)[\(task.pid)] continues in a new, empty address space (PGD at PFN \(mm.pgd)): the recorded layout of the new image is mapped next")
+        return .success(())
+    }
+
     /// Returns the number of present pages `mm` maps in [start, end) (a VMA's share of the RSS).
     /// Allocates nothing. Linux: the Rss: line of smaps_pte_range(), fs/proc/task_mmu.c
     public func residentPages(_ mm: MMStruct, _ start: VirtAddr, _ end: VirtAddr) -> Int {
