@@ -194,6 +194,7 @@ final class GoldenTests: XCTestCase {
         XCTAssertEqual(try check("translate-x86-32", ["translate", "--arch", "x86-32", "--map", "0xc0000000:0x123400000:4M:rwkg", "--map", "0x8048000:0x100000:4K:rx", "0xc0123456", "0x8048abc", "0x8049000"]), 0)
         XCTAssertEqual(try check("translate-pae", ["translate", "--arch", "x86-pae", "--map", "0xbf800000:0x140000000:2M", "--access", "write", "0xbf812345"]), 0)
         XCTAssertEqual(try check("translate-sv48", ["translate", "--arch", "sv48", "--asid", "7", "--map", "0x7fffff000:0x87654000:4K:rw", "--map", "0x40000000:0x80000000:1G:rwxk", "0x7fffff123", "0x40001000", "0x800000000000"]), 0)
+        XCTAssertEqual(try check("translate-arm32", ["translate", "--arch", "arm32", "--asid", "5", "--map", "0x12000:0x87654000:4K:rw", "--map", "0x20000:0x45670000:64K:r", "--map", "0xc0000000:0:1M:rwxkg", "--map", "0xd0000000:0x123000000:16M:rx", "0x12abc", "0x2f123", "0xc0012345", "0xd0abcdef", "0x40000000"]), 0)
         try checkJSON("translate-arm64", ["translate", "--arch", "arm64-64k-52", "--map", "0x10000:0xf000000010000:64K", "0x12345", "0x30000"])
         XCTAssertEqual(try check("translate-linear", ["translate", "linear", "--page-size", "1024", "--va-bits", "12", "--entries", "0x80000003,0,0x80000007,0x8000000a", "0x0", "0x5ff", "0xbff", "0xfff"]), 0)
         XCTAssertEqual(try check("translate-x86-segment", ["translate", "x86-segment", "--cpl", "0", "--access", "write", "0x18:0x1000", "0x33:0", "0x2b:0xfffffffc"]), 0)
