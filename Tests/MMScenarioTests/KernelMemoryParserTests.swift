@@ -34,6 +34,7 @@ final class KernelMemoryParserTests: XCTestCase {
         layout x86_32
         layout
         highmem32 ram=3G nopae
+        highmem32 ram=2G arch=arm32
         kmap 0x80000 as km
         kunmap 0x80000
         kmap_atomic 0x80001 as ka
@@ -50,7 +51,7 @@ final class KernelMemoryParserTests: XCTestCase {
         cat /sys/kernel/debug/extfrag/extfrag_index | grep DMA
         """
         let s = try Parser.parse(src, file: "t.mmsim")
-        XCTAssertEqual(s.stepCount, 33)
+        XCTAssertEqual(s.stepCount, 34)
         XCTAssertEqual(s.machine.slab, .slub)
         let (out, status) = try run(src)
         XCTAssertEqual(status, 0, out)
@@ -64,6 +65,8 @@ final class KernelMemoryParserTests: XCTestCase {
         assertError("alloc_pages 3", 1, 13, "expected 'order N', found '3'")
         assertError("kmap 0x1000", 1, 1, "'kmap' needs a 32-bit kernel: 'highmem32 ram=SIZE' first")
         assertError("highmem32 ram=8G", 1, 15, "ram=8G is out of range (64M...4G)")
+        assertError("highmem32 ram=1G arch=mips", 1, 23, "unknown 32-bit architecture 'mips' (known: x86_32, arm32)")
+        assertError("highmem32 ram=1G pae arch=arm32", 1, 18, "'pae' applies to x86_32 only (ARM's LPAE is not modelled)")
         assertError("layout sparc", 1, 8, "unknown architecture 'sparc' (known: x86_64, x86_32, arm32)")
         assertError("layout x86_64 ram=1G", 1, 15, "'ram=' is for the 32-bit layouts; x86_64 shows this machine")
         assertError("machine slab=slob2", 1, 14, "slab must be 'slub', 'slab' or 'slob', found 'slob2'")
