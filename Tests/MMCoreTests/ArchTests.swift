@@ -234,7 +234,7 @@ final class ArchTests: XCTestCase {
         XCTAssertEqual(t.readEntry(0x4004), 0x8c21)        // L1[1]: the odd MiB's table at 0x8c00
         XCTAssertEqual(t.readEntry(0x8848), 0x8765_4833)   // L2[0x12]
         XCTAssertEqual(t.readEntry(0x8048), 0x8765_4343)   // Linux: VALID YOUNG DIRTY USER XN
-        var w = t.walk(0x1_2abc, .write, user: true)
+        let w = t.walk(0x1_2abc, .write, user: true)
         XCTAssertEqual(try w.result.get().physAddr, 0x8765_4abc)
         XCTAssertEqual(try w.result.get().rights, [.userRead, .userWrite, .kernRead, .kernWrite])
         XCTAssertEqual(w.memoryReferences, 2)
@@ -283,8 +283,6 @@ final class ArchTests: XCTestCase {
         XCTAssertEqual(w1.rootName, "TTBR1")
         XCTAssertEqual(try w1.result.get().physAddr, 0x10_0004)
         XCTAssertEqual(s.walk(0x1000, .read).rootName, "TTBR0")
-        _ = w
-        w = t.walk(0, .read)
     }
 
     // MARK: property
