@@ -673,11 +673,10 @@ extension ReplayReport {
 
 /// The machine's options as (key, value) text pairs, in `machineOptionKeys` order.
 public func machineFields(_ c: MachineConfig) -> [(String, String)] {
-    [("ram", formatSize(c.ramBytes)), ("swap", formatSize(c.swapBytes)), ("cpus", String(c.cpus)),
-     ("l1d", "\(c.tlb.l1d.entries):\(c.tlb.l1d.ways)"), ("l1i", "\(c.tlb.l1i.entries):\(c.tlb.l1i.ways)"),
-     ("stlb", "\(c.tlb.stlb.entries):\(c.tlb.stlb.ways)"),
-     ("l1d2m", "\(c.tlb.l1d2M.entries):\(c.tlb.l1d2M.ways)"), ("l1d1g", "\(c.tlb.l1d1G.entries):\(c.tlb.l1d1G.ways)"),
-     ("l1i2m", "\(c.tlb.l1i2M.entries):\(c.tlb.l1i2M.ways)"), ("stlb1g", "\(c.tlb.stlb1G.entries):\(c.tlb.stlb1G.ways)"),
+    func g(_ x: TLBGeometry) -> String { "\(x.entries):\(x.ways)" }
+    return [("ram", formatSize(c.ramBytes)), ("swap", formatSize(c.swapBytes)), ("cpus", String(c.cpus)),
+     ("l1d", g(c.tlb.l1d)), ("l1d2m", g(c.tlb.l1d2M)), ("l1d1g", g(c.tlb.l1d1G)), ("l1i", g(c.tlb.l1i)), ("l1i2m", g(c.tlb.l1i2M)),
+     ("stlb", g(c.tlb.stlb)), ("stlb1g", g(c.tlb.stlb1G)),
      ("pwc-pml4e", "\(c.tlb.pwcPML4E)"), ("pwc-pdpte", "\(c.tlb.pwcPDPTE)"), ("pwc-pde", "\(c.tlb.pwcPDE)"),
      ("pcid", c.tlb.pcid ? "on" : "off"),
      ("thp", c.thp.rawValue), ("fault-around", String(c.faultAroundPages)), ("seed", String(c.seed))]

@@ -180,6 +180,7 @@ final class ReplayTests: XCTestCase {
         XCTAssertEqual(c.tlb.l1d2M, TLBGeometry(entries: 16, ways: 4))
         XCTAssertEqual(c.tlb.stlb1G, TLBGeometry(entries: 8, ways: 8))
         XCTAssertEqual(c.tlb.pwcPDE, 0)
+        XCTAssertEqual(machineFields(c).map { $0.0 }, machineOptionKeys)   // sweep CSV columns line up
         XCTAssertEqual(c.ramBytes, 512 << 20)
         XCTAssertEqual(c.tlb.stlb, TLBGeometry(entries: 2048, ways: 16))
         XCTAssertTrue(c.tlb.pcid)
