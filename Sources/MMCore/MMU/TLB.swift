@@ -15,6 +15,10 @@ public struct TLB: Sendable {
     public let sets: Int
     /// Associativity.
     public let ways: Int
+    /// `sets - 1` when `sets` is a power of two (the set is then a mask of the page number,
+    /// the same set as the modulo), else 0 and the set is the page number modulo `sets`.
+    @usableFromInline let setMask: UInt64
+    @usableFromInline let setsArePowerOfTwo: Bool
     @usableFromInline var tags: [UInt64]
     @usableFromInline var payloads: [UInt64]
     @usableFromInline var stamps: [UInt32]
@@ -40,6 +44,8 @@ public struct TLB: Sendable {
         self.geometry = geometry
         ways = geometry.ways
         sets = geometry.entries / geometry.ways
+        setsArePowerOfTwo = sets & (sets - 1) == 0
+        setMask = setsArePowerOfTwo ? UInt64(sets - 1) : 0
         tags = [UInt64](repeating: 0, count: geometry.entries)
         payloads = [UInt64](repeating: 0, count: geometry.entries)
         stamps = [UInt32](repeating: 0, count: geometry.entries)
@@ -77,6 +83,13 @@ public struct TLB: Sendable {
         return PhysAddr((payload & PTE.pfnMask & ~mask) | (va.raw & mask))
     }
 
+    /// The first slot of the set holding page number `pn`.
+    @inlinable @inline(__always)
+    func setBase(_ pn: UInt64) -> Int {
+        let set = setsArePowerOfTwo ? pn & setMask : pn % UInt64(sets)
+        return Int(truncatingIfNeeded: set) &* ways
+    }
+
     @inlinable @inline(__always)
     static func sizeOf(tag: UInt64) -> UInt8 { UInt8(truncatingIfNeeded: (tag >> sizeShift) & 3) }
 
@@ -93,7 +106,7 @@ public struct TLB: Sendable {
     func probe(_ va: UInt64, _ size: PageSize, _ pcid: UInt16) -> Int {
         let pn = TLB.pageNumber(va, size)
         let key = TLB.valid | (UInt64(size.rawValue) << TLB.sizeShift) | pn
-        let base = Int(truncatingIfNeeded: pn % UInt64(sets)) &* ways
+        let base = setBase(pn)
         var i = base
         let end = base &+ ways
         while i < end {
@@ -140,7 +153,7 @@ public struct TLB: Sendable {
         let pn = tag & TLB.pageMask
         let key = tag & TLB.matchMask
         let pcid = UInt16(truncatingIfNeeded: (tag >> TLB.pcidShift) & 0xfff)
-        let base = Int(truncatingIfNeeded: pn % UInt64(sets)) &* ways
+        let base = setBase(pn)
         let end = base &+ ways
         var victim = -1
         var i = base
@@ -227,7 +240,7 @@ public struct TLB: Sendable {
             if present {
                 let pn = TLB.pageNumber(va.raw, size)
                 let key = TLB.valid | (UInt64(s) << TLB.sizeShift) | pn
-                let base = Int(truncatingIfNeeded: pn % UInt64(sets)) &* ways
+                let base = setBase(pn)
                 var i = base
                 while i < base &+ ways {
                     let t = tags[i]
