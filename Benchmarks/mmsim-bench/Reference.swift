@@ -35,3 +35,19 @@ func runCReference(_ name: String, args: [String], dir: String) -> (count: Doubl
 
 /// "met" or "NOT met".
 func verdict(_ ok: Bool) -> String { ok ? "met" : "NOT met" }
+
+/// CPU seconds this thread has used (user + system). The suite times CPU, not wall-clock time, on
+/// both sides (the C references read CLOCK_PROCESS_CPUTIME_ID): on a shared machine a process
+/// waiting for a core would otherwise count the wait.
+func threadCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+/// CPU seconds `body` takes on this thread.
+func cpuSeconds(_ body: () -> Void) -> Double {
+    let a = threadCPUSeconds()
+    body()
+    return threadCPUSeconds() - a
+}

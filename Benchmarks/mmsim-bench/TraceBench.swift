@@ -14,8 +14,7 @@ func traceBenchmarks(scale: Int) -> [TraceFigure] {
     try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: dir) }
     var out: [TraceFigure] = []
-    let clock = ContinuousClock()
-    func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+    func seconds(_ d: Double) -> Double { d }
 
     func replayFigure(_ name: String, _ p: SynthParams, target: Double) {
         let path = dir + "/\(p.pattern.rawValue).mmt"
@@ -23,7 +22,7 @@ func traceBenchmarks(scale: Int) -> [TraceFigure] {
         writeSynth(p, into: w)
         try! w.finish()
         var report: ReplayReport? = nil
-        let d = clock.measure {
+        let d = cpuSeconds {
             report = try! Replayer(config: MachineConfig(ramBytes: 4 << 30)).run(TraceReader(path: path))
         }
         let r = report!.total
@@ -55,7 +54,7 @@ func traceBenchmarks(scale: Int) -> [TraceFigure] {
         fclose(f)
     }
     let w = try! TraceWriter(path: dir + "/imported.mmt")
-    let d = clock.measure { _ = try! importLackey(log, layout: nil, exe: nil, into: w) }
+    let d = cpuSeconds { _ = try! importLackey(log, layout: nil, exe: nil, into: w) }
     try! w.finish()
     var reference = "C fgets loop: not measured (gcc not found)"
     let src = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("c/fgets_loop.c").path
