@@ -57,16 +57,18 @@ public struct PagingStructureCache: Sendable {
     public mutating func lookup(_ va: UInt64, pcid: UInt16) -> UInt64? {
         if count == 0 { return nil }
         let tag = makeTag(va, pcid)
-        var i = 0
-        while i < capacity {
-            if tags[i] == tag {
-                clock &+= 1
-                stamps[i] = clock
-                return payloads[i]
+        let hit: Int = tags.withUnsafeBufferPointer { t in
+            var i = 0
+            while i < t.count {
+                if t[i] == tag { return i }
+                i &+= 1
             }
-            i &+= 1
+            return -1
         }
-        return nil
+        if hit < 0 { return nil }
+        clock &+= 1
+        stamps[hit] = clock
+        return payloads[hit]
     }
 
     /// Installs `payload` for `va` under `pcid`: over the entry for the same prefix, else in the
@@ -75,18 +77,28 @@ public struct PagingStructureCache: Sendable {
     public mutating func insert(_ va: UInt64, pcid: UInt16, payload: UInt64) {
         if capacity == 0 { return }
         let tag = makeTag(va, pcid)
-        var victim = -1, firstFree = -1, oldest = 0
-        var i = 0
-        while i < capacity {
-            let t = tags[i]
-            if t == tag { victim = i; break }
-            if t == 0 { if firstFree < 0 { firstFree = i } }
-            else if stamps[i] < stamps[oldest] || tags[oldest] == 0 { oldest = i }
-            i &+= 1
+        // One pass: the entry for the same prefix, the first free slot, the least recently used entry.
+        var match = -1, firstFree = -1, oldest = 0
+        tags.withUnsafeBufferPointer { t in
+            stamps.withUnsafeBufferPointer { st in
+                var oldestStamp = UInt64.max
+                var i = 0
+                while i < t.count {
+                    let x = t[i]
+                    if x == tag { match = i; return }
+                    if x == 0 {
+                        if firstFree < 0 { firstFree = i }
+                    } else if st[i] < oldestStamp {
+                        oldestStamp = st[i]; oldest = i
+                    }
+                    i &+= 1
+                }
+            }
         }
-        if victim < 0 {
-            if firstFree >= 0 { victim = firstFree; count &+= 1 } else { victim = oldest }
-        }
+        let victim: Int
+        if match >= 0 { victim = match }
+        else if firstFree >= 0 { victim = firstFree; count &+= 1 }
+        else { victim = oldest }
         tags[victim] = tag
         payloads[victim] = payload
         clock &+= 1

@@ -155,29 +155,27 @@ public struct TLB: Sendable {
         let pcid = UInt16(truncatingIfNeeded: (tag >> TLB.pcidShift) & 0xfff)
         let base = setBase(pn)
         let end = base &+ ways
-        var victim = -1
-        var i = base
-        while i < end {
-            let t = tags[i]
-            if t & TLB.matchMask == key && (TLB.pcidMatches(t, pcid) || tag & TLB.globalBit != 0) { victim = i; break }
-            i &+= 1
-        }
-        if victim < 0 {
-            i = base
-            while i < end {
-                if tags[i] & TLB.valid == 0 { victim = i; break }
-                i &+= 1
+        // One pass over the set: an entry for the same page usable under the tag's PCID (or any,
+        // for a global tag), the first invalid way, and the least recently used way.
+        var match = -1, firstFree = -1, oldest = base
+        let global = tag & TLB.globalBit != 0
+        tags.withUnsafeBufferPointer { tg in
+            stamps.withUnsafeBufferPointer { st in
+                var oldestStamp = UInt32.max
+                var i = base
+                while i < end {
+                    let t = tg[i]
+                    if t & TLB.matchMask == key && (global || TLB.pcidMatches(t, pcid)) { match = i; return }
+                    if t & TLB.valid == 0 {
+                        if firstFree < 0 { firstFree = i }
+                    } else if st[i] < oldestStamp {
+                        oldestStamp = st[i]; oldest = i
+                    }
+                    i &+= 1
+                }
             }
         }
-        if victim < 0 {
-            victim = base
-            var oldest = stamps[base]
-            i = base &+ 1
-            while i < end {
-                if stamps[i] < oldest { oldest = stamps[i]; victim = i }
-                i &+= 1
-            }
-        }
+        let victim = match >= 0 ? match : firstFree >= 0 ? firstFree : oldest
         drop(victim)
         tags[victim] = tag
         payloads[victim] = payload
