@@ -1,17 +1,16 @@
 /// The performance suite: times the hot paths of the model (TLB hits, page walks, page faults,
-/// teardown) on the host clock. Run with `swift run -c release mmsim-bench`; numbers go to stdout
-/// as a table (or JSON with --json). The model itself never reads a clock.
+/// fork, teardown) in CPU time of the host, each target figure next to its reference measured in the
+/// same run (C programs on the host kernel, Benchmarks/c). Run with
+/// `swift run -c release mmsim-bench --output Benchmarks/results.txt`; numbers go to stdout as a
+/// table (or JSON with --json). The model itself never reads a clock.
 import MMCore
 import Foundation
 
-struct Result { var name: String; var ops: Int; var seconds: Double }
+struct Result { var name: String; var ops: Int; var seconds: Double; var reference = "" }
 
 /// Times `body`, which performs `ops` operations.
 func measure(_ name: String, ops: Int, _ body: () -> Void) -> Result {
-    let clock = ContinuousClock()
-    let d = clock.measure(body)
-    let s = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-    return Result(name: name, ops: ops, seconds: s)
+    return Result(name: name, ops: ops, seconds: cpuSeconds(body))
 }
 
 func machine(_ ram: UInt64) -> (Kernel, Task) {
@@ -23,17 +22,46 @@ func machine(_ ram: UInt64) -> (Kernel, Task) {
 var results: [Result] = []
 let pages = 131_072 // 512 MiB
 let args = CommandLine.arguments
-/// `--only trace` runs only the trace benchmarks; `--output FILE` also writes the table to FILE.
-let onlyTrace = args.firstIndex(of: "--only").map { args.count > $0 + 1 && args[$0 + 1] == "trace" } ?? false
+/// `--only trace` runs only the trace benchmarks; `--only big-machine` only the 64 GiB machine
+/// (in this process: the parent runs it as a child to read its peak RSS); `--output FILE` also
+/// writes the table to FILE.
+let only = args.firstIndex(of: "--only").flatMap { args.count > $0 + 1 ? args[$0 + 1] : nil }
+let onlyTrace = only == "trace"
 let outputFile = args.firstIndex(of: "--output").flatMap { args.count > $0 + 1 ? args[$0 + 1] : nil }
+let tmpDir = NSTemporaryDirectory() + "mmsim-bench-c-\(getpid())"
+try! FileManager.default.createDirectory(atPath: tmpDir, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(atPath: tmpDir) }
+
+if only == "big-machine" {
+    // A 64 GiB machine with a 32 GiB resident anonymous process; prints "FAULTS SECONDS MAXRSS_KB".
+    let start = threadCPUSeconds()
+    let (k, t) = machine(64 << 30)
+    let len: UInt64 = 32 << 30
+    let a = try! k.mmap(t, addr: 0, length: len, prot: [.read, .write], flags: [.private, .anonymous]).get()
+    _ = k.touch(t, a, length: len, .write)
+    let d = threadCPUSeconds() - start
+    var ru = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &ru)
+    let rss = t.mm!.rss.total
+    print("\(rss) \(d) \(ru.ru_maxrss)")
+    exit(0)
+}
 
 if !onlyTrace {
 do { // Anonymous write faults (do_anonymous_page), then TLB-hit accesses over 16 pages.
     let (k, t) = machine(2 << 30)
     let a = try! k.mmap(t, addr: 0, length: UInt64(pages) << 12, prot: [.read, .write], flags: [.private, .anonymous]).get()
-    results.append(measure("anonymous write fault", ops: pages) {
+    var r = measure("anonymous write fault", ops: pages) {
         _ = k.touch(t, a, length: UInt64(pages) << 12, .write)
-    })
+    }
+    let rate = Double(pages) / r.seconds
+    if let c = runCReference("fault_rate", args: ["1024"], dir: tmpDir) {
+        r.reference = String(format: "host kernel, C first-touch loop over 1 GiB: %.2f M/s; target 10 M/s: ", c.count / c.seconds / 1e6)
+            + verdict(rate >= 10e6)
+    } else {
+        r.reference = "target 10 M/s: \(verdict(rate >= 10e6)); host kernel reference not measured (gcc not found)"
+    }
+    results.append(r)
     let n = 4_000_000
     results.append(measure("access, TLB hit (16 pages)", ops: n) {
         var va = a.raw
@@ -47,6 +75,28 @@ do { // Anonymous write faults (do_anonymous_page), then TLB-hit accesses over 1
         _ = k.munmap(t, addr: a.raw, length: UInt64(pages) << 12)
     })
 }
+do { // fork() of a process with 1 GiB resident (4 KiB anonymous pages), against the host kernel's.
+    let (k, t) = machine(4 << 30)
+    let len: UInt64 = 1 << 30
+    let a = try! k.mmap(t, addr: 0, length: len, prot: [.read, .write], flags: [.private, .anonymous]).get()
+    _ = k.touch(t, a, length: len, .write)
+    let rounds = 5
+    var total = 0.0
+    for _ in 0..<rounds {
+        var child: Task? = nil
+        total += measure("", ops: 1) { child = try! k.fork(t).get() }.seconds
+        k.exitTask(child!, status: 0)
+    }
+    var r = Result(name: "fork of a process with 1 GiB resident", ops: rounds, seconds: total)
+    if let c = runCReference("fork_rss", args: ["1024", "\(rounds)"], dir: tmpDir) {
+        let real = c.seconds / c.count
+        r.reference = String(format: "%.2f ms per fork; host kernel, C fork with 1 GiB touched: %.2f ms; target faster: ",
+                             total / Double(rounds) * 1e3, real * 1e3) + verdict(total / Double(rounds) < real)
+    } else {
+        r.reference = "host kernel reference not measured (gcc not found)"
+    }
+    results.append(r)
+}
 do { // Read faults that map the zero page.
     let (k, t) = machine(2 << 30)
     let a = try! k.mmap(t, addr: 0, length: UInt64(pages) << 12, prot: [.read], flags: [.private, .anonymous]).get()
@@ -57,7 +107,20 @@ do { // Read faults that map the zero page.
 
 }
 let traceFigures = traceBenchmarks(scale: 1)
-for f in traceFigures { results.append(Result(name: f.name, ops: f.ops, seconds: f.seconds)) }
+for f in traceFigures { results.append(Result(name: f.name, ops: f.ops, seconds: f.seconds, reference: f.reference)) }
+
+if !onlyTrace { // The 64 GiB machine, in a child process so that its peak RSS is its own.
+    let me = URL(fileURLWithPath: CommandLine.arguments[0]).path
+    if let out = runProgram(me, ["--only", "big-machine"]) {
+        let f = out.split(whereSeparator: { $0 == " " || $0 == "\n" })
+        if f.count == 3, let pages = Int(f[0]), let s = Double(f[1]), let kb = Double(f[2]) {
+            results.append(Result(name: "64 GiB machine, 32 GiB resident (faults)", ops: pages, seconds: s,
+                                  reference: String(format: "host max RSS %.0f MiB; target < 1024 MiB: ", kb / 1024) + verdict(kb < 1024 * 1024)))
+        }
+    } else {
+        results.append(Result(name: "64 GiB machine, 32 GiB resident (faults)", ops: 1, seconds: 1, reference: "failed to run"))
+    }
+}
 
 let json = CommandLine.arguments.contains("--json")
 if json {
@@ -69,7 +132,7 @@ if json {
         let ns = r.seconds * 1e9 / Double(r.ops)
         let name = r.name.padding(toLength: 44, withPad: " ", startingAt: 0)
         let rate = Double(r.ops) / r.seconds / 1e6
-        let ref = traceFigures.first { $0.name == r.name }.map { "  [\($0.reference)]" } ?? ""
+        let ref = r.reference.isEmpty ? "" : "  [\(r.reference)]"
         table += "\(name) \(String(format: "%10.1f", ns)) ns/op \(String(format: "%8.2f", rate)) M/s  (\(r.ops) ops)\(ref)\n"
     }
     print(table, terminator: "")

@@ -845,9 +845,27 @@ struct ParserState {
             case "min_free_kbytes":
                 let v = try Values.number(value, column: vcol)
                 minFree = (v, vcol, value)
-            case "tlb.l1d", "tlb.l1i", "tlb.stlb":
+            case "tlb.l1d", "tlb.l1i", "tlb.stlb", "tlb.l1d2m", "tlb.l1d1g", "tlb.l1i2m", "tlb.stlb1g":
                 let g = try parseGeometry(value, column: vcol, key: key)
-                if key == "tlb.l1d" { m.tlb.l1d = g } else if key == "tlb.l1i" { m.tlb.l1i = g } else { m.tlb.stlb = g }
+                switch key {
+                case "tlb.l1d": m.tlb.l1d = g
+                case "tlb.l1i": m.tlb.l1i = g
+                case "tlb.stlb": m.tlb.stlb = g
+                case "tlb.l1d2m": m.tlb.l1d2M = g
+                case "tlb.l1d1g": m.tlb.l1d1G = g
+                case "tlb.l1i2m": m.tlb.l1i2M = g
+                default: m.tlb.stlb1G = g
+                }
+            case "pwc.pml4e", "pwc.pdpte", "pwc.pde":
+                let v = try Values.number(value, column: vcol)
+                guard v <= UInt64(TLBConfig.maxWalkCacheEntries) else {
+                    throw LineError(column: vcol, message: "\(key)=\(value) is out of range (0...\(TLBConfig.maxWalkCacheEntries) entries, 0 = off)")
+                }
+                switch key {
+                case "pwc.pml4e": m.tlb.pwcPML4E = Int(v)
+                case "pwc.pdpte": m.tlb.pwcPDPTE = Int(v)
+                default: m.tlb.pwcPDE = Int(v)
+                }
             case "seed":
                 m.seed = try Values.number(value, column: vcol)
             case "cpus":
@@ -874,7 +892,7 @@ struct ParserState {
                 }
                 m.faultAroundPages = pages
             default:
-                throw LineError(column: t.column, message: "unknown machine setting '\(key)' (known: ram, swap, min_free_kbytes, tlb.l1d, tlb.l1i, tlb.stlb, pcid, seed, cpus, fault_around_bytes, slab)")
+                throw LineError(column: t.column, message: "unknown machine setting '\(key)' (known: ram, swap, min_free_kbytes, tlb.l1d, tlb.l1d2m, tlb.l1d1g, tlb.l1i, tlb.l1i2m, tlb.stlb, tlb.stlb1g, pwc.pml4e, pwc.pdpte, pwc.pde, pcid, seed, cpus, fault_around_bytes, slab)")
             }
         }
         if let mf = minFree {

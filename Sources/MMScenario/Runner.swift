@@ -237,7 +237,11 @@ public final class Runner {
         let machine: JSON = .object([
             ("ram_bytes", .uint(m.ramBytes)), ("swap_bytes", .uint(m.swapBytes)),
             ("min_free_kbytes", m.minFreeKbytes.map { .int(Int64($0)) } ?? .null),
-            ("tlb", .object([("l1d", geo(m.tlb.l1d)), ("l1i", geo(m.tlb.l1i)), ("stlb", geo(m.tlb.stlb)), ("pcid", .bool(m.tlb.pcid))])),
+            ("tlb", .object([("l1d", geo(m.tlb.l1d)), ("l1i", geo(m.tlb.l1i)), ("stlb", geo(m.tlb.stlb)), ("pcid", .bool(m.tlb.pcid)),
+                             ("l1d2m", geo(m.tlb.l1d2M)), ("l1d1g", geo(m.tlb.l1d1G)), ("l1i2m", geo(m.tlb.l1i2M)),
+                             ("stlb1g", geo(m.tlb.stlb1G)),
+                             ("pwc", .object([("pml4e", .int(Int64(m.tlb.pwcPML4E))), ("pdpte", .int(Int64(m.tlb.pwcPDPTE))),
+                                              ("pde", .int(Int64(m.tlb.pwcPDE)))]))])),
         ])
         let processes: [JSON] = procs.compactMap { p in
             guard let t = p.task else { return nil }
@@ -746,17 +750,23 @@ public final class Runner {
             let c = k.config.tlb
             func g(_ x: TLBGeometry) -> String { "\(x.entries) entries, \(x.ways)-way, \(x.entries / max(1, x.ways)) sets" }
             stepLines.append("L1 dTLB (4K): " + g(c.l1d))
+            stepLines.append("L1 dTLB (2M): " + g(c.l1d2M))
+            stepLines.append("L1 dTLB (1G): " + g(c.l1d1G))
             stepLines.append("L1 iTLB (4K): " + g(c.l1i))
-            stepLines.append("STLB:         " + g(c.stlb))
+            stepLines.append("L1 iTLB (2M): " + g(c.l1i2M))
+            stepLines.append("STLB (4K/2M): " + g(c.stlb))
+            stepLines.append("STLB (1G):    " + g(c.stlb1G))
+            stepLines.append("walk caches:  PML4E \(c.pwcPML4E), PDPTE \(c.pwcPDPTE), PDE \(c.pwcPDE) entries")
             stepLines.append("PCID:         " + (c.pcid ? "on" : "off"))
             func rate(_ h: Int, _ m: Int) -> String {
                 h + m == 0 ? "-" : String(h * 1000 / (h + m) / 10) + "." + String(h * 1000 / (h + m) % 10) + "%"
             }
             func counters(_ st: TLBStats, indent: String) {
-                stepLines.append(indent + "dTLB hits \(st.l1dHits), misses \(st.l1dMisses) (hit rate \(rate(st.l1dHits, st.l1dMisses)))")
-                stepLines.append(indent + "iTLB hits \(st.l1iHits), misses \(st.l1iMisses) (hit rate \(rate(st.l1iHits, st.l1iMisses)))")
-                stepLines.append(indent + "STLB hits \(st.stlbHits), misses \(st.stlbMisses) (hit rate \(rate(st.stlbHits, st.stlbMisses)))")
+                stepLines.append(indent + "dTLB hits \(st.l1dHits) (4K \(st.l1dHits - st.l1d2MHits - st.l1d1GHits), 2M \(st.l1d2MHits), 1G \(st.l1d1GHits)), misses \(st.l1dMisses) (hit rate \(rate(st.l1dHits, st.l1dMisses)))")
+                stepLines.append(indent + "iTLB hits \(st.l1iHits) (4K \(st.l1iHits - st.l1i2MHits), 2M \(st.l1i2MHits)), misses \(st.l1iMisses) (hit rate \(rate(st.l1iHits, st.l1iMisses)))")
+                stepLines.append(indent + "STLB hits \(st.stlbHits) (4K \(st.stlbHits - st.stlb2MHits - st.stlb1GHits), 2M \(st.stlb2MHits), 1G \(st.stlb1GHits)), misses \(st.stlbMisses) (hit rate \(rate(st.stlbHits, st.stlbMisses)))")
                 stepLines.append(indent + "page walks \(st.pageWalks), walk memory references \(st.walkMemoryRefs), A/D updates \(st.adUpdates)")
+                stepLines.append(indent + "walk-cache hits: PML4E \(st.pwcPML4EHits), PDPTE \(st.pwcPDPTEHits), PDE \(st.pwcPDEHits)")
             }
             if k.cpus.count == 1 {
                 let st = k.mmu.stats

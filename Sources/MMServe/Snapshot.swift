@@ -250,7 +250,8 @@ public enum SnapshotBuilder {
     public static func cpus(_ k: Kernel, previous: [CPUSnapshot]?) -> [CPUSnapshot] {
         k.cpus.map { c in
             var entries: [TLBEntrySnapshot] = []
-            for (name, tlb) in [("L1d", c.mmu.l1d), ("L1i", c.mmu.l1i), ("STLB", c.mmu.stlb)] {
+            for (name, tlb) in [("L1d", c.mmu.l1d), ("L1d 2M", c.mmu.l1d2M), ("L1d 1G", c.mmu.l1d1G), ("L1i", c.mmu.l1i),
+                                ("L1i 2M", c.mmu.l1i2M), ("STLB", c.mmu.stlb), ("STLB 1G", c.mmu.stlb1G)] {
                 for e in tlb.entries() {
                     entries.append(TLBEntrySnapshot(tlb: name, set: e.set, way: e.way, page: e.page.raw,
                                                     frame: e.translation.pageBase.raw >> MMCore.PAGE_SHIFT,
@@ -266,8 +267,10 @@ public enum SnapshotBuilder {
                 evicted = prev.entries.map(key).filter { !now.contains($0) }
             }
             return CPUSnapshot(id: c.id, current: c.current?.pid, entries: entries, evicted: evicted,
-                               capacity: ["L1d": c.mmu.l1d.geometry.entries, "L1i": c.mmu.l1i.geometry.entries,
-                                          "STLB": c.mmu.stlb.geometry.entries])
+                               capacity: ["L1d": c.mmu.l1d.geometry.entries, "L1d 2M": c.mmu.l1d2M.geometry.entries,
+                                          "L1d 1G": c.mmu.l1d1G.geometry.entries, "L1i": c.mmu.l1i.geometry.entries,
+                                          "L1i 2M": c.mmu.l1i2M.geometry.entries, "STLB": c.mmu.stlb.geometry.entries,
+                                          "STLB 1G": c.mmu.stlb1G.geometry.entries])
         }
     }
 

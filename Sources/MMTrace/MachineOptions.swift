@@ -12,7 +12,8 @@ public struct MachineOptionError: Error, Equatable, CustomStringConvertible {
 }
 
 /// The keys a machine configuration accepts, in the order reports list them.
-public let machineOptionKeys = ["ram", "swap", "cpus", "l1d", "l1i", "stlb", "pcid", "thp", "fault-around", "seed"]
+public let machineOptionKeys = ["ram", "swap", "cpus", "l1d", "l1d2m", "l1d1g", "l1i", "l1i2m", "stlb", "stlb1g",
+                                 "pwc-pml4e", "pwc-pdpte", "pwc-pde", "pcid", "thp", "fault-around", "seed"]
 
 /// Returns the byte count of a size such as `4096`, `64K`, `2M`, `4G` or `0x1000` (suffixes are
 /// powers of 1024), or nil when it is malformed or overflows.
@@ -72,8 +73,17 @@ public func applyMachineOption(_ config: inout MachineConfig, _ key: String, _ v
         }
         config.cpus = n
     case "l1d": config.tlb.l1d = try geometry()
+    case "l1d2m": config.tlb.l1d2M = try geometry()
+    case "l1d1g": config.tlb.l1d1G = try geometry()
     case "l1i": config.tlb.l1i = try geometry()
+    case "l1i2m": config.tlb.l1i2M = try geometry()
     case "stlb": config.tlb.stlb = try geometry()
+    case "stlb1g": config.tlb.stlb1G = try geometry()
+    case "pwc-pml4e", "pwc-pdpte", "pwc-pde":
+        guard let n = Int(value), n >= 0, n <= TLBConfig.maxWalkCacheEntries else {
+            throw MachineOptionError("--\(key): expected 0 (off) to \(TLBConfig.maxWalkCacheEntries) entries, got '\(value)'")
+        }
+        if key == "pwc-pml4e" { config.tlb.pwcPML4E = n } else if key == "pwc-pdpte" { config.tlb.pwcPDPTE = n } else { config.tlb.pwcPDE = n }
     case "pcid": config.tlb.pcid = try bool()
     case "thp":
         guard let m = THPMode(rawValue: value) else { throw MachineOptionError("--thp: expected always, madvise or never, got '\(value)'") }
@@ -122,7 +132,7 @@ public func applyMachineConfigFile(_ config: inout MachineConfig, path: String) 
 /// A one-line description of a machine, as replay reports print it.
 public func describeMachine(_ c: MachineConfig) -> String {
     "RAM \(formatSize(c.ramBytes)), swap \(formatSize(c.swapBytes)), \(c.cpus) CPU\(c.cpus == 1 ? "" : "s"), "
-        + "L1 dTLB \(c.tlb.l1d.entries)x\(c.tlb.l1d.ways), L1 iTLB \(c.tlb.l1i.entries)x\(c.tlb.l1i.ways), "
-        + "STLB \(c.tlb.stlb.entries)x\(c.tlb.stlb.ways), PCID \(c.tlb.pcid ? "on" : "off"), THP \(c.thp.rawValue), "
+        + c.tlb.arrays.map { "\($0.0) \($0.1.entries)x\($0.1.ways)" }.joined(separator: ", ")
+        + ", walk caches PML4E \(c.tlb.pwcPML4E) PDPTE \(c.tlb.pwcPDPTE) PDE \(c.tlb.pwcPDE), PCID \(c.tlb.pcid ? "on" : "off"), THP \(c.thp.rawValue), "
         + "fault-around \(c.faultAroundPages) page\(c.faultAroundPages == 1 ? "" : "s")"
 }

@@ -28,7 +28,10 @@ public struct ReplayCounters: Sendable, Equatable {
          ("dtlb_hits", UInt64(tlb.l1dHits)), ("dtlb_misses", UInt64(tlb.l1dMisses)),
          ("itlb_hits", UInt64(tlb.l1iHits)), ("itlb_misses", UInt64(tlb.l1iMisses)),
          ("stlb_hits", UInt64(tlb.stlbHits)), ("stlb_misses", UInt64(tlb.stlbMisses)),
+         ("dtlb_2m_hits", UInt64(tlb.l1d2MHits)), ("dtlb_1g_hits", UInt64(tlb.l1d1GHits)), ("itlb_2m_hits", UInt64(tlb.l1i2MHits)),
+         ("stlb_2m_hits", UInt64(tlb.stlb2MHits)), ("stlb_1g_hits", UInt64(tlb.stlb1GHits)),
          ("page_walks", UInt64(tlb.pageWalks)), ("walk_mem_refs", UInt64(tlb.walkMemoryRefs)),
+         ("pwc_pml4e_hits", UInt64(tlb.pwcPML4EHits)), ("pwc_pdpte_hits", UInt64(tlb.pwcPDPTEHits)), ("pwc_pde_hits", UInt64(tlb.pwcPDEHits)),
          ("pgfault", pgfault), ("pgmajfault", pgmajfault), ("minor_faults", pgfault &- pgmajfault),
          ("cow_faults", cowFaults), ("segv_maperr", segvMaperr), ("segv_accerr", segvAccerr), ("sigbus", sigbus),
          ("VmRSS", UInt64(rss.total) * 4), ("RssAnon", UInt64(rss.anon) * 4), ("RssFile", UInt64(rss.file) * 4),
@@ -52,6 +55,9 @@ extension TLBStats {
     mutating func add(_ o: TLBStats) {
         l1dHits += o.l1dHits; l1dMisses += o.l1dMisses; l1iHits += o.l1iHits; l1iMisses += o.l1iMisses
         stlbHits += o.stlbHits; stlbMisses += o.stlbMisses; pageWalks += o.pageWalks
+        l1d2MHits += o.l1d2MHits; l1d1GHits += o.l1d1GHits; l1i2MHits += o.l1i2MHits
+        stlb2MHits += o.stlb2MHits; stlb1GHits += o.stlb1GHits
+        pwcPML4EHits += o.pwcPML4EHits; pwcPDPTEHits += o.pwcPDPTEHits; pwcPDEHits += o.pwcPDEHits
         walkMemoryRefs += o.walkMemoryRefs; adUpdates += o.adUpdates; pageFaults += o.pageFaults
         generalProtectionFaults += o.generalProtectionFaults; fullFlushes += o.fullFlushes
         singlePageFlushes += o.singlePageFlushes; cr3Loads += o.cr3Loads
@@ -62,6 +68,10 @@ extension TLBStats {
         r.l1dHits = l1dHits - o.l1dHits; r.l1dMisses = l1dMisses - o.l1dMisses
         r.l1iHits = l1iHits - o.l1iHits; r.l1iMisses = l1iMisses - o.l1iMisses
         r.stlbHits = stlbHits - o.stlbHits; r.stlbMisses = stlbMisses - o.stlbMisses
+        r.l1d2MHits = l1d2MHits - o.l1d2MHits; r.l1d1GHits = l1d1GHits - o.l1d1GHits; r.l1i2MHits = l1i2MHits - o.l1i2MHits
+        r.stlb2MHits = stlb2MHits - o.stlb2MHits; r.stlb1GHits = stlb1GHits - o.stlb1GHits
+        r.pwcPML4EHits = pwcPML4EHits - o.pwcPML4EHits; r.pwcPDPTEHits = pwcPDPTEHits - o.pwcPDPTEHits
+        r.pwcPDEHits = pwcPDEHits - o.pwcPDEHits
         r.pageWalks = pageWalks - o.pageWalks; r.walkMemoryRefs = walkMemoryRefs - o.walkMemoryRefs
         r.adUpdates = adUpdates - o.adUpdates; r.pageFaults = pageFaults - o.pageFaults
         r.generalProtectionFaults = generalProtectionFaults - o.generalProtectionFaults
@@ -673,9 +683,12 @@ extension ReplayReport {
 
 /// The machine's options as (key, value) text pairs, in `machineOptionKeys` order.
 public func machineFields(_ c: MachineConfig) -> [(String, String)] {
-    [("ram", formatSize(c.ramBytes)), ("swap", formatSize(c.swapBytes)), ("cpus", String(c.cpus)),
-     ("l1d", "\(c.tlb.l1d.entries):\(c.tlb.l1d.ways)"), ("l1i", "\(c.tlb.l1i.entries):\(c.tlb.l1i.ways)"),
-     ("stlb", "\(c.tlb.stlb.entries):\(c.tlb.stlb.ways)"), ("pcid", c.tlb.pcid ? "on" : "off"),
+    func g(_ x: TLBGeometry) -> String { "\(x.entries):\(x.ways)" }
+    return [("ram", formatSize(c.ramBytes)), ("swap", formatSize(c.swapBytes)), ("cpus", String(c.cpus)),
+     ("l1d", g(c.tlb.l1d)), ("l1d2m", g(c.tlb.l1d2M)), ("l1d1g", g(c.tlb.l1d1G)), ("l1i", g(c.tlb.l1i)), ("l1i2m", g(c.tlb.l1i2M)),
+     ("stlb", g(c.tlb.stlb)), ("stlb1g", g(c.tlb.stlb1G)),
+     ("pwc-pml4e", "\(c.tlb.pwcPML4E)"), ("pwc-pdpte", "\(c.tlb.pwcPDPTE)"), ("pwc-pde", "\(c.tlb.pwcPDE)"),
+     ("pcid", c.tlb.pcid ? "on" : "off"),
      ("thp", c.thp.rawValue), ("fault-around", String(c.faultAroundPages)), ("seed", String(c.seed))]
 }
 

@@ -124,12 +124,26 @@ struct MachineFlags: ParsableArguments {
     var swap: String?
     @Option(name: .long, help: "Number of CPUs (the trace runs on CPU 0).")
     var cpus: String?
-    @Option(name: .long, help: "L1 data TLB ENTRIES:WAYS (default 64:4).")
+    @Option(name: .long, help: "L1 data TLB for 4K pages ENTRIES:WAYS (default 64:4).")
     var l1d: String?
-    @Option(name: .long, help: "L1 instruction TLB ENTRIES:WAYS (default 128:8).")
+    @Option(name: .long, help: "L1 data TLB for 2M pages ENTRIES:WAYS (default 32:4).")
+    var l1d2m: String?
+    @Option(name: .long, help: "L1 data TLB for 1G pages ENTRIES:WAYS (default 4:4).")
+    var l1d1g: String?
+    @Option(name: .long, help: "L1 instruction TLB for 4K pages ENTRIES:WAYS (default 128:8).")
     var l1i: String?
-    @Option(name: .long, help: "Second-level TLB ENTRIES:WAYS (default 1536:12).")
+    @Option(name: .long, help: "L1 instruction TLB for 2M pages ENTRIES:WAYS (default 8:8).")
+    var l1i2m: String?
+    @Option(name: .long, help: "Second-level TLB for 4K and 2M pages ENTRIES:WAYS (default 1536:12).")
     var stlb: String?
+    @Option(name: .long, help: "Second-level TLB for 1G pages ENTRIES:WAYS (default 16:4).")
+    var stlb1g: String?
+    @Option(name: .customLong("pwc-pml4e"), help: "PML4E-cache entries, 0 = off (default 2).")
+    var pwcPML4E: String?
+    @Option(name: .customLong("pwc-pdpte"), help: "PDPTE-cache entries, 0 = off (default 4).")
+    var pwcPDPTE: String?
+    @Option(name: .customLong("pwc-pde"), help: "PDE-cache entries, 0 = off (default 32).")
+    var pwcPDE: String?
     @Option(name: .long, help: "PCID on or off (default off).")
     var pcid: String?
     @Option(name: .long, help: "Transparent huge pages: always, madvise or never (default madvise).")
@@ -143,7 +157,8 @@ struct MachineFlags: ParsableArguments {
     func machine() throws -> MachineConfig {
         var c = MachineConfig()
         if let f = config { try applyMachineConfigFile(&c, path: f) }
-        let pairs: [(String, String?)] = [("ram", ram), ("swap", swap), ("cpus", cpus), ("l1d", l1d), ("l1i", l1i), ("stlb", stlb),
+        let pairs: [(String, String?)] = [("ram", ram), ("swap", swap), ("cpus", cpus), ("l1d", l1d), ("l1d2m", l1d2m), ("l1d1g", l1d1g), ("l1i", l1i), ("l1i2m", l1i2m),
+                                          ("stlb", stlb), ("stlb1g", stlb1g), ("pwc-pml4e", pwcPML4E), ("pwc-pdpte", pwcPDPTE), ("pwc-pde", pwcPDE),
                                           ("pcid", pcid), ("thp", thp), ("fault-around", faultAround), ("seed", seed)]
         for (k, v) in pairs { if let v = v { try applyMachineOption(&c, k, v) } }
         return c

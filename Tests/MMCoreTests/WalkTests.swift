@@ -31,7 +31,8 @@ final class WalkTests: XCTestCase {
         XCTAssertEqual(mmu.translate(VirtAddr(va + 1), .write, user: true, mem: b.mem), .ok(PhysAddr(0x5432abd)))
         XCTAssertEqual(mmu.stats.l1dHits, 1)
         XCTAssertEqual(mmu.stats.pageWalks, 2)
-        XCTAssertEqual(mmu.stats.walkMemoryRefs, 8)
+        XCTAssertEqual(mmu.stats.walkMemoryRefs, 5)   // the PDE cache supplies the page table
+        XCTAssertEqual(mmu.stats.pwcPDEHits, 1)
         XCTAssertEqual(mmu.stats.adUpdates, 5)
         XCTAssertEqual(b.entry(va, .pte).raw, 0x5432_000 | P | RW | US | A | D)
 
@@ -146,7 +147,11 @@ final class WalkTests: XCTestCase {
         b.mapHuge(0x8000_0000, level: .pud, to: PFN(0x40000), flags: P | RW | US)
         mmu.resetStats()
         XCTAssertEqual(mmu.translate(VirtAddr(0x8123_4567), .write, user: true, mem: b.mem), .ok(PhysAddr(0x4123_4567)))
-        XCTAssertEqual(mmu.stats.walkMemoryRefs, 2)
+        XCTAssertEqual(mmu.stats.walkMemoryRefs, 1)   // PGD entry 0 is in the PML4E cache
+        XCTAssertEqual(mmu.stats.pwcPML4EHits, 1)
+        XCTAssertEqual(mmu.stats.l1d1GHits + mmu.stats.stlb1GHits, 0)
+        XCTAssertEqual(mmu.stlb1G.validCount, 1)
+        XCTAssertEqual(mmu.l1d1G.validCount, 1)
         XCTAssertEqual(b.entry(0x8000_0000, .pud).raw, 0x4000_0000 | P | RW | US | PTE.pse | A | D)
     }
 

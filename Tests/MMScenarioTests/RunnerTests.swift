@@ -30,20 +30,28 @@ final class RunnerTests: XCTestCase {
     }
 
     func testMachineConfigReachesTheKernel() throws {
-        let s = try Parser.parse("machine ram=256M tlb.l1d=32x2 pcid=on\nshow tlb", file: "t")
+        let s = try Parser.parse("machine ram=256M tlb.l1d=32x2 tlb.l1d2m=16x4 tlb.stlb1g=8x8 pwc.pde=0 pcid=on\nshow tlb", file: "t")
         var out = ""
         let r = Runner(scenario: s)
         XCTAssertEqual(r.run(out: { out += $0 }, err: { _ in }), 0)
         XCTAssertEqual(r.kernel?.config.ramBytes, 256 << 20)
+        XCTAssertEqual(r.kernel?.mmu.l1d2M.geometry, TLBGeometry(entries: 16, ways: 4))
+        XCTAssertEqual(r.kernel?.mmu.pdeCache.capacity, 0)
         XCTAssertEqual(out, """
         L1 dTLB (4K): 32 entries, 2-way, 16 sets
+        L1 dTLB (2M): 16 entries, 4-way, 4 sets
+        L1 dTLB (1G): 4 entries, 4-way, 1 sets
         L1 iTLB (4K): 128 entries, 8-way, 16 sets
-        STLB:         1536 entries, 12-way, 128 sets
+        L1 iTLB (2M): 8 entries, 8-way, 1 sets
+        STLB (4K/2M): 1536 entries, 12-way, 128 sets
+        STLB (1G):    8 entries, 8-way, 1 sets
+        walk caches:  PML4E 2, PDPTE 4, PDE 0 entries
         PCID:         on
-        dTLB hits 0, misses 0 (hit rate -)
-        iTLB hits 0, misses 0 (hit rate -)
-        STLB hits 0, misses 0 (hit rate -)
+        dTLB hits 0 (4K 0, 2M 0, 1G 0), misses 0 (hit rate -)
+        iTLB hits 0 (4K 0, 2M 0), misses 0 (hit rate -)
+        STLB hits 0 (4K 0, 2M 0, 1G 0), misses 0 (hit rate -)
         page walks 0, walk memory references 0, A/D updates 0
+        walk-cache hits: PML4E 0, PDPTE 0, PDE 0
         page faults 0, flushes: full 0, single-page 0, CR3 loads 0
 
         """)

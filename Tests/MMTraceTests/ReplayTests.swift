@@ -21,16 +21,19 @@ final class ReplayTests: XCTestCase {
         let r = try replay([
             .region(TraceRegion(start: b, end: b + 16 * 4096, prot: 3, kind: .anon)),
             .thread(pid: 7, tid: 1),
+            // (Walk caches on, default sizes: a fault drops the cache entries for its address, an
+            // INVLPG all of them.)
             // 1. write fault on an empty table: walk stops at the PGD (1 ref), fault, walk again (4 refs).
             .access(.store, b, 8),
             // 2. L1 dTLB hit.
             .access(.load, b + 8, 8),
-            // 3. read fault in a PTE table that exists (4 refs), the zero page is mapped, walk again (4).
+            // 3. read fault in a PTE table that exists (PDE-cache hit: 1 ref), the zero page is mapped,
+            //    walk again (4).
             .access(.load, b + 4096, 8),
-            // 4. the read-only zero-page entry hits the L1 but cannot serve a write: walk (4), COW
-            //    fault, walk again (4) after the flush.
+            // 4. the read-only zero-page entry hits the L1 but cannot serve a write: walk (PDE-cache
+            //    hit: 1), COW fault, walk again (4) after the flush.
             .access(.store, b + 4096, 8),
-            // 5. outside every mapping: walk reaches an empty PMD entry (3 refs), SEGV_MAPERR.
+            // 5. outside every mapping: walk reaches an empty PMD entry (PDPTE-cache hit: 1 ref), SEGV_MAPERR.
             .access(.load, 0x2000_0000, 8),
             .syscall(TraceSyscall(nr: SyscallNr.mprotect, args: [b, 4096, 1], result: 0)),
             // 6. a write to the now read-only page: walk (4), SEGV_ACCERR (not a COW fault).
@@ -46,7 +49,9 @@ final class ReplayTests: XCTestCase {
         let expected: [(String, UInt64)] = [
             ("accesses", 7), ("instr_fetches", 0), ("loads", 4), ("stores", 3), ("modifies", 0),
             ("dtlb_hits", 3), ("dtlb_misses", 8), ("itlb_hits", 0), ("itlb_misses", 0),
-            ("stlb_hits", 0), ("stlb_misses", 8), ("page_walks", 9), ("walk_mem_refs", 32),
+            ("stlb_hits", 0), ("stlb_misses", 8), ("dtlb_2m_hits", 0), ("dtlb_1g_hits", 0), ("itlb_2m_hits", 0),
+            ("stlb_2m_hits", 0), ("stlb_1g_hits", 0), ("page_walks", 9), ("walk_mem_refs", 24),
+            ("pwc_pml4e_hits", 0), ("pwc_pdpte_hits", 1), ("pwc_pde_hits", 2),
             ("pgfault", 3), ("pgmajfault", 0), ("minor_faults", 3), ("cow_faults", 1),
             ("segv_maperr", 1), ("segv_accerr", 1), ("sigbus", 0),
             ("VmRSS", 4), ("RssAnon", 4), ("RssFile", 0), ("RssShmem", 0), ("VmPTE", 12),
@@ -214,13 +219,22 @@ final class ReplayTests: XCTestCase {
         try applyMachineOption(&c, "stlb", "2048:16")
         try applyMachineOption(&c, "pcid", "on")
         try applyMachineOption(&c, "fault-around", "1")
+        try applyMachineOption(&c, "l1d2m", "16:4")
+        try applyMachineOption(&c, "stlb1g", "8:8")
+        try applyMachineOption(&c, "pwc-pde", "0")
+        XCTAssertEqual(c.tlb.l1d2M, TLBGeometry(entries: 16, ways: 4))
+        XCTAssertEqual(c.tlb.stlb1G, TLBGeometry(entries: 8, ways: 8))
+        XCTAssertEqual(c.tlb.pwcPDE, 0)
+        XCTAssertEqual(machineFields(c).map { $0.0 }, machineOptionKeys)   // sweep CSV columns line up
         XCTAssertEqual(c.ramBytes, 512 << 20)
         XCTAssertEqual(c.tlb.stlb, TLBGeometry(entries: 2048, ways: 16))
         XCTAssertTrue(c.tlb.pcid)
         XCTAssertEqual(c.faultAroundPages, 1)
         for (k, v, msg) in [("ram", "1K", "--ram: expected a size from 16M to 1T"), ("stlb", "100:3", "invalid STLB geometry"),
                             ("l1d", "64", "--l1d: expected ENTRIES:WAYS"), ("thp", "sometimes", "--thp: expected always"),
-                            ("fault-around", "3", "power of two"), ("colour", "red", "unknown machine option 'colour'"),
+                            ("fault-around", "3", "power of two"),
+                            ("l1d1g", "3:2", "--l1d1g: invalid L1 dTLB 1G geometry (3 entries, 2 ways)"),
+                            ("pwc-pml4e", "-1", "--pwc-pml4e: expected 0 (off) to 1024 entries, got '-1'"), ("colour", "red", "unknown machine option 'colour'"),
                             ("ram", "99999999999999999999G", "--ram")] {
             XCTAssertThrowsError(try applyMachineOption(&c, k, v)) { e in XCTAssertTrue("\(e)".contains(msg), "\(e)") }
         }

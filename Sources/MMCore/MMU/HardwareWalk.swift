@@ -50,6 +50,31 @@ public struct HardwareTranslation: Equatable, Sendable {
     @inlinable public var isGlobal: Bool { flags & PTE.global != 0 }
 }
 
+/// Where a walk starts: the root (level 0, the PGD from CR3) or, after a paging-structure-cache
+/// hit, the level below the cached entry with its table and the rights accumulated above it.
+public struct WalkStart: Sendable, Equatable {
+    /// First level read: 0 = PGD, 1 = PUD, 2 = PMD, 3 = PTE.
+    public var level: Int
+    /// The table read at `level`.
+    public var table: PFN
+    /// R/W and U/S ANDed and XD ORed over the levels above, in PTE bit positions.
+    public var rights: UInt64
+    @inlinable public init(level: Int, table: PFN, rights: UInt64) {
+        self.level = level; self.table = table; self.rights = rights
+    }
+}
+
+/// The non-leaf entries one walk read, as paging-structure-cache payloads (next table's address
+/// with the accumulated R/W, U/S and XD), for the MMU to cache after the walk.
+public struct WalkPath: Sendable, Equatable {
+    /// First level read and the leaf's level (-1 when the walk faulted before a leaf).
+    public var firstLevel = 0, leafLevel = -1
+    /// Payloads for the PGD (PML4E), PUD (PDPTE) and PMD (PDE) entries read, valid for the
+    /// levels in firstLevel..<leafLevel.
+    public var next0: UInt64 = 0, next1: UInt64 = 0, next2: UInt64 = 0
+    @inlinable public init() {}
+}
+
 /// The outcome of one hardware page walk.
 public enum HardwareWalkResult: Equatable, Sendable {
     /// The walk found a translation that permits the access.
@@ -112,15 +137,31 @@ public struct HardwareWalker: Sendable, Equatable {
     @inlinable
     public func walk(_ pgd: PFN, _ va: VirtAddr, _ kind: AccessKind, user: Bool, mem: PhysicalMemory,
                      memRefs: inout Int, adUpdates: inout Int, setAccessedDirty: Bool = true) -> HardwareWalkResult {
+        var path = WalkPath()
+        return walk(from: WalkStart(level: 0, table: pgd, rights: PTE.rw | PTE.user), va, kind, user: user, mem: mem,
+                    memRefs: &memRefs, adUpdates: &adUpdates, path: &path, setAccessedDirty: setAccessedDirty)
+    }
+
+    /// Walks from `start` (the root, or a level below it whose table and accumulated rights a
+    /// paging-structure cache supplied) for an access to `va`; returns what `walk` returns and
+    /// records in `path` the non-leaf entries read, as paging-structure-cache payloads.
+    /// Linux: the CPU side of arch/x86/mm/fault.c (paging-structure caches: Intel SDM 4.10.3)
+    @inlinable
+    public func walk(from start: WalkStart, _ va: VirtAddr, _ kind: AccessKind, user: Bool, mem: PhysicalMemory,
+                     memRefs: inout Int, adUpdates: inout Int, path: inout WalkPath,
+                     setAccessedDirty: Bool = true) -> HardwareWalkResult {
         let access = HardwareWalker.accessCode(kind, user: user)
         // The tables and entries used at each level, kept in locals (no array on the hot path).
+        let pgd = start.table
         var t0 = pgd, t1 = pgd, t2 = pgd, t3 = pgd
         var e0: UInt64 = 0, e1: UInt64 = 0, e2: UInt64 = 0, e3: UInt64 = 0
         var table = pgd
-        var level = 0
-        var allowed: UInt64 = PTE.rw | PTE.user
-        var nx: UInt64 = 0
+        var level = start.level
+        var allowed: UInt64 = start.rights & (PTE.rw | PTE.user)
+        var nx: UInt64 = start.rights & PTE.nx
         var leafShift: UInt64 = 12
+        path.firstLevel = level
+        path.leafLevel = -1
         while true {
             let shift = 39 &- 9 &* UInt64(level)
             let index = Int(truncatingIfNeeded: (va.raw >> shift) & 0x1ff)
@@ -139,9 +180,16 @@ public struct HardwareWalker: Sendable, Equatable {
             default: t3 = table; e3 = raw
             }
             if level == 3 || (level != 0 && raw & PTE.pse != 0) { leafShift = shift; break }
+            let cached = (raw & PTE.pfnMask) | (allowed & (PTE.rw | PTE.user)) | nx
+            switch level {
+            case 0: path.next0 = cached
+            case 1: path.next1 = cached
+            default: path.next2 = cached
+            }
             table = PFN((raw & PTE.pfnMask) >> PAGE_SHIFT)
             level &+= 1
         }
+        path.leafLevel = level
         let leaf: UInt64
         switch level {
         case 1: leaf = e1
@@ -155,8 +203,8 @@ public struct HardwareWalker: Sendable, Equatable {
                 || (kind == .exec && nx != 0)
             if denied { return .fault(PFErrorCode(rawValue: access.rawValue | PFErrorCode.prot.rawValue)) }
             newLeaf = leaf | PTE.accessed | (kind == .write ? PTE.dirty : 0)
-            // Set A in every non-leaf entry used, top down, then A (and D) in the leaf.
-            var l = 0
+            // Set A in every non-leaf entry read, top down, then A (and D) in the leaf.
+            var l = start.level
             while l < level {
                 let e: UInt64, t: PFN
                 switch l {

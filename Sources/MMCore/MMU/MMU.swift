@@ -1,8 +1,14 @@
-/// The memory-management unit of one CPU: CR3, the TLB hierarchy and the hardware page walker.
+/// The memory-management unit of one CPU: CR3, the TLB hierarchy, the paging-structure caches
+/// and the hardware page walker.
 ///
-/// Lookup: an instruction fetch probes the L1 iTLB, a read or write the L1 dTLB; an L1 miss probes
-/// the unified STLB (a hit refills the L1); an STLB miss walks the page tables (HardwareWalk.swift)
-/// and fills both. A cached entry is used only if it permits the access and, for a write, is
+/// TLB arrays, as on Intel cores (Skylake geometry by default; Intel optimization manual, TLB
+/// parameters): the L1 dTLB is three arrays probed together (4K, 2M, 1G pages), the L1 iTLB two
+/// (4K, 2M; a 1 GiB page is cached there as the 2 MiB piece holding the address, as cores
+/// splinter it), and the second level is the STLB shared by 4K and 2M pages plus a separate 1G
+/// STLB. An instruction fetch probes the L1 iTLB arrays, a read or write the L1 dTLB arrays; an
+/// L1 miss probes both STLB arrays (a hit refills the L1 array of the page's size); an STLB miss
+/// walks the page tables (HardwareWalk.swift), starting below the lowest paging-structure-cache
+/// hit (PagingStructureCache.swift), and fills the L1, the STLB and those caches. A cached entry is used only if it permits the access and, for a write, is
 /// already dirty; otherwise the MMU re-walks (to set D, or because the entry may be stale but
 /// stricter than the tables — the case Linux relies on when it relaxes rights without a flush),
 /// and faults only if the walk faults. A faulting walk drops the TLB entries for that page.
@@ -18,43 +24,78 @@ public struct TLBGeometry: Sendable, Equatable {
 
 /// Why a TLB configuration was rejected.
 public enum TLBConfigError: Error, Equatable, CustomStringConvertible {
-    /// `tlb` ("L1 dTLB", "L1 iTLB" or "STLB") has an entry count that is not a positive multiple of its ways.
+    /// `tlb` (e.g. "L1 dTLB", "L1 dTLB 2M", "STLB 1G") has an entry count that is not a positive multiple of its ways.
     case invalidGeometry(tlb: String, entries: Int, ways: Int)
+    /// Paging-structure cache `cache` ("PML4E", "PDPTE" or "PDE") has a negative or too large size.
+    case invalidWalkCache(cache: String, entries: Int)
     public var description: String {
         switch self {
         case .invalidGeometry(let tlb, let entries, let ways):
             return "invalid \(tlb) geometry (\(entries) entries, \(ways) ways): "
                 + "ways must be at least 1 and entries a positive multiple of ways, at most \(TLBConfig.maxEntries)"
+        case .invalidWalkCache(let cache, let entries):
+            return "invalid \(cache) cache size \(entries): expected 0 (off) to \(TLBConfig.maxWalkCacheEntries) entries"
         }
     }
 }
 
-/// The TLBs of one CPU.
+/// The TLB arrays and paging-structure caches of one CPU. Defaults: Skylake's TLBs (Intel
+/// optimization manual, Skylake TLB parameters: dTLB 64x4 for 4K, 32x4 for 2M, 4x4 for 1G; iTLB
+/// 128x8 for 4K, 8 fully associative for 2M; STLB 1536x12 for 4K and 2M, 16x4 for 1G). Intel does
+/// not publish its paging-structure cache sizes; the defaults (2 PML4E, 4 PDPTE, 32 PDE entries)
+/// are of the order published measurements report.
 public struct TLBConfig: Sendable, Equatable {
-    /// L1 data TLB.
+    /// L1 data TLB for 4 KiB pages.
     public var l1d: TLBGeometry
-    /// L1 instruction TLB.
+    /// L1 instruction TLB for 4 KiB pages.
     public var l1i: TLBGeometry
-    /// Unified second-level TLB.
+    /// Second-level TLB shared by 4 KiB and 2 MiB pages.
     public var stlb: TLBGeometry
     /// Whether CR4.PCIDE is set: TLB entries are tagged with a 12-bit PCID and CR3 loads keep
     /// the entries of other PCIDs.
     public var pcid: Bool
+    /// L1 data TLB for 2 MiB pages.
+    public var l1d2M: TLBGeometry
+    /// L1 data TLB for 1 GiB pages.
+    public var l1d1G: TLBGeometry
+    /// L1 instruction TLB for 2 MiB pages (and 2 MiB pieces of 1 GiB pages).
+    public var l1i2M: TLBGeometry
+    /// Second-level TLB for 1 GiB pages.
+    public var stlb1G: TLBGeometry
+    /// Entries of the PML4E, PDPTE and PDE caches (0: that cache is off).
+    public var pwcPML4E: Int, pwcPDPTE: Int, pwcPDE: Int
     public init(l1d: TLBGeometry = .init(entries: 64, ways: 4), l1i: TLBGeometry = .init(entries: 128, ways: 8),
-                stlb: TLBGeometry = .init(entries: 1536, ways: 12), pcid: Bool = false) {
+                stlb: TLBGeometry = .init(entries: 1536, ways: 12), pcid: Bool = false,
+                l1d2M: TLBGeometry = .init(entries: 32, ways: 4), l1d1G: TLBGeometry = .init(entries: 4, ways: 4),
+                l1i2M: TLBGeometry = .init(entries: 8, ways: 8), stlb1G: TLBGeometry = .init(entries: 16, ways: 4),
+                pwcPML4E: Int = 2, pwcPDPTE: Int = 4, pwcPDE: Int = 32) {
         self.l1d = l1d; self.l1i = l1i; self.stlb = stlb; self.pcid = pcid
+        self.l1d2M = l1d2M; self.l1d1G = l1d1G; self.l1i2M = l1i2M; self.stlb1G = stlb1G
+        self.pwcPML4E = pwcPML4E; self.pwcPDPTE = pwcPDPTE; self.pwcPDE = pwcPDE
     }
 
     /// Largest entry count accepted for one TLB.
     public static let maxEntries = 1 << 20
+    /// Largest entry count accepted for one paging-structure cache (they are fully associative).
+    public static let maxWalkCacheEntries = 1024
 
-    /// Returns normally when every TLB has ways >= 1 and entries a positive multiple of ways
-    /// (at most `maxEntries`); throws `TLBConfigError.invalidGeometry` naming the first bad TLB.
+    /// The arrays with their display names, in report order.
+    public var arrays: [(String, TLBGeometry)] {
+        [("L1 dTLB", l1d), ("L1 dTLB 2M", l1d2M), ("L1 dTLB 1G", l1d1G), ("L1 iTLB", l1i), ("L1 iTLB 2M", l1i2M),
+         ("STLB", stlb), ("STLB 1G", stlb1G)]
+    }
+
+    /// Returns normally when every TLB array has ways >= 1 and entries a positive multiple of ways
+    /// (at most `maxEntries`) and every paging-structure cache 0...`maxWalkCacheEntries` entries;
+    /// throws `TLBConfigError` naming the first bad array or cache.
     public func validate() throws {
-        for (name, g) in [("L1 dTLB", l1d), ("L1 iTLB", l1i), ("STLB", stlb)] {
+        for (name, g) in arrays {
             guard g.ways >= 1, g.entries >= g.ways, g.entries % g.ways == 0, g.entries <= TLBConfig.maxEntries else {
                 throw TLBConfigError.invalidGeometry(tlb: name, entries: g.entries, ways: g.ways)
             }
+        }
+        for (name, n) in [("PML4E", pwcPML4E), ("PDPTE", pwcPDPTE), ("PDE", pwcPDE)] {
+            guard n >= 0, n <= TLBConfig.maxWalkCacheEntries else { throw TLBConfigError.invalidWalkCache(cache: name, entries: n) }
         }
     }
 }
@@ -71,9 +112,20 @@ public enum Translation: Equatable, Sendable {
 
 /// Counters of one MMU since creation or the last `resetStats()`.
 public struct TLBStats: Equatable, Sendable, Codable {
+    /// L1 dTLB lookups that hit one of its arrays, and that missed all of them.
     public var l1dHits = 0, l1dMisses = 0
+    /// L1 iTLB lookups that hit one of its arrays, and that missed all of them.
     public var l1iHits = 0, l1iMisses = 0
+    /// STLB lookups (after an L1 miss) that hit the 4K/2M or the 1G array, and that missed both.
     public var stlbHits = 0, stlbMisses = 0
+    /// The part of `l1dHits` served by the 2M and by the 1G array (the rest by the 4K array).
+    public var l1d2MHits = 0, l1d1GHits = 0
+    /// The part of `l1iHits` served by the 2M array.
+    public var l1i2MHits = 0
+    /// The part of `stlbHits` that hit a 2M entry of the shared STLB, and the 1G STLB.
+    public var stlb2MHits = 0, stlb1GHits = 0
+    /// Walks that started below a PML4E-, PDPTE- or PDE-cache hit (the lowest level hit counts).
+    public var pwcPML4EHits = 0, pwcPDPTEHits = 0, pwcPDEHits = 0
     /// Page walks started (STLB misses, plus re-walks to set D or to re-check rights).
     public var pageWalks = 0
     /// Paging-structure entries read by the walker (one per level visited).
@@ -98,16 +150,35 @@ public final class MMU {
     public private(set) var cr3: PFN?
     /// The PCID in CR3 bits 11:0 (always 0 when `config.pcid` is false).
     public private(set) var pcid: UInt16 = 0
-    /// The L1 data TLB.
+    /// The L1 data TLB for 4K pages.
     public private(set) var l1d: TLB
-    /// The L1 instruction TLB.
+    /// The L1 data TLB for 2M pages.
+    public private(set) var l1d2M: TLB
+    /// The L1 data TLB for 1G pages.
+    public private(set) var l1d1G: TLB
+    /// The L1 instruction TLB for 4K pages.
     public private(set) var l1i: TLB
-    /// The unified second-level TLB.
+    /// The L1 instruction TLB for 2M pages (and 2M pieces of 1G pages).
+    public private(set) var l1i2M: TLB
+    /// The second-level TLB for 4K and 2M pages.
     public private(set) var stlb: TLB
+    /// The second-level TLB for 1G pages.
+    public private(set) var stlb1G: TLB
+    /// The PML4E, PDPTE and PDE caches.
+    public private(set) var pml4eCache: PagingStructureCache
+    public private(set) var pdpteCache: PagingStructureCache
+    public private(set) var pdeCache: PagingStructureCache
     /// The page walker (its MAXPHYADDR decides which address bits are reserved).
     public var walker = HardwareWalker()
     /// Counters since creation or the last `resetStats()`.
     public private(set) var stats = TLBStats()
+    /// The last data page that hit the L1 dTLB's 4K array (VA bits 63:12; `UInt64.max`: none),
+    /// its slot and the tag the slot held. While the slot still holds that tag, the lookup would
+    /// find this entry again (a set never holds two entries usable under one PCID for one page),
+    /// so `translate` serves it without probing — with the same counts and LRU update.
+    @usableFromInline var lastDataPage = UInt64.max
+    @usableFromInline var lastDataSlot = 0
+    @usableFromInline var lastDataTag: UInt64 = 0
     /// Pages above which a range flush becomes a full flush (debugfs tlb_single_page_flush_ceiling).
     /// Linux: tlb_single_page_flush_ceiling, arch/x86/mm/tlb.c
     public var singlePageFlushCeiling = 33
@@ -117,8 +188,32 @@ public final class MMU {
         do { try config.validate() } catch { preconditionFailure("\(error)") }
         self.config = config
         l1d = TLB(geometry: config.l1d)
+        l1d2M = TLB(geometry: config.l1d2M)
+        l1d1G = TLB(geometry: config.l1d1G)
         l1i = TLB(geometry: config.l1i)
+        l1i2M = TLB(geometry: config.l1i2M)
         stlb = TLB(geometry: config.stlb)
+        stlb1G = TLB(geometry: config.stlb1G)
+        pml4eCache = PagingStructureCache(capacity: config.pwcPML4E, shift: 39)
+        pdpteCache = PagingStructureCache(capacity: config.pwcPDPTE, shift: 30)
+        pdeCache = PagingStructureCache(capacity: config.pwcPDE, shift: 21)
+    }
+
+    /// Every TLB array with its display name, in report order (allocates).
+    public var arrays: [(String, TLB)] {
+        [("L1 dTLB", l1d), ("L1 dTLB 2M", l1d2M), ("L1 dTLB 1G", l1d1G), ("L1 iTLB", l1i), ("L1 iTLB 2M", l1i2M),
+         ("STLB", stlb), ("STLB 1G", stlb1G)]
+    }
+
+    /// The paging-structure caches with their names, top level first (allocates).
+    public var walkCaches: [(String, PagingStructureCache)] {
+        [("PML4E", pml4eCache), ("PDPTE", pdpteCache), ("PDE", pdeCache)]
+    }
+
+    /// Valid entries over every TLB array.
+    public var validTLBEntries: Int {
+        l1d.validCount + l1d2M.validCount + l1d1G.validCount + l1i.validCount + l1i2M.validCount
+            + stlb.validCount + stlb1G.validCount
     }
 
     /// Zeroes every counter.
@@ -137,13 +232,14 @@ public final class MMU {
     /// Linux: load_new_mm_cr3() / switch_mm_irqs_off(), arch/x86/mm/tlb.c
     public func loadCR3(_ pgd: PFN, pcid: UInt16 = 0, noFlush: Bool = false) {
         cr3 = pgd
+        lastDataPage = UInt64.max
         stats.cr3Loads += 1
         if config.pcid {
             self.pcid = pcid & 0xfff
             if !noFlush { flushLocal(self.pcid) }
         } else {
             self.pcid = 0
-            l1d.flushAll(keepGlobal: true); l1i.flushAll(keepGlobal: true); stlb.flushAll(keepGlobal: true)
+            flushArrays(keepGlobal: true)
             stats.fullFlushes += 1
         }
     }
@@ -154,13 +250,14 @@ public final class MMU {
     /// Linux: switch_mm_irqs_off(NULL, &init_mm, NULL) → load_new_mm_cr3(), arch/x86/mm/tlb.c
     public func loadKernelCR3(pcid: UInt16 = 0, noFlush: Bool = false) {
         cr3 = nil
+        lastDataPage = UInt64.max
         stats.cr3Loads += 1
         if config.pcid {
             self.pcid = pcid & 0xfff
             if !noFlush { flushLocal(self.pcid) }
         } else {
             self.pcid = 0
-            l1d.flushAll(keepGlobal: true); l1i.flushAll(keepGlobal: true); stlb.flushAll(keepGlobal: true)
+            flushArrays(keepGlobal: true)
             stats.fullFlushes += 1
         }
     }
@@ -184,37 +281,68 @@ public final class MMU {
     /// addresses and an empty CR3 fault with P clear).
     /// Linux: what the CPU does before handing a fault to exc_page_fault(), arch/x86/mm/fault.c
     public func translate(_ va: VirtAddr, _ kind: AccessKind, user: Bool, mem: PhysicalMemory) -> Translation {
+        if kind != .exec && va.raw >> PAGE_SHIFT == lastDataPage && l1d.tags[lastDataSlot] == lastDataTag {
+            // The L1 dTLB 4K entry of the previous access, still in place: a hit, as the probe would find.
+            stats.l1dHits += 1
+            l1d.touch(lastDataSlot)
+            let p = l1d.payloads[lastDataSlot]
+            if MMU.permits(p, kind, user: user) { return .ok(TLB.physAddr(p, va)) }
+            return walkAndFill(va, kind, user: user, mem: mem)
+        }
         guard X86_64.isCanonical(va) else {
             stats.generalProtectionFaults += 1
             return .fault(HardwareWalker.accessCode(kind, user: user))
         }
         let pcid = self.pcid
         if kind == .exec {
-            let slot = l1i.lookup(va, pcid: pcid)
+            var p: UInt64 = 0
+            var slot = l1i.lookup(va, pcid: pcid)
+            if slot >= 0 { p = l1i.payload(slot) }
+            else if l1i2M.validCount > 0 {
+                slot = l1i2M.lookup(va, pcid: pcid)
+                if slot >= 0 { p = l1i2M.payload(slot); stats.l1i2MHits += 1 }
+            }
             if slot >= 0 {
                 stats.l1iHits += 1
-                let p = l1i.payload(slot)
                 if MMU.permits(p, kind, user: user) { return .ok(TLB.physAddr(p, va)) }
                 return walkAndFill(va, kind, user: user, mem: mem)
             }
             stats.l1iMisses += 1
         } else {
-            let slot = l1d.lookup(va, pcid: pcid)
+            var p: UInt64 = 0
+            var slot = l1d.lookup(va, pcid: pcid)
+            if slot >= 0 {
+                p = l1d.payload(slot)
+                lastDataPage = va.raw >> PAGE_SHIFT; lastDataSlot = slot; lastDataTag = l1d.tags[slot]
+            } else {
+                if l1d2M.validCount > 0 {
+                    slot = l1d2M.lookup(va, pcid: pcid)
+                    if slot >= 0 { p = l1d2M.payload(slot); stats.l1d2MHits += 1 }
+                }
+                if slot < 0 && l1d1G.validCount > 0 {
+                    slot = l1d1G.lookup(va, pcid: pcid)
+                    if slot >= 0 { p = l1d1G.payload(slot); stats.l1d1GHits += 1 }
+                }
+            }
             if slot >= 0 {
                 stats.l1dHits += 1
-                let p = l1d.payload(slot)
                 if MMU.permits(p, kind, user: user) { return .ok(TLB.physAddr(p, va)) }
                 return walkAndFill(va, kind, user: user, mem: mem)
             }
             stats.l1dMisses += 1
         }
-        let slot = stlb.lookup(va, pcid: pcid)
+        var tag: UInt64 = 0, p: UInt64 = 0
+        var slot = stlb.lookup(va, pcid: pcid)
+        if slot >= 0 { tag = stlb.tag(slot); p = stlb.payload(slot) }
+        else if stlb1G.validCount > 0 {
+            slot = stlb1G.lookup(va, pcid: pcid)
+            if slot >= 0 { tag = stlb1G.tag(slot); p = stlb1G.payload(slot); stats.stlb1GHits += 1 }
+        }
         if slot >= 0 {
             stats.stlbHits += 1
-            let p = stlb.payload(slot)
+            if TLB.sizeOf(tag: tag) == 1 { stats.stlb2MHits += 1 }
             if MMU.permits(p, kind, user: user) {
-                let tag = stlb.tag(slot)
-                if kind == .exec { l1i.insert(tag: tag, payload: p) } else { l1d.insert(tag: tag, payload: p) }
+                fillL1(va, kind, tag: tag, payload: p)
                 return .ok(TLB.physAddr(p, va))
             }
         } else {
@@ -223,8 +351,35 @@ public final class MMU {
         return walkAndFill(va, kind, user: user, mem: mem)
     }
 
-    /// Walks the tables for `va`, fills the L1 for `kind` and the STLB on success, and drops the
-    /// page's entries on a fault; returns the translation result.
+    /// Installs an entry in the L1 array for `kind` and the entry's page size; a 1G page goes to
+    /// the iTLB as the 2M piece that holds `va`.
+    @inline(__always)
+    func fillL1(_ va: VirtAddr, _ kind: AccessKind, tag: UInt64, payload: UInt64) {
+        let size = TLB.sizeOf(tag: tag)
+        if kind == .exec {
+            switch size {
+            case 0: l1i.insert(tag: tag, payload: payload)
+            case 1: l1i2M.insert(tag: tag, payload: payload)
+            default:
+                let piece = TLB.makeTag(va, size: .size2M, pcid: UInt16(truncatingIfNeeded: (tag >> TLB.pcidShift) & 0xfff),
+                                        global: tag & TLB.globalBit != 0)
+                let base = (payload & PTE.pfnMask & ~(PageSize.size1G.bytes &- 1)) | (va.raw & (PageSize.size1G.bytes &- 1) & ~(PageSize.size2M.bytes &- 1))
+                let flags = payload & (PTE.rw | PTE.user | PTE.dirty | PTE.global | PTE.nx)
+                l1i2M.insert(tag: piece, payload: base | flags | (1 << TLB.payloadSizeShift))
+            }
+        } else {
+            switch size {
+            case 0: l1d.insert(tag: tag, payload: payload)
+            case 1: l1d2M.insert(tag: tag, payload: payload)
+            default: l1d1G.insert(tag: tag, payload: payload)
+            }
+        }
+    }
+
+    /// Walks the tables for `va` from below the lowest paging-structure-cache hit; on success fills
+    /// the L1 array for `kind`, the STLB array of the page's size and the paging-structure caches
+    /// with the non-leaf entries read; on a fault drops the page's TLB entries and the cache entries
+    /// that would be used for `va`. Returns the translation result.
     @inline(never)
     func walkAndFill(_ va: VirtAddr, _ kind: AccessKind, user: Bool, mem: PhysicalMemory) -> Translation {
         guard let pgd = cr3 else {
@@ -232,32 +387,74 @@ public final class MMU {
             return .fault(HardwareWalker.accessCode(kind, user: user))
         }
         stats.pageWalks += 1
+        var start = WalkStart(level: 0, table: pgd, rights: PTE.rw | PTE.user)
+        if let c = pdeCache.lookup(va.raw, pcid: pcid) {
+            start = WalkStart(level: 3, table: PFN((c & PTE.pfnMask) >> PAGE_SHIFT), rights: c)
+            stats.pwcPDEHits += 1
+        } else if let c = pdpteCache.lookup(va.raw, pcid: pcid) {
+            start = WalkStart(level: 2, table: PFN((c & PTE.pfnMask) >> PAGE_SHIFT), rights: c)
+            stats.pwcPDPTEHits += 1
+        } else if let c = pml4eCache.lookup(va.raw, pcid: pcid) {
+            start = WalkStart(level: 1, table: PFN((c & PTE.pfnMask) >> PAGE_SHIFT), rights: c)
+            stats.pwcPML4EHits += 1
+        }
         var refs = 0, ad = 0
-        let r = walker.walk(pgd, va, kind, user: user, mem: mem, memRefs: &refs, adUpdates: &ad)
+        var path = WalkPath()
+        let r = walker.walk(from: start, va, kind, user: user, mem: mem, memRefs: &refs, adUpdates: &ad, path: &path)
         stats.walkMemoryRefs += refs
         stats.adUpdates += ad
         switch r {
         case .ok(let t):
             let tag = TLB.makeTag(va, size: t.pageSize, pcid: pcid, global: t.isGlobal)
             let payload = TLB.makePayload(t)
-            if kind == .exec { l1i.insert(tag: tag, payload: payload) } else { l1d.insert(tag: tag, payload: payload) }
-            stlb.insert(tag: tag, payload: payload)
+            fillL1(va, kind, tag: tag, payload: payload)
+            if t.pageSize == .size1G { stlb1G.insert(tag: tag, payload: payload) } else { stlb.insert(tag: tag, payload: payload) }
+            let leaf = path.leafLevel
+            if path.firstLevel <= 0 && leaf > 0 { pml4eCache.insert(va.raw, pcid: pcid, payload: path.next0) }
+            if path.firstLevel <= 1 && leaf > 1 { pdpteCache.insert(va.raw, pcid: pcid, payload: path.next1) }
+            if path.firstLevel <= 2 && leaf > 2 { pdeCache.insert(va.raw, pcid: pcid, payload: path.next2) }
             return .ok(t.physAddr(va))
         case .fault(let code):
             stats.pageFaults += 1
-            l1d.invalidatePage(va, pcid: pcid); l1i.invalidatePage(va, pcid: pcid); stlb.invalidatePage(va, pcid: pcid)
+            invalidateArrays(va, pcid: pcid)
+            pml4eCache.invalidate(va.raw, pcid: pcid); pdpteCache.invalidate(va.raw, pcid: pcid); pdeCache.invalidate(va.raw, pcid: pcid)
             return .fault(code)
         }
+    }
+
+    /// Drops the entries translating `va` usable under `pcid` from every TLB array.
+    func invalidateArrays(_ va: VirtAddr, pcid: UInt16) {
+        l1d.invalidatePage(va, pcid: pcid); l1d2M.invalidatePage(va, pcid: pcid); l1d1G.invalidatePage(va, pcid: pcid)
+        l1i.invalidatePage(va, pcid: pcid); l1i2M.invalidatePage(va, pcid: pcid)
+        stlb.invalidatePage(va, pcid: pcid); stlb1G.invalidatePage(va, pcid: pcid)
+    }
+
+    /// Drops every entry (every non-global one when `keepGlobal`) of every TLB array, and every
+    /// paging-structure-cache entry (they are never global).
+    func flushArrays(keepGlobal: Bool) {
+        l1d.flushAll(keepGlobal: keepGlobal); l1d2M.flushAll(keepGlobal: keepGlobal); l1d1G.flushAll(keepGlobal: keepGlobal)
+        l1i.flushAll(keepGlobal: keepGlobal); l1i2M.flushAll(keepGlobal: keepGlobal)
+        stlb.flushAll(keepGlobal: keepGlobal); stlb1G.flushAll(keepGlobal: keepGlobal)
+        pml4eCache.flushAll(); pdpteCache.flushAll(); pdeCache.flushAll()
+    }
+
+    /// Drops the non-global entries of `pcid` from every TLB array and its paging-structure-cache entries.
+    func flushArraysPCID(_ p: UInt16) {
+        l1d.flushPCID(p); l1d2M.flushPCID(p); l1d1G.flushPCID(p); l1i.flushPCID(p); l1i2M.flushPCID(p)
+        stlb.flushPCID(p); stlb1G.flushPCID(p)
+        pml4eCache.flushPCID(p); pdpteCache.flushPCID(p); pdeCache.flushPCID(p)
     }
 
     // MARK: Flushes
 
     /// Invalidates the entries translating `va` (any page size, global ones too) for `pcid`
-    /// (default: the current one), as INVLPG / INVPCID individual-address do.
+    /// (default: the current one), and every paging-structure-cache entry of that PCID whatever
+    /// its address, as INVLPG / INVPCID individual-address do (Intel SDM 4.10.4.1).
     /// Linux: flush_tlb_one_user() / invlpg(), arch/x86/mm/tlb.c
     public func flushPage(_ va: VirtAddr, pcid: UInt16? = nil) {
         let p = effectivePCID(pcid)
-        l1d.invalidatePage(va, pcid: p); l1i.invalidatePage(va, pcid: p); stlb.invalidatePage(va, pcid: p)
+        invalidateArrays(va, pcid: p)
+        pml4eCache.flushPCID(p); pdpteCache.flushPCID(p); pdeCache.flushPCID(p)
         stats.singlePageFlushes += 1
     }
 
@@ -291,16 +488,17 @@ public final class MMU {
     /// Flushes every entry of every PCID, global ones included (toggling CR4.PGE).
     /// Linux: __flush_tlb_all() / flush_tlb_kernel_range() beyond the ceiling, arch/x86/mm/tlb.c
     public func flushEverything() {
-        l1d.flushAll(keepGlobal: false); l1i.flushAll(keepGlobal: false); stlb.flushAll(keepGlobal: false)
+        flushArrays(keepGlobal: false)
         stats.fullFlushes += 1
     }
 
-    /// Drops the non-global entries of PCID `p` in every TLB and counts one full flush.
+    /// Drops the non-global entries of PCID `p` in every TLB array, and its paging-structure-cache
+    /// entries, and counts one full flush.
     func flushLocal(_ p: UInt16) {
         if config.pcid {
-            l1d.flushPCID(p); l1i.flushPCID(p); stlb.flushPCID(p)
+            flushArraysPCID(p)
         } else {
-            l1d.flushAll(keepGlobal: true); l1i.flushAll(keepGlobal: true); stlb.flushAll(keepGlobal: true)
+            flushArrays(keepGlobal: true)
         }
         stats.fullFlushes += 1
     }
@@ -326,10 +524,34 @@ public final class MMU {
     }
 
     /// Every entry tagged with `pcid` (or global) that the page tables rooted at `pgd`
-    /// contradict, by the rules of `invariantViolations`; one message per bad entry.
+    /// contradict, by the rules of `invariantViolations`, and every paging-structure-cache entry
+    /// of `pcid` whose table pointer or rights the tables no longer hold; one message per bad entry.
     public func staleEntries(pgd: PFN, pcid: UInt16, mem: PhysicalMemory) -> [String] {
         var out: [String] = []
-        for (name, tlb) in [("L1 dTLB", l1d), ("L1 iTLB", l1i), ("STLB", stlb)] {
+        for (level, (name, cache)) in walkCaches.enumerated() {
+            for e in cache.entries() where e.pcid == pcid {
+                // Read the entries above and at `level` as the walker would, without side effects.
+                var table = pgd, rights: UInt64 = PTE.rw | PTE.user
+                var ok = true
+                for l in 0...level {
+                    let shift = 39 &- 9 &* UInt64(l)
+                    let raw = HardwareWalker.readEntry(mem, table, Int((e.prefix.raw >> shift) & 0x1ff))
+                    if raw & PTE.present == 0 || walker.reservedBits(raw, level: l) != 0 || (l > 0 && raw & PTE.pse != 0) {
+                        ok = false; break
+                    }
+                    rights = (rights & raw & (PTE.rw | PTE.user)) | ((rights | raw) & PTE.nx)
+                    table = PFN((raw & PTE.pfnMask) >> PAGE_SHIFT)
+                }
+                let prefix = "\(name) cache \(e.prefix) pcid \(e.pcid) -> table \(e.nextTable)"
+                if !ok { out.append("\(prefix): page tables no longer hold that table"); continue }
+                if table != e.nextTable { out.append("\(prefix): page tables point to \(table)"); continue }
+                if (e.rights & PTE.rw != 0 && rights & PTE.rw == 0) || (e.rights & PTE.user != 0 && rights & PTE.user == 0)
+                    || (e.rights & PTE.nx == 0 && rights & PTE.nx != 0) {
+                    out.append("\(prefix): rights exceed the page tables'")
+                }
+            }
+        }
+        for (name, tlb) in arrays {
             for e in tlb.entries() where e.global || e.pcid == pcid {
                 var refs = 0, ad = 0
                 let r = walker.walk(pgd, e.page, .read, user: false, mem: mem, memRefs: &refs, adUpdates: &ad,
@@ -338,7 +560,9 @@ public final class MMU {
                     out.append("\(name) \(e): page tables do not map \(e.page)"); continue
                 }
                 let c = e.translation
-                if t.pageBase != c.pageBase || t.pageSize != c.pageSize {
+                // The iTLB's 2M array may hold a 2M piece of a 1G page (splintered).
+                let splinter = name == "L1 iTLB 2M" && t.pageSize == .size1G && c.pageSize == .size2M
+                if splinter ? t.physAddr(e.page) != c.pageBase : (t.pageBase != c.pageBase || t.pageSize != c.pageSize) {
                     out.append("\(name) \(e): page tables map \(e.page) to \(t.pageBase) (\(t.pageSize))")
                 }
                 if (c.isWritable && !t.isWritable) || (c.isUser && !t.isUser) || (!c.isNX && t.isNX)

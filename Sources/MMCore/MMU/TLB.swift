@@ -2,7 +2,8 @@
 ///
 /// Entry `set * ways + way` lives at the same index of `tags`, `payloads` and `stamps`.
 /// Tag layout (64 bits): bit 63 valid, bits 62:61 page size (0 = 4K, 1 = 2M, 2 = 1G), bit 60 global,
-/// bits 59:48 PCID, bits 35:0 the page number (VA bits 47:12, 47:21 or 47:30 for the size).
+/// bits 59:48 PCID, bits 44:0 the page number (VA bits 56:12, 56:21 or 56:30 for the size: the MMU
+/// passes the full virtual address, so tags hold 57-bit addresses for 5-level paging too).
 /// Payload layout: the page's physical base (bits 51:12) with the effective rights in PTE bit
 /// positions (RW bit 1, US bit 2, D bit 6, G bit 8, NX bit 63) and the page size in bits 10:9.
 /// The set of a page is its page number modulo the number of sets, so any entry count that is a
@@ -14,6 +15,10 @@ public struct TLB: Sendable {
     public let sets: Int
     /// Associativity.
     public let ways: Int
+    /// `sets - 1` when `sets` is a power of two (the set is then a mask of the page number,
+    /// the same set as the modulo), else 0 and the set is the page number modulo `sets`.
+    @usableFromInline let setMask: UInt64
+    @usableFromInline let setsArePowerOfTwo: Bool
     @usableFromInline var tags: [UInt64]
     @usableFromInline var payloads: [UInt64]
     @usableFromInline var stamps: [UInt32]
@@ -26,7 +31,7 @@ public struct TLB: Sendable {
     @usableFromInline static let globalBit: UInt64 = 1 << 60
     @usableFromInline static let sizeShift: UInt64 = 61
     @usableFromInline static let pcidShift: UInt64 = 48
-    @usableFromInline static let pageMask: UInt64 = (1 << 36) - 1
+    @usableFromInline static let pageMask: UInt64 = (1 << 45) - 1
     /// Tag bits compared for a match (all but global and PCID, which are checked separately).
     @usableFromInline static let matchMask: UInt64 = valid | (3 << sizeShift) | pageMask
     /// Payload bits 10:9 hold the page size.
@@ -39,6 +44,8 @@ public struct TLB: Sendable {
         self.geometry = geometry
         ways = geometry.ways
         sets = geometry.entries / geometry.ways
+        setsArePowerOfTwo = sets & (sets - 1) == 0
+        setMask = setsArePowerOfTwo ? UInt64(sets - 1) : 0
         tags = [UInt64](repeating: 0, count: geometry.entries)
         payloads = [UInt64](repeating: 0, count: geometry.entries)
         stamps = [UInt32](repeating: 0, count: geometry.entries)
@@ -49,10 +56,10 @@ public struct TLB: Sendable {
 
     // MARK: Encoding
 
-    /// The page number of `va` for pages of `size` (VA bits 47:shift).
+    /// The page number of `va` for pages of `size` (VA bits 56:shift).
     @inlinable @inline(__always)
     static func pageNumber(_ va: UInt64, _ size: PageSize) -> UInt64 {
-        (va & 0x0000_ffff_ffff_ffff) >> size.shift
+        (va & 0x01ff_ffff_ffff_ffff) >> size.shift
     }
 
     /// The tag of a valid entry for `va` with this size, PCID and global bit.
@@ -76,6 +83,13 @@ public struct TLB: Sendable {
         return PhysAddr((payload & PTE.pfnMask & ~mask) | (va.raw & mask))
     }
 
+    /// The first slot of the set holding page number `pn`.
+    @inlinable @inline(__always)
+    func setBase(_ pn: UInt64) -> Int {
+        let set = setsArePowerOfTwo ? pn & setMask : pn % UInt64(sets)
+        return Int(truncatingIfNeeded: set) &* ways
+    }
+
     @inlinable @inline(__always)
     static func sizeOf(tag: UInt64) -> UInt8 { UInt8(truncatingIfNeeded: (tag >> sizeShift) & 3) }
 
@@ -92,7 +106,7 @@ public struct TLB: Sendable {
     func probe(_ va: UInt64, _ size: PageSize, _ pcid: UInt16) -> Int {
         let pn = TLB.pageNumber(va, size)
         let key = TLB.valid | (UInt64(size.rawValue) << TLB.sizeShift) | pn
-        let base = Int(truncatingIfNeeded: pn % UInt64(sets)) &* ways
+        let base = setBase(pn)
         var i = base
         let end = base &+ ways
         while i < end {
@@ -139,31 +153,29 @@ public struct TLB: Sendable {
         let pn = tag & TLB.pageMask
         let key = tag & TLB.matchMask
         let pcid = UInt16(truncatingIfNeeded: (tag >> TLB.pcidShift) & 0xfff)
-        let base = Int(truncatingIfNeeded: pn % UInt64(sets)) &* ways
+        let base = setBase(pn)
         let end = base &+ ways
-        var victim = -1
-        var i = base
-        while i < end {
-            let t = tags[i]
-            if t & TLB.matchMask == key && (TLB.pcidMatches(t, pcid) || tag & TLB.globalBit != 0) { victim = i; break }
-            i &+= 1
-        }
-        if victim < 0 {
-            i = base
-            while i < end {
-                if tags[i] & TLB.valid == 0 { victim = i; break }
-                i &+= 1
+        // One pass over the set: an entry for the same page usable under the tag's PCID (or any,
+        // for a global tag), the first invalid way, and the least recently used way.
+        var match = -1, firstFree = -1, oldest = base
+        let global = tag & TLB.globalBit != 0
+        tags.withUnsafeBufferPointer { tg in
+            stamps.withUnsafeBufferPointer { st in
+                var oldestStamp = UInt32.max
+                var i = base
+                while i < end {
+                    let t = tg[i]
+                    if t & TLB.matchMask == key && (global || TLB.pcidMatches(t, pcid)) { match = i; return }
+                    if t & TLB.valid == 0 {
+                        if firstFree < 0 { firstFree = i }
+                    } else if st[i] < oldestStamp {
+                        oldestStamp = st[i]; oldest = i
+                    }
+                    i &+= 1
+                }
             }
         }
-        if victim < 0 {
-            victim = base
-            var oldest = stamps[base]
-            i = base &+ 1
-            while i < end {
-                if stamps[i] < oldest { oldest = stamps[i]; victim = i }
-                i &+= 1
-            }
-        }
+        let victim = match >= 0 ? match : firstFree >= 0 ? firstFree : oldest
         drop(victim)
         tags[victim] = tag
         payloads[victim] = payload
@@ -226,7 +238,7 @@ public struct TLB: Sendable {
             if present {
                 let pn = TLB.pageNumber(va.raw, size)
                 let key = TLB.valid | (UInt64(s) << TLB.sizeShift) | pn
-                let base = Int(truncatingIfNeeded: pn % UInt64(sets)) &* ways
+                let base = setBase(pn)
                 var i = base
                 while i < base &+ ways {
                     let t = tags[i]
@@ -280,7 +292,7 @@ public struct TLB: Sendable {
 /// One valid TLB entry, decoded for display and invariant checks.
 public struct TLBEntry: Equatable, Sendable, CustomStringConvertible {
     public var slot: Int, set: Int, way: Int
-    /// First virtual address of the page (sign-extended from bit 47).
+    /// First virtual address of the page (sign-extended from bit 56).
     public var page: VirtAddr
     public var pageSize: PageSize
     /// The PCID the entry was filled under (matches any PCID when `global`).
@@ -293,8 +305,8 @@ public struct TLBEntry: Equatable, Sendable, CustomStringConvertible {
     public init(slot: Int, set: Int, way: Int, tag: UInt64, payload: UInt64) {
         self.slot = slot; self.set = set; self.way = way
         let size = PageSize(rawValue: UInt8(truncatingIfNeeded: (tag >> 61) & 3)) ?? .size4K
-        var va = (tag & ((1 << 36) - 1)) << size.shift
-        if va & (1 << 47) != 0 { va |= 0xffff_0000_0000_0000 }
+        var va = (tag & TLB.pageMask) << size.shift
+        if va & (1 << 56) != 0 { va |= 0xfe00_0000_0000_0000 }
         page = VirtAddr(va)
         pageSize = size
         pcid = UInt16(truncatingIfNeeded: (tag >> 48) & 0xfff)

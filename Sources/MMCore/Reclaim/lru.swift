@@ -31,10 +31,10 @@ public final class ReclaimState {
     /// The page index of each frame: the linear page index of an anonymous page (vm_pgoff-based),
     /// or the file offset in pages of a page-cache page. Linux: folio->index
     var rmapIndex: [UInt64]
-    /// The inode of each page-cache frame. Linux: folio->mapping (address_space)
-    var rmapInode: [Inode?]
-    /// The swap entry of each frame in the swap cache (0 = none). Linux: folio->swap
-    var swapEntryOf: [UInt64]
+    /// The inode of each page-cache frame (sparse: most frames never hold one). Linux: folio->mapping (address_space)
+    var rmapInode: SparseFrameArray<Inode?>
+    /// The swap entry of each frame in the swap cache (0 = none; sparse). Linux: folio->swap
+    var swapEntryOf: SparseFrameArray<UInt64>
     /// The swap areas, indexed by swap type (nil after swapoff frees the type).
     public internal(set) var swapInfo: [SwapInfo?] = []
     /// The swap cache: swap entry value → frame. Linux: swapper_spaces[] (address_space of swap)
@@ -77,8 +77,8 @@ public final class ReclaimState {
         lruOf = [Int8](repeating: -1, count: frames)
         rmapAnonVMA = [UInt64](repeating: 0, count: frames)
         rmapIndex = [UInt64](repeating: 0, count: frames)
-        rmapInode = [Inode?](repeating: nil, count: frames)
-        swapEntryOf = [UInt64](repeating: 0, count: frames)
+        rmapInode = SparseFrameArray(count: frames, defaultValue: nil, isDefault: { $0 == nil })
+        swapEntryOf = SparseFrameArray(count: frames, defaultValue: 0, isDefault: { $0 == 0 })
     }
 
     /// The frames on `list`, head (newest) first.

@@ -233,7 +233,7 @@ function drawTLB(s) {
   const v = $("tlb-view");
   v.replaceChildren();
   for (const c of s.cpus) {
-    const counts = ["L1d", "L1i", "STLB"].map((n) => `${n} ${c.entries.filter((e) => e.tlb === n).length}/${c.capacity[n]}`).join(", ");
+    const counts = ["L1d", "L1d 2M", "L1d 1G", "L1i", "L1i 2M", "STLB", "STLB 1G"].filter((n) => n in c.capacity).map((n) => `${n} ${c.entries.filter((e) => e.tlb === n).length}/${c.capacity[n]}`).join(", ");
     v.appendChild(el("h3", {}, `CPU ${c.id}` + (c.current ? ` (pid ${c.current})` : " (idle)") + ` — ${counts}`));
     const t = el("table", {class: "grid tlb", "data-cpu": c.id});
     t.appendChild(el("tr")).append(...["TLB", "set/way", "page", "frame", "size", "pcid", ""].map((h) => el("th", {}, h)));
