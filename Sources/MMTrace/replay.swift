@@ -15,6 +15,9 @@ public struct ReplayCounters: Sendable, Equatable {
     public var instrFetches: UInt64 = 0, loads: UInt64 = 0, stores: UInt64 = 0, modifies: UInt64 = 0
     public var tlb = TLBStats()
     public var pgfault: UInt64 = 0, pgmajfault: UInt64 = 0, cowFaults: UInt64 = 0
+    /// Faults that mapped a THP and faults that wanted one but fell back to 4 KiB pages
+    /// (vmstat thp_fault_alloc, thp_fault_fallback), and huge PMD splits (thp_split_pmd).
+    public var thpFaultAlloc: UInt64 = 0, thpFaultFallback: UInt64 = 0, thpSplitPMD: UInt64 = 0
     public var segvMaperr: UInt64 = 0, segvAccerr: UInt64 = 0, sigbus: UInt64 = 0
     /// Final RSS by type (pages) and page-table bytes; taken at exit or at the end of the trace.
     public var rss = RSSCounters()
@@ -30,7 +33,8 @@ public struct ReplayCounters: Sendable, Equatable {
          ("stlb_hits", UInt64(tlb.stlbHits)), ("stlb_misses", UInt64(tlb.stlbMisses)),
          ("page_walks", UInt64(tlb.pageWalks)), ("walk_mem_refs", UInt64(tlb.walkMemoryRefs)),
          ("pgfault", pgfault), ("pgmajfault", pgmajfault), ("minor_faults", pgfault &- pgmajfault),
-         ("cow_faults", cowFaults), ("segv_maperr", segvMaperr), ("segv_accerr", segvAccerr), ("sigbus", sigbus),
+         ("cow_faults", cowFaults), ("thp_fault_alloc", thpFaultAlloc), ("thp_fault_fallback", thpFaultFallback),
+         ("thp_split_pmd", thpSplitPMD), ("segv_maperr", segvMaperr), ("segv_accerr", segvAccerr), ("sigbus", sigbus),
          ("VmRSS", UInt64(rss.total) * 4), ("RssAnon", UInt64(rss.anon) * 4), ("RssFile", UInt64(rss.file) * 4),
          ("RssShmem", UInt64(rss.shmem) * 4), ("VmPTE", UInt64(pgtablesBytes / 1024))]
     }
@@ -41,6 +45,7 @@ public struct ReplayCounters: Sendable, Equatable {
         instrFetches &+= o.instrFetches; loads &+= o.loads; stores &+= o.stores; modifies &+= o.modifies
         tlb.add(o.tlb)
         pgfault &+= o.pgfault; pgmajfault &+= o.pgmajfault; cowFaults &+= o.cowFaults
+        thpFaultAlloc &+= o.thpFaultAlloc; thpFaultFallback &+= o.thpFaultFallback; thpSplitPMD &+= o.thpSplitPMD
         segvMaperr &+= o.segvMaperr; segvAccerr &+= o.segvAccerr; sigbus &+= o.sigbus
         rss.anon += o.rss.anon; rss.file += o.rss.file; rss.shmem += o.rss.shmem; rss.swapents += o.rss.swapents
         pgtablesBytes += o.pgtablesBytes
@@ -365,7 +370,11 @@ public final class Replayer {
                v.flags.contains(.write) {
                 counters.cowFaults &+= 1
             }
+            let thp0 = (kernel.vmstat.thpFaultAlloc, kernel.vmstat.thpFaultFallback, kernel.vmstat.thpSplitPMD)
             let r = kernel.doUserAddrFault(task, VirtAddr(addr), code)
+            counters.thpFaultAlloc &+= kernel.vmstat.thpFaultAlloc &- thp0.0
+            counters.thpFaultFallback &+= kernel.vmstat.thpFaultFallback &- thp0.1
+            counters.thpSplitPMD &+= kernel.vmstat.thpSplitPMD &- thp0.2
             switch r {
             case .minor: counters.pgfault &+= 1
             case .major: counters.pgfault &+= 1; counters.pgmajfault &+= 1

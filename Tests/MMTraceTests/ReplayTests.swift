@@ -48,6 +48,7 @@ final class ReplayTests: XCTestCase {
             ("dtlb_hits", 3), ("dtlb_misses", 8), ("itlb_hits", 0), ("itlb_misses", 0),
             ("stlb_hits", 0), ("stlb_misses", 8), ("page_walks", 9), ("walk_mem_refs", 32),
             ("pgfault", 3), ("pgmajfault", 0), ("minor_faults", 3), ("cow_faults", 1),
+            ("thp_fault_alloc", 0), ("thp_fault_fallback", 0), ("thp_split_pmd", 0),
             ("segv_maperr", 1), ("segv_accerr", 1), ("sigbus", 0),
             ("VmRSS", 4), ("RssAnon", 4), ("RssFile", 0), ("RssShmem", 0), ("VmPTE", 12),
         ]
