@@ -250,4 +250,86 @@ final class HugeMemoryTests: XCTestCase {
         XCTAssertEqual(k.vmstat.thpSwpout, 0)
         XCTAssertEqual(k.checkInvariants(), [])
     }
+
+    func testKhugepagedCollapsesARangeAndHonoursMaxPtesNone() throws {
+        let (k, t, a) = try setUpTHP(madvise: false)
+        // 4 KiB pages first: the VMA is not madvised. Touch 100 pages of the first 2 MiB and
+        // the whole second 2 MiB, with values to check after the copy.
+        XCTAssertNoThrow(try k.touch(t, a, length: 100 << 12, .write).get())
+        XCTAssertNoThrow(try k.touch(t, VirtAddr(a.raw + (2 << 20)), length: 2 << 20, .write).get())
+        XCTAssertNoThrow(try k.store(t, VirtAddr(a.raw + 0x2000), [0xab]).get())
+        XCTAssertNoThrow(try k.store(t, VirtAddr(a.raw + (3 << 20)), [0xcd]).get())
+        XCTAssertFalse(t.mm!.khugepagedRegistered)
+        XCTAssertEqual(k.khugepagedDoScan().progress, 0)   // nothing registered
+        XCTAssertNoThrow(try k.madvise(t, addr: a.raw, length: 4 << 20, advice: .hugepage).get())
+        XCTAssertTrue(t.mm!.khugepagedRegistered)
+        // max_ptes_none 400: the first range has 412 empty PTEs and is refused.
+        XCTAssertNil(k.thpSysfsWrite("khugepaged/max_ptes_none", "400"))
+        let rss0 = t.mm!.rss.anon, tables0 = k.stat.nrPageTable, free0 = k.phys.freePageCount
+        let r = k.khugepagedDoScan()
+        XCTAssertEqual(r.ranges.map(\.1), [.exceedNonePTE, .succeed])
+        XCTAssertEqual(r.collapsed, 1)
+        XCTAssertEqual(k.vmstat.thpScanExceedNonePTE, 1)
+        XCTAssertEqual(k.vmstat.thpCollapseAlloc, 1)
+        XCTAssertEqual(k.thp.pagesCollapsed, 1)
+        XCTAssertEqual(k.thp.fullScans, 1)
+        XCTAssertEqual(k.stat.nrAnonTHPs, 1)
+        XCTAssertTrue(pmd(k, t, VirtAddr(a.raw + (2 << 20))).isHuge)
+        // The PTE table became the deposit: page tables and RSS are unchanged, and the 512 old
+        // frames were freed for the 512 of the THP.
+        XCTAssertEqual(k.stat.nrPageTable, tables0)
+        XCTAssertEqual(t.mm!.rss.anon, rss0)
+        XCTAssertEqual(k.phys.freePageCount, free0)
+        XCTAssertEqual(try k.load(t, VirtAddr(a.raw + (3 << 20)), count: 1).get(), [0xcd])
+        XCTAssertEqual(k.checkInvariants(), [])
+        // With the default max_ptes_none (511) the first range collapses too; its 412 empty
+        // PTEs become zeroed pages, so RSS grows by 412.
+        XCTAssertNil(k.thpSysfsWrite("khugepaged/max_ptes_none", "511"))
+        let r2 = k.khugepagedDoScan()
+        XCTAssertEqual(r2.ranges.map(\.1), [.succeed, .pmdMapped])
+        XCTAssertEqual(t.mm!.rss.anon, rss0 + 412)
+        XCTAssertEqual(try k.load(t, VirtAddr(a.raw + 0x2000), count: 1).get(), [0xab])
+        XCTAssertEqual(k.thp.pagesCollapsed, 2)
+        XCTAssertEqual(k.thp.fullScans, 2)
+        XCTAssertEqual(k.checkInvariants(), [])
+        XCTAssertEqual(k.thpSysfsRead("khugepaged/pages_collapsed"), "2\n")
+    }
+
+    func testKhugepagedSkipsSharedAndReadOnlyRanges() throws {
+        let (k, t, a) = try setUpTHP(madvise: false)
+        XCTAssertNoThrow(try k.touch(t, a, length: 300 << 12, .write).get())
+        let c = try k.fork(t).get()
+        XCTAssertNoThrow(try k.madvise(t, addr: a.raw, length: 4 << 20, advice: .hugepage).get())
+        // The 300 pages are shared with the child (mapcount 2 > max_ptes_shared 256) and
+        // read-only after fork.
+        let r = k.khugepagedDoScan()
+        XCTAssertEqual(r.ranges.first?.1, .exceedSharedPTE)
+        XCTAssertEqual(k.vmstat.thpScanExceedSharedPTE, 1)
+        XCTAssertNil(k.thpSysfsWrite("khugepaged/max_ptes_shared", "511"))
+        XCTAssertEqual(k.khugepagedDoScan().ranges.first?.1, .pageRO)
+        k.exitTask(c, status: 0)
+        XCTAssertEqual(k.checkInvariants(), [])
+    }
+
+    func testSysfsFiles() throws {
+        let k = try Kernel(config: MachineConfig(ramBytes: 256 << 20))
+        XCTAssertEqual(k.thpSysfsRead("enabled"), "always [madvise] never\n")
+        XCTAssertEqual(k.thpSysfsRead("defrag"), "always defer defer+madvise [madvise] never\n")
+        XCTAssertEqual(k.thpSysfsRead("hpage_pmd_size"), "2097152\n")
+        XCTAssertEqual(k.thpSysfsRead("khugepaged/pages_to_scan"), "4096\n")
+        XCTAssertEqual(k.thpSysfsRead("khugepaged/max_ptes_none"), "511\n")
+        XCTAssertEqual(k.thpSysfsRead("khugepaged/max_ptes_swap"), "64\n")
+        XCTAssertEqual(k.thpSysfsRead("khugepaged/max_ptes_shared"), "256\n")
+        XCTAssertNil(k.thpSysfsRead("nonexistent"))
+        XCTAssertNil(k.thpSysfsWrite("enabled", "always"))
+        XCTAssertEqual(k.thpSysfsRead("enabled"), "[always] madvise never\n")
+        XCTAssertNil(k.thpSysfsWrite("defrag", "defer+madvise"))
+        XCTAssertEqual(k.thpSysfsRead("defrag"), "always defer [defer+madvise] madvise never\n")
+        XCTAssertEqual(k.thpSysfsWrite("enabled", "[always]"), .EINVAL)
+        XCTAssertEqual(k.thpSysfsWrite("khugepaged/pages_to_scan", "0"), .EINVAL)
+        XCTAssertEqual(k.thpSysfsWrite("khugepaged/max_ptes_none", "512"), .EINVAL)
+        XCTAssertEqual(k.thpSysfsWrite("khugepaged/max_ptes_swap", "-1"), .EINVAL)
+        XCTAssertEqual(k.thpSysfsWrite("hpage_pmd_size", "4096"), .EACCES)
+        XCTAssertEqual(k.thpSysfsWrite("nonexistent", "1"), .ENOENT)
+    }
 }
