@@ -614,10 +614,11 @@ extension ReplayReport {
         let values = processes.map { $0.counters.fields } + (processes.count > 1 ? [total.fields] : [])
         let w = max(14, (values.flatMap { $0.map { String($0.1).count } }.max() ?? 0) + 2)
         // The name column fits the longest counter name (thp_fault_fallback).
-        let nw = max(16, (total.fields.map { $0.0.count + 3 }.max() ?? 0) + 1)
+        let units = ["VmRSS", "RssAnon", "RssFile", "RssShmem", "VmPTE"]
+        let nw = max(16, (total.fields.map { $0.0.count + (units.contains($0.0) ? 3 : 0) }.max() ?? 0) + 1)
         s += "counter".padding(toLength: nw, withPad: " ", startingAt: 0) + cols.map { rjust($0, w) }.joined() + "\n"
         for (i, f) in total.fields.enumerated() {
-            let unit = ["VmRSS", "RssAnon", "RssFile", "RssShmem", "VmPTE"].contains(f.0) ? " kB" : ""
+            let unit = units.contains(f.0) ? " kB" : ""
             s += (f.0 + unit).padding(toLength: nw, withPad: " ", startingAt: 0) + values.map { rjust(String($0[i].1), w) }.joined() + "\n"
         }
         for p in processes where !p.getrusage.isEmpty {
