@@ -125,7 +125,6 @@ extension Kernel {
         var moves: [(VirtAddr, PTE)] = []
         // The model moves PTEs only: huge PMDs in the range are split first (Linux's
         // move_huge_pmd() moves a whole huge PMD when both addresses are 2 MiB-aligned).
-        splitHugePMDsForUnmap(mm, oldStart, oldEnd)
         splitHugePMDRange(mm, oldStart, oldEnd)
         forEachPresentPTE(mm, oldStart, oldEnd) { va, slot, pte in
             moves.append((va, pte))

@@ -145,6 +145,7 @@ extension Kernel {
 
     /// Calls `body` with the 2 MiB-aligned address and slot of every huge PMD that maps part of
     /// [start, end) in `mm`, skipping absent upper levels. Allocates nothing.
+    /// Linux: walk_pmd_range() with pmd_trans_huge(), mm/pagewalk.c
     func forEachHugePMD(_ mm: MMStruct, _ start: VirtAddr, _ end: VirtAddr, _ body: (UInt64, PTESlot, PTE) -> Void) {
         var va = start.raw & ~(HPAGE_PMD_SIZE - 1)
         while va < end.raw {
@@ -168,6 +169,7 @@ extension Kernel {
     }
 
     /// Whether `pfn` is the first frame of the huge zero page.
+    /// Linux: is_huge_zero_pfn(), include/linux/huge_mm.h
     @inline(__always)
     func isHugeZeroPFN(_ pfn: PFN) -> Bool { thp.hugeZeroPFN == pfn }
 
@@ -335,6 +337,7 @@ extension Kernel {
     }
 
     /// Splits every huge PMD in [start, end) of `mm` (for operations the model does only on PTEs).
+    /// Linux: split_huge_pmd() for each huge PMD met, mm/huge_memory.c
     func splitHugePMDRange(_ mm: MMStruct, _ start: VirtAddr, _ end: VirtAddr) {
         var found: [(UInt64, PTESlot)] = []
         forEachHugePMD(mm, start, end) { a, s, _ in found.append((a, s)) }

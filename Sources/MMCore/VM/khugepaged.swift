@@ -119,7 +119,8 @@ extension Kernel {
 
     // MARK: - Scanning
 
-    /// The address spaces registered with khugepaged, in task order (khugepaged_scan.mm_head).
+    /// The address spaces registered with khugepaged, in task order.
+    /// Linux: khugepaged_scan.mm_head (mm_slot list), mm/khugepaged.c
     func khugepagedMMs() -> [MMStruct] {
         var seen = Set<ObjectIdentifier>()
         var out: [MMStruct] = []
