@@ -332,4 +332,29 @@ final class HugeMemoryTests: XCTestCase {
         XCTAssertEqual(k.thpSysfsWrite("hpage_pmd_size", "4096"), .EACCES)
         XCTAssertEqual(k.thpSysfsWrite("nonexistent", "1"), .ENOENT)
     }
+
+    func testDefragDecidesDirectCompactionPerVMA() throws {
+        let (k, t, a) = try setUpTHP(.always, madvise: false)
+        let plain = t.mm!.vmas.vmaLookup(a)!
+        var madvised = plain
+        madvised.flags.insert(.hugepage)
+        // (defrag, plain VMA may direct-compact, madvised VMA may, plain wakes kswapd, madvised wakes kswapd)
+        let expected: [(THPDefrag, Bool, Bool, Bool, Bool)] = [
+            (.always, true, true, false, false),
+            (.defer, false, false, true, true),
+            (.deferMadvise, false, true, true, false),
+            (.madvise, false, true, false, false),
+            (.never, false, false, false, false),
+        ]
+        for (d, p, m, pk, mk) in expected {
+            k.thp.defrag = d
+            XCTAssertEqual(k.thpGFPMask(plain).contains(.directReclaim), p, d.rawValue)
+            XCTAssertEqual(k.thpGFPMask(madvised).contains(.directReclaim), m, d.rawValue)
+            XCTAssertEqual(k.thpGFPMask(plain).contains(.kswapdReclaim), pk, d.rawValue)
+            XCTAssertEqual(k.thpGFPMask(madvised).contains(.kswapdReclaim), mk, d.rawValue)
+            // __GFP_NORETRY only for a VMA that is not madvised under `always`.
+            XCTAssertEqual(k.thpGFPMask(plain).contains(.noretry), d == .always, d.rawValue)
+            XCTAssertFalse(k.thpGFPMask(madvised).contains(.noretry), d.rawValue)
+        }
+    }
 }

@@ -79,17 +79,19 @@ extension Kernel {
         return haddr >= vma.start.raw && haddr &+ HPAGE_PMD_SIZE <= vma.end.raw && haddr &+ HPAGE_PMD_SIZE > haddr
     }
 
-    /// The GFP mask of a THP fault for `vma` under `defrag`: direct reclaim and compaction for
-    /// `always`, and for madvised VMAs under `madvise`/`defer+madvise`; kswapd/kcompactd are woken
-    /// under `defer`, `defer+madvise`. Linux: vma_thp_gfp_mask(), mm/huge_memory.c
+    /// The GFP mask of a THP fault for `vma` under `defrag`: GFP_TRANSHUGE_LIGHT plus direct
+    /// reclaim/compaction for `always` (with __GFP_NORETRY unless madvised), and for madvised
+    /// VMAs under `defer+madvise` and `madvise`; a kswapd/kcompactd wakeup instead under `defer`,
+    /// and for other VMAs under `defer+madvise`. (No __GFP_COMP: the model keeps a THP as
+    /// order-0 frames.) Linux: vma_thp_gfp_mask(), mm/huge_memory.c
     func thpGFPMask(_ vma: VMA) -> GFP {
         let madvised = vma.flags.contains(.hugepage)
-        let light: GFP = [.highmem, .movable, .hardwall, .nowarn, .noretry]   // GFP_TRANSHUGE_LIGHT (+ __GFP_NORETRY)
+        let light: GFP = [.highmem, .movable, .hardwall, .nowarn, .nomemalloc]   // GFP_TRANSHUGE_LIGHT
         switch thp.defrag {
-        case .always: return madvised ? light.union(.directReclaim).subtracting(.noretry) : light.union(.directReclaim)
+        case .always: return madvised ? light.union(.directReclaim) : light.union([.directReclaim, .noretry])
         case .defer: return light.union(.kswapdReclaim)
-        case .deferMadvise: return madvised ? light.union(.reclaim).subtracting(.noretry) : light.union(.kswapdReclaim)
-        case .madvise: return madvised ? light.union(.directReclaim).subtracting(.noretry) : light
+        case .deferMadvise: return light.union(madvised ? .directReclaim : .kswapdReclaim)
+        case .madvise: return madvised ? light.union(.directReclaim) : light
         case .never: return light
         }
     }
