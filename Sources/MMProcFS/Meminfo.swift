@@ -216,6 +216,8 @@ public enum Meminfo {
         v.sUnreclaim = kb(st.nrSlabUnreclaimable)
         v.kernelStack = UInt64(max(0, st.nrKernelStackKB))
         v.pageTables = kb(st.nrPageTable)
+        // NR_ANON_THPS counts PMD-mapped THPs; meminfo shows them in kB.
+        v.anonHugePages = kb(st.nrAnonTHPs * HPAGE_PMD_NR)
         v.vmallocUsed = kb(k.vmap.nrVmallocPages)
         v.percpu = kb(k.percpu.populatedPages)
         v.commitLimit = kb(k.vmCommitLimit())

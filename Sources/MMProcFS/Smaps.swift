@@ -314,7 +314,7 @@ public enum Smaps {
     /// The smaps entries of a task, in address order (empty without an mm).
     public static func gather(_ k: Kernel, _ t: Task, thp: THPMode? = nil) -> [SmapsEntry] {
         guard let mm = t.mm else { return [] }
-        let thp = thp ?? k.config.thp
+        let thp = thp ?? k.thp.enabled
         return mm.vmasWithGate.map { vma in
             SmapsEntry(header: Maps.line(of: vma, in: mm), counts: gatherCounts(k, mm, vma),
                        thpEligible: thpEligible(vma, mode: thp), vmFlags: vma.flags.rawValue)

@@ -6,7 +6,7 @@ import MMCore
 public enum Vmstat {
     /// The lines for a kernel, in /proc/vmstat order.
     public static func lines(_ k: Kernel) -> [(String, UInt64)] {
-        let s = k.stat
+        let s = k.stat, v = k.vmstat
         func u(_ v: Int) -> UInt64 { UInt64(max(0, v)) }
         return [
             ("nr_free_pages", u(k.phys.freePageCount)),
@@ -29,6 +29,11 @@ public enum Vmstat {
             ("nr_dirty", u(s.nrDirty)),
             ("nr_writeback", u(s.nrWriteback)),
             ("nr_shmem", u(s.nrShmem)),
+            ("nr_shmem_hugepages", 0),
+            ("nr_shmem_pmdmapped", 0),
+            ("nr_file_hugepages", 0),
+            ("nr_file_pmdmapped", 0),
+            ("nr_anon_transparent_hugepages", u(s.nrAnonTHPs)),
             ("nr_dirtied", k.vmstat.nrDirtied),
             ("nr_written", k.vmstat.nrWritten),
             ("nr_page_table_pages", u(s.nrPageTable)),
@@ -60,6 +65,28 @@ public enum Vmstat {
             ("drop_pagecache", k.vmstat.dropPagecache),
             ("drop_slab", k.vmstat.dropSlab),
             ("oom_kill", k.vmstat.oomKill),
+            ("thp_fault_alloc", v.thpFaultAlloc),
+            ("thp_fault_fallback", v.thpFaultFallback),
+            ("thp_fault_fallback_charge", 0),
+            ("thp_collapse_alloc", v.thpCollapseAlloc),
+            ("thp_collapse_alloc_failed", v.thpCollapseAllocFailed),
+            ("thp_file_alloc", 0),
+            ("thp_file_fallback", 0),
+            ("thp_file_fallback_charge", 0),
+            ("thp_file_mapped", 0),
+            ("thp_split_page", v.thpSplitPage),
+            ("thp_split_page_failed", 0),
+            ("thp_deferred_split_page", v.thpDeferredSplitPage),
+            ("thp_underused_split_page", 0),
+            ("thp_split_pmd", v.thpSplitPMD),
+            ("thp_scan_exceed_none_pte", v.thpScanExceedNonePTE),
+            ("thp_scan_exceed_swap_pte", v.thpScanExceedSwapPTE),
+            ("thp_scan_exceed_share_pte", v.thpScanExceedSharedPTE),
+            ("thp_split_pud", 0),
+            ("thp_zero_page_alloc", v.thpZeroPageAlloc),
+            ("thp_zero_page_alloc_failed", v.thpZeroPageAllocFailed),
+            ("thp_swpout", v.thpSwpout),
+            ("thp_swpout_fallback", v.thpSwpoutFallback),
             ("swap_ra", k.vmstat.swapRa),
             ("swap_ra_hit", k.vmstat.swapRaHit),
         ]

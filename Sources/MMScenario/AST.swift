@@ -139,6 +139,12 @@ enum Command {
     case lab([String])
     /// `echo VALUE > /proc/PID/oom_score_adj`.
     case writeOomScoreAdj(ProcRef, Int, path: String)
+    /// `echo VALUE > /sys/kernel/mm/transparent_hugepage/FILE` (FILE relative to that directory).
+    case writeTHPSysfs(file: String, value: String, path: String)
+    /// `cat /sys/kernel/mm/transparent_hugepage/FILE`.
+    case readTHPSysfs(file: String)
+    /// `khugepaged [N]`: N khugepaged wakeups (1 by default).
+    case khugepaged(Int)
     // Files and the page cache.
     /// `file create PATH size N [tmpfs] [fill BYTE]`.
     case fileCreate(path: String, size: UInt64, kind: FileSystemKind, fill: UInt8?)
@@ -167,6 +173,7 @@ enum Command {
         case .sysctl, .spawn, .kthread, .use, .note, .show, .freeCommand, .policy, .importFile, .cpu, .lab, .kmem: return false
         case .fileCreate, .fileWrite, .fileRead, .sync: return false
         case .swapon, .swapoff, .vmstat, .sar, .sleep: return false
+        case .writeTHPSysfs, .readTHPSysfs, .khugepaged: return false
         default: return true
         }
     }

@@ -182,6 +182,16 @@ struct ParserState {
                 }
                 try done()
             }
+        case "khugepaged":
+            var n = 1
+            if let v = args.popFirst() {
+                guard let c = Int(v.text), (1...10_000).contains(c) else {
+                    throw LineError(column: v.column, message: "khugepaged: '\(v.text)' is not a number of wakeups in 1...10000")
+                }
+                n = c
+            }
+            try done()
+            command = .khugepaged(n)
         case "swapoff":
             let path = try word("swap file or partition path")
             try done()
@@ -252,9 +262,18 @@ struct ParserState {
         case "echo" where args.count == 3 && args[1].text == ">" && args[1].kind == .word:
             // echo VALUE > /proc/PID/oom_score_adj
             let v = args[0], path = args[2]
+            if path.text.hasPrefix(Self.thpSysfsDir) {
+                let file = String(path.text.dropFirst(Self.thpSysfsDir.count))
+                guard Kernel.thpSysfsFiles.contains(file) else {
+                    throw LineError(column: path.column, message: "echo: no such file '\(path.text)' (files: \(Kernel.thpSysfsFiles.joined(separator: ", ")))")
+                }
+                args = []
+                command = .writeTHPSysfs(file: file, value: v.text, path: path.text)
+                break
+            }
             let parts = path.text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
             guard parts.count == 4, parts[0] == "", parts[1] == "proc", parts[3] == "oom_score_adj" else {
-                throw LineError(column: path.column, message: "echo: only /proc/PID/oom_score_adj can be written, not '\(path.text)'")
+                throw LineError(column: path.column, message: "echo: only /proc/PID/oom_score_adj and \(Self.thpSysfsDir)* can be written, not '\(path.text)'")
             }
             try requireProcess()
             let ref = try processRef(Token(kind: .word, text: parts[2], column: path.column + 6))
@@ -567,9 +586,12 @@ struct ParserState {
         return .named(t.text)
     }
 
+    /// The directory of the THP settings in sysfs.
+    static let thpSysfsDir = "/sys/kernel/mm/transparent_hugepage/"
+
     /// Returns the `show` command equivalent to `cat PATH`; throws for unsupported files.
     func parseCat(_ t: Token) throws -> Command {
-        let supported = "supported: /proc/meminfo, /proc/buddyinfo, /proc/vmstat, /proc/swaps, /proc/interrupts, /proc/slabinfo, /proc/vmallocinfo, /proc/pagetypeinfo, /sys/kernel/debug/extfrag/unusable_index, /sys/kernel/debug/extfrag/extfrag_index, "
+        let supported = "supported: /proc/meminfo, /proc/buddyinfo, /proc/vmstat, /proc/swaps, /proc/interrupts, /proc/slabinfo, /proc/vmallocinfo, /proc/pagetypeinfo, /sys/kernel/debug/extfrag/unusable_index, /sys/kernel/debug/extfrag/extfrag_index, /sys/kernel/mm/transparent_hugepage/*, "
             + ShowWhat.procFiles.map { "/proc/PID/" + $0.rawValue }.joined(separator: ", ") + " (PID = self, a number or a process name)"
         switch t.text {
         case "/proc/meminfo": return .show(.meminfo, .current, catPath: t.text)
@@ -583,6 +605,13 @@ struct ParserState {
         case "/sys/kernel/debug/extfrag/unusable_index": return .show(.unusableIndex, .current, catPath: t.text)
         case "/sys/kernel/debug/extfrag/extfrag_index": return .show(.extfragIndex, .current, catPath: t.text)
         default: break
+        }
+        if t.text.hasPrefix(Self.thpSysfsDir) {
+            let file = String(t.text.dropFirst(Self.thpSysfsDir.count))
+            guard Kernel.thpSysfsFiles.contains(file) else {
+                throw LineError(column: t.column, message: "cat: no such file '\(t.text)' (files: \(Kernel.thpSysfsFiles.joined(separator: ", ")))")
+            }
+            return .readTHPSysfs(file: file)
         }
         let parts = t.text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 4, parts[0] == "", parts[1] == "proc",
@@ -885,6 +914,11 @@ struct ParserState {
                 case "off": m.tlb.pcid = false
                 default: throw LineError(column: vcol, message: "pcid must be 'on' or 'off', found '\(value)'")
                 }
+            case "thp":
+                guard let mode = THPMode(rawValue: value) else {
+                    throw LineError(column: vcol, message: "thp must be 'always', 'madvise' or 'never', found '\(value)'")
+                }
+                m.thp = mode
             case "fault_around_bytes":
                 let v = try Values.number(value, column: vcol)
                 guard let pages = MachineConfig.faultAroundPages(bytes: v) else {
@@ -892,7 +926,7 @@ struct ParserState {
                 }
                 m.faultAroundPages = pages
             default:
-                throw LineError(column: t.column, message: "unknown machine setting '\(key)' (known: ram, swap, min_free_kbytes, tlb.l1d, tlb.l1d2m, tlb.l1d1g, tlb.l1i, tlb.l1i2m, tlb.stlb, tlb.stlb1g, pwc.pml4e, pwc.pdpte, pwc.pde, pcid, seed, cpus, fault_around_bytes, slab)")
+                throw LineError(column: t.column, message: "unknown machine setting '\(key)' (known: ram, swap, min_free_kbytes, tlb.l1d, tlb.l1d2m, tlb.l1d1g, tlb.l1i, tlb.l1i2m, tlb.stlb, tlb.stlb1g, pwc.pml4e, pwc.pdpte, pwc.pde, pcid, seed, cpus, fault_around_bytes, slab, thp)")
             }
         }
         if let mf = minFree {

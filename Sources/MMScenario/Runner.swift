@@ -669,6 +669,24 @@ public final class Runner {
             }
         case .kmem(let c):
             try executeKmem(c, st, k)
+        case .writeTHPSysfs(let file, let value, let path):
+            switch k.thpSysfsWrite(file, value) {
+            case nil: break
+            case .EACCES?:
+                stepResult = .error
+                stepLines.append("bash: \(path): Permission denied")
+            case let e?:
+                stepResult = .error
+                stepLines.append("bash: echo: write error: \(e.message)")
+            }
+        case .readTHPSysfs(let file):
+            emitSystem(k.thpSysfsRead(file) ?? "")
+        case .khugepaged(let n):
+            for _ in 0..<n {
+                let r = k.khugepagedDoScan()
+                emitSystem("khugepaged: scanned \(r.progress) pages, collapsed \(r.collapsed)")
+            }
+            emitSystem("pages_collapsed \(k.thp.pagesCollapsed), full_scans \(k.thp.fullScans)")
         case .writeOomScoreAdj(let ref, let value, let path):
             let target: Task?
             switch ref {

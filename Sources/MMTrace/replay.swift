@@ -15,6 +15,9 @@ public struct ReplayCounters: Sendable, Equatable {
     public var instrFetches: UInt64 = 0, loads: UInt64 = 0, stores: UInt64 = 0, modifies: UInt64 = 0
     public var tlb = TLBStats()
     public var pgfault: UInt64 = 0, pgmajfault: UInt64 = 0, cowFaults: UInt64 = 0
+    /// Faults that mapped a THP and faults that wanted one but fell back to 4 KiB pages
+    /// (vmstat thp_fault_alloc, thp_fault_fallback), and huge PMD splits (thp_split_pmd).
+    public var thpFaultAlloc: UInt64 = 0, thpFaultFallback: UInt64 = 0, thpSplitPMD: UInt64 = 0
     public var segvMaperr: UInt64 = 0, segvAccerr: UInt64 = 0, sigbus: UInt64 = 0
     /// Final RSS by type (pages) and page-table bytes; taken at exit or at the end of the trace.
     public var rss = RSSCounters()
@@ -33,7 +36,8 @@ public struct ReplayCounters: Sendable, Equatable {
          ("page_walks", UInt64(tlb.pageWalks)), ("walk_mem_refs", UInt64(tlb.walkMemoryRefs)),
          ("pwc_pml4e_hits", UInt64(tlb.pwcPML4EHits)), ("pwc_pdpte_hits", UInt64(tlb.pwcPDPTEHits)), ("pwc_pde_hits", UInt64(tlb.pwcPDEHits)),
          ("pgfault", pgfault), ("pgmajfault", pgmajfault), ("minor_faults", pgfault &- pgmajfault),
-         ("cow_faults", cowFaults), ("segv_maperr", segvMaperr), ("segv_accerr", segvAccerr), ("sigbus", sigbus),
+         ("cow_faults", cowFaults), ("thp_fault_alloc", thpFaultAlloc), ("thp_fault_fallback", thpFaultFallback),
+         ("thp_split_pmd", thpSplitPMD), ("segv_maperr", segvMaperr), ("segv_accerr", segvAccerr), ("sigbus", sigbus),
          ("VmRSS", UInt64(rss.total) * 4), ("RssAnon", UInt64(rss.anon) * 4), ("RssFile", UInt64(rss.file) * 4),
          ("RssShmem", UInt64(rss.shmem) * 4), ("VmPTE", UInt64(pgtablesBytes / 1024))]
     }
@@ -44,6 +48,7 @@ public struct ReplayCounters: Sendable, Equatable {
         instrFetches &+= o.instrFetches; loads &+= o.loads; stores &+= o.stores; modifies &+= o.modifies
         tlb.add(o.tlb)
         pgfault &+= o.pgfault; pgmajfault &+= o.pgmajfault; cowFaults &+= o.cowFaults
+        thpFaultAlloc &+= o.thpFaultAlloc; thpFaultFallback &+= o.thpFaultFallback; thpSplitPMD &+= o.thpSplitPMD
         segvMaperr &+= o.segvMaperr; segvAccerr &+= o.segvAccerr; sigbus &+= o.sigbus
         rss.anon += o.rss.anon; rss.file += o.rss.file; rss.shmem += o.rss.shmem; rss.swapents += o.rss.swapents
         pgtablesBytes += o.pgtablesBytes
@@ -375,7 +380,11 @@ public final class Replayer {
                v.flags.contains(.write) {
                 counters.cowFaults &+= 1
             }
+            let thp0 = (kernel.vmstat.thpFaultAlloc, kernel.vmstat.thpFaultFallback, kernel.vmstat.thpSplitPMD)
             let r = kernel.doUserAddrFault(task, VirtAddr(addr), code)
+            counters.thpFaultAlloc &+= kernel.vmstat.thpFaultAlloc &- thp0.0
+            counters.thpFaultFallback &+= kernel.vmstat.thpFaultFallback &- thp0.1
+            counters.thpSplitPMD &+= kernel.vmstat.thpSplitPMD &- thp0.2
             switch r {
             case .minor: counters.pgfault &+= 1
             case .major: counters.pgfault &+= 1; counters.pgmajfault &+= 1
@@ -624,10 +633,13 @@ extension ReplayReport {
         let cols = processes.map { "pid \($0.pid)" } + (processes.count > 1 ? ["total"] : [])
         let values = processes.map { $0.counters.fields } + (processes.count > 1 ? [total.fields] : [])
         let w = max(14, (values.flatMap { $0.map { String($0.1).count } }.max() ?? 0) + 2)
-        s += "counter".padding(toLength: 16, withPad: " ", startingAt: 0) + cols.map { rjust($0, w) }.joined() + "\n"
+        // The name column fits the longest counter name (thp_fault_fallback).
+        let units = ["VmRSS", "RssAnon", "RssFile", "RssShmem", "VmPTE"]
+        let nw = max(16, (total.fields.map { $0.0.count + (units.contains($0.0) ? 3 : 0) }.max() ?? 0) + 1)
+        s += "counter".padding(toLength: nw, withPad: " ", startingAt: 0) + cols.map { rjust($0, w) }.joined() + "\n"
         for (i, f) in total.fields.enumerated() {
-            let unit = ["VmRSS", "RssAnon", "RssFile", "RssShmem", "VmPTE"].contains(f.0) ? " kB" : ""
-            s += (f.0 + unit).padding(toLength: 16, withPad: " ", startingAt: 0) + values.map { rjust(String($0[i].1), w) }.joined() + "\n"
+            let unit = units.contains(f.0) ? " kB" : ""
+            s += (f.0 + unit).padding(toLength: nw, withPad: " ", startingAt: 0) + values.map { rjust(String($0[i].1), w) }.joined() + "\n"
         }
         for p in processes where !p.getrusage.isEmpty {
             s += "\npid \(p.pid) getrusage() calls (ru_minflt ru_majflt):"

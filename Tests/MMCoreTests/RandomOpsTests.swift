@@ -11,9 +11,26 @@ final class RandomOpsTests: XCTestCase {
         for seed: UInt64 in [1, 2, 3] { try runSequence(seed: seed, steps: 400) }
     }
 
-    func runSequence(seed: UInt64, steps: Int) throws {
+    /// The same random sequences on a THP machine (madvise mode): large mappings, half of them
+    /// MADV_HUGEPAGE, so stores take huge faults and munmap/mprotect/DONTNEED/mremap split huge
+    /// PMDs; khugepaged wakeups collapse ranges back.
+    func testRandomSyscallsWithTransparentHugePages() throws {
+        var alloc: UInt64 = 0, split: UInt64 = 0, collapse: UInt64 = 0
+        for seed: UInt64 in [4, 5, 6] {
+            let v = try runSequence(seed: seed, steps: 120, thp: true)
+            alloc += v.thpFaultAlloc; split += v.thpSplitPMD; collapse += v.thpCollapseAlloc
+        }
+        // The sequences did exercise THP: huge faults, PMD splits and collapses.
+        XCTAssertGreaterThan(alloc, 0)
+        XCTAssertGreaterThan(split, 0)
+        XCTAssertGreaterThan(collapse, 0)
+    }
+
+    /// Runs one sequence; returns the machine's event counters at its end.
+    @discardableResult
+    func runSequence(seed: UInt64, steps: Int, thp: Bool = false) throws -> VMStat {
         var rng = SeededRNG(seed: seed)
-        let k = try Kernel(config: MachineConfig(ramBytes: 128 << 20))
+        let k = try Kernel(config: MachineConfig(ramBytes: 128 << 20, thp: .madvise))
         let t = try k.spawn(ProgramImage(path: "/usr/bin/rand")).get()
         XCTAssertEqual(k.checkInvariants(), [], "after spawn")
         /// Pages this test mapped, with whether they are writable.
@@ -32,15 +49,19 @@ final class RandomOpsTests: XCTestCase {
         }
 
         for step in 0..<steps {
-            let op = rng.next() % 8
+            let op = rng.next() % (thp ? 9 : 8)
             let ctx = "seed \(seed) step \(step) op \(op)"
             switch op {
             case 0: // mmap
-                let len = (rng.next() % 32 + 1) * MMCore.PAGE_SIZE
+                var len = (rng.next() % 32 + 1) * MMCore.PAGE_SIZE
+                if thp && rng.next() % 3 == 0 { len = (rng.next() % 1536 + 512) * MMCore.PAGE_SIZE }
                 let writable = rng.next() % 4 != 0
                 let prot: Prot = writable ? [.read, .write] : .read
                 if case .success(let a) = k.mmap(t, addr: 0, length: len, prot: prot, flags: [.private, .anonymous]) {
                     for p in stride(from: a.raw, to: a.raw + len, by: Int(MMCore.PAGE_SIZE)) { pages[p] = writable }
+                    if thp && rng.next() % 2 == 0 {
+                        XCTAssertNoThrow(try k.madvise(t, addr: a.raw, length: len, advice: .hugepage).get(), ctx)
+                    }
                 }
             case 1: // munmap part of one of our VMAs
                 guard let v = ourVMAs().randomElement(using: &rng) else { continue }
@@ -69,6 +90,20 @@ final class RandomOpsTests: XCTestCase {
                 guard let a = shadow.keys.sorted().randomElement(using: &rng) else { continue }
                 let got = try k.load(t, VirtAddr(a), count: 1).get()
                 XCTAssertEqual(got, [shadow[a]!], ctx)
+            case 8: // THP machines only: a new 4 MiB area written in 4 KiB pages, then MADV_HUGEPAGE
+                // and khugepaged wakeups that collapse its aligned 2 MiB blocks.
+                let len: UInt64 = 4 << 20
+                guard case .success(let a) = k.mmap(t, addr: 0, length: len, prot: [.read, .write], flags: [.private, .anonymous]) else { continue }
+                for p in stride(from: a.raw, to: a.raw + len, by: Int(MMCore.PAGE_SIZE)) { pages[p] = true }
+                for _ in 0..<3 {
+                    let p = a.raw + (rng.next() % 1024) * MMCore.PAGE_SIZE
+                    let b = UInt8(truncatingIfNeeded: rng.next())
+                    XCTAssertNoThrow(try k.store(t, VirtAddr(p), [b]).get(), ctx)
+                    shadow[p] = b
+                }
+                XCTAssertNoThrow(try k.madvise(t, addr: a.raw, length: len, advice: .hugepage).get(), ctx)
+                k.khugepagedDoScan()
+                k.khugepagedDoScan()
             case 6: // madvise(MADV_DONTNEED): private anonymous memory reads back as zero
                 guard let v = ourVMAs().randomElement(using: &rng) else { continue }
                 XCTAssertNoThrow(try k.madvise(t, addr: v.start.raw, length: v.length, advice: .dontneed).get(), ctx)
@@ -91,7 +126,7 @@ final class RandomOpsTests: XCTestCase {
             }
             let bad = k.checkInvariants()
             XCTAssertEqual(bad, [], ctx)
-            if !bad.isEmpty { return }
+            if !bad.isEmpty { return k.vmstat }
         }
         // Every stored value reads back.
         for a in shadow.keys.sorted() {
@@ -101,6 +136,7 @@ final class RandomOpsTests: XCTestCase {
         XCTAssertEqual(k.checkInvariants(), [])
         XCTAssertEqual(k.committedPages, 0, "seed \(seed): commit charge released")
         XCTAssertEqual(k.stat.nrPageTable, 1, "only the PGD, still the CPU's active_mm")
+        return k.vmstat
     }
 
     /// Random sequences over several tasks and CPUs: fork, thread, vfork, exit, kernel threads

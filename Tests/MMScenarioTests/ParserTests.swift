@@ -204,13 +204,23 @@ final class ParserTests: XCTestCase {
         assertError("machine ram=1G ram=2G", 1, 16, "'ram' given twice")
         assertError("machine cpus=65", 1, 14, "cpus=65 is out of range (1...64)")
         assertError("machine cpus=0", 1, 14, "cpus=0 is out of range (1...64)")
-        assertError("machine cores=4", 1, 9, "unknown machine setting 'cores' (known: ram, swap, min_free_kbytes, tlb.l1d, tlb.l1d2m, tlb.l1d1g, tlb.l1i, tlb.l1i2m, tlb.stlb, tlb.stlb1g, pwc.pml4e, pwc.pdpte, pwc.pde, pcid, seed, cpus, fault_around_bytes, slab)")
+        assertError("machine cores=4", 1, 9, "unknown machine setting 'cores' (known: ram, swap, min_free_kbytes, tlb.l1d, tlb.l1d2m, tlb.l1d1g, tlb.l1i, tlb.l1i2m, tlb.stlb, tlb.stlb1g, pwc.pml4e, pwc.pdpte, pwc.pde, pcid, seed, cpus, fault_around_bytes, slab, thp)")
         assertError("machine tlb.l1d2m=30x4", 1, 19, "tlb.l1d2m=30x4 is out of range (1 ≤ ways ≤ entries ≤ 65536, entries a multiple of ways)")
         assertError("machine ram=1G tlb.stlb1g=16", 1, 27, "tlb.stlb1g must be ENTRIESxWAYS, e.g. 64x4")
         assertError("machine pwc.pde=2000", 1, 17, "pwc.pde=2000 is out of range (0...1024 entries, 0 = off)")
         assertError("machine ram", 1, 9, "expected KEY=VALUE, found 'ram'")
+        assertError("machine thp=sometimes", 1, 13, "thp must be 'always', 'madvise' or 'never', found 'sometimes'")
         assertError("sysctl vm.overcommit_memory=1\nmachine ram=1G", 2, 1, "'machine' must come before every other command")
         assertError("machine\nmachine", 2, 1, "'machine' may appear only once")
+    }
+
+    func testTHPSysfsAndKhugepagedErrors() {
+        let files = "enabled, defrag, use_zero_page, hpage_pmd_size, khugepaged/defrag, khugepaged/pages_to_scan, khugepaged/max_ptes_none, khugepaged/max_ptes_swap, khugepaged/max_ptes_shared, khugepaged/pages_collapsed, khugepaged/full_scans, khugepaged/scan_sleep_millisecs, khugepaged/alloc_sleep_millisecs"
+        assertError("echo always > /sys/kernel/mm/transparent_hugepage/enable", 1, 15, "echo: no such file '/sys/kernel/mm/transparent_hugepage/enable' (files: \(files))")
+        assertError("cat /sys/kernel/mm/transparent_hugepage/khugepaged/x", 1, 5, "cat: no such file '/sys/kernel/mm/transparent_hugepage/khugepaged/x' (files: \(files))")
+        assertError("echo 1 > /sys/kernel/mm/ksm/run", 1, 10, "echo: only /proc/PID/oom_score_adj and /sys/kernel/mm/transparent_hugepage/* can be written, not '/sys/kernel/mm/ksm/run'")
+        assertError("khugepaged 0", 1, 12, "khugepaged: '0' is not a number of wakeups in 1...10000")
+        assertError("khugepaged 2 3", 1, 14, "unexpected '3' after 'khugepaged' arguments")
     }
 
     func testCPUVforkAndCloneErrors() {
@@ -272,7 +282,7 @@ final class ParserTests: XCTestCase {
         assertError("show meminfo for a", 1, 14, "'show meminfo' is system-wide; 'for' is not allowed")
         assertError("show everything", 1, 6, "unknown 'show' item 'everything' (known: maps, smaps, status, vmas, meminfo, buddyinfo, vmstat, dmesg, tlb, mm, auxv, ps, interrupts, cache, swaps, smaps_rollup, oom_score, oom_score_adj, pmap, pmap-x, slabinfo, slabtop, vmallocinfo, pagetypeinfo, unusable_index, extfrag_index)")
         assertError("show maps", 1, 1, "'show' needs a running process; 'spawn' one first")
-        assertError("cat /etc/passwd", 1, 5, "cat: unsupported file '/etc/passwd' (supported: /proc/meminfo, /proc/buddyinfo, /proc/vmstat, /proc/swaps, /proc/interrupts, /proc/slabinfo, /proc/vmallocinfo, /proc/pagetypeinfo, /sys/kernel/debug/extfrag/unusable_index, /sys/kernel/debug/extfrag/extfrag_index, /proc/PID/maps, /proc/PID/smaps, /proc/PID/smaps_rollup, /proc/PID/status, /proc/PID/oom_score, /proc/PID/oom_score_adj (PID = self, a number or a process name))")
+        assertError("cat /etc/passwd", 1, 5, "cat: unsupported file '/etc/passwd' (supported: /proc/meminfo, /proc/buddyinfo, /proc/vmstat, /proc/swaps, /proc/interrupts, /proc/slabinfo, /proc/vmallocinfo, /proc/pagetypeinfo, /sys/kernel/debug/extfrag/unusable_index, /sys/kernel/debug/extfrag/extfrag_index, /sys/kernel/mm/transparent_hugepage/*, /proc/PID/maps, /proc/PID/smaps, /proc/PID/smaps_rollup, /proc/PID/status, /proc/PID/oom_score, /proc/PID/oom_score_adj (PID = self, a number or a process name))")
         assertError("cat /proc/ghost/maps", 1, 11, "unknown process 'ghost'")
         assertError("policy", 1, 7, "missing policy name for 'policy' (known: fifo, lru, opt, mru, clock, rand, lfu, linux)")
         assertError("policy fifo,nru frames 3 refs 1", 1, 13, "unknown policy 'nru' (known: fifo, lru, opt, mru, clock, rand, lfu, linux)")
@@ -285,7 +295,7 @@ final class ParserTests: XCTestCase {
         assertError("pmap", 1, 1, "'pmap' needs a running process; 'spawn' one first")
         assertError("spawn a\npmap -x ghost", 2, 9, "unknown process 'ghost'")
         assertError("spawn a\npmap a b", 2, 8, "unexpected 'b' after 'pmap' arguments")
-        assertError("spawn a\necho 1 > /proc/self/maps", 2, 10, "echo: only /proc/PID/oom_score_adj can be written, not '/proc/self/maps'")
+        assertError("spawn a\necho 1 > /proc/self/maps", 2, 10, "echo: only /proc/PID/oom_score_adj and /sys/kernel/mm/transparent_hugepage/* can be written, not '/proc/self/maps'")
         assertError("spawn a\necho x > /proc/a/oom_score_adj", 2, 6, "oom_score_adj must be an integer, found 'x'")
         assertError("spawn a\necho 1 > /proc/ghost/oom_score_adj", 2, 16, "unknown process 'ghost'")
         assertError("echo 1 > /proc/1000/oom_score_adj", 1, 1, "'echo' needs a running process; 'spawn' one first")
@@ -363,7 +373,7 @@ final class ParserTests: XCTestCase {
 
     func testBuiltInExamplesParse() throws {
         let all = Examples.all()
-        XCTAssertEqual(all.map(\.name), ["arm64-48bit", "belady", "buddy", "cache-reclaim", "demo", "exec-ls", "fork-cow", "free", "highmem-arm32", "highmem", "kmalloc-sizes", "kthread", "la57", "layout-arm32", "lazy-malloc", "mmap-100mb", "multilevel-walk", "no-mmu", "null-write", "oom-killer", "pagetable-cost", "panic-on-oom", "segmentation", "slab", "swap-storm", "threads", "toy-pagetable", "two-copies", "two-cpus", "vmalloc-vs-kmalloc"])
+        XCTAssertEqual(all.map(\.name), ["arm64-48bit", "belady", "buddy", "cache-reclaim", "demo", "exec-ls", "fork-cow", "free", "highmem-arm32", "highmem", "kmalloc-sizes", "kthread", "la57", "layout-arm32", "lazy-malloc", "mmap-100mb", "multilevel-walk", "no-mmu", "null-write", "oom-killer", "pagetable-cost", "panic-on-oom", "segmentation", "slab", "swap-storm", "thp", "threads", "toy-pagetable", "two-copies", "two-cpus", "vmalloc-vs-kmalloc"])
         for e in all {
             XCTAssertFalse(e.summary.isEmpty, e.name)
             XCTAssertNoThrow(try Parser.parse(e.source, file: e.name), e.name)

@@ -29,6 +29,35 @@ final class RunnerTests: XCTestCase {
         XCTAssertEqual(r.kernel?.sysctl.overcommitRatio, 80)
     }
 
+    func testTHPSysfsWritesAndReads() throws {
+        let (out, err, status) = try run("""
+        machine ram=256M thp=never
+        cat /sys/kernel/mm/transparent_hugepage/enabled
+        echo always > /sys/kernel/mm/transparent_hugepage/enabled
+        echo defer > /sys/kernel/mm/transparent_hugepage/defrag
+        cat /sys/kernel/mm/transparent_hugepage/enabled
+        cat /sys/kernel/mm/transparent_hugepage/defrag
+        echo 0 > /sys/kernel/mm/transparent_hugepage/khugepaged/pages_to_scan
+        echo 7 > /sys/kernel/mm/transparent_hugepage/khugepaged/full_scans
+        cat /sys/kernel/mm/transparent_hugepage/hpage_pmd_size
+        khugepaged 2
+        """)
+        XCTAssertEqual(out, """
+        always madvise [never]
+        [always] madvise never
+        always [defer] defer+madvise madvise never
+        bash: echo: write error: Invalid argument
+        bash: /sys/kernel/mm/transparent_hugepage/khugepaged/full_scans: Permission denied
+        2097152
+        khugepaged: scanned 0 pages, collapsed 0
+        khugepaged: scanned 0 pages, collapsed 0
+        pages_collapsed 0, full_scans 0
+
+        """)
+        XCTAssertEqual(err, "")
+        XCTAssertEqual(status, 0)
+    }
+
     func testMachineConfigReachesTheKernel() throws {
         let s = try Parser.parse("machine ram=256M tlb.l1d=32x2 tlb.l1d2m=16x4 tlb.stlb1g=8x8 pwc.pde=0 pcid=on\nshow tlb", file: "t")
         var out = ""

@@ -11,7 +11,7 @@ final class FidelityTests: XCTestCase {
     static let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fidelity/touch.c").path
 
     /// Runs `argv` and returns its stdout and exit status.
-    func run(_ argv: [String]) throws -> (String, Int32) {
+    static func run(_ argv: [String]) throws -> (String, Int32) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: argv[0])
         p.arguments = Array(argv.dropFirst())
@@ -29,14 +29,14 @@ final class FidelityTests: XCTestCase {
         guard let gcc = resolveProgram("gcc") else { throw XCTSkip("gcc is not installed (.ci/run installs it)") }
         guard resolveProgram("valgrind") != nil else { throw XCTSkip("valgrind is not installed (.ci/run installs it)") }
         let exe = tempDir() + "/touch"
-        let (_, status) = try run([gcc, "-O1", "-o", exe, Self.source])
+        let (_, status) = try Self.run([gcc, "-O1", "-o", exe, Self.source])
         XCTAssertEqual(status, 0, "gcc failed")
         return exe
     }
 
     /// The kernel's and the model's minor faults for `touch MODE PAGES`.
     func faults(_ exe: String, _ mode: String, pages: Int) throws -> (native: Int, model: Int) {
-        let (out, status) = try run([exe, mode, String(pages)])
+        let (out, status) = try Self.run([exe, mode, String(pages)])
         XCTAssertEqual(status, 0)
         let f = out.split(separator: " ")
         let native = try XCTUnwrap(f.count >= 2 ? Int(f[1].trimmingCharacters(in: .whitespacesAndNewlines)) : nil, "output: \(out)")

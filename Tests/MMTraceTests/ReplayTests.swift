@@ -53,6 +53,7 @@ final class ReplayTests: XCTestCase {
             ("stlb_2m_hits", 0), ("stlb_1g_hits", 0), ("page_walks", 9), ("walk_mem_refs", 24),
             ("pwc_pml4e_hits", 0), ("pwc_pdpte_hits", 1), ("pwc_pde_hits", 2),
             ("pgfault", 3), ("pgmajfault", 0), ("minor_faults", 3), ("cow_faults", 1),
+            ("thp_fault_alloc", 0), ("thp_fault_fallback", 0), ("thp_split_pmd", 0),
             ("segv_maperr", 1), ("segv_accerr", 1), ("sigbus", 0),
             ("VmRSS", 4), ("RssAnon", 4), ("RssFile", 0), ("RssShmem", 0), ("VmPTE", 12),
         ]

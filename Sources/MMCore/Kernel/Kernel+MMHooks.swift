@@ -44,6 +44,10 @@ extension Kernel {
     /// Linux: zap_page_range_single() / unmap_vmas(), mm/memory.c
     public func zapPageRange(_ mm: MMStruct, _ start: VirtAddr, _ end: VirtAddr, flush: Bool = true) {
         var zapped = 0
+        splitHugePMDsForUnmap(mm, start, end)
+        var huge: [(UInt64, PTESlot)] = []
+        forEachHugePMD(mm, start, end) { a, s, _ in huge.append((a, s)) }
+        for (a, s) in huge { zapHugePMD(mm, VirtAddr(a), s); zapped += 1 }
         forEachPresentPTE(mm, start, end) { _, slot, pte in
             phys.writePTE(slot, PTE(raw: 0))
             if pte.isPresent && pte.pfn != zeroPFN { removeMappedPage(mm, pte.pfn) }
@@ -93,6 +97,8 @@ extension Kernel {
     /// page never does. Linux: change_protection() / change_pte_range(), mm/mprotect.c
     public func changeProtection(_ mm: MMStruct, _ start: VirtAddr, _ end: VirtAddr, newFlags: VMFlags) {
         let shared = newFlags.contains(.shared)
+        splitHugePMDBoundaries(mm, start, end)
+        changeHugePMDs(mm, start, end, newFlags: newFlags)
         forEachPresentPTE(mm, start, end) { _, slot, pte in
             guard pte.isPresent else { return }
             let pfn = pte.pfn
@@ -117,6 +123,9 @@ extension Kernel {
         guard let oldEnd = oldStart.adding(length) else { return false }
         var ok = true
         var moves: [(VirtAddr, PTE)] = []
+        // The model moves PTEs only: huge PMDs in the range are split first (Linux's
+        // move_huge_pmd() moves a whole huge PMD when both addresses are 2 MiB-aligned).
+        splitHugePMDRange(mm, oldStart, oldEnd)
         forEachPresentPTE(mm, oldStart, oldEnd) { va, slot, pte in
             moves.append((va, pte))
             phys.writePTE(slot, PTE(raw: 0))
@@ -140,6 +149,12 @@ extension Kernel {
             guard task.state.isAlive, panicMessage == nil else { return .failure(.ENOMEM) }
             guard let vma = mm.vmas.vmaLookup(VirtAddr(va)) else { return .failure(.ENOMEM) }
             let write = vma.flags.intersection([.write, .shared]) == .write
+            if let pmd = pmdLookup(mm, VirtAddr(va)), case let e = phys.readPTE(pmd), e.isPresent && e.isHuge,
+               !write || e.isWritable {
+                // A huge PMD already maps the whole 2 MiB block (follow_trans_huge_pmd()).
+                va = (va & ~(HPAGE_PMD_SIZE - 1)) &+ HPAGE_PMD_SIZE
+                continue
+            }
             if let slot = phys.walk(mm.pgd, VirtAddr(va)) {
                 let pte = phys.readPTE(slot)
                 if pte.isPresent && (!write || pte.isWritable) { va += PAGE_SIZE; continue }

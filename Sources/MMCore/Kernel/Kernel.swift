@@ -186,6 +186,16 @@ public struct VMStat: Sendable, Equatable {
     public var pswpin: UInt64 = 0, pswpout: UInt64 = 0
     public var workingsetRefaultAnon: UInt64 = 0, workingsetRefaultFile: UInt64 = 0
     public var allocstallNormal: UInt64 = 0, allocstallDMA32: UInt64 = 0
+    /// Transparent huge pages (mm/huge_memory.c, mm/khugepaged.c): thp_fault_alloc,
+    /// thp_fault_fallback, thp_collapse_alloc, thp_collapse_alloc_failed, thp_split_page,
+    /// thp_deferred_split_page, thp_split_pmd, thp_scan_exceed_{none,swap,shared}_pte,
+    /// thp_zero_page_alloc, thp_zero_page_alloc_failed, thp_swpout, thp_swpout_fallback.
+    public var thpFaultAlloc: UInt64 = 0, thpFaultFallback: UInt64 = 0
+    public var thpCollapseAlloc: UInt64 = 0, thpCollapseAllocFailed: UInt64 = 0
+    public var thpSplitPage: UInt64 = 0, thpDeferredSplitPage: UInt64 = 0, thpSplitPMD: UInt64 = 0
+    public var thpScanExceedNonePTE: UInt64 = 0, thpScanExceedSwapPTE: UInt64 = 0, thpScanExceedSharedPTE: UInt64 = 0
+    public var thpZeroPageAlloc: UInt64 = 0, thpZeroPageAllocFailed: UInt64 = 0
+    public var thpSwpout: UInt64 = 0, thpSwpoutFallback: UInt64 = 0
     /// swap_ra and swap_ra_hit: pages read ahead into the swap cache, and read-ahead pages later faulted.
     public var swapRa: UInt64 = 0, swapRaHit: UInt64 = 0
     public init() {}
@@ -204,6 +214,8 @@ public struct NodeStat: Sendable, Equatable {
     public var nrMlock = 0           // NR_MLOCK (Mlocked)
     public var nrActiveAnon = 0, nrInactiveAnon = 0, nrActiveFile = 0, nrInactiveFile = 0, nrUnevictable = 0
     public var nrDirty = 0, nrWriteback = 0
+    /// NR_ANON_THPS: anonymous THPs mapped by at least one PMD (AnonHugePages, in THPs).
+    public var nrAnonTHPs = 0
     public init() {}
 }
 
@@ -222,6 +234,8 @@ public enum MachineConfigError: Error, Equatable, CustomStringConvertible {
 public final class Kernel {
     public let config: MachineConfig
     public var sysctl = Sysctl()
+    /// /sys/kernel/mm/transparent_hugepage (settings, the huge zero page, khugepaged's state).
+    public var thp: TransparentHugepage
     public let phys: PhysicalMemory
     /// The CPUs, each with its MMU, its current task and its TLB state (cpu_tlbstate).
     public let cpus: [CPU]
@@ -281,6 +295,7 @@ public final class Kernel {
         random = KernelRandom(seed: config.seed)
         phys = try PhysicalMemory(config: PhysicalMemoryConfig(ramBytes: config.ramBytes, minFreeKbytes: config.minFreeKbytes))
         reclaim = ReclaimState(frames: phys.frameCount)
+        thp = TransparentHugepage(enabled: config.thp)
         guard config.cpus >= 1, config.cpus <= MachineConfig.maxCPUs else { throw MachineConfigError.cpus(config.cpus) }
         initMM = MMStruct(pgd: PFN(0))
         initMM.mmUsers = 1; initMM.mmCount = 1

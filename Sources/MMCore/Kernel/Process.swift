@@ -281,7 +281,7 @@ extension Kernel {
         for lv in PageTableLevel.allCases {
             let e = PTE(raw: phys.contents.readWord(table, lv.index(of: va)))
             walkText += " \(lv.name)[\(lv.index(of: va))] = \(e.isNone ? "empty" : e.description);"
-            if !e.isPresent || lv == .pte { break }
+            if !e.isPresent || lv == .pte || e.isHuge { break }
             table = e.pfn
         }
         narrate(walkText)
@@ -429,6 +429,7 @@ extension Kernel {
             var rss = RSSCounters()
             var ptPages = 0
             countTables(mm.pgd, level: 0, &ptPages)
+            ptPages += mm.hugePMDDeposits.count
             tables += ptPages + 1
             if ptPages * Int(PAGE_SIZE) != mm.pgtablesBytes {
                 out.append("pid \(t.pid): \(ptPages) page-table pages below the PGD but pgtables_bytes = \(mm.pgtablesBytes)")
@@ -448,6 +449,21 @@ extension Kernel {
                 if f.contains(.anon) { rss.anon += 1 } else if f.contains(.swapbacked) { rss.shmem += 1 } else { rss.file += 1 }
                 if phys.memMap.refcount[pfn.index] <= 0 { out.append("pid \(t.pid): \(va) maps PFN \(pfn) with refcount \(phys.memMap.refcount[pfn.index])") }
             }
+            forEachHugePMD(mm, VirtAddr(0), VirtAddr(mm.taskSize)) { haddr, _, e in
+                if mm.vmas.vmaLookup(VirtAddr(haddr)) == nil || mm.vmas.vmaLookup(VirtAddr(haddr &+ HPAGE_PMD_SIZE - 1)) == nil {
+                    out.append("pid \(t.pid): huge PMD at \(VirtAddr(haddr)) maps outside every VMA")
+                }
+                if isHugeZeroPFN(e.pfn) {
+                    if e.isWritable { out.append("pid \(t.pid): huge zero page mapped writable at \(VirtAddr(haddr))") }
+                    return
+                }
+                guard e.pfn.index + HPAGE_PMD_NR <= phys.frameCount else { out.append("pid \(t.pid): huge PMD at \(VirtAddr(haddr)) points past RAM"); return }
+                for i in e.pfn.index..<(e.pfn.index + HPAGE_PMD_NR) {
+                    mapped[i] += 1
+                    if phys.memMap.refcount[i] <= 0 { out.append("pid \(t.pid): huge PMD at \(VirtAddr(haddr)) maps PFN \(PFN(index: i)) with refcount \(phys.memMap.refcount[i])"); break }
+                }
+                rss.anon += HPAGE_PMD_NR
+            }
             if rss != mm.rss { out.append("pid \(t.pid): RSS counters \(mm.rss) but page tables map \(rss)") }
         }
         for i in 0..<phys.frameCount where mapped[i] != phys.memMap.mapcount[i] && PFN(index: i) != zeroPFN {
@@ -461,6 +477,7 @@ extension Kernel {
         }
         out += swapInvariantViolations(swapRefs: swapRefs)
         out += rmapInvariantViolations()
+        out += hugePMDInvariantViolations()
         if tables != stat.nrPageTable { out.append("NR_PAGETABLE = \(stat.nrPageTable) but \(tables) page-table pages are in use") }
         return out
     }

@@ -96,7 +96,7 @@ extension Kernel {
     /// page table for the child could not be allocated. Linux: copy_page_range() / copy_present_pte(), mm/memory.c
     func copyPageRange(_ child: Task, _ dst: MMStruct, _ src: MMStruct, _ vma: VMA) -> Bool {
         let cow = !vma.flags.contains(.shared) && vma.flags.contains(.maywrite)
-        var ok = true
+        var ok = copyHugePMDs(child, dst, src, vma)
         forEachPresentPTE(src, vma.start, vma.end) { va, slot, pte in
             guard ok else { return }
             guard let dslot = pteAlloc(dst, va, task: child) else { ok = false; return }

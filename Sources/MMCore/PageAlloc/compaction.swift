@@ -8,6 +8,7 @@
 /// when it is on an LRU list, mapped, and has no reference besides its mappings. The reverse map
 /// is built by walking every address space's page tables once per run. Not modelled: async
 /// compaction's skip of non-movable blocks, the pageblock skip hints, deferred compaction,
+/// migration of PMD-mapped THPs (their frames are skipped),
 /// kcompactd, proactive compaction, compaction capture.
 
 /// What a compaction run did.
@@ -86,7 +87,7 @@ extension Kernel {
                 let f = phys.memMap.flags[p]
                 if f.contains(.buddy) { p += 1 << Int(phys.memMap.order[p]); continue }
                 let mapcount = phys.memMap.mapcount[p]
-                if f.contains(.lru) && !f.contains(.head) && mapcount > 0 && phys.memMap.refcount[p] == mapcount {
+                if f.contains(.lru) && !f.contains(.head) && !f.contains(.transHuge) && mapcount > 0 && phys.memMap.refcount[p] == mapcount {
                     if rmap == nil { rmap = buildReverseMap() }
                     guard isolateFree() else { break scan }
                     let target = freeTargets.removeLast()

@@ -45,7 +45,14 @@ extension Kernel {
                 }
                 guard index >= v.pgoff, index - v.pgoff < UInt64(v.pages) else { continue }
                 let va = VirtAddr(v.start.raw &+ ((index - v.pgoff) << PAGE_SHIFT))
-                guard let s = phys.walk(mm.pgd, va) else { continue }
+                guard let s = phys.walk(mm.pgd, va) else {
+                    // A huge PMD mapping the THP this frame belongs to (page_vma_mapped_walk()).
+                    if f.contains(.transHuge), let pmd = pmdLookup(mm, va), case let e = phys.readPTE(pmd),
+                       e.isPresent && e.isHuge && e.pfn.index == i & ~(HPAGE_PMD_NR - 1) {
+                        out.append(RmapHit(mm: mm, vma: v, va: va, slot: pmd, pte: e))
+                    }
+                    continue
+                }
                 let pte = phys.readPTE(s)
                 if pte.isPresent && pte.pfn == pfn { out.append(RmapHit(mm: mm, vma: v, va: va, slot: s, pte: pte)) }
             }

@@ -127,8 +127,18 @@ public struct PageFlags: OptionSet, Hashable, Sendable {
     public static let pageTable = PageFlags(rawValue: 1 << 18)
     /// Frame is anonymous memory (PageAnon; Linux encodes it in page->mapping).
     public static let anon = PageFlags(rawValue: 1 << 19)
-    /// The shared zero page.
+    /// The shared zero page (and the frames of the huge zero page).
     public static let zeroPage = PageFlags(rawValue: 1 << 20)
+    /// Frame of an anonymous transparent huge page that some PMD still maps (PageTransHuge of
+    /// its folio). The model keeps a THP as 512 order-0 frames, each with its own refcount and
+    /// mapcount (page_mapcount() = PTE mappings + PMD mappings, as Linux reports it).
+    public static let transHuge = PageFlags(rawValue: 1 << 21)
+}
+
+/// /sys/kernel/mm/transparent_hugepage/defrag: whether a THP allocation may stall in direct
+/// reclaim and compaction. Linux: transparent_hugepage_flags, mm/huge_memory.c
+public enum THPDefrag: String, Sendable, Equatable, CaseIterable {
+    case always, `defer` = "defer", deferMadvise = "defer+madvise", madvise, never
 }
 
 /// /sys/kernel/mm/transparent_hugepage/enabled.

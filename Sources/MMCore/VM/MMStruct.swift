@@ -54,6 +54,12 @@ public final class MMStruct {
     public var asRlimit: UInt64 = .max
     /// RLIMIT_DATA soft limit in bytes (UInt64.max = RLIM_INFINITY, the default).
     public var dataRlimit: UInt64 = .max
+    /// Page tables deposited for the huge PMDs of this mm, by the PMD's 2 MiB-aligned address:
+    /// each PMD-mapped THP keeps one so that a later split cannot fail.
+    /// Linux: pgtable_trans_huge_deposit() / pgtable_trans_huge_withdraw(), mm/pgtable-generic.c
+    public var hugePMDDeposits: [UInt64: PFN] = [:]
+    /// Whether khugepaged scans this mm (MMF_VM_HUGEPAGE, set by khugepaged_enter_vma()).
+    public var khugepagedRegistered = false
 
     /// The slab objects this address space holds: mm_struct, vm_area_structs, anon_vmas.
     var objects = MMObjects()

@@ -120,7 +120,11 @@ extension Kernel {
                 newFlags.insert(.mergeable)
             }
         case .unmergeable: newFlags.remove(.mergeable)
-        case .hugepage: newFlags.remove(.nohugepage); newFlags.insert(.hugepage)
+        case .hugepage:
+            newFlags.remove(.nohugepage); newFlags.insert(.hugepage)
+            // hugepage_madvise() → khugepaged_enter_vma(): khugepaged will scan this mm.
+            var nv = v; nv.flags = newFlags
+            if thp.enabled != .never && thpVMAAllowable(nv) { mm.khugepagedRegistered = true }
         case .nohugepage: newFlags.remove(.hugepage); newFlags.insert(.nohugepage)
         }
         if newFlags == v.flags { return .success(index) }
@@ -139,6 +143,8 @@ extension Kernel {
     /// Linux: madvise_cold_or_pageout_pte_range() → folio_deactivate() / reclaim_pages(), mm/madvise.c
     func madviseColdOrPageout(_ mm: MMStruct, _ start: VirtAddr, _ end: VirtAddr, pageout: Bool) {
         var pages: [PFN] = []
+        // The model works on PTEs: huge PMDs in the range are split first.
+        splitHugePMDRange(mm, start, end)
         forEachPresentPTE(mm, start, end) { va, slot, pte in
             guard pte.isPresent, pte.pfn != zeroPFN else { return }
             let i = pte.pfn.index
@@ -174,6 +180,8 @@ extension Kernel {
     func madviseFree(_ mm: MMStruct, _ start: VirtAddr, _ end: VirtAddr) {
         var n = 0
         var changed = false
+        // The model works on PTEs: huge PMDs in the range are split first.
+        splitHugePMDRange(mm, start, end)
         forEachPresentPTE(mm, start, end) { va, slot, pte in
             if pte.isSwap {
                 phys.writePTE(slot, PTE(raw: 0))

@@ -73,7 +73,12 @@ extension Kernel {
         while level < 3 {
             let lv = PageTableLevel(rawValue: level)!
             let idx = lv.index(of: va)
-            let e = PTE(raw: phys.contents.readWord(table, idx))
+            var e = PTE(raw: phys.contents.readWord(table, idx))
+            if level == 2 && e.isPresent && e.isHuge {
+                // A PTE is wanted inside a huge PMD: split it first (split_huge_pmd()).
+                splitHugePMD(mm, VirtAddr(va.raw & ~(HPAGE_PMD_SIZE - 1)), PTESlot(table: table, index: idx))
+                e = PTE(raw: phys.contents.readWord(table, idx))
+            }
             if e.isPresent {
                 table = e.pfn
             } else {
@@ -175,6 +180,17 @@ extension Kernel {
         vmstat.pgfault += 1
         task.minFlt += 1
         let write = code.contains(.write)
+        // The PMD level first: a THP fault, or a fault on a huge PMD (__handle_mm_fault()).
+        guard let pmd = pmdAlloc(mm, va, task: task) else { return .oom }
+        let pmdEntry = phys.readPTE(pmd)
+        if pmdEntry.isNone {
+            if thp.enabled != .never && thpVMAAllowable(vma) {
+                mm.khugepagedRegistered = true   // khugepaged_enter_vma()
+                if thpSuitable(vma, va), let r = doHugePMDAnonymousPage(task, mm, vma, va, pmd, write: write) { return r }
+            }
+        } else if pmdEntry.isHuge {
+            if let r = handleHugePMDFault(mm, vma, va, pmd, pmdEntry, write: write) { return r }
+        }
         guard let slot = pteAlloc(mm, va, task: task) else { return .oom }
         let pte = phys.readPTE(slot)
         if pte.isNone {
@@ -410,6 +426,11 @@ extension Kernel {
     /// with `lock` false, clears that and puts them back on the inactive LRU list.
     /// Linux: mlock_pte_range() → mlock_folio() / munlock_folio(), mm/mlock.c
     func mlockPageRange(_ mm: MMStruct, _ start: VirtAddr, _ end: VirtAddr, lock: Bool) {
+        splitHugePMDBoundaries(mm, start, end)
+        forEachHugePMD(mm, start, end) { _, _, e in
+            guard !isHugeZeroPFN(e.pfn) else { return }
+            for i in 0..<HPAGE_PMD_NR { lruSetMlocked(PFN(index: e.pfn.index + i), lock) }
+        }
         forEachPresentPTE(mm, start, end) { _, _, pte in
             guard pte.isPresent, pte.pfn != zeroPFN else { return }
             lruSetMlocked(pte.pfn, lock)

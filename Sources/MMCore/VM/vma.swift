@@ -328,6 +328,8 @@ extension Kernel {
         if !vmAreaAlloc(mm) { return .failure(.ENOMEM) }
         let v = mm.vmas[index]
         precondition(v.start < addr && addr < v.end && addr.isPageAligned, "split outside the VMA")
+        // vma_adjust_trans_huge(): a huge PMD cannot straddle two VMAs.
+        splitHugePMDBoundaries(mm, addr, addr)
         var lo = v, hi = v
         lo.end = addr
         hi.start = addr
@@ -367,6 +369,7 @@ extension Kernel {
     func doVmiAlignMunmap(_ mm: MMStruct, _ start: VirtAddr, _ end: VirtAddr, unacct: Bool = true) -> Result<Int, Errno> {
         let r = mm.vmas.overlapping(start, end)
         if r.isEmpty { return .success(0) }
+        splitHugePMDsForUnmap(mm, start, end)
         var first = r.lowerBound
         let v = mm.vmas[first]
         if start > v.start {

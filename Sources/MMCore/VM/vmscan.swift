@@ -122,6 +122,13 @@ extension Kernel {
             // only when clean; it is activated when read again (mark_page_accessed).
             if f.contains(.dirty) { return keep() }
         }
+        if f.contains(.transHuge) {
+            // A PMD-mapped THP: the swap areas have no THP clusters, so folio_alloc_swap() of the
+            // whole folio fails and it is split to be swapped page by page (thp_swpout_fallback).
+            if f.contains(.anon) && f.contains(.swapbacked) && !canReclaimAnonPages() { return activate() }
+            splitHugePage(p)
+            if f.contains(.anon) && f.contains(.swapbacked) { vmstat.thpSwpoutFallback += 1 }
+        }
         if f.contains(.anon) && f.contains(.swapbacked) && !f.contains(.swapcache) {
             guard let e = getSwapPage() else { return activate() }
             addToSwapCache(p, e)
