@@ -84,7 +84,7 @@ public final class LackeyImporter {
             try partial.withUnsafeBufferPointer { try line($0.baseAddress!, $0.count) }
             partial.removeAll()
         }
-        if skippedLines > 0 { writer.meta("skipped_lines", "\(skippedLines) lines garbled by processes writing the log at once (after fork)") }
+        if skippedLines > 0 { writer.meta("skipped_lines", "\(skippedLines) line\(skippedLines == 1 ? "" : "s") garbled by processes writing the log at once (after fork)") }
     }
 
     /// Returns the error for column `col` of the current line.
@@ -253,6 +253,9 @@ public final class LackeyImporter {
             }
             else { args.append(UInt64(numText) ?? UInt64(numText, radix: 16) ?? 0) }
         }
+        // The child of a fork may write to the log before the parent's result is printed (even
+        // between a cut call line and its result): tolerate garbled lines from the call on.
+        if LackeyImporter.createsProcess(nr: nr, args: args) { tolerant = true }
         if !rest.contains("-->") {
             if !rest.contains("unimplemented") {
                 split = (lpid, nr, args, path)
@@ -267,6 +270,12 @@ public final class LackeyImporter {
         }
         guard let result = parseResult(rest) else { return }
         try complete(pid: lpid, nr: nr, args: args, path: path, result: result)
+    }
+
+    /// True for the calls that create a process sharing the log: fork, vfork, clone3 and a clone
+    /// without CLONE_THREAD (0x10000). Linux: copy_process(), kernel/fork.c
+    static func createsProcess(nr: UInt64, args: [UInt64]) -> Bool {
+        (nr == SyscallNr.clone && (args.first ?? 0) & 0x10000 == 0) || nr == SyscallNr.fork || nr == SyscallNr.vfork || nr == SyscallNr.clone3
     }
 
     /// The value of `Success(0x…)` (non-negative) or `Failure(0x…)` (negated errno) in `s`.
@@ -312,9 +321,6 @@ public final class LackeyImporter {
         case 32:       // dup
             if let a = args.first, result >= 0, let p = fds[pid << 32 | a] { fds[pid << 32 | UInt64(result)] = p }
         default: break
-        }
-        if (nr == SyscallNr.clone && (args.first ?? 0) & 0x10000 == 0) || nr == SyscallNr.fork || nr == SyscallNr.vfork || nr == SyscallNr.clone3 {
-            if result > 0 { tolerant = true }
         }
         guard SyscallNr.names[nr] != nil else { return }
         var rec = TraceSyscall(nr: nr, args: args, result: result)

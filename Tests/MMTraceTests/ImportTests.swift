@@ -115,6 +115,23 @@ final class ImportTests: XCTestCase {
         XCTAssertThrowsError(try importLackeyText(" I  0400ff11,8\n"))
     }
 
+    func testChildLinesBeforeTheParentsForkResultAreSkipped() throws {
+        // Seen under load: the child wrote (cut) lines after the parent's clone line was cut by
+        // its note and before the parent's result.
+        let text = """
+        SYSCALL[10,1](56) sys_clone ( 1200011, 0x0, 0x0, 0x4a27a10, 0x0 )   clone(fork): process 10 created child 11
+         I  0400ff11,8
+         --> [pre-success] Success(0xb) 
+        I  0400ff19,2
+
+        """
+        let ev = try importLackeyText(text)
+        XCTAssertEqual(ev, [.thread(pid: 10, tid: 1),
+                            .syscall(TraceSyscall(nr: 56, args: [0x1200011, 0, 0, 0x4a27a10, 0], result: 11)),
+                            .access(.instr, 0x400ff19, 2),
+                            .meta(key: "skipped_lines", value: "1 line garbled by processes writing the log at once (after fork)")])
+    }
+
     func testFileIOIsRecordedWithItsOffset() throws {
         let text = """
         SYSCALL[5,1](257) sys_openat ( 4294967196, 0x1000(/tmp/f), 194 ) --> [async] ... 
