@@ -17,20 +17,32 @@
 
 static long pages;
 
-/* Waits until the parent sleeps (blocked in waitpid), so that under valgrind no line of the
- * parent's can fall inside the child's window: /proc/PPID/stat shows state S. */
+/* Waits until the parent is blocked in waitpid(), so that under valgrind no line of the
+ * parent's can fall inside the child's window: /proc/PPID/wchan names do_wait. (State S in
+ * /proc/PPID/stat is not enough: under load the parent also sleeps in write() when the log
+ * pipe is full, with lines still to write.) Where wchan is hidden ("0"), falls back to state S.
+ * Gives up after 60 s. */
 static void wait_parent_blocked(void) {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)getppid());
-    for (int i = 0; i < 1000; i++) {
-        FILE *f = fopen(path, "r");
-        if (!f) return;
+    char wpath[64], spath[64];
+    snprintf(wpath, sizeof wpath, "/proc/%d/wchan", (int)getppid());
+    snprintf(spath, sizeof spath, "/proc/%d/stat", (int)getppid());
+    for (int i = 0; i < 6000; i++) {
         char buf[512];
+        FILE *f = fopen(wpath, "r");
+        if (!f) return;
         size_t n = fread(buf, 1, sizeof buf - 1, f);
         fclose(f);
         buf[n] = 0;
-        char *p = strrchr(buf, ')');
-        if (p && p[1] == ' ' && p[2] == 'S') return;
+        if (strcmp(buf, "do_wait") == 0) return;
+        if (strcmp(buf, "0") == 0 || n == 0) {
+            f = fopen(spath, "r");
+            if (!f) return;
+            n = fread(buf, 1, sizeof buf - 1, f);
+            fclose(f);
+            buf[n] = 0;
+            char *p = strrchr(buf, ')');
+            if (p && p[1] == ' ' && p[2] == 'S') return;
+        }
         usleep(10000);
     }
 }
