@@ -650,8 +650,9 @@ public final class Runner {
                 }
                 throw LineError(column: st.column, message: "exec: \(e)")
             }
-        case .freeCommand(let unit, _):
-            emitSystem(Free.render(k, unit: unit))
+        case .freeCommand(let unit, let flag):
+            let lohi = flag.split(separator: " ").contains { $0 == "-l" || $0 == "--lohi" }
+            emitSystem(Free.render(k, unit: unit, lohi: lohi))
         case .getpagesize:
             emit(task, "getpagesize() = \(k.getpagesize())")
         case .policy(let policies, let frames, let refs, let seed, let compare):

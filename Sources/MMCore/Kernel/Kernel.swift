@@ -21,6 +21,8 @@ public struct MachineConfig: Sendable, Equatable {
     public var faultAroundPages: Int = 16
     /// The slab allocator the kernel is built with (SLUB by default).
     public var slab: SlabAllocatorKind = .slub
+    /// Physical-memory layout: x86-64 (default) or x86-32 with ZONE_HIGHMEM (`machine arch=x86-32`).
+    public var physicalLayout: PhysicalLayout = .x86_64
     public init(ramBytes: UInt64 = 2 << 30, minFreeKbytes: Int? = nil, tlb: TLBConfig = TLBConfig(), swapBytes: UInt64 = 0,
                 thp: THPMode = .madvise, cpus: Int = 1) {
         self.ramBytes = ramBytes; self.minFreeKbytes = minFreeKbytes; self.tlb = tlb; self.swapBytes = swapBytes
@@ -276,7 +278,9 @@ public final class Kernel {
         try config.tlb.validate()
         self.config = config
         random = KernelRandom(seed: config.seed)
-        phys = try PhysicalMemory(config: PhysicalMemoryConfig(ramBytes: config.ramBytes, minFreeKbytes: config.minFreeKbytes))
+        phys = try PhysicalMemory(config: PhysicalMemoryConfig(ramBytes: config.ramBytes, minFreeKbytes: config.minFreeKbytes,
+                                                                    kernelImageBytes: config.physicalLayout.defaultKernelImageBytes,
+                                                                    layout: config.physicalLayout))
         reclaim = ReclaimState(frames: phys.frameCount)
         guard config.cpus >= 1, config.cpus <= MachineConfig.maxCPUs else { throw MachineConfigError.cpus(config.cpus) }
         initMM = MMStruct(pgd: PFN(0))

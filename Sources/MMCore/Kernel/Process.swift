@@ -54,6 +54,12 @@ struct LibraryImage {
     static let libc = LibraryImage(path: "/usr/lib/x86_64-linux-gnu/libc.so.6", inode: 1_835_032,
         segments: [(0, 0x26000, .read), (0x26000, 0x155000, [.read, .exec]), (0x17b000, 0x54000, .read),
                    (0x1cf000, 0x4000, .read), (0x1d3000, 0x2000, [.read, .write])], bss: 0xd000)
+    /// The i386 loader and libc of a 32-bit process: Debian's i386 paths; the segment sizes of the
+    /// x86-64 build above are reused (the i386 build's exact sizes are not modelled).
+    static let ldso32 = LibraryImage(path: "/usr/lib/i386-linux-gnu/ld-linux.so.2", inode: 1_835_111,
+                                     segments: ldso.segments, bss: ldso.bss)
+    static let libc32 = LibraryImage(path: "/usr/lib/i386-linux-gnu/libc.so.6", inode: 1_835_132,
+                                     segments: libc.segments, bss: libc.bss)
 }
 
 extension Kernel {
@@ -82,7 +88,7 @@ extension Kernel {
             return .failure(e)
         }
         narrate("execve: \(mm.vmas.count) VMAs for the program, its bss, the stack, ld.so, the vDSO and libc; "
-            + "mmap_base \(VirtAddr(mm.mmapBase)), start_brk \(VirtAddr(mm.startBrk)), stack top \(VirtAddr(X86_64.taskSize)); "
+            + "mmap_base \(VirtAddr(mm.mmapBase)), start_brk \(VirtAddr(mm.startBrk)), stack top \(VirtAddr(mm.stackTop)); "
             + "\(vmstat.pgfault - faults0) page faults while loading (argv/envp copied, entry code and data touched)")
         return .success(task)
     }
@@ -90,7 +96,9 @@ extension Kernel {
     /// Maps the program, the stack, ld.so, the vDSO and libc into `mm`. Returns the first errno.
     func execLayout(_ task: Task, _ mm: MMStruct, _ image: ProgramImage) -> Result<Void, Errno> {
         // 1. The program: headers r--, text r-x, rodata r--, data rw- (gcc's -z separate-code layout).
-        let base: UInt64 = image.pie ? 0x5555_5555_4000 : 0x40_0000
+        // x86-64: a PIE at ELF_ET_DYN_BASE, else 0x400000; ia32: a PIE at 0x400000, else 0x08048000.
+        let base: UInt64 = mm.ia32 ? (image.pie ? ELF_ET_DYN_BASE_IA32 : I386_TEXT_BASE)
+                                   : (image.pie ? 0x5555_5555_4000 : 0x40_0000)
         guard let text = pageAlignUp(image.textBytes), let ro = pageAlignUp(image.rodataBytes),
               let data = pageAlignUp(max(image.dataBytes, 1)) else { return .failure(.ENOMEM) }
         // The program file: one inode per path, so that processes running it share its page cache.
@@ -98,7 +106,7 @@ extension Kernel {
         var off: UInt64 = 0
         let segs: [(UInt64, Prot)] = [(0x1000, .read), (text, [.read, .exec]), (ro, .read), (data, [.read, .write])]
         for (size, prot) in segs where size > 0 {
-            guard base &+ off &+ size < 0x7fff_0000_0000 else { return .failure(.ENOMEM) }
+            guard base &+ off &+ size < min(0x7fff_0000_0000, mm.taskSize) else { return .failure(.ENOMEM) }
             if case .failure(let e) = mmap(task, addr: base + off, length: size, prot: prot, flags: [.private, .fixed], file: exe, offset: off) { return .failure(e) }
             off += size
         }
@@ -116,11 +124,11 @@ extension Kernel {
         mm.startBrk = max(bssEndAligned, fileEnd)
         mm.brk = mm.startBrk
         // 2. The stack: 128 KiB below the argument page (setup_arg_pages' stack_expand).
-        let stackTop = X86_64.taskSize
+        let stackTop = mm.stackTop
         if case .failure(let e) = mmap(task, addr: stackTop - 0x21000, length: 0x21000, prot: [.read, .write],
                                       flags: [.private, .fixed, .anonymous, .growsdown]) { return .failure(e) }
         // 3. ld.so, then the vDSO ([vvar] 4 pages + [vdso] 2 pages), then what ld.so maps.
-        guard case .success = mapLibrary(task, .ldso) else { return .failure(.ENOMEM) }
+        guard case .success = mapLibrary(task, mm.ia32 ? .ldso32 : .ldso) else { return .failure(.ENOMEM) }
         switch mmap(task, addr: 0, length: 0x6000, prot: .read, flags: [.private, .anonymous]) {
         case .failure(let e): return .failure(e)
         case .success(let v):
@@ -129,7 +137,7 @@ extension Kernel {
             markSpecial(mm, VirtAddr(v.raw + 0x4000), .vdso)
         }
         if case .failure(let e) = mmap(task, addr: 0, length: 0x2000, prot: [.read, .write], flags: [.private, .anonymous]) { return .failure(e) }
-        guard case .success = mapLibrary(task, .libc) else { return .failure(.ENOMEM) }
+        guard case .success = mapLibrary(task, mm.ia32 ? .libc32 : .libc) else { return .failure(.ENOMEM) }
         // Static TLS block and DTV that ld.so allocates for the main thread.
         if case .failure(let e) = mmap(task, addr: 0, length: 0x3000, prot: [.read, .write], flags: [.private, .anonymous]) { return .failure(e) }
         // 4. argv and envp strings at the top of the stack, the pointer vectors below them.
@@ -137,13 +145,15 @@ extension Kernel {
         for s in image.argv + image.envp { strings += Array(s.utf8); strings.append(0) }
         let stringsStart = (stackTop - 8 - UInt64(strings.count)) & ~0xf
         let vectorWords = UInt64(1 + image.argv.count + 1 + image.envp.count + 1 + 2 * 20)
-        mm.startStack = (stringsStart - vectorWords * 8) & ~0xf
+        mm.startStack = (stringsStart - vectorWords * mm.pointerBytes) & ~0xf
         mm.argStart = stringsStart
         mm.argEnd = stringsStart + UInt64(image.argv.reduce(0) { $0 + $1.utf8.count + 1 })
         mm.envStart = mm.argEnd
         mm.envEnd = stringsStart + UInt64(strings.count)
         if case .failure = store(task, VirtAddr(stringsStart), strings) { return .failure(.ENOMEM) }
-        if case .failure = store(task, VirtAddr(mm.startStack), withUnsafeBytes(of: UInt64(image.argv.count).littleEndian, Array.init)) { return .failure(.ENOMEM) }
+        let argc: [UInt8] = mm.ia32 ? withUnsafeBytes(of: UInt32(image.argv.count).littleEndian, Array.init)
+                                    : withUnsafeBytes(of: UInt64(image.argv.count).littleEndian, Array.init)
+        if case .failure = store(task, VirtAddr(mm.startStack), argc) { return .failure(.ENOMEM) }
         task.sp = mm.startStack
         task.ip = mm.startCode + min(image.ipOffset, max(image.textBytes, 1) - 1)
         // 5. What running the dynamic loader touches: the headers and first text page, the data page.

@@ -11,6 +11,11 @@ extension Kernel {
         phys.memMap.flags[pgd.index].insert(.pageTable)
         stat.nrPageTable += 1
         let mm = MMStruct(pgd: pgd)
+        if phys.config.layout == .x86_32 {
+            // A 32-bit kernel: user space ends at PAGE_OFFSET (TASK_SIZE, 3G/1G split).
+            mm.taskSize = X86_32Kernel.pageOffset
+            mm.ia32 = true
+        }
         mm.pcid = nextPCID
         nextPCID = nextPCID >= 4095 ? 1 : nextPCID + 1
         return mm
@@ -46,7 +51,7 @@ extension Kernel {
 
     /// Copies the layout fields of an mm (the memcpy of dup_mm before mm_init resets counters).
     func copyLayout(from old: MMStruct, to mm: MMStruct) {
-        mm.taskSize = old.taskSize; mm.mmapBase = old.mmapBase; mm.mmapLegacyBase = old.mmapLegacyBase
+        mm.taskSize = old.taskSize; mm.ia32 = old.ia32; mm.mmapBase = old.mmapBase; mm.mmapLegacyBase = old.mmapLegacyBase
         mm.topDown = old.topDown; mm.legacyVALayout = old.legacyVALayout
         mm.startCode = old.startCode; mm.endCode = old.endCode; mm.startData = old.startData; mm.endData = old.endData
         mm.startBrk = old.startBrk; mm.brk = old.brk; mm.startStack = old.startStack

@@ -55,13 +55,18 @@ public final class MMStruct {
     /// RLIMIT_DATA soft limit in bytes (UInt64.max = RLIM_INFINITY, the default).
     public var dataRlimit: UInt64 = .max
 
+    /// Whether this is the address space of a 32-bit x86 kernel's process (TASK_SIZE = PAGE_OFFSET
+    /// = 0xc0000000, 4-byte pointers, no [vsyscall] gate page).
+    public var ia32 = false
+
     public init(pgd: PFN) { self.pgd = pgd }
 
     /// The [vsyscall] gate page every 64-bit process shows at 0xffffffffff600000 (execute-only,
-    /// the default vsyscall=xonly). It is not in the VMA tree and not counted in total_vm.
-    /// Linux: get_gate_vma(), arch/x86/entry/vsyscall/vsyscall_64.c
+    /// the default vsyscall=xonly); nil on a 32-bit kernel, which has no gate VMA. It is not in the
+    /// VMA tree and not counted in total_vm. Linux: get_gate_vma(), arch/x86/entry/vsyscall/vsyscall_64.c
     public var gateVMA: VMA? {
-        VMA(start: VirtAddr(0xffff_ffff_ff60_0000), end: VirtAddr(0xffff_ffff_ff60_1000), flags: .exec, special: .vsyscall)
+        if ia32 { return nil }
+        return VMA(start: VirtAddr(0xffff_ffff_ff60_0000), end: VirtAddr(0xffff_ffff_ff60_1000), flags: .exec, special: .vsyscall)
     }
 
     /// The VMAs procfs shows: the tree's, then the gate page.
