@@ -873,8 +873,14 @@ struct ParserState {
                     throw LineError(column: vcol, message: "fault_around_bytes=\(value) is out of range (0...2M, one page table)")
                 }
                 m.faultAroundPages = pages
+            case "arch":
+                guard let a = Architecture(name: value) else {
+                    throw LineError(column: vcol, message: "unknown architecture '\(value)' (known: \(PageTableFormat.machineNames.joined(separator: ", ")))")
+                }
+                if let why = PageTableFormat.rejection(a) { throw LineError(column: vcol, message: why) }
+                m.arch = a
             default:
-                throw LineError(column: t.column, message: "unknown machine setting '\(key)' (known: ram, swap, min_free_kbytes, tlb.l1d, tlb.l1i, tlb.stlb, pcid, seed, cpus, fault_around_bytes, slab)")
+                throw LineError(column: t.column, message: "unknown machine setting '\(key)' (known: ram, swap, min_free_kbytes, tlb.l1d, tlb.l1i, tlb.stlb, pcid, seed, cpus, fault_around_bytes, slab, arch)")
             }
         }
         if let mf = minFree {

@@ -21,6 +21,8 @@ public struct MachineConfig: Sendable, Equatable {
     public var faultAroundPages: Int = 16
     /// The slab allocator the kernel is built with (SLUB by default).
     public var slab: SlabAllocatorKind = .slub
+    /// The paging format the machine runs on (x86-64 4-level by default; see PageTableFormat).
+    public var arch: Architecture = .x86_64(la57: false)
     public init(ramBytes: UInt64 = 2 << 30, minFreeKbytes: Int? = nil, tlb: TLBConfig = TLBConfig(), swapBytes: UInt64 = 0,
                 thp: THPMode = .madvise, cpus: Int = 1) {
         self.ramBytes = ramBytes; self.minFreeKbytes = minFreeKbytes; self.tlb = tlb; self.swapBytes = swapBytes
@@ -208,9 +210,12 @@ public struct NodeStat: Sendable, Equatable {
 public enum MachineConfigError: Error, Equatable, CustomStringConvertible {
     /// The CPU count is outside 1...MachineConfig.maxCPUs.
     case cpus(Int)
+    /// The architecture's paging format cannot run the kernel (the reason says why).
+    case arch(String)
     public var description: String {
         switch self {
         case .cpus(let n): return "cpus=\(n) is out of range (1...\(MachineConfig.maxCPUs))"
+        case .arch(let why): return why
         }
     }
 }
@@ -279,6 +284,10 @@ public final class Kernel {
         phys = try PhysicalMemory(config: PhysicalMemoryConfig(ramBytes: config.ramBytes, minFreeKbytes: config.minFreeKbytes))
         reclaim = ReclaimState(frames: phys.frameCount)
         guard config.cpus >= 1, config.cpus <= MachineConfig.maxCPUs else { throw MachineConfigError.cpus(config.cpus) }
+        guard let paging = PageTableFormat(machine: config.arch) else {
+            throw MachineConfigError.arch(PageTableFormat.rejection(config.arch) ?? "\(config.arch) cannot run a machine")
+        }
+        phys.paging = paging
         initMM = MMStruct(pgd: PFN(0))
         initMM.mmUsers = 1; initMM.mmCount = 1
         var cs: [CPU] = []
