@@ -887,11 +887,11 @@ struct ParserState {
                 }
                 m.faultAroundPages = pages
             case "arch":
-                switch value {
-                case "x86-64": m.physicalLayout = .x86_64
-                case "x86-32": m.physicalLayout = .x86_32
-                default: throw LineError(column: vcol, message: "unknown arch '\(value)' (known: x86-64, x86-32)")
+                guard let a = Architecture(name: value) else {
+                    throw LineError(column: vcol, message: "unknown architecture '\(value)' (known: \(PageTableFormat.machineNames.joined(separator: ", ")))")
                 }
+                if let why = PageTableFormat.rejection(a) { throw LineError(column: vcol, message: why) }
+                m.arch = a
                 archColumn = t.column
             default:
                 throw LineError(column: t.column, message: "unknown machine setting '\(key)' (known: ram, swap, min_free_kbytes, tlb.l1d, tlb.l1i, tlb.stlb, pcid, seed, cpus, fault_around_bytes, slab, arch)")

@@ -12,7 +12,7 @@ public struct MachineOptionError: Error, Equatable, CustomStringConvertible {
 }
 
 /// The keys a machine configuration accepts, in the order reports list them.
-public let machineOptionKeys = ["ram", "swap", "cpus", "l1d", "l1i", "stlb", "pcid", "thp", "fault-around", "seed"]
+public let machineOptionKeys = ["ram", "swap", "cpus", "l1d", "l1i", "stlb", "pcid", "thp", "fault-around", "seed", "arch"]
 
 /// Returns the byte count of a size such as `4096`, `64K`, `2M`, `4G` or `0x1000` (suffixes are
 /// powers of 1024), or nil when it is malformed or overflows.
@@ -86,6 +86,12 @@ public func applyMachineOption(_ config: inout MachineConfig, _ key: String, _ v
     case "seed":
         guard let n = UInt64(value) else { throw MachineOptionError("--seed: expected an unsigned integer, got '\(value)'") }
         config.seed = n
+    case "arch":
+        guard let a = Architecture(name: value) else {
+            throw MachineOptionError("--arch: expected one of \(PageTableFormat.machineNames.joined(separator: ", ")), got '\(value)'")
+        }
+        if let why = PageTableFormat.rejection(a) { throw MachineOptionError("--arch: \(why)") }
+        config.arch = a
     default:
         throw MachineOptionError("unknown machine option '\(key)' (known: \(machineOptionKeys.joined(separator: ", ")))")
     }
@@ -125,4 +131,5 @@ public func describeMachine(_ c: MachineConfig) -> String {
         + "L1 dTLB \(c.tlb.l1d.entries)x\(c.tlb.l1d.ways), L1 iTLB \(c.tlb.l1i.entries)x\(c.tlb.l1i.ways), "
         + "STLB \(c.tlb.stlb.entries)x\(c.tlb.stlb.ways), PCID \(c.tlb.pcid ? "on" : "off"), THP \(c.thp.rawValue), "
         + "fault-around \(c.faultAroundPages) page\(c.faultAroundPages == 1 ? "" : "s")"
+        + (c.arch == .x86_64(la57: false) ? "" : ", arch \(c.arch)")
 }

@@ -15,16 +15,10 @@ public let STACK_MAXRANDOM_SIZE: UInt64 = STACK_RND_MASK << PAGE_SHIFT
 public let ELF_ET_DYN_BASE: UInt64 = (X86_64.taskSize / 3 * 2) & PAGE_MASK
 /// Top of the user stack (STACK_TOP = TASK_SIZE_LOW on 4-level paging).
 public let STACK_TOP: UInt64 = X86_64.taskSize
-/// ELF_ET_DYN_BASE of a 32-bit (ia32) process: 0x400000. Linux: ELF_ET_DYN_BASE (mmap_is_ia32()), arch/x86/include/asm/elf.h
-public let ELF_ET_DYN_BASE_IA32: UInt64 = 0x40_0000
 /// Where a non-PIE i386 program is linked: 0x08048000 (the i386 ELF ABI's default text address).
 public let I386_TEXT_BASE: UInt64 = 0x0804_8000
 
 extension MMStruct {
-    /// ELF_ET_DYN_BASE for this address space: 0x400000 for a 32-bit process, else the x86-64 value.
-    public var elfETDynBase: UInt64 { ia32 ? ELF_ET_DYN_BASE_IA32 : ELF_ET_DYN_BASE }
-    /// STACK_TOP for this address space: TASK_SIZE (0xc0000000 on a 32-bit kernel).
-    public var stackTop: UInt64 { ia32 ? taskSize : STACK_TOP }
     /// Bytes of a user pointer (argv/envp vectors on the stack): 4 for ia32, 8 for x86-64.
     public var pointerBytes: UInt64 { ia32 ? 4 : 8 }
 }

@@ -233,7 +233,7 @@ extension Kernel {
                 let alignment = elf.maximumAlignment
                 if bprm.interp != nil || alignment > PAGE_SIZE {
                     // A PIE (or an over-aligned loader) goes to ELF_ET_DYN_BASE, randomised.
-                    loadBias = mm.elfETDynBase
+                    loadBias = phys.paging.elfEtDynBase
                     if bprm.randomize { loadBias &+= archMmapRnd() }
                     loadBias &= ~(alignment - 1)
                     flags.insert(.fixedNoreplace)
@@ -295,7 +295,7 @@ extension Kernel {
         mm.brk = mm.startBrk
         if bprm.randomize && bprm.randomizeVaSpace > 1 {
             if elf.type == ET_DYN && bprm.interp == nil {
-                mm.startBrk = mm.elfETDynBase
+                mm.startBrk = phys.paging.elfEtDynBase
             } else {
                 mm.startBrk = mm.brk &+ PAGE_SIZE
             }
@@ -393,8 +393,7 @@ extension Kernel {
                 loadAddrSet = true
             }
             let k = loadAddr &+ p.vaddr
-            let taskSize = task.mm?.taskSize ?? X86_64.taskSize
-            guard k < taskSize, p.memsz <= taskSize, taskSize - p.memsz >= k else { return .failure(.ENOMEM) }
+            guard k < phys.paging.taskSize, p.memsz <= phys.paging.taskSize, phys.paging.taskSize - p.memsz >= k else { return .failure(.ENOMEM) }
         }
         return .success(loadAddr)
     }
@@ -407,7 +406,7 @@ extension Kernel {
     func setupArgPages(_ task: Task, _ mm: MMStruct, _ bprm: inout LinuxBinprm) -> Result<Void, Errno> {
         var strings: [UInt8] = []
         for s in bprm.argv + bprm.envp + [bprm.filename] { strings += Array(s.utf8); strings.append(0) }
-        var stackTop = randomizeStackTop(mm.stackTop, randomize: bprm.randomize)
+        var stackTop = randomizeStackTop(phys.paging.stackTop, randomize: bprm.randomize)
         stackTop = pageAlignUp(archAlignStack(stackTop, randomize: bprm.randomize)) ?? stackTop
         let p = stackTop - 8 - UInt64(strings.count)
         bprm.p = p

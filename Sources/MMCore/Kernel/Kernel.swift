@@ -21,8 +21,13 @@ public struct MachineConfig: Sendable, Equatable {
     public var faultAroundPages: Int = 16
     /// The slab allocator the kernel is built with (SLUB by default).
     public var slab: SlabAllocatorKind = .slub
-    /// Physical-memory layout: x86-64 (default) or x86-32 with ZONE_HIGHMEM (`machine arch=x86-32`).
-    public var physicalLayout: PhysicalLayout = .x86_64
+    /// The paging format the machine runs on (x86-64 4-level by default; see PageTableFormat).
+    public var arch: Architecture = .x86_64(la57: false)
+    /// Physical-memory layout the architecture implies: x86-32 boots with ZONE_HIGHMEM.
+    public var physicalLayout: PhysicalLayout {
+        if case .x86_32 = arch { return .x86_32 }
+        return .x86_64
+    }
     public init(ramBytes: UInt64 = 2 << 30, minFreeKbytes: Int? = nil, tlb: TLBConfig = TLBConfig(), swapBytes: UInt64 = 0,
                 thp: THPMode = .madvise, cpus: Int = 1) {
         self.ramBytes = ramBytes; self.minFreeKbytes = minFreeKbytes; self.tlb = tlb; self.swapBytes = swapBytes
@@ -210,9 +215,12 @@ public struct NodeStat: Sendable, Equatable {
 public enum MachineConfigError: Error, Equatable, CustomStringConvertible {
     /// The CPU count is outside 1...MachineConfig.maxCPUs.
     case cpus(Int)
+    /// The architecture's paging format cannot run the kernel (the reason says why).
+    case arch(String)
     public var description: String {
         switch self {
         case .cpus(let n): return "cpus=\(n) is out of range (1...\(MachineConfig.maxCPUs))"
+        case .arch(let why): return why
         }
     }
 }
@@ -276,6 +284,9 @@ public final class Kernel {
     /// Boots a machine. Throws when the configuration cannot be booted (RAM size out of range).
     public init(config: MachineConfig = MachineConfig()) throws {
         try config.tlb.validate()
+        var config = config
+        // x86-32 (non-PAE): no transparent huge pages are modelled (a PMD there maps 4 MiB).
+        if config.physicalLayout == .x86_32 { config.thp = .never }
         self.config = config
         random = KernelRandom(seed: config.seed)
         phys = try PhysicalMemory(config: PhysicalMemoryConfig(ramBytes: config.ramBytes, minFreeKbytes: config.minFreeKbytes,
@@ -283,6 +294,10 @@ public final class Kernel {
                                                                     layout: config.physicalLayout))
         reclaim = ReclaimState(frames: phys.frameCount)
         guard config.cpus >= 1, config.cpus <= MachineConfig.maxCPUs else { throw MachineConfigError.cpus(config.cpus) }
+        guard let paging = PageTableFormat(machine: config.arch) else {
+            throw MachineConfigError.arch(PageTableFormat.rejection(config.arch) ?? "\(config.arch) cannot run a machine")
+        }
+        phys.paging = paging
         initMM = MMStruct(pgd: PFN(0))
         initMM.mmUsers = 1; initMM.mmCount = 1
         var cs: [CPU] = []

@@ -11,11 +11,11 @@ extension Kernel {
         phys.memMap.flags[pgd.index].insert(.pageTable)
         stat.nrPageTable += 1
         let mm = MMStruct(pgd: pgd)
-        if phys.config.layout == .x86_32 {
-            // A 32-bit kernel: user space ends at PAGE_OFFSET (TASK_SIZE, 3G/1G split).
-            mm.taskSize = X86_32Kernel.pageOffset
-            mm.ia32 = true
-        }
+        mm.taskSize = phys.paging.taskSize
+        mm.mapWindow = phys.paging.mapWindow
+        mm.hasVsyscallGate = phys.paging.encoding == .x86_64
+        // A 32-bit kernel: user space ends at PAGE_OFFSET (TASK_SIZE, 3G/1G split), 4-byte pointers.
+        mm.ia32 = phys.paging.encoding == .x86_32
         mm.pcid = nextPCID
         nextPCID = nextPCID >= 4095 ? 1 : nextPCID + 1
         return mm

@@ -14,6 +14,9 @@ extension Kernel {
         phys.memMap.flags[pgd.index].insert(.pageTable)
         stat.nrPageTable += 1
         let mm = MMStruct(pgd: pgd)
+        mm.taskSize = phys.paging.taskSize
+        mm.mapWindow = phys.paging.mapWindow
+        mm.hasVsyscallGate = phys.paging.encoding == .x86_64
         mm.pcid = nextPCID
         nextPCID = nextPCID >= 4095 ? 1 : nextPCID + 1
         archPickMmapLayout(mm)

@@ -184,7 +184,7 @@ public final class MMU {
     /// addresses and an empty CR3 fault with P clear).
     /// Linux: what the CPU does before handing a fault to exc_page_fault(), arch/x86/mm/fault.c
     public func translate(_ va: VirtAddr, _ kind: AccessKind, user: Bool, mem: PhysicalMemory) -> Translation {
-        guard X86_64.isCanonical(va) else {
+        guard mem.paging.isCanonical(va) else {
             stats.generalProtectionFaults += 1
             return .fault(HardwareWalker.accessCode(kind, user: user))
         }
@@ -233,7 +233,10 @@ public final class MMU {
         }
         stats.pageWalks += 1
         var refs = 0, ad = 0
-        let r = walker.walk(pgd, va, kind, user: user, mem: mem, memRefs: &refs, adUpdates: &ad)
+        // The one switch: x86-64 4-level paging on its own walker, every other format on walkArch.
+        let r = mem.paging.isX86_64FourLevel
+            ? walker.walk(pgd, va, kind, user: user, mem: mem, memRefs: &refs, adUpdates: &ad)
+            : walker.walkArch(pgd, va, kind, user: user, mem: mem, memRefs: &refs, adUpdates: &ad)
         stats.walkMemoryRefs += refs
         stats.adUpdates += ad
         switch r {
@@ -332,8 +335,9 @@ public final class MMU {
         for (name, tlb) in [("L1 dTLB", l1d), ("L1 iTLB", l1i), ("STLB", stlb)] {
             for e in tlb.entries() where e.global || e.pcid == pcid {
                 var refs = 0, ad = 0
-                let r = walker.walk(pgd, e.page, .read, user: false, mem: mem, memRefs: &refs, adUpdates: &ad,
-                                    setAccessedDirty: false)
+                let r = mem.paging.isX86_64FourLevel
+                    ? walker.walk(pgd, e.page, .read, user: false, mem: mem, memRefs: &refs, adUpdates: &ad, setAccessedDirty: false)
+                    : walker.walkArch(pgd, e.page, .read, user: false, mem: mem, memRefs: &refs, adUpdates: &ad, setAccessedDirty: false)
                 guard case .ok(let t) = r else {
                     out.append("\(name) \(e): page tables do not map \(e.page)"); continue
                 }

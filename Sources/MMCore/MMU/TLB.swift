@@ -2,7 +2,8 @@
 ///
 /// Entry `set * ways + way` lives at the same index of `tags`, `payloads` and `stamps`.
 /// Tag layout (64 bits): bit 63 valid, bits 62:61 page size (0 = 4K, 1 = 2M, 2 = 1G), bit 60 global,
-/// bits 59:48 PCID, bits 35:0 the page number (VA bits 47:12, 47:21 or 47:30 for the size).
+/// bits 59:48 PCID, bits 44:0 the page number (VA bits 56:12, 56:21 or 56:30 for the size: 57-bit
+/// VAs for LA57 and Sv57).
 /// Payload layout: the page's physical base (bits 51:12) with the effective rights in PTE bit
 /// positions (RW bit 1, US bit 2, D bit 6, G bit 8, NX bit 63) and the page size in bits 10:9.
 /// The set of a page is its page number modulo the number of sets, so any entry count that is a
@@ -26,7 +27,7 @@ public struct TLB: Sendable {
     @usableFromInline static let globalBit: UInt64 = 1 << 60
     @usableFromInline static let sizeShift: UInt64 = 61
     @usableFromInline static let pcidShift: UInt64 = 48
-    @usableFromInline static let pageMask: UInt64 = (1 << 36) - 1
+    @usableFromInline static let pageMask: UInt64 = (1 << 45) - 1
     /// Tag bits compared for a match (all but global and PCID, which are checked separately).
     @usableFromInline static let matchMask: UInt64 = valid | (3 << sizeShift) | pageMask
     /// Payload bits 10:9 hold the page size.
@@ -49,10 +50,10 @@ public struct TLB: Sendable {
 
     // MARK: Encoding
 
-    /// The page number of `va` for pages of `size` (VA bits 47:shift).
+    /// The page number of `va` for pages of `size` (VA bits 56:shift).
     @inlinable @inline(__always)
     static func pageNumber(_ va: UInt64, _ size: PageSize) -> UInt64 {
-        (va & 0x0000_ffff_ffff_ffff) >> size.shift
+        (va & 0x01ff_ffff_ffff_ffff) >> size.shift
     }
 
     /// The tag of a valid entry for `va` with this size, PCID and global bit.
@@ -280,7 +281,7 @@ public struct TLB: Sendable {
 /// One valid TLB entry, decoded for display and invariant checks.
 public struct TLBEntry: Equatable, Sendable, CustomStringConvertible {
     public var slot: Int, set: Int, way: Int
-    /// First virtual address of the page (sign-extended from bit 47).
+    /// First virtual address of the page (sign-extended from bit 56).
     public var page: VirtAddr
     public var pageSize: PageSize
     /// The PCID the entry was filled under (matches any PCID when `global`).
@@ -293,8 +294,8 @@ public struct TLBEntry: Equatable, Sendable, CustomStringConvertible {
     public init(slot: Int, set: Int, way: Int, tag: UInt64, payload: UInt64) {
         self.slot = slot; self.set = set; self.way = way
         let size = PageSize(rawValue: UInt8(truncatingIfNeeded: (tag >> 61) & 3)) ?? .size4K
-        var va = (tag & ((1 << 36) - 1)) << size.shift
-        if va & (1 << 47) != 0 { va |= 0xffff_0000_0000_0000 }
+        var va = (tag & TLB.pageMask) << size.shift
+        if va & (1 << 56) != 0 { va |= 0xfe00_0000_0000_0000 }
         page = VirtAddr(va)
         pageSize = size
         pcid = UInt16(truncatingIfNeeded: (tag >> 48) & 0xfff)

@@ -118,6 +118,9 @@ public final class PhysicalMemory {
     public let frameCount: Int
     public var memMap: MemMap
     public var contents: FrameContents
+    /// The page-table format of the machine: how entries in page-table frames are encoded, how
+    /// many levels there are and which VA bits index them (x86-64 4-level unless the machine says).
+    public var paging: PageTableFormat = .x86_64
 
     /// Frames handed out by the allocator and not yet freed.
     public private(set) var allocatedPages = 0

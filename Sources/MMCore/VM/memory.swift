@@ -68,22 +68,22 @@ extension Kernel {
     /// a table page could not be allocated. Linux: pud_alloc()/pmd_alloc()/pte_alloc(), mm/memory.c
     func pteAlloc(_ mm: MMStruct, _ va: VirtAddr, task: Task?) -> PTESlot? {
         if let slot = phys.walk(mm.pgd, va) { return slot }
+        let f = phys.paging
         var table = mm.pgd
         var level = 0
-        while level < 3 {
-            let lv = PageTableLevel(rawValue: level)!
-            let idx = lv.index(of: va)
-            let e = PTE(raw: phys.contents.readWord(table, idx))
+        while level < f.pteLevel {
+            let idx = f.index(va, level: level)
+            let e = phys.readEntry(table, idx, level: level)
             if e.isPresent {
                 table = e.pfn
             } else {
                 guard let t = allocPageTable(mm, for: task) else { return nil }
-                phys.contents.writeWord(table, idx, PTE(pfn: t, flags: PTE.present | PTE.rw | PTE.user | PTE.accessed | PTE.dirty).raw)
+                phys.writeEntry(table, idx, level: level, PTE(pfn: t, flags: PageTableFormat.tableFlags))
                 table = t
             }
             level += 1
         }
-        return PTESlot(table: table, index: PageTableLevel.pte.index(of: va))
+        return PTESlot(table: table, index: f.index(va, level: f.pteLevel))
     }
 
     /// Allocates one page for `task`: kswapd is woken when every zone is below its low watermark;
@@ -131,7 +131,7 @@ extension Kernel {
     /// `va` or the VMA forbids the access. Linux: do_user_addr_fault(), arch/x86/mm/fault.c
     public func doUserAddrFault(_ task: Task, _ va: VirtAddr, _ code: PFErrorCode) -> FaultResult {
         guard let mm = task.mm else { return .sigsegv(.mapErr) }
-        if !X86_64.isCanonical(va) || va.raw >= mm.taskSize {
+        if !phys.paging.isCanonical(va) || va.raw >= mm.taskSize {
             narrate("address \(va) is outside user space (TASK_SIZE \(VirtAddr(mm.taskSize))): bad_area")
             return .sigsegv(.mapErr)
         }
