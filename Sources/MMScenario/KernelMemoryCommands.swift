@@ -37,6 +37,9 @@ enum KmemCommand {
     case kunmap(Expr, atomic: Bool)
     case pa(Expr)
     case va(Expr)
+    /// `walk ADDR`: the page walk of ADDR through the current process's tables (swapper_pg_dir
+    /// without one), with the raw entries in the machine's format.
+    case walk(Expr)
 
     /// `compact_memory`: what `echo 1 > /proc/sys/vm/compact_memory` does.
     case compactMemory
@@ -49,7 +52,7 @@ enum KmemCommand {
     static let words: Set<String> = ["kmem_cache_create", "kmem_cache_alloc", "kmem_cache_free", "kmem_cache_shrink",
                                      "kmem_cache_destroy", "kmalloc", "kfree", "vmalloc", "vfree", "alloc_pages",
                                      "get_zeroed_page", "free_pages", "layout", "__get_free_pages",
-                                     "highmem32", "kmap", "kunmap", "kmap_atomic", "kunmap_atomic", "__pa", "__va", "compact_memory", "alloc_percpu", "free_percpu"]
+                                     "highmem32", "kmap", "kunmap", "kmap_atomic", "kunmap_atomic", "__pa", "__va", "compact_memory", "alloc_percpu", "free_percpu", "walk"]
 }
 
 extension ParserState {
@@ -149,7 +152,12 @@ extension ParserState {
             if let t = args.first, t.text == "align" { args.removeFirst(); align = try expr("alignment") }
             return .allocPercpu(size: size, align: align, bind: try binding())
         case "free_percpu": return .freePercpu(try expr("per-CPU pointer"))
+        case "walk":
+            return .walk(try expr("virtual address"))
         case "highmem32":
+            if machine.physicalLayout == .x86_32 {
+                throw LineError(column: first.column, message: "'highmem32' sets up a 32-bit kernel beside a 64-bit machine; this machine is x86-32 already (use kmap and __pa directly)")
+            }
             let t = try need("ram=SIZE")
             guard t.text.hasPrefix("ram=") else { throw LineError(column: t.column, message: "expected ram=SIZE, found '\(t.text)'") }
             let v = try Values.number(String(t.text.dropFirst(4)), column: t.column + 4)
@@ -159,7 +167,9 @@ extension ParserState {
             highmemSeen = true
             return .highmem32(ram: v, pae: pae)
         case "kmap", "kmap_atomic", "kunmap", "kunmap_atomic", "__pa", "__va":
-            guard highmemSeen else { throw LineError(column: first.column, message: "'\(cmd)' needs a 32-bit kernel: 'highmem32 ram=SIZE' first") }
+            guard highmemSeen || machine.physicalLayout == .x86_32 else {
+                throw LineError(column: first.column, message: "'\(cmd)' needs a 32-bit kernel: 'machine arch=x86-32' or 'highmem32 ram=SIZE' first")
+            }
             switch cmd {
             case "kmap", "kmap_atomic":
                 let e = try expr("page frame number")
@@ -352,7 +362,7 @@ extension Runner {
             stepLines.append("lowmem mapped at 0xc0000000-0x\(String(X86_32Kernel.pageOffset + h.lowmemBytes, radix: 16)); pkmap: \(h.lastPkmap) entries at 0xff800000\(pae ? " (PAE)" : "")")
         case .kmap(let e, let atomic, let bind):
             let pfn = try value(e)
-            guard let h = highmem else { return }
+            guard let h = highmem ?? k.highmem32 else { return }
             let r = atomic ? h.kmapAtomic(pfn) : h.kmap(pfn)
             let call = "\(atomic ? "kmap_atomic" : "kmap")(PFN \(hex(pfn)))"
             switch r {
@@ -371,13 +381,13 @@ extension Runner {
             }
         case .kunmap(let e, let atomic):
             let x = try value(e)
-            guard let h = highmem else { return }
+            guard let h = highmem ?? k.highmem32 else { return }
             let r = atomic ? h.kunmapAtomic(x) : h.kunmap(x)
             let call = atomic ? "kunmap_atomic(\(hex(x)))" : "kunmap(PFN \(hex(x)))"
             if case .failure(let err) = r { stepResult = .error; stepLines.append("\(call) refused: \(err)") } else { stepLines.append(call) }
         case .pa(let e):
             let v = try value(e)
-            guard let h = highmem else { return }
+            guard let h = highmem ?? k.highmem32 else { return }
             if let p = h.pa(v) { stepLines.append("__pa(\(hex(v))) = \(hex(p))") } else if let p = h.kmapToPhys(v) {
                 stepResult = .error
                 stepLines.append("__pa(\(hex(v))): a pkmap address is not linear; kmap_to_page() gives PFN \(hex(p >> 12)) (physical \(hex(p)))")
@@ -387,11 +397,14 @@ extension Runner {
             }
         case .va(let e):
             let p = try value(e)
-            guard let h = highmem else { return }
+            guard let h = highmem ?? k.highmem32 else { return }
             if let v = h.va(p) { stepLines.append("__va(\(hex(p))) = \(hex(v))") } else {
                 stepResult = .error
                 stepLines.append("__va(\(hex(p))): the frame is in HighMem (or beyond RAM): it has no permanent kernel address; use kmap()")
             }
+        case .walk(let e):
+            let v = try value(e)
+            for l in k.describeWalk(k.current?.mm, VirtAddr(v)) { stepLines.append(l) }
         case .layout(let arch, let ram):
             let r = min(ram ?? k.config.ramBytes, 4 << 30)
             switch arch {

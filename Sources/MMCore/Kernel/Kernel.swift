@@ -279,6 +279,10 @@ public final class Kernel {
     /// The slab allocator (SLUB), kmalloc and vmalloc state (Sources/MMCore/Slab/).
     public let kmem: KmemState
     public let vmap = VmapState()
+    /// x86-32 only: swapper_pg_dir and the kernel's page tables (MMU/init_32.swift).
+    public private(set) var kernelTables32: KernelPageTables32?
+    /// x86-32 only: the kernel's pkmap and kmap_atomic state over this machine's HighMem frames.
+    public private(set) var highmem32: Highmem32?
     public let percpu = PcpuState()
 
     /// Boots a machine. Throws when the configuration cannot be booted (RAM size out of range).
@@ -305,6 +309,12 @@ public final class Kernel {
         cpus = cs
         initMM.cpumask = config.cpus == 64 ? UInt64.max : (UInt64(1) << UInt64(config.cpus)) - 1
         kmem = KmemState(nrCPUs: config.cpus, kind: config.slab)
+        if let k = pagingInit32() {
+            kernelTables32 = k
+            let h = Highmem32(ramBytes: UInt64(phys.frameCount) << PAGE_SHIFT, pae: false)
+            h.setPTE = { [unowned self] va, pfn in self.setKmapPTE(va, pfn) }
+            highmem32 = h
+        }
         bootMemory()
         kmemCacheInit()
     }

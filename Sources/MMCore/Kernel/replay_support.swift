@@ -17,6 +17,8 @@ extension Kernel {
         mm.taskSize = phys.paging.taskSize
         mm.mapWindow = phys.paging.mapWindow
         mm.hasVsyscallGate = phys.paging.encoding == .x86_64
+        mm.ia32 = phys.paging.encoding == .x86_32
+        pgdCtor(pgd)
         mm.pcid = nextPCID
         nextPCID = nextPCID >= 4095 ? 1 : nextPCID + 1
         archPickMmapLayout(mm)

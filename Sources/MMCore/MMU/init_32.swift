@@ -1,0 +1,140 @@
+/// The kernel half of a 32-bit x86 machine's page tables: swapper_pg_dir with lowmem mapped
+/// linearly at PAGE_OFFSET, the pkmap page table (kmap) and the fixmap page table (kmap_atomic),
+/// and the copy of the kernel entries (768–1023) into every new PGD.
+///
+/// Model: swapper_pg_dir and the kernel's page-table pages live in the last frames of the
+/// reserved kernel image (Linux keeps swapper_pg_dir in the image's bss and takes the others from
+/// memblock): they are not buddy pages and not counted in PageTables, as in Linux. Lowmem is
+/// mapped as `split_mem_range()` cuts it on x86-32: the first 4 MiB with 4 KiB PTEs, then 4 MiB
+/// PSE pages, then a tail that is not 4 MiB aligned with 4 KiB PTEs (the DirectMap4k/4M lines of
+/// meminfo count the same split). Kernel entries are global and supervisor-only: a PSE entry is
+/// P|RW|A|D|PS|G (0x1e3), a kernel PTE P|RW|A|D|G (0x163), a kernel table pointer P|RW|A|D
+/// (_KERNPG_TABLE, 0x063). No CONFIG_HIGHPTE: user page tables come from lowmem (GFP_KERNEL).
+/// Linux: kernel_physical_mapping_init(), permanent_kmaps_init(), arch/x86/mm/init_32.c;
+/// pgd_ctor() / clone_pgd_range(), arch/x86/mm/pgtable.c
+
+/// Where the x86-32 kernel's own page tables are.
+public struct KernelPageTables32: Sendable, Equatable {
+    /// swapper_pg_dir (init_mm.pgd).
+    public let swapperPgDir: PFN
+    /// The PTE table mapping PKMAP_BASE (pkmap_page_table).
+    public let pkmapTable: PFN
+    /// The PTE table of the fixmap's last 4 MiB, which holds the kmap_atomic slots.
+    public let fixmapTable: PFN
+    /// PTE tables of the linear map (the first 4 MiB and a non-aligned tail).
+    public let linearTables: [PFN]
+    /// Every frame above, for invariant checks and listings.
+    public var allFrames: [PFN] { [swapperPgDir, pkmapTable, fixmapTable] + linearTables }
+}
+
+/// Raw flag values of x86-32 kernel entries (arch/x86/include/asm/pgtable_types.h).
+public enum X86_32KernelEntry {
+    /// __PAGE_KERNEL_LARGE with _PAGE_GLOBAL: P|RW|A|D|PS|G.
+    public static let largePage: UInt64 = 0x1e3
+    /// __PAGE_KERNEL with _PAGE_GLOBAL: P|RW|A|D|G.
+    public static let page: UInt64 = 0x163
+    /// _KERNPG_TABLE: P|RW|A|D.
+    public static let table: UInt64 = 0x063
+    /// First PGD entry of the kernel half (KERNEL_PGD_BOUNDARY = pgd_index(PAGE_OFFSET)).
+    public static let kernelPgdBoundary = 768
+}
+
+extension Kernel {
+    /// Builds swapper_pg_dir in the last frames of the kernel image: lowmem mapped at PAGE_OFFSET,
+    /// the pkmap and fixmap page tables hooked in. Returns nil when the machine is not x86-32.
+    /// Linux: kernel_physical_mapping_init(), permanent_kmaps_init(), arch/x86/mm/init_32.c
+    func pagingInit32() -> KernelPageTables32? {
+        guard phys.paging.encoding == .x86_32,
+              let image = phys.reservedRegions.first(where: { $0.name == "kernel image" }) else { return nil }
+        let f = phys.paging
+        var next = image.endPFN.index
+        func take() -> PFN { next -= 1; let p = PFN(index: next); phys.contents.clear(p); return p }
+        let pgd = take()
+        let lowFrames = min(phys.frameCount, phys.config.layout.maxLowPFN)
+        let chunk = 1024   // frames per PGD entry (4 MiB)
+        var linear: [PFN] = []
+        var c = 0
+        while c * chunk < lowFrames {
+            let first = c * chunk
+            let slot = X86_32KernelEntry.kernelPgdBoundary + c
+            if c > 0 && first + chunk <= lowFrames {
+                f.writeRaw(&phys.contents, pgd, slot, UInt64(first) << PAGE_SHIFT | X86_32KernelEntry.largePage)
+            } else {
+                let t = take()
+                linear.append(t)
+                for i in 0..<min(chunk, lowFrames - first) {
+                    f.writeRaw(&phys.contents, t, i, UInt64(first + i) << PAGE_SHIFT | X86_32KernelEntry.page)
+                }
+                f.writeRaw(&phys.contents, pgd, slot, t.raw << PAGE_SHIFT | X86_32KernelEntry.table)
+            }
+            c += 1
+        }
+        let pkmap = take()
+        f.writeRaw(&phys.contents, pgd, Int(X86_32Kernel.pkmapBase >> 22), pkmap.raw << PAGE_SHIFT | X86_32KernelEntry.table)
+        let fixmap = take()
+        f.writeRaw(&phys.contents, pgd, Int(X86_32Kernel.fixaddrTop >> 22), fixmap.raw << PAGE_SHIFT | X86_32KernelEntry.table)
+        return KernelPageTables32(swapperPgDir: pgd, pkmapTable: pkmap, fixmapTable: fixmap, linearTables: linear)
+    }
+
+    /// Copies the kernel half of swapper_pg_dir (entries 768–1023) into a new PGD; nothing on other
+    /// machines. Linux: pgd_ctor() → clone_pgd_range(pgd + KERNEL_PGD_BOUNDARY, swapper_pg_dir + …), arch/x86/mm/pgtable.c
+    func pgdCtor(_ pgd: PFN) {
+        guard let k = kernelTables32 else { return }
+        let f = phys.paging
+        for i in X86_32KernelEntry.kernelPgdBoundary..<f.entries(0) {
+            f.writeRaw(&phys.contents, pgd, i, f.readRaw(phys.contents, k.swapperPgDir, i))
+        }
+    }
+
+    /// Writes (pfn non-nil) or clears the kernel PTE that maps the pkmap or fixmap address `vaddr`
+    /// and flushes that page from every TLB on clear. Linux: set_pte_at(&init_mm, …) in
+    /// map_new_virtual(); pte_clear() in flush_all_zero_pkmaps(); __kmap_local_pfn_prot(), mm/highmem.c
+    func setKmapPTE(_ vaddr: UInt64, _ pfn: UInt64?) {
+        guard let k = kernelTables32 else { return }
+        let table = vaddr >> 22 == X86_32Kernel.pkmapBase >> 22 ? k.pkmapTable : k.fixmapTable
+        let index = Int((vaddr >> PAGE_SHIFT) & 1023)
+        let raw = pfn.map { $0 << PAGE_SHIFT | X86_32KernelEntry.page } ?? 0
+        phys.paging.writeRaw(&phys.contents, table, index, raw)
+        if pfn == nil { flushTLBKernelPage(VirtAddr(vaddr)) }
+    }
+
+    /// Drops one kernel page from every CPU's TLB (INVLPG also drops a global entry).
+    /// Linux: flush_tlb_kernel_range(), arch/x86/mm/tlb.c
+    func flushTLBKernelPage(_ va: VirtAddr) {
+        for c in cpus { c.mmu.flushPage(va) }
+    }
+
+    /// The walk of `va` through the tables of `mm` (or swapper_pg_dir when nil) as one line per
+    /// level with the raw entries in the machine's format, ending with the physical address or
+    /// where it stops. Reads only; nothing is allocated or set. Linux: what the MMU reads (and
+    /// what a debugger's page-table dump shows)
+    public func describeWalk(_ mm: MMStruct?, _ va: VirtAddr) -> [String] {
+        let f = phys.paging
+        guard f.isCanonical(va) else { return ["\(va): not an address of this machine (\(f.arch))"] }
+        var table = mm?.pgd ?? kernelTables32?.swapperPgDir ?? initMM.pgd
+        var lines = ["\(f.rootRegister) = 0x\(String(table.raw << PAGE_SHIFT, radix: 16)) (PGD at PFN \(table))"]
+        var level = 0
+        while level < f.levels {
+            let i = f.index(va, level: level)
+            let raw = f.readRaw(phys.contents, table, i)
+            let digits = f.entryBytes * 2
+            let hexRaw = String(raw, radix: 16)
+            let shown = "0x" + String(repeating: "0", count: max(0, digits - hexRaw.count)) + hexRaw
+            var line = "\(f.linuxName(level))[\(i)] = \(shown)"
+            if raw == 0 { lines.append(line + " (none): not mapped"); return lines }
+            line += " " + f.describe(raw, level: level)
+            lines.append(line)
+            let e = f.decode(raw, level: level)
+            if !f.hardwareValid(raw, level: level) { lines.append("not present: a page fault"); return lines }
+            if level == f.pteLevel || e.isHuge {
+                let size = UInt64(1) << f.shift(level)
+                let pa = (e.raw & PTE.pfnMask & ~(size - 1)) | (va.raw & (size - 1))
+                lines.append("=> physical 0x\(String(pa, radix: 16)) (PFN 0x\(String(pa >> PAGE_SHIFT, radix: 16)), \(size >> 10) KiB page)")
+                return lines
+            }
+            table = e.pfn
+            level += 1
+        }
+        return lines
+    }
+}
