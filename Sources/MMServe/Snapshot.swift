@@ -455,7 +455,9 @@ public struct PageTableCopy: Sendable {
         for level in 0..<f.levels {
             let name = f.linuxName(level)
             let index = f.index(v, level: level)
-            let raw = tables[table]?[index] ?? 0
+            // 4-byte entries (x86-32) are the halves of the copied 64-bit words.
+            let word = tables[table]?[f.entryBytes == 4 ? index >> 1 : index] ?? 0
+            let raw = f.entryBytes == 4 ? (index & 1 == 0 ? word & 0xffff_ffff : word >> 32) : word
             let e = f.decode(raw, level: level)
             let valid = f.hardwareValid(raw, level: level)
             let outcome: String
@@ -470,7 +472,7 @@ public struct PageTableCopy: Sendable {
                 let mask: UInt64 = (1 << shift) - 1
                 let p = ((e.pfn.raw << 12) & ~mask) | (va & mask)
                 pa = p
-                lines.append("=> 0x\(String(p, radix: 16)) (\(shift == 12 ? "4K" : shift == 21 ? "2M" : "1G") page, R\(e.isWritable ? "W" : "")\(e.isNX ? "" : "X") \(e.isUser ? "user" : "kernel"))")
+                lines.append("=> 0x\(String(p, radix: 16)) (\(shift == 12 ? "4K" : shift == 21 ? "2M" : shift == 22 ? "4M" : "1G") page, R\(e.isWritable ? "W" : "")\(e.isNX ? "" : "X") \(e.isUser ? "user" : "kernel"))")
                 break
             }
             table = e.pfn.raw

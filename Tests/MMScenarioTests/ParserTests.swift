@@ -289,7 +289,7 @@ final class ParserTests: XCTestCase {
         assertError("sysctl vm.dirty_ratio=20", 1, 8, "unknown sysctl 'vm.dirty_ratio' (known: vm.overcommit_memory, vm.overcommit_ratio, vm.overcommit_kbytes, vm.panic_on_oom, vm.admin_reserve_kbytes, vm.user_reserve_kbytes, vm.max_map_count, vm.oom_kill_allocating_task, kernel.randomize_va_space, vm.drop_caches, vm.swappiness, vm.page-cluster)")
         assertError("sysctl vm.overcommit_memory=3", 1, 29, "vm.overcommit_memory 3 is out of range (0...2)")
         assertError("sysctl", 1, 7, "missing vm.NAME or vm.NAME=VALUE for 'sysctl'")
-        assertError("free -x", 1, 6, "unknown free option '-x' (use -b, -k, -m, -g or -h)")
+        assertError("free -x", 1, 6, "unknown free option '-x' (use -b, -k, -m, -g or -h, and -l)")
         assertError("spawn a\nmalloc 1 | grep x", 2, 10, "'| grep' may only follow show, cat or free")
         assertError("free | sort", 1, 8, "expected 'grep PATTERN' after '|'")
         assertError("free | grep", 1, 12, "missing pattern after 'grep'")

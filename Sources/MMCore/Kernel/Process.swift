@@ -448,6 +448,14 @@ extension Kernel {
             // Threads share one mm: check each address space once.
             guard let mm = t.mm, seen.insert(ObjectIdentifier(mm)).inserted else { continue }
             out += mm.invariantViolations().map { "pid \(t.pid): \($0)" }
+            // x86-32: the kernel half of every PGD is swapper_pg_dir's (pgd_ctor).
+            if let kt = kernelTables32 {
+                let f = phys.paging
+                for i in X86_32KernelEntry.kernelPgdBoundary..<f.entries(0)
+                where f.readRaw(phys.contents, mm.pgd, i) != f.readRaw(phys.contents, kt.swapperPgDir, i) {
+                    out.append("pid \(t.pid): PGD entry \(i) differs from swapper_pg_dir's")
+                }
+            }
             var rss = RSSCounters()
             var ptPages = 0
             countTables(mm.pgd, level: 0, &ptPages)
