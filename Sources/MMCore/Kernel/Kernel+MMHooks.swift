@@ -180,7 +180,9 @@ extension Kernel {
             zapPageRange(mm, vma.start, vma.end, flush: false)
             if vma.flags.contains(.account) { vmUnacctMemory(pages: vma.pages) }
         }
-        freePgtables(mm, floor: VirtAddr(0), ceiling: VirtAddr(1 << 47))
+        // The end of the user part of the PGD: 2^47 on x86-64, 2^56 with LA57, 2^VA on ARM64, 2^(VA-1) on RISC-V.
+        let f = phys.paging
+        freePgtables(mm, floor: VirtAddr(0), ceiling: VirtAddr(UInt64(f.userRootEntries) << f.shift(0)))
         while mm.vmas.count > 0 { mm.vmas.remove(at: mm.vmas.count - 1) }
         shmemReleaseUnused()
         mm.totalVM = 0; mm.lockedVM = 0; mm.dataVM = 0; mm.execVM = 0; mm.stackVM = 0
