@@ -71,6 +71,8 @@ public struct MeminfoValues: Sendable, Equatable {
     /// DirectMap4M of a 2-level x86-32 kernel (which prints it instead of DirectMap2M and
     /// DirectMap1G); nil on x86-64.
     public var directMap4M: UInt64?
+    /// Whether DirectMap1G is printed (x86-64 with gbpages; not a 32-bit PAE kernel).
+    public var showDirectMap1G = true
     public init() {}
 }
 
@@ -149,7 +151,7 @@ public enum Meminfo {
             kb("DirectMap4M", m4)
         } else {
             kb("DirectMap2M", v.directMap2M)
-            kb("DirectMap1G", v.directMap1G)
+            if v.showDirectMap1G { kb("DirectMap1G", v.directMap1G) }
         }
         return s
     }
@@ -246,10 +248,16 @@ public enum Meminfo {
         if k.phys.config.layout == .x86_32 {
             let low = UInt64(min(k.phys.frameCount, k.phys.config.layout.maxLowPFN)) << PAGE_SHIFT
             v.vmallocTotal = vmallocTotal32(lowmemBytes: low) >> 10
-            let dm = directMap32(lowmemBytes: low)
+            let pae = k.phys.paging.encoding == .x86PAE
+            let dm = directMap32(lowmemBytes: low, largePage: pae ? 2 << 20 : 4 << 20)
             v.directMap4k = dm.k4
-            v.directMap4M = dm.m4
-            v.hugepagesize = 4096
+            if pae {
+                v.directMap2M = dm.large
+                v.showDirectMap1G = false
+            } else {
+                v.directMap4M = dm.large
+            }
+            v.hugepagesize = pae ? 2048 : 4096
         } else {
             let dm = directMap(ramBytes: k.config.ramBytes)
             v.directMap4k = dm.k4
@@ -270,14 +278,14 @@ public enum Meminfo {
         return end > start ? end - start : 0
     }
 
-    /// The DirectMap4k/4M split (kB) of a 2-level x86-32 kernel's linear map of `lowmemBytes`: the
-    /// first 4 MiB in 4 KiB pages, then 4 MiB PSE pages up to the last 4 MiB boundary of lowmem, the
-    /// tail in 4 KiB pages (x86-32 maps only lowmem). Linux: split_mem_range(), arch/x86/mm/init.c
-    public static func directMap32(lowmemBytes: UInt64) -> (k4: UInt64, m4: UInt64) {
-        let mib4: UInt64 = 4 << 20
+    /// The DirectMap4k/large split (kB) of an x86-32 kernel's linear map of `lowmemBytes` with
+    /// `largePage` pages (4 MiB 2-level, 2 MiB PAE): the first large page's span in 4 KiB pages, then
+    /// large pages up to the last large boundary of lowmem, the tail in 4 KiB pages (x86-32 maps
+    /// only lowmem). Linux: split_mem_range(), arch/x86/mm/init.c
+    public static func directMap32(lowmemBytes: UInt64, largePage: UInt64 = 4 << 20) -> (k4: UInt64, large: UInt64) {
         let low = lowmemBytes & ~(PAGE_SIZE - 1)
-        if low <= mib4 { return (low >> 10, 0) }
-        let bigEnd = low & ~(mib4 - 1)
-        return ((mib4 + low - bigEnd) >> 10, (bigEnd - mib4) >> 10)
+        if low <= largePage { return (low >> 10, 0) }
+        let bigEnd = low & ~(largePage - 1)
+        return ((largePage + low - bigEnd) >> 10, (bigEnd - largePage) >> 10)
     }
 }

@@ -5,7 +5,7 @@ import XCTest
 /// frames, the layout constants, and a random property test of MMU translations against the VMAs.
 final class ArchMachineTests: XCTestCase {
     static let machineArchs: [Architecture] = [.x86_64(la57: false), .x86_64(la57: true), .arm64(granuleShift: 12, vaBits: 39),
-                                               .arm64(granuleShift: 12, vaBits: 48), .riscv(vaBits: 39), .riscv(vaBits: 48), .riscv(vaBits: 57), .x86_32]
+                                               .arm64(granuleShift: 12, vaBits: 48), .riscv(vaBits: 39), .riscv(vaBits: 48), .riscv(vaBits: 57), .x86_32, .x86PAE]
 
     func kernel(_ arch: Architecture, ram: UInt64 = 256 << 20) throws -> Kernel {
         var c = MachineConfig(ramBytes: ram)
@@ -128,7 +128,7 @@ final class ArchMachineTests: XCTestCase {
         XCTAssertNil(PageTableFormat(machine: Architecture(name: "arm64-64k-42")!))
         XCTAssertEqual(f("x86-32").taskSize, 0xc000_0000)   // the 32-bit machine (branch m32)
         XCTAssertEqual(f("x86-32").elfEtDynBase, 0x40_0000)
-        XCTAssertNil(PageTableFormat(machine: Architecture(name: "x86-pae")!))
+        XCTAssertEqual(f("x86-pae").levels, 3)
         XCTAssertThrowsError(try kernel(Architecture(name: "arm64-16k-47")!))
     }
 

@@ -212,6 +212,50 @@ final class X86_32MachineTests: XCTestCase {
         XCTAssertEqual(k.checkInvariants(), [])
     }
 
+    // PAE (`arch=x86-pae`, alias x86-32-pae): a 4-entry PDPT, PMD and PTE tables of 512 8-byte
+    // entries, NX; PDPTEs hold only P and the address. The kernel PMD (0xcfe) is PDPT entry 3 of
+    // every PGD; lowmem: the first 2 MiB in the PTE table 0xcfd, 2 MiB pages, the tail
+    // (0x37600000-0x377fe000, 510 frames) in 0xcfc; pkmap (512 entries) at PMD 508, fixmap at 511.
+    func testPAEMachine() throws {
+        var c = MachineConfig(ramBytes: 2 << 30)
+        c.arch = Architecture(name: "x86-32-pae")!
+        let k = try Kernel(config: c)
+        let f = k.phys.paging
+        XCTAssertEqual([f.levels, f.entryBytes, f.entries(0), f.entries(1), f.userRootEntries], [3, 8, 4, 512, 3])
+        let kt = try XCTUnwrap(k.kernelTables32)
+        XCTAssertEqual(kt.swapperPgDir.index, 0xcff)
+        XCTAssertEqual(kt.kernelPMD?.index, 0xcfe)
+        XCTAssertEqual(kt.linearTables.map(\.index), [0xcfd, 0xcfc])
+        let pmd = try XCTUnwrap(kt.kernelPMD)
+        XCTAssertEqual(f.readRaw(k.phys.contents, pmd, 0), 0xcfd063)
+        XCTAssertEqual(f.readRaw(k.phys.contents, pmd, 2), 0x4001e3)
+        XCTAssertEqual(f.readRaw(k.phys.contents, pmd, 443), 0xcfc063)
+        XCTAssertEqual(f.readRaw(k.phys.contents, kt.linearTables[1], 509), 0x377fd163)
+        XCTAssertEqual(f.readRaw(k.phys.contents, kt.linearTables[1], 510), 0)
+        XCTAssertEqual(f.readRaw(k.phys.contents, pmd, 508), UInt64(kt.pkmapTable.index) << 12 | 0x063)
+        XCTAssertEqual(f.readRaw(k.phys.contents, pmd, 511), UInt64(kt.fixmapTable.index) << 12 | 0x063)
+        let t = try k.spawn(ProgramImage(path: "/bin/p")).get()
+        let pgd = t.mm!.pgd
+        XCTAssertEqual(f.readRaw(k.phys.contents, pgd, 3), 0xcfe001)
+        let a = try k.mmap(t, addr: 0xa000_0000, length: 0x1000, prot: [.read, .write], flags: [.private, .anonymous, .fixed]).get()
+        XCTAssertNoThrow(try k.store(t, a, [7]).get())
+        let pdpte = f.readRaw(k.phys.contents, pgd, 2)
+        XCTAssertEqual(pdpte & 0xfff, 0x001)                      // P only
+        let pmdUser = PFN(pdpte >> 12)
+        let pde = f.readRaw(k.phys.contents, pmdUser, 256)         // 0xa0000000: PDPT 2, PMD index 256
+        XCTAssertEqual(pde & 0xfff, 0x067)
+        let pte = f.readRaw(k.phys.contents, PFN((pde & 0xffff_f000) >> 12), 0)
+        XCTAssertEqual(pte & ~0xffff_f000, 0x8000_0000_0000_0067)  // NX P RW US A D
+        XCTAssertEqual(k.phys.zone(of: PFN((pte & 0xffff_f000) >> 12))?.type, .highmem)
+        XCTAssertEqual(try k.access(t, VirtAddr(0xa000_0010), .read).get().raw, (pte & 0xffff_f000) | 0x10)
+        XCTAssertEqual(k.describeWalk(t.mm, VirtAddr(0xc040_0123)).last, "=> physical 0x400123 (PFN 0x400, 2048 KiB page)")
+        let h = try XCTUnwrap(k.highmem32)
+        XCTAssertEqual(h.lastPkmap, 512)
+        XCTAssertEqual(try h.kmap(0x60000).get(), 0xff80_1000)
+        XCTAssertEqual(f.readRaw(k.phys.contents, kt.pkmapTable, 1), 0x6000_0163)
+        XCTAssertEqual(k.checkInvariants(), [])
+    }
+
     // The entry format: software PTE <-> 4-byte entry, and the 2-level swap layout.
     func testEntryEncoding() {
         let f = PageTableFormat(machine: .x86_32)!
@@ -224,7 +268,6 @@ final class X86_32MachineTests: XCTestCase {
         XCTAssertEqual(f.linuxName(0), "PGD")
         XCTAssertEqual(f.linuxName(1), "PTE")
         XCTAssertEqual(f.elfEtDynBase, 0x40_0000)
-        XCTAssertNil(PageTableFormat(machine: .x86PAE))
     }
 }
 

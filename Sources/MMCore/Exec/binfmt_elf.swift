@@ -161,7 +161,7 @@ extension Kernel {
     func prepareBinprm(path: String, argv: [String], envp: [String], rlimitStack: UInt64) -> Result<LinuxBinprm, ExecError> {
         guard let inode = fs.lookup(path) else { return .failure(.notFound(path)) }
         // A 32-bit x86 kernel: an ELF64 file cannot run, and ELF32 loading is not modelled.
-        if phys.paging.encoding == .x86_32, inode.data.count >= 5, inode.data[0...3] == [0x7f, 0x45, 0x4c, 0x46] {
+        if phys.paging.is32Bit, inode.data.count >= 5, inode.data[0...3] == [0x7f, 0x45, 0x4c, 0x46] {
             return .failure(.notExecutable(path, .notFor32BitKernel(elf32: inode.data[4] == 1)))
         }
         let elf: ElfFile

@@ -25,8 +25,10 @@ public struct MachineConfig: Sendable, Equatable {
     public var arch: Architecture = .x86_64(la57: false)
     /// Physical-memory layout the architecture implies: x86-32 boots with ZONE_HIGHMEM.
     public var physicalLayout: PhysicalLayout {
-        if case .x86_32 = arch { return .x86_32 }
-        return .x86_64
+        switch arch {
+        case .x86_32, .x86PAE: return .x86_32
+        default: return .x86_64
+        }
     }
     public init(ramBytes: UInt64 = 2 << 30, minFreeKbytes: Int? = nil, tlb: TLBConfig = TLBConfig(), swapBytes: UInt64 = 0,
                 thp: THPMode = .madvise, cpus: Int = 1) {
@@ -311,7 +313,7 @@ public final class Kernel {
         kmem = KmemState(nrCPUs: config.cpus, kind: config.slab)
         if let k = pagingInit32() {
             kernelTables32 = k
-            let h = Highmem32(ramBytes: UInt64(phys.frameCount) << PAGE_SHIFT, pae: false)
+            let h = Highmem32(ramBytes: UInt64(phys.frameCount) << PAGE_SHIFT, pae: phys.paging.encoding == .x86PAE)
             h.setPTE = { [unowned self] va, pfn in self.setKmapPTE(va, pfn) }
             highmem32 = h
         }

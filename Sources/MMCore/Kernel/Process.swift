@@ -60,7 +60,7 @@ struct LibraryImage {
         case .arm64: l.path = "/usr/lib/aarch64-linux-gnu/" + (loader ? "ld-linux-aarch64.so.1" : name)
         case .riscv: l.path = "/usr/lib/riscv64-linux-gnu/" + (loader ? "ld-linux-riscv64-lp64d.so.1" : name)
         // i386: Debian's paths; the segment sizes of the x86-64 build are reused (not the i386 build's).
-        case .x86_32: l.path = "/usr/lib/i386-linux-gnu/" + (loader ? "ld-linux.so.2" : name)
+        case .x86_32, .x86PAE: l.path = "/usr/lib/i386-linux-gnu/" + (loader ? "ld-linux.so.2" : name)
         }
         return l
     }
@@ -451,7 +451,7 @@ extension Kernel {
             // x86-32: the kernel half of every PGD is swapper_pg_dir's (pgd_ctor).
             if let kt = kernelTables32 {
                 let f = phys.paging
-                for i in X86_32KernelEntry.kernelPgdBoundary..<f.entries(0)
+                for i in f.userRootEntries..<f.entries(0)
                 where f.readRaw(phys.contents, mm.pgd, i) != f.readRaw(phys.contents, kt.swapperPgDir, i) {
                     out.append("pid \(t.pid): PGD entry \(i) differs from swapper_pg_dir's")
                 }

@@ -15,7 +15,7 @@ extension Kernel {
         mm.mapWindow = phys.paging.mapWindow
         mm.hasVsyscallGate = phys.paging.encoding == .x86_64
         // A 32-bit kernel: user space ends at PAGE_OFFSET (TASK_SIZE, 3G/1G split), 4-byte pointers.
-        mm.ia32 = phys.paging.encoding == .x86_32
+        mm.ia32 = phys.paging.is32Bit
         pgdCtor(pgd)
         mm.pcid = nextPCID
         nextPCID = nextPCID >= 4095 ? 1 : nextPCID + 1

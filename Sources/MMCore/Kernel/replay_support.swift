@@ -17,7 +17,7 @@ extension Kernel {
         mm.taskSize = phys.paging.taskSize
         mm.mapWindow = phys.paging.mapWindow
         mm.hasVsyscallGate = phys.paging.encoding == .x86_64
-        mm.ia32 = phys.paging.encoding == .x86_32
+        mm.ia32 = phys.paging.is32Bit
         pgdCtor(pgd)
         mm.pcid = nextPCID
         nextPCID = nextPCID >= 4095 ? 1 : nextPCID + 1

@@ -28,7 +28,7 @@ extension HardwareWalker {
         let f = mem.paging
         let access = HardwareWalker.accessCode(kind, user: user)
         let rsvd = PFErrorCode(rawValue: access.rawValue | PFErrorCode.prot.rawValue | PFErrorCode.rsvd.rawValue)
-        let x86 = f.encoding == .x86_64 || f.encoding == .x86_32
+        let x86 = f.encoding == .x86_64 || f.is32Bit
         var table = pgd
         var level = 0
         var allowed: UInt64 = PTE.rw | PTE.user
@@ -78,7 +78,8 @@ extension HardwareWalker {
                 while l < level {
                     let i = f.index(va, level: l)
                     let raw = f.readRaw(mem.contents, t, i)
-                    if raw & PTE.accessed == 0 { f.writeRaw(&mem.contents, t, i, raw | PTE.accessed); adUpdates &+= 1 }
+                    // A PAE PDPTE has no A bit (it is a reserved bit there).
+                    if raw & PTE.accessed == 0 && !(f.encoding == .x86PAE && l == 0) { f.writeRaw(&mem.contents, t, i, raw | PTE.accessed); adUpdates &+= 1 }
                     t = PTE(raw: raw).pfn
                     l &+= 1
                 }

@@ -24,7 +24,7 @@
 /// Linux: arch/{x86,arm64,riscv}/include/asm/pgtable*.h
 public struct PageTableFormat: Hashable, Sendable, CustomStringConvertible {
     /// The entry layout family (the arms of the switch).
-    public enum Encoding: UInt8, Hashable, Sendable { case x86_64, arm64, riscv, x86_32 }
+    public enum Encoding: UInt8, Hashable, Sendable { case x86_64, arm64, riscv, x86_32, x86PAE }
 
     /// The architecture (name, levels' hardware names, `describe` for listings).
     public let arch: Architecture
@@ -56,6 +56,13 @@ public struct PageTableFormat: Hashable, Sendable, CustomStringConvertible {
             vaBits = 32; canonShift = 32; isX86_64FourLevel = false
             return
         }
+        if case .x86PAE = arch {
+            // PAE: a 4-entry PDPT (bits 31:30), then PMD (29:21; a PS entry is a 2 MiB page) and
+            // PTE (20:12) tables of 512 8-byte entries; the entry bits are x86-64's (NX at 63).
+            encoding = .x86PAE; entryBytes = 8; indexBits = 9; levels = 3; topBits = 2
+            vaBits = 32; canonShift = 32; isX86_64FourLevel = false
+            return
+        }
         entryBytes = 8
         indexBits = 9
         switch arch {
@@ -67,7 +74,7 @@ public struct PageTableFormat: Hashable, Sendable, CustomStringConvertible {
         case .riscv(let v):
             encoding = .riscv; vaBits = v; canonShift = UInt64(v - 1)
         case .x86_32, .x86PAE:
-            return nil   // .x86_32 is handled above; PAE is not a machine format (yet)
+            return nil   // handled above
         }
         let n = (vaBits - 12 + 8) / 9
         levels = n
@@ -115,6 +122,8 @@ public struct PageTableFormat: Hashable, Sendable, CustomStringConvertible {
         let bits = level == 0 ? topBits : indexBits
         return Int(truncatingIfNeeded: (va.raw >> shift(level)) & ((1 << bits) &- 1))
     }
+    /// Whether this is a 32-bit x86 format (2-level or PAE): a 32-bit kernel with the 3G/1G split.
+    @inlinable public var is32Bit: Bool { encoding == .x86_32 || encoding == .x86PAE }
     /// Entries of the root table that map user addresses: the lower half on x86-64 and RISC-V
     /// (the upper half is the kernel's), all of TTBR0's table on ARM64.
     /// x86-32 (3G/1G split): the 768 entries below PAGE_OFFSET (KERNEL_PGD_BOUNDARY).
@@ -122,6 +131,7 @@ public struct PageTableFormat: Hashable, Sendable, CustomStringConvertible {
         switch encoding {
         case .arm64: return entries(0)
         case .x86_32: return Int(X86_32Kernel.pageOffset >> 22)
+        case .x86PAE: return Int(X86_32Kernel.pageOffset >> 30)   // PDPT entries 0-2
         default: return entries(0) / 2
         }
     }
@@ -132,7 +142,7 @@ public struct PageTableFormat: Hashable, Sendable, CustomStringConvertible {
     @inlinable public func isCanonical(_ va: VirtAddr) -> Bool {
         let top = va.raw >> canonShift
         if top == 0 { return true }
-        return encoding != .arm64 && encoding != .x86_32 && top == UInt64.max >> canonShift
+        return encoding != .arm64 && !is32Bit && top == UInt64.max >> canonShift
     }
 
     /// Linux's name of `level` ("PGD", "P4D", "PUD", "PMD", "PTE"); folded levels are absent.
@@ -183,7 +193,7 @@ public struct PageTableFormat: Hashable, Sendable, CustomStringConvertible {
     /// level; RISC-V V, not W without R, and not a pointer at the last level).
     @inlinable public func hardwareValid(_ raw: UInt64, level: Int) -> Bool {
         switch encoding {
-        case .x86_64, .x86_32:
+        case .x86_64, .x86_32, .x86PAE:
             return raw & PTE.present != 0
         case .arm64:
             if raw & 1 == 0 { return false }
@@ -204,6 +214,10 @@ public struct PageTableFormat: Hashable, Sendable, CustomStringConvertible {
         case .arm64: return PageTableFormat.encodeARM64(e, last: level == pteLevel)
         case .riscv: return PageTableFormat.encodeRISCV(e, last: level == pteLevel)
         case .x86_32: return PageTableFormat.encodeX86_32(e)
+        case .x86PAE:
+            // A PDPTE holds only P (and PWT/PCD) with the PMD's address: RW, US, A, D are reserved there.
+            if level == 0 && e.isPresent { return (e.raw & PTE.pfnMask) | PTE.present }
+            return e.raw
         }
     }
 
@@ -214,6 +228,9 @@ public struct PageTableFormat: Hashable, Sendable, CustomStringConvertible {
         case .arm64: return PageTableFormat.decodeARM64(raw, last: level == pteLevel)
         case .riscv: return PageTableFormat.decodeRISCV(raw, last: level == pteLevel)
         case .x86_32: return PageTableFormat.decodeX86_32(raw)
+        case .x86PAE:
+            if level == 0 && raw & PTE.present != 0 { return PTE(raw: (raw & PTE.pfnMask) | PageTableFormat.tableFlags) }
+            return PTE(raw: raw)
         }
     }
 
@@ -350,7 +367,7 @@ extension PageTableFormat {
         case .x86_64: return (UInt64(1) << UInt64(vaBits - 1)) - PAGE_SIZE
         case .arm64: return UInt64(1) << UInt64(vaBits)
         case .riscv: return UInt64(1) << UInt64(vaBits - 1)
-        case .x86_32: return X86_32Kernel.pageOffset   // TASK_SIZE = PAGE_OFFSET (3G/1G split)
+        case .x86_32, .x86PAE: return X86_32Kernel.pageOffset   // TASK_SIZE = PAGE_OFFSET (3G/1G split)
         }
     }
 
@@ -364,7 +381,7 @@ extension PageTableFormat {
         case .x86_64: return (UInt64(1) << 47) - PAGE_SIZE
         case .arm64: return UInt64(1) << UInt64(min(vaBits, 48))
         case .riscv: return UInt64(1) << UInt64(min(vaBits, 48) - 1)
-        case .x86_32: return X86_32Kernel.pageOffset
+        case .x86_32, .x86PAE: return X86_32Kernel.pageOffset
         }
     }
 
@@ -378,7 +395,7 @@ extension PageTableFormat {
     /// arch/arm64/include/asm/elf.h (2 * DEFAULT_MAP_WINDOW_64 / 3), arch/riscv/include/asm/elf.h
     /// x86-32 (mmap_is_ia32()): 0x400000.
     public var elfEtDynBase: UInt64 {
-        if encoding == .x86_32 { return 0x40_0000 }
+        if is32Bit { return 0x40_0000 }
         let w = mapWindow
         return (encoding == .arm64 ? 2 * w / 3 : w / 3 * 2) & PAGE_MASK
     }
@@ -386,7 +403,7 @@ extension PageTableFormat {
     /// The name of the root register: CR3, TTBR0_EL1 or satp.
     public var rootRegister: String {
         switch encoding {
-        case .x86_64, .x86_32: return "CR3"
+        case .x86_64, .x86_32, .x86PAE: return "CR3"
         case .arm64: return "TTBR0_EL1"
         case .riscv: return "satp"
         }
