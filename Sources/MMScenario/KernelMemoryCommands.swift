@@ -37,9 +37,6 @@ enum KmemCommand {
     case kunmap(Expr, atomic: Bool)
     case pa(Expr)
     case va(Expr)
-    /// `walk ADDR`: the page walk of ADDR through the current process's tables (swapper_pg_dir
-    /// without one), with the raw entries in the machine's format.
-    case walk(Expr)
 
     /// `compact_memory`: what `echo 1 > /proc/sys/vm/compact_memory` does.
     case compactMemory
@@ -52,7 +49,7 @@ enum KmemCommand {
     static let words: Set<String> = ["kmem_cache_create", "kmem_cache_alloc", "kmem_cache_free", "kmem_cache_shrink",
                                      "kmem_cache_destroy", "kmalloc", "kfree", "vmalloc", "vfree", "alloc_pages",
                                      "get_zeroed_page", "free_pages", "layout", "__get_free_pages",
-                                     "highmem32", "kmap", "kunmap", "kmap_atomic", "kunmap_atomic", "__pa", "__va", "compact_memory", "alloc_percpu", "free_percpu", "walk"]
+                                     "highmem32", "kmap", "kunmap", "kmap_atomic", "kunmap_atomic", "__pa", "__va", "compact_memory", "alloc_percpu", "free_percpu"]
 }
 
 extension ParserState {
@@ -152,8 +149,6 @@ extension ParserState {
             if let t = args.first, t.text == "align" { args.removeFirst(); align = try expr("alignment") }
             return .allocPercpu(size: size, align: align, bind: try binding())
         case "free_percpu": return .freePercpu(try expr("per-CPU pointer"))
-        case "walk":
-            return .walk(try expr("virtual address"))
         case "highmem32":
             if machine.physicalLayout == .x86_32 {
                 throw LineError(column: first.column, message: "'highmem32' sets up a 32-bit kernel beside a 64-bit machine; this machine is x86-32 already (use kmap and __pa directly)")
@@ -402,9 +397,6 @@ extension Runner {
                 stepResult = .error
                 stepLines.append("__va(\(hex(p))): the frame is in HighMem (or beyond RAM): it has no permanent kernel address; use kmap()")
             }
-        case .walk(let e):
-            let v = try value(e)
-            for l in k.describeWalk(k.current?.mm, VirtAddr(v)) { stepLines.append(l) }
         case .layout(let arch, let ram):
             let r = min(ram ?? k.config.ramBytes, 4 << 30)
             switch arch {

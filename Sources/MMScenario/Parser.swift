@@ -503,6 +503,11 @@ struct ParserState {
             try requireProcess()
             try done()
             command = .getpagesize
+        case "pagewalk":
+            try requireProcess()
+            let a = try expr("address")
+            try done()
+            command = .pagewalk(a)
         default:
             throw LineError(column: first.column, message: "unknown command '\(cmd)'")
         }

@@ -655,6 +655,10 @@ public final class Runner {
             emitSystem(Free.render(k, unit: unit, lohi: lohi))
         case .getpagesize:
             emit(task, "getpagesize() = \(k.getpagesize())")
+        case .pagewalk(let a):
+            let va = try value(a)
+            guard let mm = task.mm else { throw LineError(column: st.column, message: "pagewalk: the process has no address space") }
+            for line in k.phys.describeWalk(pgd: mm.pgd, va: VirtAddr(va)) { emit(task, line) }
         case .policy(let policies, let frames, let refs, let seed, let compare):
             var runs: [ReplacementResult] = []
             for n in frames {

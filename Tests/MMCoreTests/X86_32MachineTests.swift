@@ -123,9 +123,11 @@ final class X86_32MachineTests: XCTestCase {
         let word = k.phys.contents.readWord(table, 1)
         XCTAssertEqual(word >> 32, pte)
         XCTAssertEqual(try k.load(t, VirtAddr(0xa000_3000), count: 1).get(), [3])
-        let lines = k.describeWalk(mm, va)
-        XCTAssertEqual(lines[1], "PGD[640] = 0x" + String(pde, radix: 16).leftPad(8) + " P RW US A D addr=0x" + String(pde & 0xffff_f000, radix: 16))
-        XCTAssertEqual(lines.last, "=> physical 0x" + String(frame << 12 | 0x123, radix: 16) + " (PFN 0x" + String(frame, radix: 16) + ", 4 KiB page)")
+        let lines = k.phys.describeWalk(pgd: mm.pgd, va: va)
+        XCTAssertEqual(lines[0], "0xa0003123 on x86-32: PGD 640 | PTE 3 | offset 0x123")
+        XCTAssertEqual(lines[2], "  PGD (PDE) table \(mm.pgd)[640] = 0x" + String(pde, radix: 16).leftPad(8) + "  P RW US A D addr=0x" + String(pde & 0xffff_f000, radix: 16))
+        XCTAssertEqual(lines[3], "  PTE (PTE) table \(table)[3] = 0x" + String(pte, radix: 16).leftPad(8) + "  P RW US A D addr=0x" + String(pte & 0xffff_f000, radix: 16))
+        XCTAssertEqual(lines.last, "=> 0x" + String(frame << 12 | 0x123, radix: 16) + " (4K page, RWX user, dirty, young)")
         XCTAssertEqual(k.checkInvariants(), [])
     }
 
@@ -156,10 +158,11 @@ final class X86_32MachineTests: XCTestCase {
         for i in 768..<1024 {
             XCTAssertEqual(f.readRaw(k.phys.contents, pgd, i), f.readRaw(k.phys.contents, kt.swapperPgDir, i), "PGD entry \(i)")
         }
-        XCTAssertEqual(k.describeWalk(t.mm, VirtAddr(0xf000_0123)),
-                       ["CR3 = 0x\(String(pgd.raw << 12, radix: 16)) (PGD at PFN \(pgd))",
-                        "PGD[960] = 0x300001e3 P RW A D PS G addr=0x30000000",
-                        "=> physical 0x30000123 (PFN 0x30000, 4096 KiB page)"])
+        XCTAssertEqual(k.phys.describeWalk(pgd: pgd, va: VirtAddr(0xf000_0123)),
+                       ["0xf0000123 on x86-32: PGD 960 | PTE 0 | offset 0x123",
+                        "CR3 = PGD at PFN \(pgd)",
+                        "  PGD (PDE) table \(pgd)[960] = 0x300001e3  P RW A D PS G addr=0x30000000",
+                        "=> 0x30000123 (4M page, RWX kernel, dirty, young)"])
         // A forked child's PGD has the same kernel half; user page tables stay in the lower 768.
         let child = try k.fork(t).get()
         XCTAssertEqual(f.readRaw(k.phys.contents, child.mm!.pgd, 1022), 0x00cf_c063)
@@ -184,7 +187,7 @@ final class X86_32MachineTests: XCTestCase {
         XCTAssertEqual(slot, 0xffff_f000 - (130 << 12))
         XCTAssertEqual(f.readRaw(k.phys.contents, kt.fixmapTable, Int((slot >> 12) & 1023)), 0x7000_0163)
         let t = try k.spawn(ProgramImage(path: "/bin/p")).get()
-        XCTAssertEqual(k.describeWalk(t.mm, VirtAddr(slot | 0x10)).last, "=> physical 0x70000010 (PFN 0x70000, 4 KiB page)")
+        XCTAssertEqual(k.phys.describeWalk(pgd: t.mm!.pgd, va: VirtAddr(slot | 0x10)).last, "=> 0x70000010 (4K page, RWX kernel, dirty, young)")
         XCTAssertNoThrow(try h.kunmapAtomic(slot).get())
         XCTAssertEqual(f.readRaw(k.phys.contents, kt.fixmapTable, Int((slot >> 12) & 1023)), 0)
         XCTAssertEqual(h.pa(0xc010_0000), 0x10_0000)
@@ -248,7 +251,7 @@ final class X86_32MachineTests: XCTestCase {
         XCTAssertEqual(pte & ~0xffff_f000, 0x8000_0000_0000_0067)  // NX P RW US A D
         XCTAssertEqual(k.phys.zone(of: PFN((pte & 0xffff_f000) >> 12))?.type, .highmem)
         XCTAssertEqual(try k.access(t, VirtAddr(0xa000_0010), .read).get().raw, (pte & 0xffff_f000) | 0x10)
-        XCTAssertEqual(k.describeWalk(t.mm, VirtAddr(0xc040_0123)).last, "=> physical 0x400123 (PFN 0x400, 2048 KiB page)")
+        XCTAssertEqual(k.phys.describeWalk(pgd: pgd, va: VirtAddr(0xc040_0123)).last, "=> 0x400123 (2M page, RWX kernel, dirty, young)")
         let h = try XCTUnwrap(k.highmem32)
         XCTAssertEqual(h.lastPkmap, 512)
         XCTAssertEqual(try h.kmap(0x60000).get(), 0xff80_1000)

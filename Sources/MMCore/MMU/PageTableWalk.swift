@@ -74,3 +74,46 @@ extension PhysicalMemory {
         return newTable
     }
 }
+
+extension PhysicalMemory {
+    /// Returns the walk of `va` through the tables under `pgd` as the MMU would do it, one line
+    /// per level with the architecture's level name, the table frame, the index and the raw entry
+    /// decoded in the machine's format, then the result ("=> 0x… (4K page, RW- user)") or where
+    /// it stopped. Reads only: no A/D update, no TLB. Allocates (narration, not the hot path).
+    /// Linux: the walk of show_pte(), arch/arm64/mm/fault.c / arch/x86/mm/fault.c
+    public func describeWalk(pgd: PFN, va: VirtAddr) -> [String] {
+        let f = paging
+        func hex(_ x: UInt64, _ w: Int) -> String { let s = String(x, radix: 16); return "0x" + String(repeating: "0", count: max(0, w - s.count)) + s }
+        let split = (0..<f.levels).map { "\(f.linuxName($0)) \(f.index(va, level: $0))" }.joined(separator: " | ")
+        var out = ["\(va) on \(f): \(split) | offset \(hex(va.pageOffset, 1))"]
+        guard f.isCanonical(va) else {
+            out.append(f.encoding == .x86_64 ? "=> #GP: non-canonical address" : "=> fault before any table is read: the address is outside \(f.rootRegister)'s range")
+            return out
+        }
+        out.append("\(f.rootRegister) = PGD at PFN \(pgd)")
+        var table = pgd
+        for level in 0..<f.levels {
+            let i = f.index(va, level: level)
+            let raw = table.raw < UInt64(frameCount) ? f.readRaw(contents, table, i) : 0
+            let e = f.decode(raw, level: level)
+            let name = "\(f.linuxName(level)) (\(f.hardwareName(level)))"
+            out.append("  \(name) table \(table)[\(i)] = \(hex(raw, f.entryBytes * 2))  \(f.describe(raw, level: level))")
+            if !f.hardwareValid(raw, level: level) {
+                out.append(e.isSwap ? "=> not present: a swap entry (type \(e.swapEntry.type), offset \(e.swapEntry.offset))"
+                                    : "=> not present at the \(f.linuxName(level)) level: the access faults")
+                return out
+            }
+            if level == f.pteLevel || e.isHuge {
+                let shift = f.shift(level)
+                let mask = (UInt64(1) << shift) &- 1
+                let pa = ((e.pfn.raw << PAGE_SHIFT) & ~mask) | (va.raw & mask)
+                let size = shift == 12 ? "4K" : shift == 21 ? "2M" : shift == 22 ? "4M" : "1G"
+                let rights = "R" + (e.isWritable ? "W" : "-") + (e.isNX ? "-" : "X")
+                out.append("=> \(PhysAddr(pa)) (\(size) page, \(rights) \(e.isUser ? "user" : "kernel")\(e.isDirty ? ", dirty" : "")\(e.isAccessed ? ", young" : ""))")
+                return out
+            }
+            table = e.pfn
+        }
+        return out
+    }
+}

@@ -117,38 +117,4 @@ extension Kernel {
     func flushTLBKernelPage(_ va: VirtAddr) {
         for c in cpus { c.mmu.flushPage(va) }
     }
-
-    /// The walk of `va` through the tables of `mm` (or swapper_pg_dir when nil) as one line per
-    /// level with the raw entries in the machine's format, ending with the physical address or
-    /// where it stops. Reads only; nothing is allocated or set. Linux: what the MMU reads (and
-    /// what a debugger's page-table dump shows)
-    public func describeWalk(_ mm: MMStruct?, _ va: VirtAddr) -> [String] {
-        let f = phys.paging
-        guard f.isCanonical(va) else { return ["\(va): not an address of this machine (\(f.arch))"] }
-        var table = mm?.pgd ?? kernelTables32?.swapperPgDir ?? initMM.pgd
-        var lines = ["\(f.rootRegister) = 0x\(String(table.raw << PAGE_SHIFT, radix: 16)) (PGD at PFN \(table))"]
-        var level = 0
-        while level < f.levels {
-            let i = f.index(va, level: level)
-            let raw = f.readRaw(phys.contents, table, i)
-            let digits = f.entryBytes * 2
-            let hexRaw = String(raw, radix: 16)
-            let shown = "0x" + String(repeating: "0", count: max(0, digits - hexRaw.count)) + hexRaw
-            var line = "\(f.linuxName(level))[\(i)] = \(shown)"
-            if raw == 0 { lines.append(line + " (none): not mapped"); return lines }
-            line += " " + f.describe(raw, level: level)
-            lines.append(line)
-            let e = f.decode(raw, level: level)
-            if !f.hardwareValid(raw, level: level) { lines.append("not present: a page fault"); return lines }
-            if level == f.pteLevel || e.isHuge {
-                let size = UInt64(1) << f.shift(level)
-                let pa = (e.raw & PTE.pfnMask & ~(size - 1)) | (va.raw & (size - 1))
-                lines.append("=> physical 0x\(String(pa, radix: 16)) (PFN 0x\(String(pa >> PAGE_SHIFT, radix: 16)), \(size >> 10) KiB page)")
-                return lines
-            }
-            table = e.pfn
-            level += 1
-        }
-        return lines
-    }
 }

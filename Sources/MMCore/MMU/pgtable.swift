@@ -165,7 +165,13 @@ public struct PageTableFormat: Hashable, Sendable, CustomStringConvertible {
             let e = decode(raw, level: level)
             if e.isSwap { return "swap type=\(e.swapEntry.type) offset=\(e.swapEntry.offset)" }
         }
-        return arch.describe(raw, level: level)
+        var s = arch.describe(raw, level: level)
+        // Linux's arm64 software bits of a valid leaf (pgtable-prot.h): PTE_DIRTY[55], PTE_SPECIAL[56].
+        if encoding == .arm64 && hardwareValid(raw, level: level) && (level == pteLevel || raw & 2 == 0) {
+            if raw & (1 << 55) != 0 { s += " PTE_DIRTY" }
+            if raw & (1 << 56) != 0 { s += " PTE_SPECIAL" }
+        }
+        return s
     }
 
     // MARK: Entry access in frames
