@@ -666,7 +666,8 @@ public func machineFields(_ c: MachineConfig) -> [(String, String)] {
     [("ram", formatSize(c.ramBytes)), ("swap", formatSize(c.swapBytes)), ("cpus", String(c.cpus)),
      ("l1d", "\(c.tlb.l1d.entries):\(c.tlb.l1d.ways)"), ("l1i", "\(c.tlb.l1i.entries):\(c.tlb.l1i.ways)"),
      ("stlb", "\(c.tlb.stlb.entries):\(c.tlb.stlb.ways)"), ("pcid", c.tlb.pcid ? "on" : "off"),
-     ("thp", c.thp.rawValue), ("fault-around", String(c.faultAroundPages)), ("seed", String(c.seed))]
+     ("thp", c.thp.rawValue), ("fault-around", String(c.faultAroundPages)), ("seed", String(c.seed)),
+     ("arch", c.arch.description)]
 }
 
 /// Returns `s` as a JSON string literal.

@@ -138,13 +138,15 @@ struct MachineFlags: ParsableArguments {
     var faultAround: String?
     @Option(name: .long, help: "Seed of the machine's random source.")
     var seed: String?
+    @Option(name: .long, help: "Paging format the kernel runs on: x86-64 (default), x86-64-la57, arm64-4k-39/42/47/48, sv39, sv48, sv57.")
+    var arch: String?
 
     /// Returns the machine configuration; throws MachineOptionError.
     func machine() throws -> MachineConfig {
         var c = MachineConfig()
         if let f = config { try applyMachineConfigFile(&c, path: f) }
         let pairs: [(String, String?)] = [("ram", ram), ("swap", swap), ("cpus", cpus), ("l1d", l1d), ("l1i", l1i), ("stlb", stlb),
-                                          ("pcid", pcid), ("thp", thp), ("fault-around", faultAround), ("seed", seed)]
+                                          ("pcid", pcid), ("thp", thp), ("fault-around", faultAround), ("seed", seed), ("arch", arch)]
         for (k, v) in pairs { if let v = v { try applyMachineOption(&c, k, v) } }
         return c
     }
