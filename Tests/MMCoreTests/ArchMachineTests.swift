@@ -198,6 +198,7 @@ final class ArchMachineTests: XCTestCase {
     func checkTranslations(_ k: Kernel, _ t: Task, regions: [(start: UInt64, pages: UInt64)], shadow: [UInt64: UInt8], ctx: String) throws {
         let mm = t.mm!
         let probe = MMU(config: TLBConfig())
+        probe.usePaging(k.phys.paging)
         probe.loadCR3(mm.pgd)
         let ps = MMCore.PAGE_SIZE
         for r in regions {

@@ -308,6 +308,7 @@ public final class Kernel {
         initMM.mmUsers = 1; initMM.mmCount = 1
         var cs: [CPU] = []
         for i in 0..<config.cpus { cs.append(CPU(id: i, mmu: MMU(config: config.tlb), initMM: initMM)) }
+        for c in cs { c.mmu.usePaging(paging) }
         cpus = cs
         initMM.cpumask = config.cpus == 64 ? UInt64.max : (UInt64(1) << UInt64(config.cpus)) - 1
         kmem = KmemState(nrCPUs: config.cpus, kind: config.slab)

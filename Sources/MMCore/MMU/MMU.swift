@@ -111,6 +111,20 @@ public final class MMU {
     /// Pages above which a range flush becomes a full flush (debugfs tlb_single_page_flush_ceiling).
     /// Linux: tlb_single_page_flush_ceiling, arch/x86/mm/tlb.c
     public var singlePageFlushCeiling = 33
+    /// The canonical-address rule of the machine's paging format, kept here so that the TLB-hit
+    /// path reads two words of the MMU (set by `usePaging`): VA bits from `canonShift` up must be
+    /// 0 or equal `canonOnes` (0 for ARM64's TTBR0 range, which has no sign-extended half).
+    @usableFromInline var canonShift: UInt64 = 47
+    @usableFromInline var canonOnes: UInt64 = UInt64.max >> 47
+    /// True for x86-64 4-level paging: misses go to `walker.walk`, else `walker.walkArch`.
+    @usableFromInline var x86FourLevel = true
+
+    /// Configures the MMU for the machine's paging format (canonical rule and walker).
+    public func usePaging(_ f: PageTableFormat) {
+        canonShift = f.canonShift
+        canonOnes = f.encoding == .arm64 ? 0 : UInt64.max >> f.canonShift
+        x86FourLevel = f.isX86_64FourLevel
+    }
 
     /// An MMU with empty TLBs and no CR3; `config` must pass `validate()` (checked: traps otherwise).
     public init(config: TLBConfig) {
@@ -184,7 +198,8 @@ public final class MMU {
     /// addresses and an empty CR3 fault with P clear).
     /// Linux: what the CPU does before handing a fault to exc_page_fault(), arch/x86/mm/fault.c
     public func translate(_ va: VirtAddr, _ kind: AccessKind, user: Bool, mem: PhysicalMemory) -> Translation {
-        guard mem.paging.isCanonical(va) else {
+        let top = va.raw >> canonShift
+        guard top == 0 || top == canonOnes else {
             stats.generalProtectionFaults += 1
             return .fault(HardwareWalker.accessCode(kind, user: user))
         }
@@ -234,7 +249,7 @@ public final class MMU {
         stats.pageWalks += 1
         var refs = 0, ad = 0
         // The one switch: x86-64 4-level paging on its own walker, every other format on walkArch.
-        let r = mem.paging.isX86_64FourLevel
+        let r = x86FourLevel
             ? walker.walk(pgd, va, kind, user: user, mem: mem, memRefs: &refs, adUpdates: &ad)
             : walker.walkArch(pgd, va, kind, user: user, mem: mem, memRefs: &refs, adUpdates: &ad)
         stats.walkMemoryRefs += refs

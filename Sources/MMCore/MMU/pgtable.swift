@@ -41,7 +41,7 @@ public struct PageTableFormat: Hashable, Sendable, CustomStringConvertible {
     public let vaBits: Int
     /// VA bits at and above this one must all be equal (x86-64, RISC-V: VA-1) or, for ARM64's
     /// TTBR0 range, zero (VA).
-    @usableFromInline let canonShift: UInt64
+    public let canonShift: UInt64
     /// True for x86-64 4-level paging: the MMU uses `HardwareWalker.walk`, everything else `walkArch`.
     public let isX86_64FourLevel: Bool
 
