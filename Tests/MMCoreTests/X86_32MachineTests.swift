@@ -82,6 +82,13 @@ final class X86_32MachineTests: XCTestCase {
         XCTAssertEqual(k.mmap(t, addr: 0xbfff_f000, length: 0x2000, prot: [.read], flags: [.private, .anonymous, .fixed]).error, .ENOMEM)
         let hinted = try k.mmap(t, addr: 0xd000_0000, length: 0x1000, prot: [.read], flags: [.private, .anonymous]).get()
         XCTAssertLessThan(hinted.raw, 0xb800_0000)
+        // The MMU refuses a sign-extended form of a 32-bit address (no upper half on x86-32).
+        if case .ok = k.mmu.translate(VirtAddr(0xffff_ffff_0040_1000), .read, user: true, mem: k.phys) {
+            XCTFail("0xffffffff00401000 must not translate on x86-32")
+        }
+        if case .ok = k.mmu.translate(VirtAddr(0x0040_1000), .read, user: true, mem: k.phys) {} else {
+            XCTFail("the PIE text page at 0x401000 translates")
+        }
         if case .failure(.signal(.SIGSEGV, let va)) = k.access(t, VirtAddr(0xc010_0000), .read) {
             XCTAssertEqual(va.raw, 0xc010_0000)
         } else { XCTFail("a user access to kernel space must be SIGSEGV") }

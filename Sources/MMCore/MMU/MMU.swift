@@ -122,7 +122,8 @@ public final class MMU {
     /// Configures the MMU for the machine's paging format (canonical rule and walker).
     public func usePaging(_ f: PageTableFormat) {
         canonShift = f.canonShift
-        canonOnes = f.encoding == .arm64 ? 0 : UInt64.max >> f.canonShift
+        // ARM64's TTBR0 range and 32-bit x86 (no address above 4 GiB) have no sign-extended half.
+        canonOnes = f.encoding == .arm64 || f.is32Bit ? 0 : UInt64.max >> f.canonShift
         x86FourLevel = f.isX86_64FourLevel
     }
 
