@@ -55,6 +55,9 @@ public struct FreeValues: Sendable, Equatable {
     public var swapFree: UInt64
     public var commitLimit: UInt64
     public var committedAS: UInt64
+    /// LowTotal/LowFree and HighTotal/HighFree; procps uses MemTotal/MemFree and 0 for a kernel that
+    /// prints no such lines (no CONFIG_HIGHMEM).
+    public var lowTotal: UInt64 = 0, lowFree: UInt64 = 0, highTotal: UInt64 = 0, highFree: UInt64 = 0
 
     public init(memTotal: UInt64, memFree: UInt64, memAvailable: UInt64, buffers: UInt64 = 0, cached: UInt64 = 0,
                 sReclaimable: UInt64 = 0, shmem: UInt64 = 0, swapTotal: UInt64 = 0, swapFree: UInt64 = 0,
@@ -70,6 +73,9 @@ public struct FreeValues: Sendable, Equatable {
         self.init(memTotal: m.memTotal, memFree: m.memFree, memAvailable: m.memAvailable, buffers: m.buffers,
                   cached: m.cached, sReclaimable: m.sReclaimable, shmem: m.shmem, swapTotal: m.swapTotal,
                   swapFree: m.swapFree, commitLimit: m.commitLimit, committedAS: m.committedAS)
+        let ht = m.highTotal ?? 0, hf = m.highTotal == nil ? 0 : m.highFree
+        highTotal = ht; highFree = hf
+        lowTotal = m.memTotal &- ht; lowFree = m.memFree &- hf
     }
 
     /// MemAvailable as the procps library corrects it: MemFree when absent (0) or above MemTotal.
@@ -123,7 +129,7 @@ public enum Free {
     /// The output of free for these values.
     /// procps-ng: main(), src/free.c (the default layout; `-w`, `-t` and `-v` on request)
     public static func format(_ v: FreeValues, unit: FreeUnit = .kibi, wide: Bool = false,
-                              total: Bool = false, committed: Bool = false) -> String {
+                              total: Bool = false, committed: Bool = false, lohi: Bool = false) -> String {
         func row(_ label: String, _ values: [UInt64]) -> String {
             // print_head_col(): the label padded to 9 columns, then "%11s" and " %11s"...
             var s = Fmt.left(label, 9)
@@ -138,6 +144,11 @@ public enum Free {
         } else {
             s += row("Mem:", [v.memTotal, v.used, v.memFree, v.shmem, v.buffCache, v.available])
         }
+        if lohi {
+            // `-l`: Low and High rows (used = total - free), between Mem and Swap.
+            s += row("Low:", [v.lowTotal, v.lowTotal &- v.lowFree, v.lowFree])
+            s += row("High:", [v.highTotal, v.highTotal &- v.highFree, v.highFree])
+        }
         s += row("Swap:", [v.swapTotal, v.swapUsed, v.swapFree])
         if total {
             s += row("Total:", [v.memTotal + v.swapTotal, v.used + v.swapUsed, v.memFree + v.swapFree])
@@ -150,7 +161,7 @@ public enum Free {
     }
 
     /// The output of `free` with the given unit flag on this machine.
-    public static func render(_ k: Kernel, unit: FreeUnit) -> String {
-        format(FreeValues(Meminfo.gather(k)), unit: unit)
+    public static func render(_ k: Kernel, unit: FreeUnit, lohi: Bool = false) -> String {
+        format(FreeValues(Meminfo.gather(k)), unit: unit, lohi: lohi)
     }
 }

@@ -21,6 +21,10 @@ public struct MeminfoValues: Sendable, Equatable {
     public var inactiveFile: UInt64 = 0
     public var unevictable: UInt64 = 0
     public var mlocked: UInt64 = 0
+    /// HighTotal and HighFree (totalhigh, freehigh); nil on a kernel without CONFIG_HIGHMEM, which
+    /// prints neither these nor LowTotal/LowFree.
+    public var highTotal: UInt64?
+    public var highFree: UInt64 = 0
     public var swapTotal: UInt64 = 0
     public var swapFree: UInt64 = 0
     public var zswap: UInt64 = 0
@@ -64,6 +68,11 @@ public struct MeminfoValues: Sendable, Equatable {
     public var directMap4k: UInt64 = 0
     public var directMap2M: UInt64 = 0
     public var directMap1G: UInt64 = 0
+    /// DirectMap4M of a 2-level x86-32 kernel (which prints it instead of DirectMap2M and
+    /// DirectMap1G); nil on x86-64.
+    public var directMap4M: UInt64?
+    /// Whether DirectMap1G is printed (x86-64 with gbpages; not a 32-bit PAE kernel).
+    public var showDirectMap1G = true
     public init() {}
 }
 
@@ -92,6 +101,13 @@ public enum Meminfo {
         kb("Inactive(file)", v.inactiveFile)
         kb("Unevictable", v.unevictable)
         kb("Mlocked", v.mlocked)
+        if let ht = v.highTotal {
+            // CONFIG_HIGHMEM: LowTotal = totalram - totalhigh, LowFree = freeram - freehigh.
+            kb("HighTotal", ht)
+            kb("HighFree", v.highFree)
+            kb("LowTotal", v.memTotal &- ht)
+            kb("LowFree", v.memFree &- v.highFree)
+        }
         kb("SwapTotal", v.swapTotal)
         kb("SwapFree", v.swapFree)
         kb("Zswap", v.zswap)
@@ -131,8 +147,12 @@ public enum Meminfo {
         kb("Hugepagesize", v.hugepagesize)
         kb("Hugetlb", v.hugetlb)
         kb("DirectMap4k", v.directMap4k)
-        kb("DirectMap2M", v.directMap2M)
-        kb("DirectMap1G", v.directMap1G)
+        if let m4 = v.directMap4M {
+            kb("DirectMap4M", m4)
+        } else {
+            kb("DirectMap2M", v.directMap2M)
+            if v.showDirectMap1G { kb("DirectMap1G", v.directMap1G) }
+        }
         return s
     }
 
@@ -205,6 +225,11 @@ public enum Meminfo {
         v.inactiveFile = kb(st.nrInactiveFile)
         v.unevictable = kb(st.nrUnevictable)
         v.mlocked = kb(st.nrMlock)
+        if k.phys.config.layout.hasHighmem {
+            let h = k.phys.highmemPages
+            v.highTotal = kb(h.managed)
+            v.highFree = kb(h.free)
+        }
         v.swapTotal = kb(k.totalSwapPages)
         v.swapFree = kb(k.nrSwapPages)
         v.dirty = kb(st.nrDirty)
@@ -222,10 +247,47 @@ public enum Meminfo {
         v.percpu = kb(k.percpu.populatedPages)
         v.commitLimit = kb(k.vmCommitLimit())
         v.committedAS = kb(k.committedPages)
-        let dm = directMap(ramBytes: k.config.ramBytes)
-        v.directMap4k = dm.k4
-        v.directMap2M = dm.m2
-        v.directMap1G = dm.g1
+        if k.phys.config.layout == .x86_32 {
+            let low = UInt64(min(k.phys.frameCount, k.phys.config.layout.maxLowPFN)) << PAGE_SHIFT
+            v.vmallocTotal = vmallocTotal32(lowmemBytes: low) >> 10
+            let pae = k.phys.paging.encoding == .x86PAE
+            let dm = directMap32(lowmemBytes: low, largePage: pae ? 2 << 20 : 4 << 20)
+            v.directMap4k = dm.k4
+            if pae {
+                v.directMap2M = dm.large
+                v.showDirectMap1G = false
+            } else {
+                v.directMap4M = dm.large
+            }
+            v.hugepagesize = pae ? 2048 : 4096
+        } else {
+            let dm = directMap(ramBytes: k.config.ramBytes)
+            v.directMap4k = dm.k4
+            v.directMap2M = dm.m2
+            v.directMap1G = dm.g1
+        }
         return v
+    }
+
+    /// Bytes of the x86-32 vmalloc area: VMALLOC_END − VMALLOC_START, where VMALLOC_START is
+    /// high_memory + VMALLOC_OFFSET (8 MiB) rounded down to 8 MiB and VMALLOC_END = PKMAP_BASE − 2 pages.
+    /// Linux: VMALLOC_START/VMALLOC_END, arch/x86/include/asm/pgtable_32_areas.h
+    public static func vmallocTotal32(lowmemBytes: UInt64) -> UInt64 {
+        let offset: UInt64 = 8 << 20
+        let highMemory = X86_32Kernel.pageOffset + lowmemBytes
+        let start = (highMemory + offset) & ~(offset - 1)
+        let end = X86_32Kernel.pkmapBase - 2 * PAGE_SIZE
+        return end > start ? end - start : 0
+    }
+
+    /// The DirectMap4k/large split (kB) of an x86-32 kernel's linear map of `lowmemBytes` with
+    /// `largePage` pages (4 MiB 2-level, 2 MiB PAE): the first large page's span in 4 KiB pages, then
+    /// large pages up to the last large boundary of lowmem, the tail in 4 KiB pages (x86-32 maps
+    /// only lowmem). Linux: split_mem_range(), arch/x86/mm/init.c
+    public static func directMap32(lowmemBytes: UInt64, largePage: UInt64 = 4 << 20) -> (k4: UInt64, large: UInt64) {
+        let low = lowmemBytes & ~(PAGE_SIZE - 1)
+        if low <= largePage { return (low >> 10, 0) }
+        let bigEnd = low & ~(largePage - 1)
+        return ((largePage + low - bigEnd) >> 10, (bigEnd - largePage) >> 10)
     }
 }

@@ -265,6 +265,7 @@ public enum Smaps {
         if vma.flags.contains(.pfnmap) { return c }
         let locked = vma.flags.contains(.locked)
         let contents = k.phys.contents
+        let f = k.phys.paging
         let end = vma.end.raw
         var va = vma.start.raw
         /// The next multiple of 2^shift above `a`, capped at `end` (and safe at the top of the address space).
@@ -274,17 +275,17 @@ public enum Smaps {
         }
         walk: while va < end {
             var table = mm.pgd
-            for level in [PageTableLevel.pgd, .pud] {
-                let e = PTE(raw: contents.readWord(table, level.index(of: VirtAddr(va))))
+            for level in 0..<f.pmdLevel {
+                let e = f.decode(f.readRaw(contents, table, f.index(VirtAddr(va), level: level)), level: level)
                 // 1 GiB leaves are not modelled; an entry pointing outside RAM is not followed.
                 if !e.isPresent || e.isHuge || e.pfn.index >= k.phys.frameCount {
-                    va = next(va, level.shift)
+                    va = next(va, f.shift(level))
                     continue walk
                 }
                 table = e.pfn
             }
-            let pmdEnd = next(va, PageTableLevel.pmd.shift)
-            let pmd = PTE(raw: contents.readWord(table, PageTableLevel.pmd.index(of: VirtAddr(va))))
+            let pmdEnd = next(va, f.shift(f.pmdLevel))
+            let pmd = f.decode(f.readRaw(contents, table, f.index(VirtAddr(va), level: f.pmdLevel)), level: f.pmdLevel)
             if pmd.isPresent && pmd.isHuge {
                 let nr = 512  // HPAGE_PMD_NR
                 if let f = frame(k, pmd.pfn, pages: nr) {
@@ -295,7 +296,7 @@ public enum Smaps {
                 let pteTable = pmd.pfn
                 var a = va
                 while a < pmdEnd {
-                    let pte = PTE(raw: contents.readWord(pteTable, PageTableLevel.pte.index(of: VirtAddr(a))))
+                    let pte = f.decode(f.readRaw(contents, pteTable, f.index(VirtAddr(a), level: f.pteLevel)), level: f.pteLevel)
                     if pte.isPresent {
                         if let f = frame(k, pte.pfn, pages: 1) {
                             c.account(f, young: pte.isAccessed, dirty: pte.isDirty, locked: locked)

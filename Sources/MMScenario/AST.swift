@@ -133,6 +133,8 @@ enum Command {
     case show(ShowWhat, ProcRef, catPath: String?)
     case freeCommand(FreeUnit, flag: String)
     case getpagesize
+    /// pagewalk ADDR: the page-table walk of ADDR in the current process, in the machine's format.
+    case pagewalk(Expr)
     /// `policy NAMES frames COUNTS refs PAGES [seed S] [compare]`: the page-replacement lab.
     case policy([ReplacementPolicy], frames: [Int], refs: [UInt64], seed: UInt64, compare: Bool)
     /// `translate|exercise|pagetable-cost|no-mmu|segmentation ARGS...`: an address-translation lab (Labs.swift).

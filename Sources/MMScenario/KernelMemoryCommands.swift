@@ -151,6 +151,9 @@ extension ParserState {
             return .allocPercpu(size: size, align: align, bind: try binding())
         case "free_percpu": return .freePercpu(try expr("per-CPU pointer"))
         case "highmem32":
+            if machine.physicalLayout == .x86_32 {
+                throw LineError(column: first.column, message: "'highmem32' sets up a 32-bit kernel beside a 64-bit machine; this machine is x86-32 already (use kmap and __pa directly)")
+            }
             let t = try need("ram=SIZE")
             guard t.text.hasPrefix("ram=") else { throw LineError(column: t.column, message: "expected ram=SIZE, found '\(t.text)'") }
             let v = try Values.number(String(t.text.dropFirst(4)), column: t.column + 4)
@@ -176,7 +179,9 @@ extension ParserState {
             highmemSeen = true
             return .highmem32(ram: v, pae: pae, arch: arch)
         case "kmap", "kmap_atomic", "kunmap", "kunmap_atomic", "__pa", "__va":
-            guard highmemSeen else { throw LineError(column: first.column, message: "'\(cmd)' needs a 32-bit kernel: 'highmem32 ram=SIZE' first") }
+            guard highmemSeen || machine.physicalLayout == .x86_32 else {
+                throw LineError(column: first.column, message: "'\(cmd)' needs a 32-bit kernel: 'machine arch=x86-32' or 'highmem32 ram=SIZE' first")
+            }
             switch cmd {
             case "kmap", "kmap_atomic":
                 let e = try expr("page frame number")
@@ -373,7 +378,7 @@ extension Runner {
             }
         case .kmap(let e, let atomic, let bind):
             let pfn = try value(e)
-            guard let h = highmem else { return }
+            guard let h = highmem ?? k.highmem32 else { return }
             let r = atomic ? h.kmapAtomic(pfn) : h.kmap(pfn)
             let call = "\(atomic ? "kmap_atomic" : "kmap")(PFN \(hex(pfn)))"
             switch r {
@@ -392,13 +397,13 @@ extension Runner {
             }
         case .kunmap(let e, let atomic):
             let x = try value(e)
-            guard let h = highmem else { return }
+            guard let h = highmem ?? k.highmem32 else { return }
             let r = atomic ? h.kunmapAtomic(x) : h.kunmap(x)
             let call = atomic ? "kunmap_atomic(\(hex(x)))" : "kunmap(PFN \(hex(x)))"
             if case .failure(let err) = r { stepResult = .error; stepLines.append("\(call) refused: \(err)") } else { stepLines.append(call) }
         case .pa(let e):
             let v = try value(e)
-            guard let h = highmem else { return }
+            guard let h = highmem ?? k.highmem32 else { return }
             if let p = h.pa(v) { stepLines.append("__pa(\(hex(v))) = \(hex(p))") } else if let p = h.kmapToPhys(v) {
                 stepResult = .error
                 stepLines.append("__pa(\(hex(v))): a pkmap address is not linear; kmap_to_page() gives PFN \(hex(p >> 12)) (physical \(hex(p)))")
@@ -408,7 +413,7 @@ extension Runner {
             }
         case .va(let e):
             let p = try value(e)
-            guard let h = highmem else { return }
+            guard let h = highmem ?? k.highmem32 else { return }
             if let v = h.va(p) { stepLines.append("__va(\(hex(p))) = \(hex(v))") } else {
                 stepResult = .error
                 stepLines.append("__va(\(hex(p))): the frame is in HighMem (or beyond RAM): it has no permanent kernel address; use kmap()")

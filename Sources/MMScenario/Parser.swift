@@ -406,19 +406,31 @@ struct ParserState {
             command = .realloc(p, s, bind: bind)
         case "free":
             if args.isEmpty || args.first?.text.hasPrefix("-") == true {
-                let flag = args.popFirst()
-                let unit: FreeUnit
-                switch flag?.text {
-                case nil, "-k", "--kibi": unit = .kibi
-                case "-b", "--bytes": unit = .bytes
-                case "-m", "--mebi": unit = .mebi
-                case "-g", "--gibi": unit = .gibi
-                case "-h", "--human": unit = .human
-                default:
-                    throw LineError(column: flag?.column ?? endColumn, message: "unknown free option '\(flag?.text ?? "")' (use -b, -k, -m, -g or -h)")
+                // One unit flag and/or -l (--lohi); the flags are kept, space-separated, in `flag`.
+                var unit: FreeUnit = .kibi
+                var flags: [String] = []
+                var unitSeen = false
+                while let flag = args.first, flag.text.hasPrefix("-") {
+                    args.removeFirst()
+                    var isUnit = true
+                    switch flag.text {
+                    case "-k", "--kibi": unit = .kibi
+                    case "-b", "--bytes": unit = .bytes
+                    case "-m", "--mebi": unit = .mebi
+                    case "-g", "--gibi": unit = .gibi
+                    case "-h", "--human": unit = .human
+                    case "-l", "--lohi": isUnit = false
+                    default:
+                        throw LineError(column: flag.column, message: "unknown free option '\(flag.text)' (use -b, -k, -m, -g or -h, and -l)")
+                    }
+                    if isUnit {
+                        guard !unitSeen else { throw LineError(column: flag.column, message: "free takes one unit option, found a second: '\(flag.text)'") }
+                        unitSeen = true
+                    }
+                    flags.append(flag.text)
                 }
                 try done()
-                command = .freeCommand(unit, flag: flag?.text ?? "")
+                command = .freeCommand(unit, flag: flags.joined(separator: " "))
             } else {
                 try requireProcess()
                 let p = try expr("pointer")
@@ -510,6 +522,11 @@ struct ParserState {
             try requireProcess()
             try done()
             command = .getpagesize
+        case "pagewalk":
+            try requireProcess()
+            let a = try expr("address")
+            try done()
+            command = .pagewalk(a)
         default:
             throw LineError(column: first.column, message: "unknown command '\(cmd)'")
         }
@@ -853,6 +870,7 @@ struct ParserState {
         var m = MachineConfig()
         var seen: Set<String> = []
         var minFree: (value: UInt64, column: Int, text: String)? = nil
+        var archColumn = 0
         for t in args {
             let parts = t.text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
             guard parts.count == 2, t.kind == .word else {
@@ -925,8 +943,15 @@ struct ParserState {
                     throw LineError(column: vcol, message: "fault_around_bytes=\(value) is out of range (0...2M, one page table)")
                 }
                 m.faultAroundPages = pages
+            case "arch":
+                guard let a = Architecture(name: value) else {
+                    throw LineError(column: vcol, message: "unknown architecture '\(value)' (known: \(PageTableFormat.machineNames.joined(separator: ", ")))")
+                }
+                if let why = PageTableFormat.rejection(a) { throw LineError(column: vcol, message: why) }
+                m.arch = a
+                archColumn = t.column
             default:
-                throw LineError(column: t.column, message: "unknown machine setting '\(key)' (known: ram, swap, min_free_kbytes, tlb.l1d, tlb.l1d2m, tlb.l1d1g, tlb.l1i, tlb.l1i2m, tlb.stlb, tlb.stlb1g, pwc.pml4e, pwc.pdpte, pwc.pde, pcid, seed, cpus, fault_around_bytes, slab, thp)")
+                throw LineError(column: t.column, message: "unknown machine setting '\(key)' (known: ram, swap, min_free_kbytes, tlb.l1d, tlb.l1d2m, tlb.l1d1g, tlb.l1i, tlb.l1i2m, tlb.stlb, tlb.stlb1g, pwc.pml4e, pwc.pdpte, pwc.pde, pcid, seed, cpus, fault_around_bytes, slab, thp, arch)")
             }
         }
         if let mf = minFree {
@@ -934,6 +959,9 @@ struct ParserState {
                 throw LineError(column: mf.column, message: "min_free_kbytes=\(mf.text) is out of range (128...\(m.ramBytes / 2048), half of RAM in KiB)")
             }
             m.minFreeKbytes = Int(mf.value)
+        }
+        if m.physicalLayout == .x86_32 && m.ramBytes > PhysicalLayout.x86_32.maxRAMBytes {
+            throw LineError(column: archColumn, message: "arch=x86-32 addresses at most 4G of RAM (ram=\(m.ramBytes >> 20)M)")
         }
         return m
     }
@@ -954,6 +982,9 @@ struct ParserState {
     mutating func parseSpawn(path: Token, _ args: inout ArraySlice<Token>, line: Int) throws -> SpawnSpec {
         var name = String(path.text.split(separator: "/").last ?? Substring(path.text))
         var image = ProgramImage(path: path.text)
+        // A 32-bit machine's synthetic programs are classic non-PIE i386 executables (text at
+        // 0x08048000) unless `pie` is given.
+        if machine.physicalLayout == .x86_32 { image.pie = false }
         var adj = 0
         var uid: UInt32 = 1000
         var explicitName = false

@@ -652,10 +652,15 @@ public final class Runner {
                 }
                 throw LineError(column: st.column, message: "exec: \(e)")
             }
-        case .freeCommand(let unit, _):
-            emitSystem(Free.render(k, unit: unit))
+        case .freeCommand(let unit, let flag):
+            let lohi = flag.split(separator: " ").contains { $0 == "-l" || $0 == "--lohi" }
+            emitSystem(Free.render(k, unit: unit, lohi: lohi))
         case .getpagesize:
             emit(task, "getpagesize() = \(k.getpagesize())")
+        case .pagewalk(let a):
+            let va = try value(a)
+            guard let mm = task.mm else { throw LineError(column: st.column, message: "pagewalk: the process has no address space") }
+            for line in k.phys.describeWalk(pgd: mm.pgd, va: VirtAddr(va)) { emit(task, line) }
         case .policy(let policies, let frames, let refs, let seed, let compare):
             var runs: [ReplacementResult] = []
             for n in frames {

@@ -412,11 +412,14 @@ public enum SnapshotBuilder {
 public struct PageTableCopy: Sendable {
     /// The 512 entries of each page-table frame, by frame number.
     public var tables: [UInt64: [UInt64]] = [:]
+    /// The machine's page-table format (how to index and decode the copied entries).
+    public var paging: PageTableFormat = .x86_64
 
     /// Returns the copy of the page-table frames `frames` of `k`, reusing the arrays of
     /// `previous` where a table did not change.
     public static func take(_ k: Kernel, frames: [PFN], previous: PageTableCopy?) -> PageTableCopy {
         var copy = PageTableCopy()
+        copy.paging = k.phys.paging
         let contents = k.phys.contents
         for f in frames {
             var words = [UInt64](repeating: 0, count: 512)
@@ -440,31 +443,39 @@ public struct PageTableCopy: Sendable {
     /// has the form the page draws. Linux: the hardware walk, cf. walk() in
     /// MMCore's HardwareWalker.
     public func walk(pid: Int32, pgd: UInt64, va: UInt64) -> WalkSnapshot {
-        let split = VASplit(VirtAddr(va))
-        var lines = [split.description]
+        let f = paging
+        let v = VirtAddr(va)
+        let split = (0..<f.levels).map { "\(f.linuxName($0)) \(f.index(v, level: $0))" }.joined(separator: " | ")
+        let canonical = f.isCanonical(v)
+        var lines = ["\(v): \(split) | offset 0x\(String(v.pageOffset, radix: 16))" + (canonical ? "" : " (non-canonical)")]
         var levels: [WalkLevelSnapshot] = []
         var table = pgd
         var pa: UInt64? = nil
-        if !split.isCanonical {
-            lines.append("=> #GP: non-canonical address")
+        if !canonical {
+            lines.append(f.encoding == .x86_64 ? "=> #GP: non-canonical address" : "=> fault: address outside the user range of \(f.rootRegister)")
             return WalkSnapshot(pid: pid, va: va, levels: [], physAddr: nil, lines: lines)
         }
-        for level in PageTableLevel.allCases {
-            let index = level.index(of: VirtAddr(va))
-            let raw = tables[table]?[index] ?? 0
-            let e = PTE(raw: raw)
+        for level in 0..<f.levels {
+            let name = f.linuxName(level)
+            let index = f.index(v, level: level)
+            // 4-byte entries (x86-32) are the halves of the copied 64-bit words.
+            let word = tables[table]?[f.entryBytes == 4 ? index >> 1 : index] ?? 0
+            let raw = f.entryBytes == 4 ? (index & 1 == 0 ? word & 0xffff_ffff : word >> 32) : word
+            let e = f.decode(raw, level: level)
+            let valid = f.hardwareValid(raw, level: level)
             let outcome: String
-            let leaf = e.isPresent && (level == .pte || (level != .pgd && e.isHuge))
-            if !e.isPresent { outcome = "not present" } else if leaf { outcome = "leaf" } else { outcome = "next" }
-            levels.append(WalkLevelSnapshot(level: level.name, table: table, index: index, entry: raw, bits: e.description, outcome: outcome))
-            lines.append("\(level.name)  table 0x\(String(table, radix: 16))[\(index)] = \(e.description) -> \(outcome)")
-            if !e.isPresent { lines.append("=> page fault: \(level.name) entry not present"); break }
+            let leaf = valid && (level == f.pteLevel || e.isHuge)
+            if !valid { outcome = "not present" } else if leaf { outcome = "leaf" } else { outcome = "next" }
+            let bits = f.encoding == .x86_64 ? e.description : f.describe(raw, level: level)
+            levels.append(WalkLevelSnapshot(level: name, table: table, index: index, entry: raw, bits: bits, outcome: outcome))
+            lines.append("\(name)  table 0x\(String(table, radix: 16))[\(index)] = \(bits) -> \(outcome)")
+            if !valid { lines.append("=> page fault: \(name) entry not present"); break }
             if leaf {
-                let shift: UInt64 = level == .pte ? 12 : level == .pmd ? 21 : 30
+                let shift = f.shift(level)
                 let mask: UInt64 = (1 << shift) - 1
                 let p = ((e.pfn.raw << 12) & ~mask) | (va & mask)
                 pa = p
-                lines.append("=> 0x\(String(p, radix: 16)) (\(level == .pte ? "4K" : level == .pmd ? "2M" : "1G") page, R\(e.isWritable ? "W" : "")\(e.isNX ? "" : "X") \(e.isUser ? "user" : "kernel"))")
+                lines.append("=> 0x\(String(p, radix: 16)) (\(shift == 12 ? "4K" : shift == 21 ? "2M" : shift == 22 ? "4M" : "1G") page, R\(e.isWritable ? "W" : "")\(e.isNX ? "" : "X") \(e.isUser ? "user" : "kernel"))")
                 break
             }
             table = e.pfn.raw

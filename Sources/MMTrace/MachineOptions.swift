@@ -13,7 +13,7 @@ public struct MachineOptionError: Error, Equatable, CustomStringConvertible {
 
 /// The keys a machine configuration accepts, in the order reports list them.
 public let machineOptionKeys = ["ram", "swap", "cpus", "l1d", "l1d2m", "l1d1g", "l1i", "l1i2m", "stlb", "stlb1g",
-                                 "pwc-pml4e", "pwc-pdpte", "pwc-pde", "pcid", "thp", "fault-around", "seed"]
+                                 "pwc-pml4e", "pwc-pdpte", "pwc-pde", "pcid", "thp", "fault-around", "seed", "arch"]
 
 /// Returns the byte count of a size such as `4096`, `64K`, `2M`, `4G` or `0x1000` (suffixes are
 /// powers of 1024), or nil when it is malformed or overflows.
@@ -96,6 +96,12 @@ public func applyMachineOption(_ config: inout MachineConfig, _ key: String, _ v
     case "seed":
         guard let n = UInt64(value) else { throw MachineOptionError("--seed: expected an unsigned integer, got '\(value)'") }
         config.seed = n
+    case "arch":
+        guard let a = Architecture(name: value) else {
+            throw MachineOptionError("--arch: expected one of \(PageTableFormat.machineNames.joined(separator: ", ")), got '\(value)'")
+        }
+        if let why = PageTableFormat.rejection(a) { throw MachineOptionError("--arch: \(why)") }
+        config.arch = a
     default:
         throw MachineOptionError("unknown machine option '\(key)' (known: \(machineOptionKeys.joined(separator: ", ")))")
     }
@@ -135,4 +141,5 @@ public func describeMachine(_ c: MachineConfig) -> String {
         + c.tlb.arrays.map { "\($0.0) \($0.1.entries)x\($0.1.ways)" }.joined(separator: ", ")
         + ", walk caches PML4E \(c.tlb.pwcPML4E) PDPTE \(c.tlb.pwcPDPTE) PDE \(c.tlb.pwcPDE), PCID \(c.tlb.pcid ? "on" : "off"), THP \(c.thp.rawValue), "
         + "fault-around \(c.faultAroundPages) page\(c.faultAroundPages == 1 ? "" : "s")"
+        + (c.arch == .x86_64(la57: false) ? "" : ", arch \(c.arch)")
 }

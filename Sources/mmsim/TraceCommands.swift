@@ -152,6 +152,8 @@ struct MachineFlags: ParsableArguments {
     var faultAround: String?
     @Option(name: .long, help: "Seed of the machine's random source.")
     var seed: String?
+    @Option(name: .long, help: "Paging format the kernel runs on: x86-64 (default), x86-64-la57, arm64-4k-39/42/47/48, sv39, sv48, sv57.")
+    var arch: String?
 
     /// Returns the machine configuration; throws MachineOptionError.
     func machine() throws -> MachineConfig {
@@ -159,7 +161,7 @@ struct MachineFlags: ParsableArguments {
         if let f = config { try applyMachineConfigFile(&c, path: f) }
         let pairs: [(String, String?)] = [("ram", ram), ("swap", swap), ("cpus", cpus), ("l1d", l1d), ("l1d2m", l1d2m), ("l1d1g", l1d1g), ("l1i", l1i), ("l1i2m", l1i2m),
                                           ("stlb", stlb), ("stlb1g", stlb1g), ("pwc-pml4e", pwcPML4E), ("pwc-pdpte", pwcPDPTE), ("pwc-pde", pwcPDE),
-                                          ("pcid", pcid), ("thp", thp), ("fault-around", faultAround), ("seed", seed)]
+                                          ("pcid", pcid), ("thp", thp), ("fault-around", faultAround), ("seed", seed), ("arch", arch)]
         for (k, v) in pairs { if let v = v { try applyMachineOption(&c, k, v) } }
         return c
     }

@@ -204,7 +204,7 @@ final class ParserTests: XCTestCase {
         assertError("machine ram=1G ram=2G", 1, 16, "'ram' given twice")
         assertError("machine cpus=65", 1, 14, "cpus=65 is out of range (1...64)")
         assertError("machine cpus=0", 1, 14, "cpus=0 is out of range (1...64)")
-        assertError("machine cores=4", 1, 9, "unknown machine setting 'cores' (known: ram, swap, min_free_kbytes, tlb.l1d, tlb.l1d2m, tlb.l1d1g, tlb.l1i, tlb.l1i2m, tlb.stlb, tlb.stlb1g, pwc.pml4e, pwc.pdpte, pwc.pde, pcid, seed, cpus, fault_around_bytes, slab, thp)")
+        assertError("machine cores=4", 1, 9, "unknown machine setting 'cores' (known: ram, swap, min_free_kbytes, tlb.l1d, tlb.l1d2m, tlb.l1d1g, tlb.l1i, tlb.l1i2m, tlb.stlb, tlb.stlb1g, pwc.pml4e, pwc.pdpte, pwc.pde, pcid, seed, cpus, fault_around_bytes, slab, thp, arch)")
         assertError("machine tlb.l1d2m=30x4", 1, 19, "tlb.l1d2m=30x4 is out of range (1 ≤ ways ≤ entries ≤ 65536, entries a multiple of ways)")
         assertError("machine ram=1G tlb.stlb1g=16", 1, 27, "tlb.stlb1g must be ENTRIESxWAYS, e.g. 64x4")
         assertError("machine pwc.pde=2000", 1, 17, "pwc.pde=2000 is out of range (0...1024 entries, 0 = off)")
@@ -302,7 +302,7 @@ final class ParserTests: XCTestCase {
         assertError("sysctl vm.dirty_ratio=20", 1, 8, "unknown sysctl 'vm.dirty_ratio' (known: vm.overcommit_memory, vm.overcommit_ratio, vm.overcommit_kbytes, vm.panic_on_oom, vm.admin_reserve_kbytes, vm.user_reserve_kbytes, vm.max_map_count, vm.oom_kill_allocating_task, kernel.randomize_va_space, vm.drop_caches, vm.swappiness, vm.page-cluster)")
         assertError("sysctl vm.overcommit_memory=3", 1, 29, "vm.overcommit_memory 3 is out of range (0...2)")
         assertError("sysctl", 1, 7, "missing vm.NAME or vm.NAME=VALUE for 'sysctl'")
-        assertError("free -x", 1, 6, "unknown free option '-x' (use -b, -k, -m, -g or -h)")
+        assertError("free -x", 1, 6, "unknown free option '-x' (use -b, -k, -m, -g or -h, and -l)")
         assertError("spawn a\nmalloc 1 | grep x", 2, 10, "'| grep' may only follow show, cat or free")
         assertError("free | sort", 1, 8, "expected 'grep PATTERN' after '|'")
         assertError("free | grep", 1, 12, "missing pattern after 'grep'")
@@ -373,7 +373,7 @@ final class ParserTests: XCTestCase {
 
     func testBuiltInExamplesParse() throws {
         let all = Examples.all()
-        XCTAssertEqual(all.map(\.name), ["arm64-48bit", "belady", "buddy", "cache-reclaim", "demo", "exec-ls", "fork-cow", "free", "highmem-arm32", "highmem", "kmalloc-sizes", "kthread", "la57", "layout-arm32", "lazy-malloc", "mmap-100mb", "multilevel-walk", "no-mmu", "null-write", "oom-killer", "pagetable-cost", "panic-on-oom", "segmentation", "slab", "swap-storm", "thp", "threads", "toy-pagetable", "two-copies", "two-cpus", "vmalloc-vs-kmalloc"])
+        XCTAssertEqual(all.map(\.name), ["arm64-48bit", "arm64-machine", "belady", "buddy", "cache-reclaim", "demo", "exec-ls", "fork-cow", "free", "highmem-arm32", "highmem", "kmalloc-sizes", "kthread", "la57", "layout-arm32", "lazy-malloc", "mmap-100mb", "multilevel-walk", "no-mmu", "null-write", "oom-killer", "pagetable-cost", "panic-on-oom", "riscv-machine", "segmentation", "slab", "swap-storm", "thp", "threads", "toy-pagetable", "two-copies", "two-cpus", "vmalloc-vs-kmalloc"])
         for e in all {
             XCTAssertFalse(e.summary.isEmpty, e.name)
             XCTAssertNoThrow(try Parser.parse(e.source, file: e.name), e.name)

@@ -178,7 +178,7 @@ public enum Architecture: Hashable, Sendable, CustomStringConvertible {
     public init?(name: String) {
         switch name.lowercased() {
         case "x86-32", "i386": self = .x86_32
-        case "x86-pae", "pae": self = .x86PAE
+        case "x86-pae", "pae", "x86-32-pae": self = .x86PAE
         case "x86-64", "x86_64": self = .x86_64(la57: false)
         case "x86-64-la57", "la57": self = .x86_64(la57: true)
         case "sv39": self = .riscv(vaBits: 39)

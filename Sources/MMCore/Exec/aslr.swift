@@ -15,6 +15,13 @@ public let STACK_MAXRANDOM_SIZE: UInt64 = STACK_RND_MASK << PAGE_SHIFT
 public let ELF_ET_DYN_BASE: UInt64 = (X86_64.taskSize / 3 * 2) & PAGE_MASK
 /// Top of the user stack (STACK_TOP = TASK_SIZE_LOW on 4-level paging).
 public let STACK_TOP: UInt64 = X86_64.taskSize
+/// Where a non-PIE i386 program is linked: 0x08048000 (the i386 ELF ABI's default text address).
+public let I386_TEXT_BASE: UInt64 = 0x0804_8000
+
+extension MMStruct {
+    /// Bytes of a user pointer (argv/envp vectors on the stack): 4 for ia32, 8 for x86-64.
+    public var pointerBytes: UInt64 { ia32 ? 4 : 8 }
+}
 
 /// The machine's random source: SplitMix64 seeded from the scenario or `--seed`, so that the
 /// same seed gives byte-identical runs. Stands in for get_random_long(), drivers/char/random.c

@@ -161,6 +161,10 @@ extension Kernel {
     /// Linux: bprm_execve() up to search_binary_handler(), the checks at the top of load_elf_binary()
     func prepareBinprm(path: String, argv: [String], envp: [String], rlimitStack: UInt64) -> Result<LinuxBinprm, ExecError> {
         guard let inode = fs.lookup(path) else { return .failure(.notFound(path)) }
+        // A 32-bit x86 kernel: an ELF64 file cannot run, and ELF32 loading is not modelled.
+        if phys.paging.is32Bit, inode.data.count >= 5, inode.data[0...3] == [0x7f, 0x45, 0x4c, 0x46] {
+            return .failure(.notExecutable(path, .notFor32BitKernel(elf32: inode.data[4] == 1)))
+        }
         let elf: ElfFile
         do { elf = try ElfFile.parse(inode.data) } catch let e as ElfError {
             return .failure(.notExecutable(path, e))
@@ -242,7 +246,7 @@ extension Kernel {
                 let alignment = elf.maximumAlignment
                 if bprm.interp != nil || alignment > PAGE_SIZE {
                     // A PIE (or an over-aligned loader) goes to ELF_ET_DYN_BASE, randomised.
-                    loadBias = ELF_ET_DYN_BASE
+                    loadBias = phys.paging.elfEtDynBase
                     if bprm.randomize { loadBias &+= archMmapRnd() }
                     loadBias &= ~(alignment - 1)
                     flags.insert(.fixedNoreplace)
@@ -304,7 +308,7 @@ extension Kernel {
         mm.brk = mm.startBrk
         if bprm.randomize && bprm.randomizeVaSpace > 1 {
             if elf.type == ET_DYN && bprm.interp == nil {
-                mm.startBrk = ELF_ET_DYN_BASE
+                mm.startBrk = phys.paging.elfEtDynBase
             } else {
                 mm.startBrk = mm.brk &+ PAGE_SIZE
             }
@@ -402,7 +406,7 @@ extension Kernel {
                 loadAddrSet = true
             }
             let k = loadAddr &+ p.vaddr
-            guard k < X86_64.taskSize, p.memsz <= X86_64.taskSize, X86_64.taskSize - p.memsz >= k else { return .failure(.ENOMEM) }
+            guard k < phys.paging.taskSize, p.memsz <= phys.paging.taskSize, phys.paging.taskSize - p.memsz >= k else { return .failure(.ENOMEM) }
         }
         return .success(loadAddr)
     }
@@ -415,7 +419,7 @@ extension Kernel {
     func setupArgPages(_ task: Task, _ mm: MMStruct, _ bprm: inout LinuxBinprm) -> Result<Void, Errno> {
         var strings: [UInt8] = []
         for s in bprm.argv + bprm.envp + [bprm.filename] { strings += Array(s.utf8); strings.append(0) }
-        var stackTop = randomizeStackTop(STACK_TOP, randomize: bprm.randomize)
+        var stackTop = randomizeStackTop(phys.paging.stackTop, randomize: bprm.randomize)
         stackTop = pageAlignUp(archAlignStack(stackTop, randomize: bprm.randomize)) ?? stackTop
         let p = stackTop - 8 - UInt64(strings.count)
         bprm.p = p

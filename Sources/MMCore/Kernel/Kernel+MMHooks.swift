@@ -18,10 +18,10 @@ extension Kernel {
             var table = mm.pgd
             var skip: UInt64 = 0
             var level = 0
-            while level < 3 {
-                let lv = PageTableLevel(rawValue: level)!
-                let e = PTE(raw: phys.contents.readWord(table, lv.index(of: VirtAddr(va))))
-                if !e.isPresent || e.isHuge { skip = UInt64(1) << lv.shift; break }
+            let f = phys.paging
+            while level < f.pteLevel {
+                let e = phys.readEntry(table, f.index(VirtAddr(va), level: level), level: level)
+                if !e.isPresent || e.isHuge { skip = UInt64(1) << f.shift(level); break }
                 table = e.pfn
                 level += 1
             }
@@ -31,7 +31,7 @@ extension Kernel {
                 va = next
                 continue
             }
-            let slot = PTESlot(table: table, index: PageTableLevel.pte.index(of: VirtAddr(va)))
+            let slot = PTESlot(table: table, index: f.index(VirtAddr(va), level: f.pteLevel))
             let pte = phys.readPTE(slot)
             if !pte.isNone { body(VirtAddr(va), slot, pte) }
             va += PAGE_SIZE
@@ -69,21 +69,22 @@ extension Kernel {
     /// Frees empty child tables of `table` (covering `base`...) inside [floor, ceiling).
     /// Returns true when `table` maps nothing afterwards.
     private func freeTables(_ mm: MMStruct, _ table: PFN, level: Int, base: UInt64, floor: UInt64, ceiling: UInt64) -> Bool {
-        let lv = PageTableLevel(rawValue: level)!
-        let span = UInt64(1) << lv.shift
+        let f = phys.paging
+        let span = UInt64(1) << f.shift(level)
         var empty = true
-        // Only the user half of the PGD (indices 0..<256) holds user tables.
-        let limit = level == 0 ? 256 : 512
+        // Only the user part of the PGD (the lower half; all of TTBR0's table on ARM64) holds user tables.
+        let limit = level == 0 ? f.userRootEntries : f.entries(level)
         for i in 0..<limit {
-            let raw = phys.contents.readWord(table, i)
+            let raw = f.readRaw(phys.contents, table, i)
             if raw == 0 { continue }
             let cbase = base &+ UInt64(i) &* span
             let cend = cbase &+ span
-            if level == 3 || cend <= floor || cbase >= ceiling || PTE(raw: raw).isHuge { empty = false; continue }
-            let child = PTE(raw: raw).pfn
+            let e = phys.readEntry(table, i, level: level)
+            if level == f.pteLevel || cend <= floor || cbase >= ceiling || !e.isPresent || e.isHuge { empty = false; continue }
+            let child = e.pfn
             let childEmpty = freeTables(mm, child, level: level + 1, base: cbase, floor: floor, ceiling: ceiling)
             if childEmpty && cbase >= floor && cend <= ceiling {
-                phys.contents.writeWord(table, i, 0)
+                phys.writeEntry(table, i, level: level, PTE(raw: 0))
                 freePageTable(mm, child)
             } else {
                 empty = false
@@ -149,7 +150,7 @@ extension Kernel {
             guard task.state.isAlive, panicMessage == nil else { return .failure(.ENOMEM) }
             guard let vma = mm.vmas.vmaLookup(VirtAddr(va)) else { return .failure(.ENOMEM) }
             let write = vma.flags.intersection([.write, .shared]) == .write
-            if let pmd = pmdLookup(mm, VirtAddr(va)), case let e = phys.readPTE(pmd), e.isPresent && e.isHuge,
+            if let pmd = pmdLookup(mm, VirtAddr(va)), case let e = phys.readPMD(pmd), e.isPresent && e.isHuge,
                !write || e.isWritable {
                 // A huge PMD already maps the whole 2 MiB block (follow_trans_huge_pmd()).
                 va = (va & ~(HPAGE_PMD_SIZE - 1)) &+ HPAGE_PMD_SIZE
@@ -195,7 +196,9 @@ extension Kernel {
             zapPageRange(mm, vma.start, vma.end, flush: false)
             if vma.flags.contains(.account) { vmUnacctMemory(pages: vma.pages) }
         }
-        freePgtables(mm, floor: VirtAddr(0), ceiling: VirtAddr(1 << 47))
+        // The end of the user part of the PGD: 2^47 on x86-64, 2^56 with LA57, 2^VA on ARM64, 2^(VA-1) on RISC-V.
+        let f = phys.paging
+        freePgtables(mm, floor: VirtAddr(0), ceiling: VirtAddr(UInt64(f.userRootEntries) << f.shift(0)))
         while mm.vmas.count > 0 {
             mm.vmas.remove(at: mm.vmas.count - 1)
             vmAreaFree(mm)

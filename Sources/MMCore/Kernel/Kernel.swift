@@ -21,6 +21,15 @@ public struct MachineConfig: Sendable, Equatable {
     public var faultAroundPages: Int = 16
     /// The slab allocator the kernel is built with (SLUB by default).
     public var slab: SlabAllocatorKind = .slub
+    /// The paging format the machine runs on (x86-64 4-level by default; see PageTableFormat).
+    public var arch: Architecture = .x86_64(la57: false)
+    /// Physical-memory layout the architecture implies: x86-32 boots with ZONE_HIGHMEM.
+    public var physicalLayout: PhysicalLayout {
+        switch arch {
+        case .x86_32, .x86PAE: return .x86_32
+        default: return .x86_64
+        }
+    }
     public init(ramBytes: UInt64 = 2 << 30, minFreeKbytes: Int? = nil, tlb: TLBConfig = TLBConfig(), swapBytes: UInt64 = 0,
                 thp: THPMode = .madvise, cpus: Int = 1) {
         self.ramBytes = ramBytes; self.minFreeKbytes = minFreeKbytes; self.tlb = tlb; self.swapBytes = swapBytes
@@ -223,9 +232,12 @@ public struct NodeStat: Sendable, Equatable {
 public enum MachineConfigError: Error, Equatable, CustomStringConvertible {
     /// The CPU count is outside 1...MachineConfig.maxCPUs.
     case cpus(Int)
+    /// The architecture's paging format cannot run the kernel (the reason says why).
+    case arch(String)
     public var description: String {
         switch self {
         case .cpus(let n): return "cpus=\(n) is out of range (1...\(MachineConfig.maxCPUs))"
+        case .arch(let why): return why
         }
     }
 }
@@ -286,24 +298,44 @@ public final class Kernel {
     /// The slab allocator (SLUB), kmalloc and vmalloc state (Sources/MMCore/Slab/).
     public let kmem: KmemState
     public let vmap = VmapState()
+    /// x86-32 only: swapper_pg_dir and the kernel's page tables (MMU/init_32.swift).
+    public private(set) var kernelTables32: KernelPageTables32?
+    /// x86-32 only: the kernel's pkmap and kmap_atomic state over this machine's HighMem frames.
+    public private(set) var highmem32: Highmem32?
     public let percpu = PcpuState()
 
     /// Boots a machine. Throws when the configuration cannot be booted (RAM size out of range).
     public init(config: MachineConfig = MachineConfig()) throws {
         try config.tlb.validate()
+        var config = config
+        // x86-32 (non-PAE): no transparent huge pages are modelled (a PMD there maps 4 MiB).
+        if config.physicalLayout == .x86_32 { config.thp = .never }
         self.config = config
         random = KernelRandom(seed: config.seed)
-        phys = try PhysicalMemory(config: PhysicalMemoryConfig(ramBytes: config.ramBytes, minFreeKbytes: config.minFreeKbytes))
+        phys = try PhysicalMemory(config: PhysicalMemoryConfig(ramBytes: config.ramBytes, minFreeKbytes: config.minFreeKbytes,
+                                                                    kernelImageBytes: config.physicalLayout.defaultKernelImageBytes,
+                                                                    layout: config.physicalLayout))
         reclaim = ReclaimState(frames: phys.frameCount)
         thp = TransparentHugepage(enabled: config.thp)
         guard config.cpus >= 1, config.cpus <= MachineConfig.maxCPUs else { throw MachineConfigError.cpus(config.cpus) }
+        guard let paging = PageTableFormat(machine: config.arch) else {
+            throw MachineConfigError.arch(PageTableFormat.rejection(config.arch) ?? "\(config.arch) cannot run a machine")
+        }
+        phys.paging = paging
         initMM = MMStruct(pgd: PFN(0))
         initMM.mmUsers = 1; initMM.mmCount = 1
         var cs: [CPU] = []
         for i in 0..<config.cpus { cs.append(CPU(id: i, mmu: MMU(config: config.tlb), initMM: initMM)) }
+        for c in cs { c.mmu.usePaging(paging) }
         cpus = cs
         initMM.cpumask = config.cpus == 64 ? UInt64.max : (UInt64(1) << UInt64(config.cpus)) - 1
         kmem = KmemState(nrCPUs: config.cpus, kind: config.slab)
+        if let k = pagingInit32() {
+            kernelTables32 = k
+            let h = Highmem32(ramBytes: UInt64(phys.frameCount) << PAGE_SHIFT, pae: phys.paging.encoding == .x86PAE)
+            h.setPTE = { [unowned self] va, pfn in self.setKmapPTE(va, pfn) }
+            highmem32 = h
+        }
         bootMemory()
         kmemCacheInit()
     }

@@ -48,6 +48,22 @@ struct LibraryImage {
     /// Bytes of anonymous bss after the last segment.
     var bss: UInt64
     var total: UInt64 { segments.last.map { $0.0 + $0.1 } ?? 0 }
+    /// The same library under the machine's multiarch directory and dynamic-loader name
+    /// (/usr/lib/aarch64-linux-gnu/ld-linux-aarch64.so.1, /usr/lib/riscv64-linux-gnu/
+    /// ld-linux-riscv64-lp64d.so.1); the segment sizes stay those of x86-64 glibc 2.36.
+    func forArch(_ f: PageTableFormat) -> LibraryImage {
+        var l = self
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        let loader = name.hasPrefix("ld-linux")
+        switch f.encoding {
+        case .x86_64: break
+        case .arm64: l.path = "/usr/lib/aarch64-linux-gnu/" + (loader ? "ld-linux-aarch64.so.1" : name)
+        case .riscv: l.path = "/usr/lib/riscv64-linux-gnu/" + (loader ? "ld-linux-riscv64-lp64d.so.1" : name)
+        // i386: Debian's paths; the segment sizes of the x86-64 build are reused (not the i386 build's).
+        case .x86_32, .x86PAE: l.path = "/usr/lib/i386-linux-gnu/" + (loader ? "ld-linux.so.2" : name)
+        }
+        return l
+    }
     static let ldso = LibraryImage(path: "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", inode: 1_835_011,
         segments: [(0, 0x1000, .read), (0x1000, 0x26000, [.read, .exec]), (0x27000, 0xa000, .read),
                    (0x31000, 0x2000, .read), (0x33000, 0x2000, [.read, .write])], bss: 0)
@@ -85,7 +101,7 @@ extension Kernel {
             return .failure(e)
         }
         narrate("execve: \(mm.vmas.count) VMAs for the program, its bss, the stack, ld.so, the vDSO and libc; "
-            + "mmap_base \(VirtAddr(mm.mmapBase)), start_brk \(VirtAddr(mm.startBrk)), stack top \(VirtAddr(X86_64.taskSize)); "
+            + "mmap_base \(VirtAddr(mm.mmapBase)), start_brk \(VirtAddr(mm.startBrk)), stack top \(VirtAddr(mm.mapWindow)); "
             + "\(vmstat.pgfault - faults0) page faults while loading (argv/envp copied, entry code and data touched)")
         return .success(task)
     }
@@ -93,7 +109,9 @@ extension Kernel {
     /// Maps the program, the stack, ld.so, the vDSO and libc into `mm`. Returns the first errno.
     func execLayout(_ task: Task, _ mm: MMStruct, _ image: ProgramImage) -> Result<Void, Errno> {
         // 1. The program: headers r--, text r-x, rodata r--, data rw- (gcc's -z separate-code layout).
-        let base: UInt64 = image.pie ? 0x5555_5555_4000 : 0x40_0000
+        // x86-64 (and the 64-bit formats): a PIE at ELF_ET_DYN_BASE, else 0x400000;
+        // ia32: a PIE at ELF_ET_DYN_BASE (0x400000), else the i386 link address 0x08048000.
+        let base: UInt64 = image.pie ? phys.paging.elfEtDynBase : (mm.ia32 ? I386_TEXT_BASE : 0x40_0000)
         guard let text = pageAlignUp(image.textBytes), let ro = pageAlignUp(image.rodataBytes),
               let data = pageAlignUp(max(image.dataBytes, 1)) else { return .failure(.ENOMEM) }
         // The program file: one inode per path, so that processes running it share its page cache.
@@ -101,7 +119,7 @@ extension Kernel {
         var off: UInt64 = 0
         let segs: [(UInt64, Prot)] = [(0x1000, .read), (text, [.read, .exec]), (ro, .read), (data, [.read, .write])]
         for (size, prot) in segs where size > 0 {
-            guard base &+ off &+ size < 0x7fff_0000_0000 else { return .failure(.ENOMEM) }
+            guard base &+ off &+ size < mm.mapWindow else { return .failure(.ENOMEM) }
             if case .failure(let e) = mmap(task, addr: base + off, length: size, prot: prot, flags: [.private, .fixed], file: exe, offset: off) { return .failure(e) }
             off += size
         }
@@ -119,11 +137,11 @@ extension Kernel {
         mm.startBrk = max(bssEndAligned, fileEnd)
         mm.brk = mm.startBrk
         // 2. The stack: 128 KiB below the argument page (setup_arg_pages' stack_expand).
-        let stackTop = X86_64.taskSize
+        let stackTop = phys.paging.stackTop
         if case .failure(let e) = mmap(task, addr: stackTop - 0x21000, length: 0x21000, prot: [.read, .write],
                                       flags: [.private, .fixed, .anonymous, .growsdown]) { return .failure(e) }
         // 3. ld.so, then the vDSO ([vvar] 4 pages + [vdso] 2 pages), then what ld.so maps.
-        guard case .success = mapLibrary(task, .ldso) else { return .failure(.ENOMEM) }
+        guard case .success = mapLibrary(task, LibraryImage.ldso.forArch(phys.paging)) else { return .failure(.ENOMEM) }
         switch mmap(task, addr: 0, length: 0x6000, prot: .read, flags: [.private, .anonymous]) {
         case .failure(let e): return .failure(e)
         case .success(let v):
@@ -132,7 +150,7 @@ extension Kernel {
             markSpecial(mm, VirtAddr(v.raw + 0x4000), .vdso)
         }
         if case .failure(let e) = mmap(task, addr: 0, length: 0x2000, prot: [.read, .write], flags: [.private, .anonymous]) { return .failure(e) }
-        guard case .success = mapLibrary(task, .libc) else { return .failure(.ENOMEM) }
+        guard case .success = mapLibrary(task, LibraryImage.libc.forArch(phys.paging)) else { return .failure(.ENOMEM) }
         // Static TLS block and DTV that ld.so allocates for the main thread.
         if case .failure(let e) = mmap(task, addr: 0, length: 0x3000, prot: [.read, .write], flags: [.private, .anonymous]) { return .failure(e) }
         // 4. argv and envp strings at the top of the stack, the pointer vectors below them.
@@ -140,13 +158,15 @@ extension Kernel {
         for s in image.argv + image.envp { strings += Array(s.utf8); strings.append(0) }
         let stringsStart = (stackTop - 8 - UInt64(strings.count)) & ~0xf
         let vectorWords = UInt64(1 + image.argv.count + 1 + image.envp.count + 1 + 2 * 20)
-        mm.startStack = (stringsStart - vectorWords * 8) & ~0xf
+        mm.startStack = (stringsStart - vectorWords * mm.pointerBytes) & ~0xf
         mm.argStart = stringsStart
         mm.argEnd = stringsStart + UInt64(image.argv.reduce(0) { $0 + $1.utf8.count + 1 })
         mm.envStart = mm.argEnd
         mm.envEnd = stringsStart + UInt64(strings.count)
         if case .failure = store(task, VirtAddr(stringsStart), strings) { return .failure(.ENOMEM) }
-        if case .failure = store(task, VirtAddr(mm.startStack), withUnsafeBytes(of: UInt64(image.argv.count).littleEndian, Array.init)) { return .failure(.ENOMEM) }
+        let argc: [UInt8] = mm.ia32 ? withUnsafeBytes(of: UInt32(image.argv.count).littleEndian, Array.init)
+                                    : withUnsafeBytes(of: UInt64(image.argv.count).littleEndian, Array.init)
+        if case .failure = store(task, VirtAddr(mm.startStack), argc) { return .failure(.ENOMEM) }
         task.sp = mm.startStack
         task.ip = mm.startCode + min(image.ipOffset, max(image.textBytes, 1) - 1)
         // 5. What running the dynamic loader touches: the headers and first text page, the data page.
@@ -274,14 +294,21 @@ extension Kernel {
             narrate("[1] the address was handed out earlier (by mmap, brk, malloc or exec) with no physical page behind it")
         }
         narrate("[2] \(task.comm)[\(task.pid)] \(verb) virtual address \(va)")
-        let idx = PageTableLevel.allCases.map { "\($0.name) \($0.index(of: va))" }.joined(separator: ", ")
+        let f = phys.paging
+        let idx = (0..<f.levels).map { "\(f.linuxName($0)) \(f.index(va, level: $0))" }.joined(separator: ", ")
         narrate("[3] the MMU splits it: \(idx), offset 0x\(String(va.pageOffset, radix: 16)); no TLB entry")
         var table = mm.pgd
-        var walkText = "[4] page walk from CR3 (PGD at PFN \(table)):"
-        for lv in PageTableLevel.allCases {
-            let e = PTE(raw: phys.contents.readWord(table, lv.index(of: va)))
-            walkText += " \(lv.name)[\(lv.index(of: va))] = \(e.isNone ? "empty" : e.description);"
-            if !e.isPresent || lv == .pte || e.isHuge { break }
+        var walkText = "[4] page walk from \(f.rootRegister) (PGD at PFN \(table)):"
+        for level in 0..<f.levels {
+            let i = f.index(va, level: level)
+            let e = phys.readEntry(table, i, level: level)
+            if f.encoding == .x86_64 {
+                walkText += " \(f.linuxName(level))[\(i)] = \(e.isNone ? "empty" : e.description);"
+            } else {
+                let raw = f.readRaw(phys.contents, table, i)
+                walkText += " \(f.linuxName(level))[\(i)] = \(raw == 0 ? "empty" : "0x" + String(raw, radix: 16) + " " + f.describe(raw, level: level));"
+            }
+            if !e.isPresent || level == f.pteLevel || e.isHuge { break }
             table = e.pfn
         }
         narrate(walkText)
@@ -426,6 +453,14 @@ extension Kernel {
             // Threads share one mm: check each address space once.
             guard let mm = t.mm, seen.insert(ObjectIdentifier(mm)).inserted else { continue }
             out += mm.invariantViolations().map { "pid \(t.pid): \($0)" }
+            // x86-32: the kernel half of every PGD is swapper_pg_dir's (pgd_ctor).
+            if let kt = kernelTables32 {
+                let f = phys.paging
+                for i in f.userRootEntries..<f.entries(0)
+                where f.readRaw(phys.contents, mm.pgd, i) != f.readRaw(phys.contents, kt.swapperPgDir, i) {
+                    out.append("pid \(t.pid): PGD entry \(i) differs from swapper_pg_dir's")
+                }
+            }
             var rss = RSSCounters()
             var ptPages = 0
             countTables(mm.pgd, level: 0, &ptPages)
@@ -484,10 +519,11 @@ extension Kernel {
 
     /// Counts the page-table pages below `table` (excluding it).
     private func countTables(_ table: PFN, level: Int, _ n: inout Int) {
-        guard level < 3 else { return }
-        let limit = level == 0 ? 256 : 512
+        let f = phys.paging
+        guard level < f.pteLevel else { return }
+        let limit = level == 0 ? f.userRootEntries : f.entries(level)
         for i in 0..<limit {
-            let e = PTE(raw: phys.contents.readWord(table, i))
+            let e = phys.readEntry(table, i, level: level)
             if e.isPresent && !e.isHuge { n += 1; countTables(e.pfn, level: level + 1, &n) }
         }
     }

@@ -18,6 +18,12 @@ extension Kernel {
         stat.nrPageTable += 1
         let mm = probe
         mm.pgd = pgd
+        mm.taskSize = phys.paging.taskSize
+        mm.mapWindow = phys.paging.mapWindow
+        mm.hasVsyscallGate = phys.paging.encoding == .x86_64
+        // A 32-bit kernel: user space ends at PAGE_OFFSET (TASK_SIZE, 3G/1G split), 4-byte pointers.
+        mm.ia32 = phys.paging.is32Bit
+        pgdCtor(pgd)
         mm.pcid = nextPCID
         nextPCID = nextPCID >= 4095 ? 1 : nextPCID + 1
         return mm
@@ -56,7 +62,7 @@ extension Kernel {
 
     /// Copies the layout fields of an mm (the memcpy of dup_mm before mm_init resets counters).
     func copyLayout(from old: MMStruct, to mm: MMStruct) {
-        mm.taskSize = old.taskSize; mm.mmapBase = old.mmapBase; mm.mmapLegacyBase = old.mmapLegacyBase
+        mm.taskSize = old.taskSize; mm.ia32 = old.ia32; mm.mmapBase = old.mmapBase; mm.mmapLegacyBase = old.mmapLegacyBase
         mm.topDown = old.topDown; mm.legacyVALayout = old.legacyVALayout
         mm.startCode = old.startCode; mm.endCode = old.endCode; mm.startData = old.startData; mm.endData = old.endData
         mm.startBrk = old.startBrk; mm.brk = old.brk; mm.startStack = old.startStack

@@ -31,7 +31,7 @@ extension Kernel {
             if let p = phys.allocPages(order: order, gfp: gfp) {
                 vmstat.pgalloc &+= UInt64(1 << order)
                 if narrateSuccess, let z = phys.zone(of: p) {
-                    narrate("alloc_pages(order \(order), \(formatGFPMask(gfp))): highest zone \(ZoneType(gfp: gfp).name), got PFN \(p) from \(z.name); \(z.name) now has \(z.freePages) free pages (watermarks min \(z.watermarkMin), low \(z.watermarkLow), high \(z.watermarkHigh))")
+                    narrate("alloc_pages(order \(order), \(formatGFPMask(gfp))): highest zone \(phys.preferredZoneType(gfp).name), got PFN \(p) from \(z.name); \(z.name) now has \(z.freePages) free pages (watermarks min \(z.watermarkMin), low \(z.watermarkLow), high \(z.watermarkHigh))")
                 }
                 return p
             }

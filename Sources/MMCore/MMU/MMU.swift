@@ -182,6 +182,21 @@ public final class MMU {
     /// Pages above which a range flush becomes a full flush (debugfs tlb_single_page_flush_ceiling).
     /// Linux: tlb_single_page_flush_ceiling, arch/x86/mm/tlb.c
     public var singlePageFlushCeiling = 33
+    /// The canonical-address rule of the machine's paging format, kept here so that the TLB-hit
+    /// path reads two words of the MMU (set by `usePaging`): VA bits from `canonShift` up must be
+    /// 0 or equal `canonOnes` (0 for ARM64's TTBR0 range, which has no sign-extended half).
+    @usableFromInline var canonShift: UInt64 = 47
+    @usableFromInline var canonOnes: UInt64 = UInt64.max >> 47
+    /// True for x86-64 4-level paging: misses go to `walker.walk`, else `walker.walkArch`.
+    @usableFromInline var x86FourLevel = true
+
+    /// Configures the MMU for the machine's paging format (canonical rule and walker).
+    public func usePaging(_ f: PageTableFormat) {
+        canonShift = f.canonShift
+        // ARM64's TTBR0 range and 32-bit x86 (no address above 4 GiB) have no sign-extended half.
+        canonOnes = f.encoding == .arm64 || f.is32Bit ? 0 : UInt64.max >> f.canonShift
+        x86FourLevel = f.isX86_64FourLevel
+    }
 
     /// An MMU with empty TLBs and no CR3; `config` must pass `validate()` (checked: traps otherwise).
     public init(config: TLBConfig) {
@@ -289,7 +304,8 @@ public final class MMU {
             if MMU.permits(p, kind, user: user) { return .ok(TLB.physAddr(p, va)) }
             return walkAndFill(va, kind, user: user, mem: mem)
         }
-        guard X86_64.isCanonical(va) else {
+        let top = va.raw >> canonShift
+        guard top == 0 || top == canonOnes else {
             stats.generalProtectionFaults += 1
             return .fault(HardwareWalker.accessCode(kind, user: user))
         }
@@ -388,7 +404,9 @@ public final class MMU {
         }
         stats.pageWalks += 1
         var start = WalkStart(level: 0, table: pgd, rights: PTE.rw | PTE.user)
-        if let c = pdeCache.lookup(va.raw, pcid: pcid) {
+        if !x86FourLevel {
+            // The paging-structure caches model x86-64 4-level paging only.
+        } else if let c = pdeCache.lookup(va.raw, pcid: pcid) {
             start = WalkStart(level: 3, table: PFN((c & PTE.pfnMask) >> PAGE_SHIFT), rights: c)
             stats.pwcPDEHits += 1
         } else if let c = pdpteCache.lookup(va.raw, pcid: pcid) {
@@ -400,7 +418,11 @@ public final class MMU {
         }
         var refs = 0, ad = 0
         var path = WalkPath()
-        let r = walker.walk(from: start, va, kind, user: user, mem: mem, memRefs: &refs, adUpdates: &ad, path: &path)
+        // The one switch: x86-64 4-level paging on its own walker (with the paging-structure
+        // caches), every other format on walkArch.
+        let r = x86FourLevel
+            ? walker.walk(from: start, va, kind, user: user, mem: mem, memRefs: &refs, adUpdates: &ad, path: &path)
+            : walker.walkArch(pgd, va, kind, user: user, mem: mem, memRefs: &refs, adUpdates: &ad)
         stats.walkMemoryRefs += refs
         stats.adUpdates += ad
         switch r {
@@ -554,8 +576,9 @@ public final class MMU {
         for (name, tlb) in arrays {
             for e in tlb.entries() where e.global || e.pcid == pcid {
                 var refs = 0, ad = 0
-                let r = walker.walk(pgd, e.page, .read, user: false, mem: mem, memRefs: &refs, adUpdates: &ad,
-                                    setAccessedDirty: false)
+                let r = mem.paging.isX86_64FourLevel
+                    ? walker.walk(pgd, e.page, .read, user: false, mem: mem, memRefs: &refs, adUpdates: &ad, setAccessedDirty: false)
+                    : walker.walkArch(pgd, e.page, .read, user: false, mem: mem, memRefs: &refs, adUpdates: &ad, setAccessedDirty: false)
                 guard case .ok(let t) = r else {
                     out.append("\(name) \(e): page tables do not map \(e.page)"); continue
                 }

@@ -47,7 +47,8 @@ public enum BootLayout {
     /// Returns memblock's reserved regions in ascending PFN order, or nil when the kernel image
     /// would overlap mem_map (the machine is too small for the image).
     /// Linux: early_reserve_memory()/reserve_real_mode() in arch/x86/kernel/setup.c; memblock_alloc() top-down, mm/memblock.c
-    public static func reservedRegions(frames: Int, kernelImageBytes: UInt64) -> [MemblockRegion]? {
+    public static func reservedRegions(frames: Int, kernelImageBytes: UInt64,
+                                       layout: PhysicalLayout = .x86_64) -> [MemblockRegion]? {
         var regions: [MemblockRegion] = [
             MemblockRegion(name: "real-mode IVT and BIOS data area", startPFN: PFN(index: 0), pages: 1),
             MemblockRegion(name: "low memory below 640K", startPFN: PFN(index: 1), pages: 0xA0 - 1),
@@ -56,11 +57,14 @@ public enum BootLayout {
         let (rounded, overflow) = kernelImageBytes.addingReportingOverflow(PAGE_SIZE - 1)
         if overflow { return nil }
         let imagePages64 = rounded >> PAGE_SHIFT
-        let memmap = memMapPages(frames: frames)
-        let memmapStart = frames - memmap
-        guard imagePages64 <= UInt64(memmapStart), kernelStartPFN + Int(imagePages64) <= memmapStart else { return nil }
+        let memmap = layout.memMapPages(frames: frames)
+        // memblock allocates top-down below memblock.current_limit: the end of RAM on x86-64, the
+        // end of lowmem (max_low_pfn) on x86-32, where only lowmem has a kernel address.
+        let memmapStart = Swift.min(frames, layout.maxLowPFN) - memmap
+        let imageStart = layout.kernelStartPFN
+        guard imagePages64 <= UInt64(memmapStart), imageStart + Int(imagePages64) <= memmapStart else { return nil }
         if imagePages64 > 0 {
-            regions.append(MemblockRegion(name: "kernel image", startPFN: PFN(index: kernelStartPFN), pages: Int(imagePages64)))
+            regions.append(MemblockRegion(name: "kernel image", startPFN: PFN(index: imageStart), pages: Int(imagePages64)))
         }
         regions.append(MemblockRegion(name: "mem_map", startPFN: PFN(index: memmapStart), pages: memmap))
         return regions
@@ -70,4 +74,47 @@ public enum BootLayout {
     /// Linux: zone_sizes_init(), arch/x86/mm/init.c (MAX_DMA_PFN, MAX_DMA32_PFN)
     public static let maxDMAPFN = 0x1000
     public static let maxDMA32PFN = 0x100000
+}
+
+/// The physical-memory layout a machine boots with: where the kernel image is loaded, how big a
+/// `struct page` is, and how RAM is cut into zones.
+public enum PhysicalLayout: Sendable, Equatable {
+    /// x86-64: ZONE_DMA below 16 MiB, ZONE_DMA32 below 4 GiB, ZONE_NORMAL above; all RAM is
+    /// mapped by the kernel; the image at 16 MiB; 64-byte struct page.
+    case x86_64
+    /// x86-32 with CONFIG_HIGHMEM (3G/1G split): ZONE_DMA below 16 MiB, ZONE_NORMAL up to
+    /// max_low_pfn (MAXMEM = 0x377fe000), ZONE_HIGHMEM above, RAM up to 4 GiB; the image at
+    /// 1 MiB (CONFIG_PHYSICAL_START = 0x100000); 32-byte struct page; mem_map in lowmem.
+    case x86_32
+
+    /// Bytes of kernel image that stay reserved after boot. x86-64: the measured figure of
+    /// `BootLayout.defaultKernelImageBytes`. x86-32: 12 MiB, an estimate (an i686 distro kernel's
+    /// text + rodata + data + bss is of that order), not taken from a boot log.
+    public var defaultKernelImageBytes: UInt64 { self == .x86_32 ? 12 << 20 : BootLayout.defaultKernelImageBytes }
+    /// Whether the machine has ZONE_HIGHMEM (CONFIG_HIGHMEM).
+    public var hasHighmem: Bool { self == .x86_32 }
+    /// PFN of CONFIG_PHYSICAL_START. Linux: LOAD_PHYSICAL_ADDR, arch/x86/include/asm/boot.h
+    public var kernelStartPFN: Int { self == .x86_32 ? 0x100 : BootLayout.kernelStartPFN }
+    /// sizeof(struct page): 64 bytes on x86-64, 32 on x86-32.
+    public var structPageBytes: Int { self == .x86_32 ? 32 : BootLayout.structPageBytes }
+    /// First frame the kernel cannot map linearly (max_low_pfn); Int.max when every frame is lowmem.
+    /// Linux: highmem_pfn_init() (MAXMEM_PFN), arch/x86/mm/init_32.c
+    public var maxLowPFN: Int { self == .x86_32 ? Int(X86_32Kernel.maxLowmem >> PAGE_SHIFT) : Int.max }
+    /// Most RAM the layout can address: 4 GiB on x86-32 (no PAE beyond 4 GiB), 1 TiB otherwise.
+    public var maxRAMBytes: UInt64 { self == .x86_32 ? 4 << 30 : 1 << 40 }
+    /// Frames the flat mem_map occupies for `frames` page frames, rounded up to whole pages.
+    public func memMapPages(frames: Int) -> Int {
+        (frames * structPageBytes + Int(PAGE_SIZE) - 1) / Int(PAGE_SIZE)
+    }
+    /// Zone spans as (type, first PFN, one past the last PFN allowed) in ascending order.
+    /// Linux: zone_sizes_init(), arch/x86/mm/init.c (MAX_DMA_PFN, MAX_DMA32_PFN, max_low_pfn, max_pfn)
+    public var zoneBounds: [(ZoneType, Int, Int)] {
+        switch self {
+        case .x86_64:
+            return [(.dma, 0, BootLayout.maxDMAPFN), (.dma32, BootLayout.maxDMAPFN, BootLayout.maxDMA32PFN),
+                    (.normal, BootLayout.maxDMA32PFN, Int.max)]
+        case .x86_32:
+            return [(.dma, 0, BootLayout.maxDMAPFN), (.normal, BootLayout.maxDMAPFN, maxLowPFN), (.highmem, maxLowPFN, Int.max)]
+        }
+    }
 }

@@ -16,11 +16,14 @@ public struct PhysicalMemoryConfig: Sendable, Equatable {
     public var watermarkScaleFactor: Int
     /// Bytes of the kernel image that stay reserved at CONFIG_PHYSICAL_START (16 MiB).
     public var kernelImageBytes: UInt64
-    /// `vm.lowmem_reserve_ratio` for DMA, DMA32, Normal.
+    /// `vm.lowmem_reserve_ratio` for DMA, DMA32, Normal, HighMem (indexed by `ZoneType.rawValue`).
     public var lowmemReserveRatio: [Int]
+    /// The boot layout: x86-64 (default) or x86-32 with highmem.
+    public var layout: PhysicalLayout
     public init(ramBytes: UInt64, minFreeKbytes: Int? = nil, watermarkScaleFactor: Int = 10,
                 kernelImageBytes: UInt64 = BootLayout.defaultKernelImageBytes,
-                lowmemReserveRatio: [Int] = [256, 256, 32]) {
+                lowmemReserveRatio: [Int] = [256, 256, 32, 0], layout: PhysicalLayout = .x86_64) {
+        self.layout = layout
         self.ramBytes = ramBytes
         self.minFreeKbytes = minFreeKbytes
         self.watermarkScaleFactor = watermarkScaleFactor
@@ -33,12 +36,15 @@ public struct PhysicalMemoryConfig: Sendable, Equatable {
 public enum PhysicalMemoryError: Error, Equatable, CustomStringConvertible {
     case tooSmall(UInt64)
     case tooLarge(UInt64)
+    /// More RAM than a 32-bit machine addresses.
+    case tooLarge32(UInt64)
     /// The kernel image does not fit between 16 MiB and mem_map.
     case kernelImageTooLarge(UInt64)
     public var description: String {
         switch self {
         case .tooSmall(let b): return "RAM size \(b) bytes is too small (at least 64 MiB)"
         case .tooLarge(let b): return "RAM size \(b) bytes is too large (at most 1 TiB)"
+        case .tooLarge32(let b): return "RAM size \(b) bytes is too large for a 32-bit machine (at most 4 GiB)"
         case .kernelImageTooLarge(let b): return "kernel image of \(b) bytes does not fit in RAM above 16 MiB"
         }
     }
@@ -73,7 +79,8 @@ public struct MemMap {
 }
 
 public final class PhysicalMemory {
-    /// The populated zones of node 0, lowest first (DMA, DMA32, Normal).
+    /// The populated zones of node 0, lowest first (DMA, DMA32, Normal on x86-64; DMA, Normal,
+    /// HighMem on x86-32).
     public var zones: [Zone] = []
     /// The effective vm.min_free_kbytes.
     public var minFreeKbytes: Int = 0
@@ -111,6 +118,9 @@ public final class PhysicalMemory {
     public let frameCount: Int
     public var memMap: MemMap
     public var contents: FrameContents
+    /// The page-table format of the machine: how entries in page-table frames are encoded, how
+    /// many levels there are and which VA bits index them (x86-64 4-level unless the machine says).
+    public var paging: PageTableFormat = .x86_64
 
     /// Frames handed out by the allocator and not yet freed.
     public private(set) var allocatedPages = 0
@@ -127,8 +137,10 @@ public final class PhysicalMemory {
     public init(config: PhysicalMemoryConfig) throws {
         guard config.ramBytes >= 64 << 20 else { throw PhysicalMemoryError.tooSmall(config.ramBytes) }
         guard config.ramBytes <= 1 << 40 else { throw PhysicalMemoryError.tooLarge(config.ramBytes) }
+        guard config.ramBytes <= config.layout.maxRAMBytes else { throw PhysicalMemoryError.tooLarge32(config.ramBytes) }
         let frames = Int(config.ramBytes >> PAGE_SHIFT)
-        guard let regions = BootLayout.reservedRegions(frames: frames, kernelImageBytes: config.kernelImageBytes) else {
+        guard let regions = BootLayout.reservedRegions(frames: frames, kernelImageBytes: config.kernelImageBytes,
+                                                       layout: config.layout) else {
             throw PhysicalMemoryError.kernelImageTooLarge(config.kernelImageBytes)
         }
         self.config = config
@@ -142,11 +154,9 @@ public final class PhysicalMemory {
         contents = FrameContents(frames: frames)
 
         // free_area_init(): zone spans. No holes, so present == spanned.
-        let bounds = [(ZoneType.dma, 0, BootLayout.maxDMAPFN),
-                      (ZoneType.dma32, BootLayout.maxDMAPFN, BootLayout.maxDMA32PFN),
-                      (ZoneType.normal, BootLayout.maxDMA32PFN, Int.max)]
-        for (type, lo, hi) in bounds where frames > lo {
-            let z = Zone(type: type, startPFN: PFN(index: lo), spannedPages: Swift.min(frames, hi) - lo)
+        for (type, lo, hi) in config.layout.zoneBounds where frames > lo {
+            let z = Zone(type: type, startPFN: PFN(index: lo), spannedPages: Swift.min(frames, hi) - lo,
+                         nrZoneTypes: config.layout.hasHighmem ? ZoneType.highmem.rawValue + 1 : ZoneType.normal.rawValue + 1)
             z.managedPages = 0
             zones.append(z)
         }
@@ -172,14 +182,16 @@ public final class PhysicalMemory {
         setupPerZoneWmarks()
     }
 
-    /// Releases frames [start, end) to the buddy allocator in the largest naturally aligned chunks.
+    /// Releases frames [start, end) to the buddy allocator in the largest naturally aligned chunks,
+    /// never letting a chunk cross a zone boundary (x86-32's max_low_pfn is not MAX_PAGE_ORDER-aligned).
     /// Linux: __free_pages_memory() → memblock_free_pages() → __free_pages_core(), mm/memblock.c, mm/page_alloc.c
     private func freePagesMemory(_ start: Int, _ end: Int) {
         var s = start
         while s < end {
-            var order = s == 0 ? MAX_PAGE_ORDER : Swift.min(MAX_PAGE_ORDER, s.trailingZeroBitCount)
-            while s + (1 << order) > end { order -= 1 }
             let zi = zoneIndex(s)
+            let limit = Swift.min(end, zones[zi].endPFN.index)
+            var order = s == 0 ? MAX_PAGE_ORDER : Swift.min(MAX_PAGE_ORDER, s.trailingZeroBitCount)
+            while s + (1 << order) > limit { order -= 1 }
             let zone = zones[zi]
             for i in s..<(s + (1 << order)) {
                 memMap.flags[i] = []
@@ -207,6 +219,24 @@ public final class PhysicalMemory {
         for z in zones { n += z.managedPages }
         return n
     }
+    /// Whether ZONE_DMA32 is populated (alloc_flags_nofragment() exists only with CONFIG_ZONE_DMA32).
+    public var hasDMA32: Bool { zones.contains { $0.type == .dma32 } }
+    /// Whether the machine has a populated ZONE_HIGHMEM.
+    public var hasHighmem: Bool { zones.last?.type == .highmem }
+    /// Returns the type of the first zone of the zonelist an allocation with `gfp` walks (the
+    /// highest populated zone it may use). Linux: first_zones_zonelist() of prepare_alloc_pages(), mm/page_alloc.c
+    public func preferredZoneType(_ gfp: GFP) -> ZoneType {
+        let highest = ZoneType(gfp: gfp).rawValue
+        var k = zones.count - 1
+        while k > 0 && zones[k].type.rawValue > highest { k -= 1 }
+        return zones.isEmpty ? .normal : zones[k].type
+    }
+    /// Pages managed by, and free in, ZONE_HIGHMEM (totalhigh_pages(), nr_free_highpages()); 0 without it.
+    public var highmemPages: (managed: Int, free: Int) {
+        var m = 0, f = 0
+        for z in zones where z.type == .highmem { m += z.managedPages; f += z.freePages }
+        return (m, f)
+    }
     /// Pages on the free lists now (MemFree).
     public var freePageCount: Int {
         var n = 0
@@ -226,7 +256,7 @@ public final class PhysicalMemory {
         // prepare_alloc_pages() + alloc_flags_nofragment()
         var fast: AllocFlags = .wmarkLow
         if gfp.contains(.kswapdReclaim) { fast.insert(.kswapd) }
-        if ZoneType(gfp: gfp) == .normal && zones.count > ZoneType.normal.rawValue { fast.insert(.noFragment) }
+        if preferredZoneType(gfp) == .normal && hasDMA32 { fast.insert(.noFragment) }
         if let p = getPageFromFreelist(order: order, gfp: gfp, allocFlags: fast) { return p }
         // __alloc_pages_slowpath(): gfp_to_alloc_flags()
         let slow = gfpToAllocFlags(gfp, order: order)

@@ -93,10 +93,16 @@ extension PhysicalMemory {
     public func setupPerZoneWmarks() {
         let pagesMin = minFreeKbytes >> (Int(PAGE_SHIFT) - 10)
         var lowmemPages = 0
-        for z in zones { lowmemPages += z.managedPages }   // no HighMem/Movable zones on x86-64
+        for z in zones where z.type != .highmem { lowmemPages += z.managedPages }
         for z in zones {
             var tmp = lowmemPages > 0 ? pagesMin * z.managedPages / lowmemPages : 0
-            z.watermarkMin = tmp
+            if z.type == .highmem {
+                // HighMem is not needed by __GFP_HIGH/PF_MEMALLOC callers: a small fixed min,
+                // managed/1024 clamped to SWAP_CLUSTER_MAX...128 pages.
+                z.watermarkMin = Swift.min(Swift.max(z.managedPages / 1024, 32), 128)
+            } else {
+                z.watermarkMin = tmp
+            }
             tmp = Swift.max(tmp >> 2, multFrac(z.managedPages, watermarkScaleFactor, 10000))
             z.watermarkLow = z.watermarkMin + tmp
             z.watermarkHigh = z.watermarkLow + tmp
@@ -108,7 +114,7 @@ extension PhysicalMemory {
     /// when the ratio is 0 or zone i manages no pages. Unpopulated zones count as 0 pages.
     /// Linux: setup_per_zone_lowmem_reserve(), mm/page_alloc.c
     public func setupPerZoneLowmemReserve() {
-        let nz = ZoneType.normal.rawValue + 1
+        let nz = zones.first?.lowmemReserve.count ?? ZoneType.normal.rawValue + 1
         var managed = [Int](repeating: 0, count: nz)
         for z in zones { managed[z.type.rawValue] = z.managedPages }
         for z in zones {

@@ -31,7 +31,7 @@ public final class Zone {
     /// Watermarks in pages: WMARK_MIN, WMARK_LOW, WMARK_HIGH.
     public var watermarkMin = 0, watermarkLow = 0, watermarkHigh = 0
     /// lowmem_reserve[] in pages, indexed by the `ZoneType.rawValue` of an allocation's highest
-    /// allowed zone (DMA, DMA32, Normal; ZONE_MOVABLE is not modeled and always empty).
+    /// allowed zone (DMA, DMA32, Normal, and HighMem on x86-32; ZONE_MOVABLE is not modeled and always empty).
     public var lowmemReserve: [Int] = []
 
     /// Head and tail PFN of each free list, index `order * MIGRATE_TYPES + migratetype`; -1 when empty.
@@ -42,17 +42,19 @@ public final class Zone {
     /// Blocks of each order over all migrate types (`free_area[order].nr_free`).
     @usableFromInline var nrFreeOrder: [Int]
 
-    public init(type: ZoneType, startPFN: PFN, spannedPages: Int) {
+    /// `nrZoneTypes` is the length of `lowmemReserve` (MAX_NR_ZONES up to the highest zone the
+    /// layout has: Normal on x86-64, HighMem on x86-32).
+    public init(type: ZoneType, startPFN: PFN, spannedPages: Int, nrZoneTypes: Int = ZoneType.normal.rawValue + 1) {
         self.type = type; self.startPFN = startPFN; self.spannedPages = spannedPages
         presentPages = spannedPages; managedPages = spannedPages; freePages = 0
         freeHead = [Int32](repeating: -1, count: NR_PAGE_ORDERS * MIGRATE_TYPES)
         freeTail = [Int32](repeating: -1, count: NR_PAGE_ORDERS * MIGRATE_TYPES)
         nrFreeList = [Int](repeating: 0, count: NR_PAGE_ORDERS * MIGRATE_TYPES)
         nrFreeOrder = [Int](repeating: 0, count: NR_PAGE_ORDERS)
-        lowmemReserve = [Int](repeating: 0, count: ZoneType.normal.rawValue + 1)
+        lowmemReserve = [Int](repeating: 0, count: nrZoneTypes)
     }
 
-    /// The name /proc/buddyinfo prints ("DMA", "DMA32", "Normal").
+    /// The name /proc/buddyinfo prints ("DMA", "DMA32", "Normal", "HighMem").
     public var name: String { type.name }
     /// One past the last PFN spanned.
     public var endPFN: PFN { startPFN.advanced(by: spannedPages) }

@@ -47,7 +47,7 @@ extension Kernel {
                 let va = VirtAddr(v.start.raw &+ ((index - v.pgoff) << PAGE_SHIFT))
                 guard let s = phys.walk(mm.pgd, va) else {
                     // A huge PMD mapping the THP this frame belongs to (page_vma_mapped_walk()).
-                    if f.contains(.transHuge), let pmd = pmdLookup(mm, va), case let e = phys.readPTE(pmd),
+                    if f.contains(.transHuge), let pmd = pmdLookup(mm, va), case let e = phys.readPMD(pmd),
                        e.isPresent && e.isHuge && e.pfn.index == i & ~(HPAGE_PMD_NR - 1) {
                         out.append(RmapHit(mm: mm, vma: v, va: va, slot: pmd, pte: e))
                     }

@@ -4,8 +4,10 @@
 /// slots. Follows Linux mm/highmem.c, arch/x86/include/asm/{highmem,fixmap}.h and
 /// arch/arm/include/asm/{highmem,fixmap,memory,pgtable}.h, arch/arm/mm/mmu.c.
 ///
-/// Model: the 32-bit kernel's physical zones and its kernel-side mappings only (not a whole
-/// 32-bit machine: processes keep running on the x86-64 model). pkmap with LAST_PKMAP entries
+/// Model: the 32-bit kernel's physical zones and its kernel-side mappings. Standalone (the
+/// `highmem32` scenario command, beside any machine) or as the kernel of a `machine arch=x86-32`,
+/// where every pkmap/fixmap entry set or cleared is written to the machine's real page tables
+/// (`setPTE`, see MMU/init_32.swift). pkmap with LAST_PKMAP entries
 /// (1024, or 512 with PAE) and use counts (0 free, 1 mapped but unused, ≥2 in use), lazy
 /// unmapping with one TLB flush when the search wraps (flush_all_zero_pkmaps), kmap_atomic slots
 /// (KM_MAX_IDX = 16 per CPU) as a stack. A kmap() that finds every entry in use would sleep: the
@@ -104,6 +106,9 @@ public final class Highmem32 {
     public private(set) var pkmapFlushes = 0
     /// kmap_atomic slots in use on CPU 0, innermost last (the kmap_local stack).
     public private(set) var atomicStack: [UInt64] = []
+    /// Called with (kernel address, PFN) when a pkmap or fixmap entry is set and (address, nil)
+    /// when it is cleared: a machine's kernel writes the real PTE (set_pte_at / pte_clear).
+    public var setPTE: ((UInt64, UInt64?) -> Void)?
 
     /// Sets up the view; RAM is clamped to 4 GiB (64 GiB with PAE is not modelled beyond 4 GiB).
     /// `pae` applies to x86-32 only (ARM's LPAE is not modelled).
@@ -192,6 +197,7 @@ public final class Highmem32 {
         }
         pkmapCount[lastPkmapNr] = 2   // mapped (1) plus this user
         pkmapPFN[lastPkmapNr] = pfn
+        setPTE?(pkmapBase + UInt64(lastPkmapNr) << PAGE_SHIFT, pfn)
         return .success(pkmapBase + UInt64(lastPkmapNr) << PAGE_SHIFT)
     }
 
@@ -214,6 +220,7 @@ public final class Highmem32 {
         for i in 0..<lastPkmap where pkmapCount[i] == 1 {
             pkmapCount[i] = 0
             pkmapPFN[i] = nil
+            setPTE?(pkmapBase + UInt64(i) << PAGE_SHIFT, nil)
             any = true
         }
         if any { pkmapFlushes += 1 }
@@ -229,6 +236,7 @@ public final class Highmem32 {
         let idx = UInt64(atomicStack.count)   // CPU 0: slot FIX_KMAP_BEGIN + idx
         let vaddr = fixaddrTop - ((fixKmapBegin + idx) << PAGE_SHIFT)
         atomicStack.append(vaddr)
+        setPTE?(vaddr, pfn)
         return .success(vaddr)
     }
 
@@ -239,6 +247,7 @@ public final class Highmem32 {
         guard atomicStack.contains(vaddr & PAGE_MASK) else { return .failure(.notMapped(vaddr)) }
         guard atomicStack.last == vaddr & PAGE_MASK else { return .failure(.notInnermost(vaddr)) }
         atomicStack.removeLast()
+        setPTE?(vaddr & PAGE_MASK, nil)
         return .success(())
     }
 }

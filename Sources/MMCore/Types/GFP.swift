@@ -84,8 +84,12 @@ public enum ZoneType: Int, Sendable, CaseIterable {
         case .movable: return "Movable"
         }
     }
-    /// The highest zone an allocation with these flags may use (`gfp_zone()`), on x86-64.
+    /// The highest zone an allocation with these flags may use (`gfp_zone()`): __GFP_HIGHMEM
+    /// allows ZONE_HIGHMEM, which only a 32-bit machine populates (on x86-64 the walk then starts
+    /// at Normal, the highest populated zone, as CONFIG_HIGHMEM=n maps __GFP_HIGHMEM to it).
+    /// Linux: gfp_zone(), include/linux/gfp.h
     public init(gfp: GFP) {
-        if gfp.contains(.dma) { self = .dma } else if gfp.contains(.dma32) { self = .dma32 } else { self = .normal }
+        if gfp.contains(.dma) { self = .dma } else if gfp.contains(.dma32) { self = .dma32 }
+        else if gfp.contains(.highmem) { self = .highmem } else { self = .normal }
     }
 }

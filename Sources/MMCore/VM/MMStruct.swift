@@ -18,6 +18,9 @@ public final class MMStruct {
     public var vmas = VMATree()
     /// Highest user address + 1 (TASK_SIZE).
     public var taskSize: UInt64 = X86_64.taskSize
+    /// DEFAULT_MAP_WINDOW: the top of hint-less mmap, the mmap base and the stack (below TASK_SIZE
+    /// on x86-64 LA57 and Sv57). Set from the machine's PageTableFormat.
+    public var mapWindow: UInt64 = X86_64.taskSize
     /// Where top-down mmap allocation starts (below the stack gap).
     public var mmapBase: UInt64 = 0
     public var startCode: UInt64 = 0, endCode: UInt64 = 0
@@ -64,13 +67,20 @@ public final class MMStruct {
     /// The slab objects this address space holds: mm_struct, vm_area_structs, anon_vmas.
     var objects = MMObjects()
 
+    /// Whether this is the address space of a 32-bit x86 kernel's process (TASK_SIZE = PAGE_OFFSET
+    /// = 0xc0000000, 4-byte user pointers).
+    public var ia32 = false
+
     public init(pgd: PFN) { self.pgd = pgd }
+    /// Whether the [vsyscall] gate page exists (x86-64 only; ARM64 and RISC-V have none).
+    public var hasVsyscallGate = true
 
     /// The [vsyscall] gate page every 64-bit process shows at 0xffffffffff600000 (execute-only,
     /// the default vsyscall=xonly). It is not in the VMA tree and not counted in total_vm.
     /// Linux: get_gate_vma(), arch/x86/entry/vsyscall/vsyscall_64.c
     public var gateVMA: VMA? {
-        VMA(start: VirtAddr(0xffff_ffff_ff60_0000), end: VirtAddr(0xffff_ffff_ff60_1000), flags: .exec, special: .vsyscall)
+        guard hasVsyscallGate else { return nil }
+        return VMA(start: VirtAddr(0xffff_ffff_ff60_0000), end: VirtAddr(0xffff_ffff_ff60_1000), flags: .exec, special: .vsyscall)
     }
 
     /// The VMAs procfs shows: the tree's, then the gate page.

@@ -115,52 +115,56 @@ extension Kernel {
 
     // MARK: - Finding PMDs
 
-    /// Returns the PMD slot for `va`, creating missing PUD/PMD tables; nil when a table page
-    /// could not be allocated. Linux: pud_alloc() / pmd_alloc(), include/linux/mm.h
+    /// Returns the PMD slot for `va`, creating missing upper-level tables (as many levels as the
+    /// machine's format has above the PMD); nil when a table page could not be allocated or a
+    /// huge leaf maps `va` above the PMD level. Linux: p4d_alloc() / pud_alloc() / pmd_alloc(), include/linux/mm.h
     func pmdAlloc(_ mm: MMStruct, _ va: VirtAddr, task: Task?) -> PTESlot? {
+        let f = phys.paging
         var table = mm.pgd
-        for lv in [PageTableLevel.pgd, .pud] {
-            let idx = lv.index(of: va)
-            let e = PTE(raw: phys.contents.readWord(table, idx))
+        var level = 0
+        while level < f.pmdLevel {
+            let idx = f.index(va, level: level)
+            let e = phys.readEntry(table, idx, level: level)
             if e.isPresent {
+                guard !e.isHuge else { return nil }
                 table = e.pfn
             } else {
                 guard let t = allocPageTable(mm, for: task) else { return nil }
-                phys.contents.writeWord(table, idx, PTE(pfn: t, flags: PTE.present | PTE.rw | PTE.user | PTE.accessed | PTE.dirty).raw)
+                phys.writeEntry(table, idx, level: level, PTE(pfn: t, flags: PageTableFormat.tableFlags))
                 table = t
             }
+            level += 1
         }
-        return PTESlot(table: table, index: PageTableLevel.pmd.index(of: va))
+        return PTESlot(table: table, index: f.index(va, level: f.pmdLevel))
     }
 
     /// Returns the PMD slot for `va` when the upper levels exist, without creating any.
     /// Linux: mm_find_pmd(), mm/rmap.c
     func pmdLookup(_ mm: MMStruct, _ va: VirtAddr) -> PTESlot? {
-        var table = mm.pgd
-        for lv in [PageTableLevel.pgd, .pud] {
-            let e = PTE(raw: phys.contents.readWord(table, lv.index(of: va)))
-            guard e.isPresent, !e.isHuge else { return nil }
-            table = e.pfn
-        }
-        return PTESlot(table: table, index: PageTableLevel.pmd.index(of: va))
+        let f = phys.paging
+        guard let table = phys.tableAt(mm.pgd, va, level: f.pmdLevel) else { return nil }
+        return PTESlot(table: table, index: f.index(va, level: f.pmdLevel))
     }
 
     /// Calls `body` with the 2 MiB-aligned address and slot of every huge PMD that maps part of
     /// [start, end) in `mm`, skipping absent upper levels. Allocates nothing.
     /// Linux: walk_pmd_range() with pmd_trans_huge(), mm/pagewalk.c
     func forEachHugePMD(_ mm: MMStruct, _ start: VirtAddr, _ end: VirtAddr, _ body: (UInt64, PTESlot, PTE) -> Void) {
+        let f = phys.paging
         var va = start.raw & ~(HPAGE_PMD_SIZE - 1)
         while va < end.raw {
             var table = mm.pgd
             var skip: UInt64 = 0
-            for lv in [PageTableLevel.pgd, .pud] {
-                let e = PTE(raw: phys.contents.readWord(table, lv.index(of: VirtAddr(va))))
-                if !e.isPresent || e.isHuge { skip = UInt64(1) << lv.shift; break }
+            var level = 0
+            while level < f.pmdLevel {
+                let e = phys.readEntry(table, f.index(VirtAddr(va), level: level), level: level)
+                if !e.isPresent || e.isHuge { skip = UInt64(1) << f.shift(level); break }
                 table = e.pfn
+                level += 1
             }
             if skip == 0 {
-                let slot = PTESlot(table: table, index: PageTableLevel.pmd.index(of: VirtAddr(va)))
-                let e = phys.readPTE(slot)
+                let slot = PTESlot(table: table, index: f.index(VirtAddr(va), level: f.pmdLevel))
+                let e = phys.readPMD(slot)
                 if e.isPresent && e.isHuge { body(va, slot, e) }
                 skip = HPAGE_PMD_SIZE
             }
@@ -189,7 +193,7 @@ extension Kernel {
             mm.hugePMDDeposits[haddr] = table
             var flags = PTE.present | PTE.user | PTE.accessed | PTE.pse
             if !vma.flags.contains(.exec) { flags |= PTE.nx }
-            phys.writePTE(pmd, PTE(pfn: zero, flags: flags))
+            phys.writePMD(pmd, PTE(pfn: zero, flags: flags))
             clockNs &+= FaultCost.zeroPageRead
             narrate("do_huge_pmd_anonymous_page: read of untouched memory maps the huge zero page (PFN \(zero), 2 MiB) read-only at \(VirtAddr(haddr)); a page table (PFN \(table)) is deposited for a later split")
             return .minor
@@ -215,7 +219,7 @@ extension Kernel {
         stat.nrAnonTHPs += 1
         vmstat.thpFaultAlloc += 1
         clockNs &+= hugeAnonymousFaultCost
-        phys.writePTE(pmd, PTE(pfn: head, flags: pteFlags(vma.flags, writable: vma.flags.contains(.write), dirty: true) | PTE.pse))
+        phys.writePMD(pmd, PTE(pfn: head, flags: pteFlags(vma.flags, writable: vma.flags.contains(.write), dirty: true) | PTE.pse))
         narrate("do_huge_pmd_anonymous_page: allocated a zeroed 2 MiB THP at PFN \(head) (\(zoneName(head))) mapped by one PMD leaf at \(VirtAddr(haddr)); page table PFN \(table) deposited (thp_fault_alloc)")
         return .minor
     }
@@ -247,7 +251,7 @@ extension Kernel {
         if write && !e.isWritable { return doHugePMDWpPage(mm, vma, va, pmd, e) }
         var raw = e.raw | PTE.accessed
         if write { raw |= PTE.dirty }
-        phys.writePTE(pmd, PTE(raw: raw))
+        phys.writePMD(pmd, PTE(raw: raw))
         let haddr = va.raw & ~(HPAGE_PMD_SIZE - 1)
         flushTLBRange(mm, VirtAddr(haddr), VirtAddr(haddr &+ HPAGE_PMD_SIZE))
         narrate("huge_pmd_set_accessed: the huge PMD already allows the access: spurious fault, TLB flushed")
@@ -266,7 +270,7 @@ extension Kernel {
             var exclusive = true
             for i in 0..<HPAGE_PMD_NR where phys.memMap.mapcount[head + i] != 1 || phys.memMap.refcount[head + i] != 1 { exclusive = false; break }
             if exclusive {
-                phys.writePTE(pmd, PTE(raw: e.raw | PTE.rw | PTE.dirty | PTE.accessed))
+                phys.writePMD(pmd, PTE(raw: e.raw | PTE.rw | PTE.dirty | PTE.accessed))
                 flushTLBRange(mm, VirtAddr(haddr), VirtAddr(haddr &+ HPAGE_PMD_SIZE))
                 clockNs &+= FaultCost.reuse
                 narrate("do_huge_pmd_wp_page: the THP at PFN \(e.pfn) has no other user: reused, PMD made writable")
@@ -285,7 +289,7 @@ extension Kernel {
     /// page); counts thp_split_pmd. When no other PMD maps the THP it leaves AnonHugePages and
     /// its frames become ordinary pages. Linux: __split_huge_pmd() → __split_huge_pmd_locked(), mm/huge_memory.c
     func splitHugePMD(_ mm: MMStruct, _ haddr: VirtAddr, _ pmd: PTESlot) {
-        let e = phys.readPTE(pmd)
+        let e = phys.readPMD(pmd)
         guard e.isPresent && e.isHuge else { return }
         vmstat.thpSplitPMD += 1
         guard let table = mm.hugePMDDeposits.removeValue(forKey: haddr.raw) else { return }
@@ -293,9 +297,9 @@ extension Kernel {
         let keep = e.raw & (PTE.present | PTE.rw | PTE.user | PTE.accessed | PTE.dirty | PTE.nx)
         for i in 0..<HPAGE_PMD_NR {
             let pfn = zero ? zeroPFN : PFN(index: e.pfn.index + i)
-            phys.contents.writeWord(table, i, PTE(pfn: pfn, flags: keep).raw)
+            phys.writePTE(PTESlot(table: table, index: i), PTE(pfn: pfn, flags: keep))
         }
-        phys.writePTE(pmd, PTE(pfn: table, flags: PTE.present | PTE.rw | PTE.user | PTE.accessed | PTE.dirty))
+        phys.writePMD(pmd, PTE(pfn: table, flags: PageTableFormat.tableFlags))
         if !zero { dropEntireMapping(e.pfn) }
         flushTLBRange(mm, haddr, VirtAddr(haddr.raw &+ HPAGE_PMD_SIZE))
         narrate("__split_huge_pmd: the huge PMD at \(haddr) now points to page table PFN \(table) with 512 PTEs\(zero ? " of the zero page" : "") (thp_split_pmd)")
@@ -321,7 +325,7 @@ extension Kernel {
         for a in [start.raw, end.raw] where a & (HPAGE_PMD_SIZE - 1) != 0 {
             let haddr = a & ~(HPAGE_PMD_SIZE - 1)
             guard let slot = pmdLookup(mm, VirtAddr(haddr)) else { continue }
-            let e = phys.readPTE(slot)
+            let e = phys.readPMD(slot)
             guard e.isPresent && e.isHuge else { continue }
             splitHugePMD(mm, VirtAddr(haddr), slot)
             if !isHugeZeroPFN(e.pfn) && thp.entireMapcount[e.pfn.index] == nil { n += 1 }
@@ -350,9 +354,9 @@ extension Kernel {
     /// and a reference (rss, AnonPages, LRU as for a PTE); the huge zero page only loses the
     /// mapping. Linux: zap_huge_pmd(), mm/huge_memory.c
     func zapHugePMD(_ mm: MMStruct, _ haddr: VirtAddr, _ pmd: PTESlot) {
-        let e = phys.readPTE(pmd)
+        let e = phys.readPMD(pmd)
         guard e.isPresent && e.isHuge else { return }
-        phys.writePTE(pmd, PTE(raw: 0))
+        phys.writePMD(pmd, PTE(raw: 0))
         if let table = mm.hugePMDDeposits.removeValue(forKey: haddr.raw) { freePageTable(mm, table) }
         if isHugeZeroPFN(e.pfn) { return }
         dropEntireMapping(e.pfn)
@@ -380,8 +384,8 @@ extension Kernel {
                 thp.entireMapcount[e.pfn.index, default: 0] += 1
             }
             let ro = e.raw & ~PTE.rw
-            phys.writePTE(slot, PTE(raw: ro))
-            phys.writePTE(dpmd, PTE(raw: ro & ~PTE.accessed))
+            phys.writePMD(slot, PTE(raw: ro))
+            phys.writePMD(dpmd, PTE(raw: ro & ~PTE.accessed))
         }
         return ok
     }
@@ -397,7 +401,7 @@ extension Kernel {
                 for i in 0..<HPAGE_PMD_NR where phys.memMap.mapcount[e.pfn.index + i] != 1 || phys.memMap.refcount[e.pfn.index + i] != 1 { writable = false; break }
             }
             let keep = e.raw & (PTE.accessed | PTE.dirty)
-            phys.writePTE(slot, PTE(raw: PTE(pfn: e.pfn, flags: pteFlags(newFlags, writable: writable, dirty: false) | PTE.pse).raw | keep))
+            phys.writePMD(slot, PTE(raw: PTE(pfn: e.pfn, flags: pteFlags(newFlags, writable: writable, dirty: false) | PTE.pse).raw | keep))
         }
     }
 
@@ -414,7 +418,7 @@ extension Kernel {
                 guard index >= v.pgoff, index - v.pgoff < UInt64(v.pages) else { continue }
                 let va = v.start.raw &+ ((index - v.pgoff) << PAGE_SHIFT)
                 guard va & (HPAGE_PMD_SIZE - 1) == 0, let slot = pmdLookup(mm, VirtAddr(va)) else { continue }
-                let e = phys.readPTE(slot)
+                let e = phys.readPMD(slot)
                 if e.isPresent && e.isHuge && e.pfn.index == head { splitHugePMD(mm, VirtAddr(va), slot) }
             }
         }

@@ -190,14 +190,14 @@ extension Kernel {
     /// Linux: hpage_collapse_scan_pmd() → collapse_huge_page(), mm/khugepaged.c
     func collapseScanPMD(_ mm: MMStruct, _ vma: VMA, _ haddr: UInt64) -> CollapseScanResult {
         guard let pmd = pmdLookup(mm, VirtAddr(haddr)) else { return .pmdNull }
-        let e = phys.readPTE(pmd)
+        let e = phys.readPMD(pmd)
         if e.isNone { return .pmdNull }
         if e.isHuge { return .pmdMapped }
         let table = e.pfn
         var noneOrZero = 0, unmapped = 0, shared = 0, referenced = 0
         var writable = false
         for i in 0..<HPAGE_PMD_NR {
-            let pte = PTE(raw: phys.contents.readWord(table, i))
+            let pte = phys.readPTE(PTESlot(table: table, index: i))
             if pte.isSwap {
                 unmapped += 1
                 if unmapped > thp.maxPtesSwap { vmstat.thpScanExceedSwapPTE += 1; return .exceedSwapPTE }
@@ -243,8 +243,8 @@ extension Kernel {
         vmstat.thpCollapseAlloc += 1
         for i in 0..<HPAGE_PMD_NR {
             let dst = PFN(index: head.index + i)
-            let pte = PTE(raw: phys.contents.readWord(table, i))
-            phys.contents.writeWord(table, i, 0)
+            let pte = phys.readPTE(PTESlot(table: table, index: i))
+            phys.writePTE(PTESlot(table: table, index: i), PTE(raw: 0))
             if pte.isPresent && pte.pfn != zeroPFN {
                 phys.contents.copy(from: pte.pfn, to: dst)
                 removeMappedPage(mm, pte.pfn)
@@ -258,7 +258,7 @@ extension Kernel {
         mm.hugePMDDeposits[haddr] = table
         thp.entireMapcount[head.index] = 1
         stat.nrAnonTHPs += 1
-        phys.writePTE(pmd, PTE(pfn: head, flags: pteFlags(vma.flags, writable: vma.flags.contains(.write), dirty: true) | PTE.pse))
+        phys.writePMD(pmd, PTE(pfn: head, flags: pteFlags(vma.flags, writable: vma.flags.contains(.write), dirty: true) | PTE.pse))
         flushTLBRange(mm, VirtAddr(haddr), VirtAddr(haddr &+ HPAGE_PMD_SIZE))
         thp.pagesCollapsed += 1
         narrate("khugepaged: collapsed \(VirtAddr(haddr))-\(VirtAddr(haddr &+ HPAGE_PMD_SIZE)) into the THP at PFN \(head); page table PFN \(table) deposited (thp_collapse_alloc)")

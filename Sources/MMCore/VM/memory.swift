@@ -68,27 +68,27 @@ extension Kernel {
     /// a table page could not be allocated. Linux: pud_alloc()/pmd_alloc()/pte_alloc(), mm/memory.c
     func pteAlloc(_ mm: MMStruct, _ va: VirtAddr, task: Task?) -> PTESlot? {
         if let slot = phys.walk(mm.pgd, va) { return slot }
+        let f = phys.paging
         var table = mm.pgd
         var level = 0
-        while level < 3 {
-            let lv = PageTableLevel(rawValue: level)!
-            let idx = lv.index(of: va)
-            var e = PTE(raw: phys.contents.readWord(table, idx))
-            if level == 2 && e.isPresent && e.isHuge {
+        while level < f.pteLevel {
+            let idx = f.index(va, level: level)
+            var e = phys.readEntry(table, idx, level: level)
+            if level == f.pmdLevel && e.isPresent && e.isHuge {
                 // A PTE is wanted inside a huge PMD: split it first (split_huge_pmd()).
                 splitHugePMD(mm, VirtAddr(va.raw & ~(HPAGE_PMD_SIZE - 1)), PTESlot(table: table, index: idx))
-                e = PTE(raw: phys.contents.readWord(table, idx))
+                e = phys.readEntry(table, idx, level: level)
             }
             if e.isPresent {
                 table = e.pfn
             } else {
                 guard let t = allocPageTable(mm, for: task) else { return nil }
-                phys.contents.writeWord(table, idx, PTE(pfn: t, flags: PTE.present | PTE.rw | PTE.user | PTE.accessed | PTE.dirty).raw)
+                phys.writeEntry(table, idx, level: level, PTE(pfn: t, flags: PageTableFormat.tableFlags))
                 table = t
             }
             level += 1
         }
-        return PTESlot(table: table, index: PageTableLevel.pte.index(of: va))
+        return PTESlot(table: table, index: f.index(va, level: f.pteLevel))
     }
 
     /// Allocates one page for `task`: kswapd is woken when every zone is below its low watermark;
@@ -136,7 +136,7 @@ extension Kernel {
     /// `va` or the VMA forbids the access. Linux: do_user_addr_fault(), arch/x86/mm/fault.c
     public func doUserAddrFault(_ task: Task, _ va: VirtAddr, _ code: PFErrorCode) -> FaultResult {
         guard let mm = task.mm else { return .sigsegv(.mapErr) }
-        if !X86_64.isCanonical(va) || va.raw >= mm.taskSize {
+        if !phys.paging.isCanonical(va) || va.raw >= mm.taskSize {
             narrate("address \(va) is outside user space (TASK_SIZE \(VirtAddr(mm.taskSize))): bad_area")
             return .sigsegv(.mapErr)
         }
@@ -182,7 +182,7 @@ extension Kernel {
         let write = code.contains(.write)
         // The PMD level first: a THP fault, or a fault on a huge PMD (__handle_mm_fault()).
         guard let pmd = pmdAlloc(mm, va, task: task) else { return .oom }
-        let pmdEntry = phys.readPTE(pmd)
+        let pmdEntry = phys.readPMD(pmd)
         if pmdEntry.isNone {
             if thp.enabled != .never && thpVMAAllowable(vma) {
                 mm.khugepagedRegistered = true   // khugepaged_enter_vma()

@@ -19,13 +19,13 @@ extension Kernel {
         // __TASK_UNMAPPED_BASE(task_size) = PAGE_ALIGN(task_size / 3); mmap_legacy_base adds the
         // random factor, which is 0 with ASLR off.
         let rnd = randomize ? archMmapRnd() : 0
-        mm.mmapLegacyBase = (pageAlignUp(mm.taskSize / 3) ?? 0) &+ rnd
+        mm.mmapLegacyBase = (pageAlignUp(mm.mapWindow / 3) ?? 0) &+ rnd
         if mm.legacyVALayout {
             mm.topDown = false
             mm.mmapBase = mm.mmapLegacyBase
         } else {
             mm.topDown = true
-            mm.mmapBase = Kernel.mmapBase(taskSize: mm.taskSize, stackRlimit: mm.stackRlimit, randomize: randomize, rnd: rnd)
+            mm.mmapBase = Kernel.mmapBase(taskSize: mm.mapWindow, stackRlimit: mm.stackRlimit, randomize: randomize, rnd: rnd)
         }
         narrate("mmap layout: \(mm.topDown ? "top-down" : "legacy bottom-up"), mmap_base \(VirtAddr(mm.mmapBase))")
     }
@@ -111,7 +111,8 @@ extension Kernel {
     /// mmap_legacy_base; ENOMEM when none. Linux: arch_get_unmapped_area(), arch/x86/kernel/sys_x86_64.c
     func archGetUnmappedArea(_ mm: MMStruct, _ addr: UInt64, _ len: UInt64, _ flags: MapFlags) -> Result<UInt64, Errno> {
         if flags.contains(.fixed) { return .success(addr) }
-        let begin = mm.mmapLegacyBase, end = mm.taskSize
+        // mmap_end: DEFAULT_MAP_WINDOW unless the hint lies above it (LA57, Sv57). Linux: arch_get_mmap_end()
+        let begin = mm.mmapLegacyBase, end = addr > mm.mapWindow ? mm.taskSize : mm.mapWindow
         if len > end { return .failure(.ENOMEM) }
         if addr != 0, let a = pageAlignUp(addr), a != 0, end - len >= a {
             if let v = mm.vmas.findVMA(VirtAddr(a)) {

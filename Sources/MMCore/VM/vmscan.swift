@@ -212,7 +212,11 @@ extension Kernel {
         reclaim.inReclaim = true
         defer { reclaim.inReclaim = false }
         reclaim.mmCache = rmapAddressSpaces()
-        if ZoneType(gfp: gfp) == .normal && phys.zones.count > ZoneType.normal.rawValue { vmstat.allocstallNormal += 1 } else { vmstat.allocstallDMA32 += 1 }
+        // allocstall_normal for Normal/HighMem requests when Normal exists (x86-32 has no DMA32 counter).
+        let zt = ZoneType(gfp: gfp)
+        if (zt == .normal || zt == .highmem) && (phys.zones.count > ZoneType.normal.rawValue || !phys.hasDMA32) {
+            vmstat.allocstallNormal += 1
+        } else { vmstat.allocstallDMA32 += 1 }
         var reclaimed = 0
         var priority = Kernel.defPriority
         while priority >= 0 && reclaimed < Kernel.swapClusterMax {
