@@ -4,8 +4,9 @@
 /// the memory references made, and the translation or the faulting level and reason.
 ///
 /// The formats themselves (entry bits, leaf rules, canonical-address rules) are in X86_32.swift,
-/// X86PAE.swift, X86_64.swift, ARM64.swift and RISCV.swift. This library does not drive the
-/// simulated kernel's MMU (MMU/HardwareWalk.swift stays the x86-64 walker of the kernel model).
+/// X86PAE.swift, X86_64.swift, ARM64.swift and RISCV.swift. The simulated kernel runs on the
+/// 64-bit formats through `PageTableFormat` (MMU/pgtable.swift), which uses these names and
+/// `describe` but encodes the kernel's entries itself.
 
 /// Effective access rights of a translation, per privilege: what a user-mode (EL0, U-mode, CPL 3)
 /// and a kernel-mode (EL1, S-mode, CPL 0) access may do.
