@@ -132,6 +132,12 @@ public struct TLB: Sendable {
     @inlinable @inline(__always)
     public func payload(_ slot: Int) -> UInt64 { payloads[slot] }
 
+    /// The tag, LRU stamp and payload of `slot` (the MMU's fast path for a repeated data page).
+    @inlinable @inline(__always)
+    func entryState(_ slot: Int) -> (tag: UInt64, stamp: UInt32, payload: UInt64) {
+        (tags[slot], stamps[slot], payloads[slot])
+    }
+
     /// The tag of the entry in `slot` (from `lookup`).
     @inlinable @inline(__always)
     public func tag(_ slot: Int) -> UInt64 { tags[slot] }
