@@ -335,13 +335,19 @@ public final class Replayer {
         if kind == .modify { translate(m, ph, addr, .read) }
         translate(m, ph, addr, ak)
         let last = addr &+ UInt64(size) &- 1
-        if last >> 12 != addr >> 12 && last > addr {
-            var page = (addr | 0xfff) &+ 1
-            while page <= last && page != 0 {
-                if kind == .modify { translate(m, ph, page, .read) }
-                translate(m, ph, page, ak)
-                page &+= 0x1000
-            }
+        if last >> 12 != addr >> 12 && last > addr { accessNextPages(m, ph, kind, ak, addr, last) }
+    }
+
+    /// Replays the pages after the first of an access that crosses page boundaries (out of line:
+    /// rare, and it keeps `access` small enough to inline).
+    @inline(never)
+    func accessNextPages(_ m: Unmanaged<MMU>, _ ph: Unmanaged<PhysicalMemory>, _ kind: TraceAccessKind, _ ak: AccessKind,
+                         _ addr: UInt64, _ last: UInt64) {
+        var page = (addr | 0xfff) &+ 1
+        while page <= last && page != 0 {
+            if kind == .modify { translate(m, ph, page, .read) }
+            translate(m, ph, page, ak)
+            page &+= 0x1000
         }
     }
 

@@ -78,8 +78,10 @@ public struct TLB: Sendable {
     /// The physical address `va` translates to through an entry with `payload`.
     @inlinable @inline(__always)
     public static func physAddr(_ payload: UInt64, _ va: VirtAddr) -> PhysAddr {
-        let size = PageSize(rawValue: UInt8(truncatingIfNeeded: (payload >> payloadSizeShift) & 3)) ?? .size4K
-        let mask = size.bytes &- 1
+        // Size code 0/1/2: 4K/2M/1G (3 never occurs; read as 4K). Plain arithmetic, so that a
+        // caller that drops the address lets the optimiser drop the computation.
+        let code = (payload >> payloadSizeShift) & 3
+        let mask: UInt64 = (1 << (code == 3 ? 12 : 12 &+ 9 &* code)) &- 1
         return PhysAddr((payload & PTE.pfnMask & ~mask) | (va.raw & mask))
     }
 
