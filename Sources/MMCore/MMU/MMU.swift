@@ -187,6 +187,10 @@ public final class MMU {
     @usableFromInline var lastDataPage = UInt64.max
     @usableFromInline var lastDataSlot = 0
     @usableFromInline var lastDataTag: UInt64 = 0
+    /// While `translate` walks after missing every array it probed: 1 for a data access (L1
+    /// dTLB arrays and both STLBs missed), 2 for an instruction fetch (L1 iTLB arrays and both
+    /// STLBs missed); 0 otherwise.
+    var probedMiss: UInt8 = 0
     /// Pages above which a range flush becomes a full flush (debugfs tlb_single_page_flush_ceiling).
     /// Linux: tlb_single_page_flush_ceiling, arch/x86/mm/tlb.c
     public var singlePageFlushCeiling = 33
@@ -373,6 +377,11 @@ public final class MMU {
             }
         } else {
             counts.stlbMisses += 1
+            // Every array this access probes has just missed: a faulting walk need not search them again.
+            probedMiss = kind == .exec ? 2 : 1
+            let r = walkAndFill(va, kind, user: user, mem: mem)
+            probedMiss = 0
+            return r
         }
         return walkAndFill(va, kind, user: user, mem: mem)
     }
@@ -448,11 +457,13 @@ public final class MMU {
         }
     }
 
-    /// Drops the entries translating `va` usable under `pcid` from every TLB array.
+    /// Drops the entries translating `va` usable under `pcid` from every TLB array. During a walk
+    /// after a full miss (`probedMiss`), the arrays that access probed are skipped: the probe
+    /// (same match rule as INVLPG's) found no such entry in them, so there is nothing to drop.
     func invalidateArrays(_ va: VirtAddr, pcid: UInt16) {
-        l1d.invalidatePage(va, pcid: pcid); l1d2M.invalidatePage(va, pcid: pcid); l1d1G.invalidatePage(va, pcid: pcid)
-        l1i.invalidatePage(va, pcid: pcid); l1i2M.invalidatePage(va, pcid: pcid)
-        stlb.invalidatePage(va, pcid: pcid); stlb1G.invalidatePage(va, pcid: pcid)
+        if probedMiss != 1 { l1d.invalidatePage(va, pcid: pcid); l1d2M.invalidatePage(va, pcid: pcid); l1d1G.invalidatePage(va, pcid: pcid) }
+        if probedMiss != 2 { l1i.invalidatePage(va, pcid: pcid); l1i2M.invalidatePage(va, pcid: pcid) }
+        if probedMiss == 0 { stlb.invalidatePage(va, pcid: pcid); stlb1G.invalidatePage(va, pcid: pcid) }
     }
 
     /// Drops every entry (every non-global one when `keepGlobal`) of every TLB array, and every
