@@ -292,18 +292,19 @@ public final class Replayer {
                 var n = reader.blockRecords
                 // The running MMU and physical memory, held in locals: calls on them need no
                 // reference counting. Reloaded after every other record (it may switch process).
-                var m: MMU? = mmu
-                let ph: PhysicalMemory = phys
+                // Unmanaged: this replayer (`mmu`, `phys`) and its kernel keep both alive.
+                var m: Unmanaged<MMU>? = mmu.map { Unmanaged.passUnretained($0) }
+                let ph = Unmanaged.passUnretained(phys)
                 while n > 0 {
                     n -= 1
                     let t = try d.type()
                     if t < 0x40 {
                         let (kind, addr, size) = try d.access(t)
-                        if m == nil { switchProcess(try process(1)); m = mmu }
+                        if m == nil { switchProcess(try process(1)); m = Unmanaged.passUnretained(mmu) }
                         access(m.unsafelyUnwrapped, ph, kind, addr, size)
                     } else if let e = try d.other(t) {
                         try event(e)
-                        m = mmu
+                        m = mmu.map { Unmanaged.passUnretained($0) }
                     }
                 }
                 try d.finishBlock()
@@ -326,7 +327,7 @@ public final class Replayer {
 
     /// Replays one access (two for a modify, one more per page boundary crossed).
     @inline(__always)
-    func access(_ m: MMU, _ ph: PhysicalMemory, _ kind: TraceAccessKind, _ addr: UInt64, _ size: UInt32) {
+    func access(_ m: Unmanaged<MMU>, _ ph: Unmanaged<PhysicalMemory>, _ kind: TraceAccessKind, _ addr: UInt64, _ size: UInt32) {
         counters.accesses &+= 1
         switch kind {
         case .instr: counters.instrFetches &+= 1
@@ -339,22 +340,29 @@ public final class Replayer {
         if kind == .modify { translate(m, ph, addr, .read) }
         translate(m, ph, addr, ak)
         let last = addr &+ UInt64(size) &- 1
-        if last >> 12 != addr >> 12 && last > addr {
-            var page = (addr | 0xfff) &+ 1
-            while page <= last && page != 0 {
-                if kind == .modify { translate(m, ph, page, .read) }
-                translate(m, ph, page, ak)
-                page &+= 0x1000
-            }
+        if last >> 12 != addr >> 12 && last > addr { accessNextPages(m, ph, kind, ak, addr, last) }
+    }
+
+    /// Replays the pages after the first of an access that crosses page boundaries (out of line:
+    /// rare, and it keeps `access` small enough to inline).
+    @inline(never)
+    func accessNextPages(_ m: Unmanaged<MMU>, _ ph: Unmanaged<PhysicalMemory>, _ kind: TraceAccessKind, _ ak: AccessKind,
+                         _ addr: UInt64, _ last: UInt64) {
+        var page = (addr | 0xfff) &+ 1
+        while page <= last && page != 0 {
+            if kind == .modify { translate(m, ph, page, .read) }
+            translate(m, ph, page, ak)
+            page &+= 0x1000
         }
     }
 
     /// Translates one access; a fault goes to the slow path.
     @inline(__always)
-    func translate(_ m: MMU, _ ph: PhysicalMemory, _ addr: UInt64, _ kind: AccessKind) {
-        if case .fault(let code) = m.translate(VirtAddr(addr), kind, user: true, mem: ph) {
-            fault(addr, kind, code)
+    func translate(_ m: Unmanaged<MMU>, _ ph: Unmanaged<PhysicalMemory>, _ addr: UInt64, _ kind: AccessKind) {
+        let r = m._withUnsafeGuaranteedRef { mmu in
+            ph._withUnsafeGuaranteedRef { mem in mmu.translate(VirtAddr(addr), kind, user: true, mem: mem) }
         }
+        if case .fault(let code) = r { fault(addr, kind, code) }
     }
 
     /// The fault path: the kernel handles the fault (as do_user_addr_fault), and the access is

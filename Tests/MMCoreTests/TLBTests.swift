@@ -70,6 +70,24 @@ final class TLBTests: XCTestCase {
         XCTAssertTrue(mmu.stlb.entries().allSatisfy { $0.set == 0 })
     }
 
+    /// Repeated hits on the previous data page (the inlined fast path of `translate`) count as L1
+    /// dTLB hits and keep the LRU order exact. L1 dTLB 2 entries / 2 ways: one set.
+    func testRepeatedDataPageHitsCountAndKeepLRUOrder() throws {
+        let cfg = TLBConfig(l1d: .init(entries: 2, ways: 2), stlb: .init(entries: 64, ways: 4))
+        let (b, mmu) = try machine(cfg, pages: 8)
+        for i: UInt64 in [0, 1, 0, 0, 0, 2, 0, 3, 0, 1] {
+            XCTAssertEqual(read(mmu, b, page(i) + 8), .ok(PhysAddr((0x2000 + i) << 12 + 8)))
+        }
+        // Hits: p0 at the 3rd, 4th, 5th, 7th and 9th access; misses: p0, p1, p2, p3, p1.
+        XCTAssertEqual(mmu.stats.l1dHits, 5)
+        XCTAssertEqual(mmu.stats.l1dMisses, 5)
+        // p2 evicts p1 (p0 was used after it), p3 evicts p2 and p1 evicts p3: p0 stays, as it was
+        // used between each fill (the 7th and 9th accesses must refresh its LRU stamp).
+        XCTAssertEqual(Set(mmu.l1d.entries().map { $0.page.raw }), [page(0), page(1)])
+        mmu.resetStats()
+        XCTAssertEqual(mmu.stats, TLBStats())
+    }
+
     /// L1 dTLB 6 entries / 2 ways: 3 sets, set = VPN mod 3 = (1 + i) mod 3.
     func testNonPowerOfTwoSetCount() throws {
         let cfg = TLBConfig(l1d: .init(entries: 6, ways: 2), stlb: .init(entries: 6, ways: 3))

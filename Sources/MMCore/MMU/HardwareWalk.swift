@@ -18,9 +18,9 @@
 public enum PageSize: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case size4K = 0, size2M = 1, size1G = 2
     /// log2 of the size in bytes: 12, 21 or 30.
-    @inlinable public var shift: UInt64 { 12 &+ 9 &* UInt64(rawValue) }
+    @inlinable public var shift: UInt64 { @inline(__always) get { 12 &+ 9 &* UInt64(rawValue) } }
     /// The size in bytes.
-    @inlinable public var bytes: UInt64 { 1 << shift }
+    @inlinable public var bytes: UInt64 { @inline(__always) get { 1 << shift } }
     /// "4K", "2M" or "1G".
     public var description: String {
         switch self { case .size4K: return "4K"; case .size2M: return "2M"; case .size1G: return "1G" }

@@ -171,7 +171,15 @@ public final class MMU {
     /// The page walker (its MAXPHYADDR decides which address bits are reserved).
     public var walker = HardwareWalker()
     /// Counters since creation or the last `resetStats()`.
-    public private(set) var stats = TLBStats()
+    public var stats: TLBStats {
+        var s = counts
+        s.l1dHits &+= fastDataHits
+        return s
+    }
+    /// The counters, except the L1 dTLB hits served by the inlined fast path of `translate`.
+    var counts = TLBStats()
+    /// L1 dTLB hits served by the inlined fast path of `translate` (folded into `stats`).
+    @usableFromInline var fastDataHits = 0
     /// The last data page that hit the L1 dTLB's 4K array (VA bits 63:12; `UInt64.max`: none),
     /// its slot and the tag the slot held. While the slot still holds that tag, the lookup would
     /// find this entry again (a set never holds two entries usable under one PCID for one page),
@@ -179,6 +187,10 @@ public final class MMU {
     @usableFromInline var lastDataPage = UInt64.max
     @usableFromInline var lastDataSlot = 0
     @usableFromInline var lastDataTag: UInt64 = 0
+    /// While `translate` walks after missing every array it probed: 1 for a data access (L1
+    /// dTLB arrays and both STLBs missed), 2 for an instruction fetch (L1 iTLB arrays and both
+    /// STLBs missed); 0 otherwise.
+    var probedMiss: UInt8 = 0
     /// Pages above which a range flush becomes a full flush (debugfs tlb_single_page_flush_ceiling).
     /// Linux: tlb_single_page_flush_ceiling, arch/x86/mm/tlb.c
     public var singlePageFlushCeiling = 33
@@ -232,7 +244,7 @@ public final class MMU {
     }
 
     /// Zeroes every counter.
-    public func resetStats() { stats = TLBStats() }
+    public func resetStats() { counts = TLBStats(); fastDataHits = 0 }
 
     /// The PCID to use for an optional explicit PCID argument.
     @inline(__always) func effectivePCID(_ p: UInt16?) -> UInt16 {
@@ -248,14 +260,14 @@ public final class MMU {
     public func loadCR3(_ pgd: PFN, pcid: UInt16 = 0, noFlush: Bool = false) {
         cr3 = pgd
         lastDataPage = UInt64.max
-        stats.cr3Loads += 1
+        counts.cr3Loads += 1
         if config.pcid {
             self.pcid = pcid & 0xfff
             if !noFlush { flushLocal(self.pcid) }
         } else {
             self.pcid = 0
             flushArrays(keepGlobal: true)
-            stats.fullFlushes += 1
+            counts.fullFlushes += 1
         }
     }
 
@@ -266,14 +278,14 @@ public final class MMU {
     public func loadKernelCR3(pcid: UInt16 = 0, noFlush: Bool = false) {
         cr3 = nil
         lastDataPage = UInt64.max
-        stats.cr3Loads += 1
+        counts.cr3Loads += 1
         if config.pcid {
             self.pcid = pcid & 0xfff
             if !noFlush { flushLocal(self.pcid) }
         } else {
             self.pcid = 0
             flushArrays(keepGlobal: true)
-            stats.fullFlushes += 1
+            counts.fullFlushes += 1
         }
     }
 
@@ -295,10 +307,28 @@ public final class MMU {
     /// address, or `.fault` with the x86 error code when the walk faults (non-canonical
     /// addresses and an empty CR3 fault with P clear).
     /// Linux: what the CPU does before handing a fault to exc_page_fault(), arch/x86/mm/fault.c
+    @inlinable @inline(__always)
     public func translate(_ va: VirtAddr, _ kind: AccessKind, user: Bool, mem: PhysicalMemory) -> Translation {
+        if kind != .exec && va.raw >> PAGE_SHIFT == lastDataPage {
+            // The L1 dTLB 4K entry of the previous access, still in place: a hit, as the probe
+            // would find. When the entry is already the most recently used of the whole TLB
+            // (its stamp is the clock), touching it again would change no LRU order: skipped.
+            let slot = lastDataSlot
+            let (tag, stamp, p) = l1d.entryState(slot)
+            if tag == lastDataTag && stamp == l1d.clock && MMU.permits(p, kind, user: user) {
+                fastDataHits &+= 1
+                return .ok(TLB.physAddr(p, va))
+            }
+        }
+        return translateProbe(va, kind, user: user, mem: mem)
+    }
+
+    /// `translate` past its inlined fast path: probes the TLB arrays, walks on a miss.
+    @usableFromInline @inline(never)
+    func translateProbe(_ va: VirtAddr, _ kind: AccessKind, user: Bool, mem: PhysicalMemory) -> Translation {
         if kind != .exec && va.raw >> PAGE_SHIFT == lastDataPage && l1d.tags[lastDataSlot] == lastDataTag {
             // The L1 dTLB 4K entry of the previous access, still in place: a hit, as the probe would find.
-            stats.l1dHits += 1
+            counts.l1dHits += 1
             l1d.touch(lastDataSlot)
             let p = l1d.payloads[lastDataSlot]
             if MMU.permits(p, kind, user: user) { return .ok(TLB.physAddr(p, va)) }
@@ -306,7 +336,7 @@ public final class MMU {
         }
         let top = va.raw >> canonShift
         guard top == 0 || top == canonOnes else {
-            stats.generalProtectionFaults += 1
+            counts.generalProtectionFaults += 1
             return .fault(HardwareWalker.accessCode(kind, user: user))
         }
         let pcid = self.pcid
@@ -316,14 +346,14 @@ public final class MMU {
             if slot >= 0 { p = l1i.payload(slot) }
             else if l1i2M.validCount > 0 {
                 slot = l1i2M.lookup(va, pcid: pcid)
-                if slot >= 0 { p = l1i2M.payload(slot); stats.l1i2MHits += 1 }
+                if slot >= 0 { p = l1i2M.payload(slot); counts.l1i2MHits += 1 }
             }
             if slot >= 0 {
-                stats.l1iHits += 1
+                counts.l1iHits += 1
                 if MMU.permits(p, kind, user: user) { return .ok(TLB.physAddr(p, va)) }
                 return walkAndFill(va, kind, user: user, mem: mem)
             }
-            stats.l1iMisses += 1
+            counts.l1iMisses += 1
         } else {
             var p: UInt64 = 0
             var slot = l1d.lookup(va, pcid: pcid)
@@ -333,36 +363,41 @@ public final class MMU {
             } else {
                 if l1d2M.validCount > 0 {
                     slot = l1d2M.lookup(va, pcid: pcid)
-                    if slot >= 0 { p = l1d2M.payload(slot); stats.l1d2MHits += 1 }
+                    if slot >= 0 { p = l1d2M.payload(slot); counts.l1d2MHits += 1 }
                 }
                 if slot < 0 && l1d1G.validCount > 0 {
                     slot = l1d1G.lookup(va, pcid: pcid)
-                    if slot >= 0 { p = l1d1G.payload(slot); stats.l1d1GHits += 1 }
+                    if slot >= 0 { p = l1d1G.payload(slot); counts.l1d1GHits += 1 }
                 }
             }
             if slot >= 0 {
-                stats.l1dHits += 1
+                counts.l1dHits += 1
                 if MMU.permits(p, kind, user: user) { return .ok(TLB.physAddr(p, va)) }
                 return walkAndFill(va, kind, user: user, mem: mem)
             }
-            stats.l1dMisses += 1
+            counts.l1dMisses += 1
         }
         var tag: UInt64 = 0, p: UInt64 = 0
         var slot = stlb.lookup(va, pcid: pcid)
         if slot >= 0 { tag = stlb.tag(slot); p = stlb.payload(slot) }
         else if stlb1G.validCount > 0 {
             slot = stlb1G.lookup(va, pcid: pcid)
-            if slot >= 0 { tag = stlb1G.tag(slot); p = stlb1G.payload(slot); stats.stlb1GHits += 1 }
+            if slot >= 0 { tag = stlb1G.tag(slot); p = stlb1G.payload(slot); counts.stlb1GHits += 1 }
         }
         if slot >= 0 {
-            stats.stlbHits += 1
-            if TLB.sizeOf(tag: tag) == 1 { stats.stlb2MHits += 1 }
+            counts.stlbHits += 1
+            if TLB.sizeOf(tag: tag) == 1 { counts.stlb2MHits += 1 }
             if MMU.permits(p, kind, user: user) {
                 fillL1(va, kind, tag: tag, payload: p)
                 return .ok(TLB.physAddr(p, va))
             }
         } else {
-            stats.stlbMisses += 1
+            counts.stlbMisses += 1
+            // Every array this access probes has just missed: a faulting walk need not search them again.
+            probedMiss = kind == .exec ? 2 : 1
+            let r = walkAndFill(va, kind, user: user, mem: mem)
+            probedMiss = 0
+            return r
         }
         return walkAndFill(va, kind, user: user, mem: mem)
     }
@@ -399,22 +434,22 @@ public final class MMU {
     @inline(never)
     func walkAndFill(_ va: VirtAddr, _ kind: AccessKind, user: Bool, mem: PhysicalMemory) -> Translation {
         guard let pgd = cr3 else {
-            stats.pageFaults += 1
+            counts.pageFaults += 1
             return .fault(HardwareWalker.accessCode(kind, user: user))
         }
-        stats.pageWalks += 1
+        counts.pageWalks += 1
         var start = WalkStart(level: 0, table: pgd, rights: PTE.rw | PTE.user)
         if !x86FourLevel {
             // The paging-structure caches model x86-64 4-level paging only.
         } else if let c = pdeCache.lookup(va.raw, pcid: pcid) {
             start = WalkStart(level: 3, table: PFN((c & PTE.pfnMask) >> PAGE_SHIFT), rights: c)
-            stats.pwcPDEHits += 1
+            counts.pwcPDEHits += 1
         } else if let c = pdpteCache.lookup(va.raw, pcid: pcid) {
             start = WalkStart(level: 2, table: PFN((c & PTE.pfnMask) >> PAGE_SHIFT), rights: c)
-            stats.pwcPDPTEHits += 1
+            counts.pwcPDPTEHits += 1
         } else if let c = pml4eCache.lookup(va.raw, pcid: pcid) {
             start = WalkStart(level: 1, table: PFN((c & PTE.pfnMask) >> PAGE_SHIFT), rights: c)
-            stats.pwcPML4EHits += 1
+            counts.pwcPML4EHits += 1
         }
         var refs = 0, ad = 0
         var path = WalkPath()
@@ -423,8 +458,8 @@ public final class MMU {
         let r = x86FourLevel
             ? walker.walk(from: start, va, kind, user: user, mem: mem, memRefs: &refs, adUpdates: &ad, path: &path)
             : walker.walkArch(pgd, va, kind, user: user, mem: mem, memRefs: &refs, adUpdates: &ad)
-        stats.walkMemoryRefs += refs
-        stats.adUpdates += ad
+        counts.walkMemoryRefs += refs
+        counts.adUpdates += ad
         switch r {
         case .ok(let t):
             let tag = TLB.makeTag(va, size: t.pageSize, pcid: pcid, global: t.isGlobal)
@@ -437,18 +472,20 @@ public final class MMU {
             if path.firstLevel <= 2 && leaf > 2 { pdeCache.insert(va.raw, pcid: pcid, payload: path.next2) }
             return .ok(t.physAddr(va))
         case .fault(let code):
-            stats.pageFaults += 1
+            counts.pageFaults += 1
             invalidateArrays(va, pcid: pcid)
             pml4eCache.invalidate(va.raw, pcid: pcid); pdpteCache.invalidate(va.raw, pcid: pcid); pdeCache.invalidate(va.raw, pcid: pcid)
             return .fault(code)
         }
     }
 
-    /// Drops the entries translating `va` usable under `pcid` from every TLB array.
+    /// Drops the entries translating `va` usable under `pcid` from every TLB array. During a walk
+    /// after a full miss (`probedMiss`), the arrays that access probed are skipped: the probe
+    /// (same match rule as INVLPG's) found no such entry in them, so there is nothing to drop.
     func invalidateArrays(_ va: VirtAddr, pcid: UInt16) {
-        l1d.invalidatePage(va, pcid: pcid); l1d2M.invalidatePage(va, pcid: pcid); l1d1G.invalidatePage(va, pcid: pcid)
-        l1i.invalidatePage(va, pcid: pcid); l1i2M.invalidatePage(va, pcid: pcid)
-        stlb.invalidatePage(va, pcid: pcid); stlb1G.invalidatePage(va, pcid: pcid)
+        if probedMiss != 1 { l1d.invalidatePage(va, pcid: pcid); l1d2M.invalidatePage(va, pcid: pcid); l1d1G.invalidatePage(va, pcid: pcid) }
+        if probedMiss != 2 { l1i.invalidatePage(va, pcid: pcid); l1i2M.invalidatePage(va, pcid: pcid) }
+        if probedMiss == 0 { stlb.invalidatePage(va, pcid: pcid); stlb1G.invalidatePage(va, pcid: pcid) }
     }
 
     /// Drops every entry (every non-global one when `keepGlobal`) of every TLB array, and every
@@ -477,7 +514,7 @@ public final class MMU {
         let p = effectivePCID(pcid)
         invalidateArrays(va, pcid: p)
         pml4eCache.flushPCID(p); pdpteCache.flushPCID(p); pdeCache.flushPCID(p)
-        stats.singlePageFlushes += 1
+        counts.singlePageFlushes += 1
     }
 
     /// Flushes the TLB entries for [start, end): one INVLPG per `1 << strideShift` bytes when the
@@ -511,7 +548,7 @@ public final class MMU {
     /// Linux: __flush_tlb_all() / flush_tlb_kernel_range() beyond the ceiling, arch/x86/mm/tlb.c
     public func flushEverything() {
         flushArrays(keepGlobal: false)
-        stats.fullFlushes += 1
+        counts.fullFlushes += 1
     }
 
     /// Drops the non-global entries of PCID `p` in every TLB array, and its paging-structure-cache
@@ -522,7 +559,7 @@ public final class MMU {
         } else {
             flushArrays(keepGlobal: true)
         }
-        stats.fullFlushes += 1
+        counts.fullFlushes += 1
     }
 
     // MARK: Narration and checks (allocate; never on the hot path)

@@ -111,8 +111,18 @@ public struct PagingStructureCache: Sendable {
     public mutating func invalidate(_ va: UInt64, pcid: UInt16) -> Int {
         if validCount == 0 { return 0 }
         let tag = makeTag(va, pcid)
-        for i in 0..<capacity where tags[i] == tag { tags[i] = 0; count -= 1; return 1 }
-        return 0
+        // Search over a read-only buffer; the array is written (one uniqueness check) only on a hit.
+        let hit: Int = tags.withUnsafeBufferPointer { t in
+            var i = 0
+            while i < t.count {
+                if t[i] == tag { return i }
+                i &+= 1
+            }
+            return -1
+        }
+        if hit < 0 { return 0 }
+        tags[hit] = 0; count -= 1
+        return 1
     }
 
     /// Drops every entry tagged with `pcid` (INVLPG, INVPCID single-context, a flushing CR3

@@ -78,8 +78,10 @@ public struct TLB: Sendable {
     /// The physical address `va` translates to through an entry with `payload`.
     @inlinable @inline(__always)
     public static func physAddr(_ payload: UInt64, _ va: VirtAddr) -> PhysAddr {
-        let size = PageSize(rawValue: UInt8(truncatingIfNeeded: (payload >> payloadSizeShift) & 3)) ?? .size4K
-        let mask = size.bytes &- 1
+        // Size code 0/1/2: 4K/2M/1G (3 never occurs; read as 4K). Plain arithmetic, so that a
+        // caller that drops the address lets the optimiser drop the computation.
+        let code = (payload >> payloadSizeShift) & 3
+        let mask: UInt64 = (1 << (code == 3 ? 12 : 12 &+ 9 &* code)) &- 1
         return PhysAddr((payload & PTE.pfnMask & ~mask) | (va.raw & mask))
     }
 
@@ -132,6 +134,12 @@ public struct TLB: Sendable {
     @inlinable @inline(__always)
     public func payload(_ slot: Int) -> UInt64 { payloads[slot] }
 
+    /// The tag, LRU stamp and payload of `slot` (the MMU's fast path for a repeated data page).
+    @inlinable @inline(__always)
+    func entryState(_ slot: Int) -> (tag: UInt64, stamp: UInt32, payload: UInt64) {
+        (tags[slot], stamps[slot], payloads[slot])
+    }
+
     /// The tag of the entry in `slot` (from `lookup`).
     @inlinable @inline(__always)
     public func tag(_ slot: Int) -> UInt64 { tags[slot] }
@@ -159,13 +167,20 @@ public struct TLB: Sendable {
         // for a global tag), the first invalid way, and the least recently used way.
         var match = -1, firstFree = -1, oldest = base
         let global = tag & TLB.globalBit != 0
-        tags.withUnsafeBufferPointer { tg in
-            stamps.withUnsafeBufferPointer { st in
+        // The victim's LRU stamp: the next clock value, as `touch` gives (renormalising first
+        // when the clock wraps changes no order: it ranks by stamps alone).
+        clock &+= 1
+        if clock == 0 { renormalizeStamps() }
+        let stamp = clock
+        var replaced: UInt64 = 0
+        // One mutable pass over tags and stamps (one uniqueness check each), then the payload.
+        tags.withUnsafeMutableBufferPointer { tg in
+            stamps.withUnsafeMutableBufferPointer { st in
                 var oldestStamp = UInt32.max
                 var i = base
                 while i < end {
                     let t = tg[i]
-                    if t & TLB.matchMask == key && (global || TLB.pcidMatches(t, pcid)) { match = i; return }
+                    if t & TLB.matchMask == key && (global || TLB.pcidMatches(t, pcid)) { match = i; break }
                     if t & TLB.valid == 0 {
                         if firstFree < 0 { firstFree = i }
                     } else if st[i] < oldestStamp {
@@ -173,14 +188,17 @@ public struct TLB: Sendable {
                     }
                     i &+= 1
                 }
+                let v = match >= 0 ? match : firstFree >= 0 ? firstFree : oldest
+                replaced = tg[v]
+                tg[v] = tag
+                st[v] = stamp
+                oldest = v
             }
         }
-        let victim = match >= 0 ? match : firstFree >= 0 ? firstFree : oldest
-        drop(victim)
-        tags[victim] = tag
+        let victim = oldest
         payloads[victim] = payload
+        if replaced & TLB.valid != 0 { adjustCount(TLB.sizeOf(tag: replaced), by: -1) }
         adjustCount(TLB.sizeOf(tag: tag), by: 1)
-        touch(victim)
         return victim
     }
 
