@@ -43,7 +43,7 @@ final class ArchMachineScenarioTests: XCTestCase {
             s = addr.stringByReplacingMatches(in: s, range: NSRange(s.startIndex..., in: s), withTemplate: "ADDR")
             // Free memory moves by the page-table pages a format needs more or less; walks read one
             // entry per level; page-table frames get other numbers.
-            if numbers || s.hasPrefix("Mem:") || s.hasPrefix("MemFree:") || s.hasPrefix("MemAvailable:") || s.contains("walk memory references") || s.hasPrefix("walk-cache hits") {
+            if numbers || s.hasPrefix("Mem:") || s.hasPrefix("MemFree:") || s.hasPrefix("MemAvailable:") || s.contains("walk memory references") || s.contains("walk-cache hits") {
                 s = digits.stringByReplacingMatches(in: s, range: NSRange(s.startIndex..., in: s), withTemplate: "N")
             }
             s = pfn.stringByReplacingMatches(in: s, range: NSRange(s.startIndex..., in: s), withTemplate: "PFN N")
