@@ -223,6 +223,14 @@ public enum Meminfo {
         v.commitLimit = kb(k.vmCommitLimit())
         v.committedAS = kb(k.committedPages)
         let dm = directMap(ramBytes: k.config.ramBytes)
+        // hugetlb_report_meminfo(): the default (2 MiB) pool, and every pool's size in kB.
+        let h = k.hugetlb.hstates[0]
+        v.hugePagesTotal = UInt64(h.nr)
+        v.hugePagesFree = UInt64(h.free)
+        v.hugePagesRsvd = UInt64(h.resv)
+        v.hugePagesSurp = UInt64(h.surplus)
+        v.hugepagesize = h.sizeKB
+        v.hugetlb = k.hugetlb.hstates.reduce(0) { $0 + UInt64($1.nr) * $1.sizeKB }
         v.directMap4k = dm.k4
         v.directMap2M = dm.m2
         v.directMap1G = dm.g1

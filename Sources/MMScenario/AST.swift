@@ -143,6 +143,10 @@ enum Command {
     case writeTHPSysfs(file: String, value: String, path: String)
     /// `cat /sys/kernel/mm/transparent_hugepage/FILE`.
     case readTHPSysfs(file: String)
+    /// `echo VALUE > /sys/kernel/mm/hugepages/DIR/FILE`.
+    case writeHugetlbSysfs(dir: String, file: String, value: String, path: String)
+    /// `cat /sys/kernel/mm/hugepages/DIR/FILE`.
+    case readHugetlbSysfs(dir: String, file: String)
     /// `khugepaged [N]`: N khugepaged wakeups (1 by default).
     case khugepaged(Int)
     // Files and the page cache.

@@ -262,6 +262,12 @@ struct ParserState {
         case "echo" where args.count == 3 && args[1].text == ">" && args[1].kind == .word:
             // echo VALUE > /proc/PID/oom_score_adj
             let v = args[0], path = args[2]
+            if path.text.hasPrefix(Self.hugetlbSysfsDir) {
+                let (dir, file) = try Self.hugetlbSysfsFile(path)
+                args = []
+                command = .writeHugetlbSysfs(dir: dir, file: file, value: v.text, path: path.text)
+                break
+            }
             if path.text.hasPrefix(Self.thpSysfsDir) {
                 let file = String(path.text.dropFirst(Self.thpSysfsDir.count))
                 guard Kernel.thpSysfsFiles.contains(file) else {
@@ -273,7 +279,7 @@ struct ParserState {
             }
             let parts = path.text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
             guard parts.count == 4, parts[0] == "", parts[1] == "proc", parts[3] == "oom_score_adj" else {
-                throw LineError(column: path.column, message: "echo: only /proc/PID/oom_score_adj and \(Self.thpSysfsDir)* can be written, not '\(path.text)'")
+                throw LineError(column: path.column, message: "echo: only /proc/PID/oom_score_adj, \(Self.thpSysfsDir)* and \(Self.hugetlbSysfsDir)* can be written, not '\(path.text)'")
             }
             try requireProcess()
             let ref = try processRef(Token(kind: .word, text: parts[2], column: path.column + 6))
@@ -588,6 +594,16 @@ struct ParserState {
 
     /// The directory of the THP settings in sysfs.
     static let thpSysfsDir = "/sys/kernel/mm/transparent_hugepage/"
+    static let hugetlbSysfsDir = "/sys/kernel/mm/hugepages/"
+
+    /// Splits /sys/kernel/mm/hugepages/DIR/FILE into DIR and FILE; throws for a file the model lacks.
+    static func hugetlbSysfsFile(_ t: Token) throws -> (String, String) {
+        let rest = t.text.dropFirst(hugetlbSysfsDir.count).split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard rest.count == 2, Kernel.hugetlbSysfsDirs.contains(rest[0]), Kernel.hugetlbSysfsFiles.contains(rest[1]) else {
+            throw LineError(column: t.column, message: "no such file '\(t.text)' (directories: \(Kernel.hugetlbSysfsDirs.joined(separator: ", ")); files: \(Kernel.hugetlbSysfsFiles.joined(separator: ", ")))")
+        }
+        return (rest[0], rest[1])
+    }
 
     /// Returns the `show` command equivalent to `cat PATH`; throws for unsupported files.
     func parseCat(_ t: Token) throws -> Command {
@@ -605,6 +621,10 @@ struct ParserState {
         case "/sys/kernel/debug/extfrag/unusable_index": return .show(.unusableIndex, .current, catPath: t.text)
         case "/sys/kernel/debug/extfrag/extfrag_index": return .show(.extfragIndex, .current, catPath: t.text)
         default: break
+        }
+        if t.text.hasPrefix(Self.hugetlbSysfsDir) {
+            let (dir, file) = try Self.hugetlbSysfsFile(t)
+            return .readHugetlbSysfs(dir: dir, file: file)
         }
         if t.text.hasPrefix(Self.thpSysfsDir) {
             let file = String(t.text.dropFirst(Self.thpSysfsDir.count))
@@ -834,6 +854,7 @@ struct ParserState {
         ("kernel.randomize_va_space", 0...2),
         ("vm.drop_caches", 1...4),
         ("vm.swappiness", 0...200), ("vm.page-cluster", 0...31),
+        ("vm.nr_hugepages", 0...(1 << 30)), ("vm.nr_overcommit_hugepages", 0...(1 << 30)),
     ]
 
     /// Returns one `vm.NAME[=VALUE]` setting; throws for an unknown name or a value out of range.

@@ -236,6 +236,8 @@ public final class Kernel {
     public var sysctl = Sysctl()
     /// /sys/kernel/mm/transparent_hugepage (settings, the huge zero page, khugepaged's state).
     public var thp: TransparentHugepage
+    /// hugetlbfs pools, reservations and the objects behind MAP_HUGETLB mappings (hugetlb.swift).
+    public var hugetlb = HugeTLB()
     public let phys: PhysicalMemory
     /// The CPUs, each with its MMU, its current task and its TLB state (cpu_tlbstate).
     public let cpus: [CPU]

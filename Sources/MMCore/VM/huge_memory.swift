@@ -161,7 +161,7 @@ extension Kernel {
             if skip == 0 {
                 let slot = PTESlot(table: table, index: PageTableLevel.pmd.index(of: VirtAddr(va)))
                 let e = phys.readPTE(slot)
-                if e.isPresent && e.isHuge { body(va, slot, e) }
+                if e.isPresent && e.isHuge && !isHugetlbPage(e.pfn) { body(va, slot, e) }
                 skip = HPAGE_PMD_SIZE
             }
             let next = (va & ~(skip - 1)) &+ skip
@@ -286,7 +286,7 @@ extension Kernel {
     /// its frames become ordinary pages. Linux: __split_huge_pmd() → __split_huge_pmd_locked(), mm/huge_memory.c
     func splitHugePMD(_ mm: MMStruct, _ haddr: VirtAddr, _ pmd: PTESlot) {
         let e = phys.readPTE(pmd)
-        guard e.isPresent && e.isHuge else { return }
+        guard e.isPresent && e.isHuge && !isHugetlbPage(e.pfn) else { return }
         vmstat.thpSplitPMD += 1
         guard let table = mm.hugePMDDeposits.removeValue(forKey: haddr.raw) else { return }
         let zero = isHugeZeroPFN(e.pfn)
@@ -322,7 +322,7 @@ extension Kernel {
             let haddr = a & ~(HPAGE_PMD_SIZE - 1)
             guard let slot = pmdLookup(mm, VirtAddr(haddr)) else { continue }
             let e = phys.readPTE(slot)
-            guard e.isPresent && e.isHuge else { continue }
+            guard e.isPresent && e.isHuge && !isHugetlbPage(e.pfn) else { continue }
             splitHugePMD(mm, VirtAddr(haddr), slot)
             if !isHugeZeroPFN(e.pfn) && thp.entireMapcount[e.pfn.index] == nil { n += 1 }
         }
