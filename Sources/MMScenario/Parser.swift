@@ -946,8 +946,13 @@ struct ParserState {
                     throw LineError(column: vcol, message: "fault_around_bytes=\(value) is out of range (0...2M, one page table)")
                 }
                 m.faultAroundPages = pages
+            case "hugepages":
+                guard let (m2, g1) = MachineConfig.parseHugepages(value) else {
+                    throw LineError(column: vcol, message: "hugepages must be 2M:N,1G:M (either part optional), found '\(value)'")
+                }
+                m.hugepages2M = m2; m.hugepages1G = g1
             default:
-                throw LineError(column: t.column, message: "unknown machine setting '\(key)' (known: ram, swap, min_free_kbytes, tlb.l1d, tlb.l1d2m, tlb.l1d1g, tlb.l1i, tlb.l1i2m, tlb.stlb, tlb.stlb1g, pwc.pml4e, pwc.pdpte, pwc.pde, pcid, seed, cpus, fault_around_bytes, slab, thp)")
+                throw LineError(column: t.column, message: "unknown machine setting '\(key)' (known: ram, swap, min_free_kbytes, tlb.l1d, tlb.l1d2m, tlb.l1d1g, tlb.l1i, tlb.l1i2m, tlb.stlb, tlb.stlb1g, pwc.pml4e, pwc.pdpte, pwc.pde, pcid, seed, cpus, fault_around_bytes, slab, thp, hugepages)")
             }
         }
         if let mf = minFree {

@@ -204,7 +204,7 @@ final class ParserTests: XCTestCase {
         assertError("machine ram=1G ram=2G", 1, 16, "'ram' given twice")
         assertError("machine cpus=65", 1, 14, "cpus=65 is out of range (1...64)")
         assertError("machine cpus=0", 1, 14, "cpus=0 is out of range (1...64)")
-        assertError("machine cores=4", 1, 9, "unknown machine setting 'cores' (known: ram, swap, min_free_kbytes, tlb.l1d, tlb.l1d2m, tlb.l1d1g, tlb.l1i, tlb.l1i2m, tlb.stlb, tlb.stlb1g, pwc.pml4e, pwc.pdpte, pwc.pde, pcid, seed, cpus, fault_around_bytes, slab, thp)")
+        assertError("machine cores=4", 1, 9, "unknown machine setting 'cores' (known: ram, swap, min_free_kbytes, tlb.l1d, tlb.l1d2m, tlb.l1d1g, tlb.l1i, tlb.l1i2m, tlb.stlb, tlb.stlb1g, pwc.pml4e, pwc.pdpte, pwc.pde, pcid, seed, cpus, fault_around_bytes, slab, thp, hugepages)")
         assertError("machine tlb.l1d2m=30x4", 1, 19, "tlb.l1d2m=30x4 is out of range (1 ≤ ways ≤ entries ≤ 65536, entries a multiple of ways)")
         assertError("machine ram=1G tlb.stlb1g=16", 1, 27, "tlb.stlb1g must be ENTRIESxWAYS, e.g. 64x4")
         assertError("machine pwc.pde=2000", 1, 17, "pwc.pde=2000 is out of range (0...1024 entries, 0 = off)")

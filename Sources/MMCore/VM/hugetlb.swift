@@ -585,3 +585,22 @@ extension Kernel {
         return nil
     }
 }
+
+extension MachineConfig {
+    /// Parses a boot-time pool list `2M:N,1G:M` (either part may be left out; sizes also as
+    /// 2048kB / 1048576kB). Returns (2 MiB pages, 1 GiB pages), or nil for bad text or a count
+    /// above 2^30. Linux: hugepagesz= / hugepages= boot parameters, mm/hugetlb.c
+    public static func parseHugepages(_ text: String) -> (Int, Int)? {
+        var r = (0, 0)
+        for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let kv = part.split(separator: ":", omittingEmptySubsequences: false).map { String($0).lowercased() }
+            guard kv.count == 2, let n = Int(kv[1]), n >= 0, n <= 1 << 30 else { return nil }
+            switch kv[0] {
+            case "2m", "2048kb": r.0 = n
+            case "1g", "1048576kb": r.1 = n
+            default: return nil
+            }
+        }
+        return r
+    }
+}
