@@ -89,6 +89,21 @@ final class HugetlbTests: XCTestCase {
         XCTAssertEqual(k.checkInvariants(), [])
     }
 
+    func testMadviseDontneedAndMremapOnHugetlb() throws {
+        let (k, t) = try machine(pool: 2)
+        let a = try k.mmap(t, addr: 0, length: 4 << 20, prot: rw, flags: hugePriv).get()
+        XCTAssertNoThrow(try k.touch(t, a, length: 4 << 20, .write).get())
+        XCTAssertEqual(counts(k), [2, 0, 0, 0])
+        XCTAssertEqual(err(k.madvise(t, addr: a.raw + 0x1000, length: 0x1000, advice: .dontneed)), .EINVAL)
+        // The end is rounded down: 3 MiB from the start frees only the first page.
+        XCTAssertNoThrow(try k.madvise(t, addr: a.raw, length: 3 << 20, advice: .dontneed).get())
+        XCTAssertEqual(counts(k), [2, 1, 0, 0])
+        XCTAssertEqual(t.mm!.hugetlbUsage, 512)
+        XCTAssertEqual(err(k.madvise(t, addr: a.raw, length: 2 << 20, advice: .free)), .EINVAL)
+        XCTAssertEqual(err(k.mremap(t, oldAddr: a.raw, oldSize: 4 << 20, newSize: 8 << 20, flags: .maymove, newAddr: 0)), .EINVAL)
+        XCTAssertEqual(k.checkInvariants(), [])
+    }
+
     func testNoreserveFaultsRaiseSigbusWhenThePoolIsEmpty() throws {
         let (k, t) = try machine(pool: 1)
         let a = try k.mmap(t, addr: 0, length: 4 << 20, prot: rw, flags: hugePriv.union(.noreserve)).get()
@@ -195,6 +210,7 @@ final class HugetlbTests: XCTestCase {
     /// Random hugetlb mmaps (private/shared, reserved or not), touches, munmaps (aligned or not),
     /// forks, exits and pool resizes keep the pool accounting and every invariant.
     func testRandomHugetlbOpsKeepInvariants() throws {
+        var maxInUse = 0, forks = 0
         for seed in UInt64(1)...6 {
             var rng = SplitMix64(seed: seed)
             let k = try Kernel(config: MachineConfig(ramBytes: 128 << 20))
@@ -208,7 +224,7 @@ final class HugetlbTests: XCTestCase {
                 if tasks.isEmpty { tasks = [try k.spawn(ProgramImage(path: "/bin/p")).get()] }
                 maps = maps.filter { m in m.0.state.isAlive && m.0.mm != nil }
                 let t = tasks[Int(rng.next() % UInt64(tasks.count))]
-                switch rng.next() % 7 {
+                switch rng.next() % 9 {
                 case 0, 1:
                     var f: MapFlags = rng.next() % 2 == 0 ? hugePriv : [.shared, .anonymous, .hugetlb]
                     if rng.next() % 3 == 0 { f.insert(.noreserve) }
@@ -230,14 +246,22 @@ final class HugetlbTests: XCTestCase {
                 case 4 where tasks.count < 4:
                     if case .success(let c) = k.fork(t) {
                         tasks.append(c)
+                        forks += 1
                         for m in maps where m.0 === t { maps.append((c, m.1, m.2)) }
                     }
                 case 5 where tasks.count > 1:
                     k.exitTask(t, status: 0)
+                case 6 where !maps.isEmpty:
+                    let m = maps[Int(rng.next() % UInt64(maps.count))]
+                    XCTAssertEqual(err(k.mprotect(m.0, addr: m.1.raw, length: 2 << 20, prot: rng.next() % 2 == 0 ? [.read] : rw)), nil, ctx)
+                case 7 where !maps.isEmpty:
+                    let m = maps[Int(rng.next() % UInt64(maps.count))]
+                    XCTAssertEqual(err(k.madvise(m.0, addr: m.1.raw, length: m.2, advice: .dontneed)), nil, ctx)
                 default:
                     k.setMaxHugePages(0, Int(rng.next() % 12))
                 }
                 XCTAssertEqual(k.checkInvariants(), [], ctx)
+                maxInUse = max(maxInUse, k.hugetlb.pageH.count)
             }
             for t in tasks where t.state.isAlive { k.exitTask(t, status: 0) }
             let h = k.hugetlb.hstates[0]
@@ -246,5 +270,8 @@ final class HugetlbTests: XCTestCase {
             XCTAssertEqual(h.free, h.nr, "seed \(seed)")
             XCTAssertEqual(k.checkInvariants(), [], "seed \(seed)")
         }
+        // The run did map pool pages and fork with them.
+        XCTAssertGreaterThanOrEqual(maxInUse, 4)
+        XCTAssertGreaterThan(forks, 3)
     }
 }
