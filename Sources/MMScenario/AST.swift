@@ -177,7 +177,7 @@ enum Command {
         case .sysctl, .spawn, .kthread, .use, .note, .show, .freeCommand, .policy, .importFile, .cpu, .lab, .kmem: return false
         case .fileCreate, .fileWrite, .fileRead, .sync: return false
         case .swapon, .swapoff, .vmstat, .sar, .sleep: return false
-        case .writeTHPSysfs, .readTHPSysfs, .khugepaged: return false
+        case .writeTHPSysfs, .readTHPSysfs, .khugepaged, .writeHugetlbSysfs, .readHugetlbSysfs: return false
         default: return true
         }
     }

@@ -607,7 +607,7 @@ struct ParserState {
 
     /// Returns the `show` command equivalent to `cat PATH`; throws for unsupported files.
     func parseCat(_ t: Token) throws -> Command {
-        let supported = "supported: /proc/meminfo, /proc/buddyinfo, /proc/vmstat, /proc/swaps, /proc/interrupts, /proc/slabinfo, /proc/vmallocinfo, /proc/pagetypeinfo, /sys/kernel/debug/extfrag/unusable_index, /sys/kernel/debug/extfrag/extfrag_index, /sys/kernel/mm/transparent_hugepage/*, "
+        let supported = "supported: /proc/meminfo, /proc/buddyinfo, /proc/vmstat, /proc/swaps, /proc/interrupts, /proc/slabinfo, /proc/vmallocinfo, /proc/pagetypeinfo, /sys/kernel/debug/extfrag/unusable_index, /sys/kernel/debug/extfrag/extfrag_index, /sys/kernel/mm/transparent_hugepage/*, /sys/kernel/mm/hugepages/*/*, "
             + ShowWhat.procFiles.map { "/proc/PID/" + $0.rawValue }.joined(separator: ", ") + " (PID = self, a number or a process name)"
         switch t.text {
         case "/proc/meminfo": return .show(.meminfo, .current, catPath: t.text)
