@@ -95,7 +95,7 @@ public func applyMachineOption(_ config: inout MachineConfig, _ key: String, _ v
         config.faultAroundPages = n
     case "hugepages":
         guard let (m2, g1) = MachineConfig.parseHugepages(value) else {
-            throw MachineOptionError("--hugepages: expected 2M:N,1G:M (either part optional), got '\(value)'")
+            throw MachineOptionError("--hugepages: expected 2M:N,1G:M (either part optional; + also separates; 0 = none), got '\(value)'")
         }
         config.hugepages2M = m2; config.hugepages1G = g1
     case "seed":
@@ -140,5 +140,5 @@ public func describeMachine(_ c: MachineConfig) -> String {
         + c.tlb.arrays.map { "\($0.0) \($0.1.entries)x\($0.1.ways)" }.joined(separator: ", ")
         + ", walk caches PML4E \(c.tlb.pwcPML4E) PDPTE \(c.tlb.pwcPDPTE) PDE \(c.tlb.pwcPDE), PCID \(c.tlb.pcid ? "on" : "off"), THP \(c.thp.rawValue), "
         + "fault-around \(c.faultAroundPages) page\(c.faultAroundPages == 1 ? "" : "s")"
-        + (c.hugepages2M + c.hugepages1G > 0 ? ", hugetlb pools 2M:\(c.hugepages2M),1G:\(c.hugepages1G)" : "")
+        + (c.hugepages2M + c.hugepages1G > 0 ? ", hugetlb pools \(c.hugepagesText)" : "")
 }

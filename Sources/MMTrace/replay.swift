@@ -701,7 +701,8 @@ public func machineFields(_ c: MachineConfig) -> [(String, String)] {
      ("stlb", g(c.tlb.stlb)), ("stlb1g", g(c.tlb.stlb1G)),
      ("pwc-pml4e", "\(c.tlb.pwcPML4E)"), ("pwc-pdpte", "\(c.tlb.pwcPDPTE)"), ("pwc-pde", "\(c.tlb.pwcPDE)"),
      ("pcid", c.tlb.pcid ? "on" : "off"),
-     ("thp", c.thp.rawValue), ("fault-around", String(c.faultAroundPages)), ("seed", String(c.seed))]
+     ("thp", c.thp.rawValue), ("fault-around", String(c.faultAroundPages)), ("seed", String(c.seed)),
+     ("hugepages", c.hugepagesText)]
 }
 
 /// Returns `s` as a JSON string literal.

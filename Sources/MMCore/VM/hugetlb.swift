@@ -587,12 +587,13 @@ extension Kernel {
 }
 
 extension MachineConfig {
-    /// Parses a boot-time pool list `2M:N,1G:M` (either part may be left out; sizes also as
-    /// 2048kB / 1048576kB). Returns (2 MiB pages, 1 GiB pages), or nil for bad text or a count
-    /// above 2^30. Linux: hugepagesz= / hugepages= boot parameters, mm/hugetlb.c
+    /// Parses a boot-time pool list `2M:N,1G:M` (parts joined by `,` or `+`, either part may be
+    /// left out; sizes also as 2048kB / 1048576kB; `0` = no pools). Returns (2 MiB pages, 1 GiB
+    /// pages), or nil for bad text or a count above 2^30. Linux: hugepagesz= / hugepages= boot parameters, mm/hugetlb.c
     public static func parseHugepages(_ text: String) -> (Int, Int)? {
         var r = (0, 0)
-        for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+        if text == "0" { return r }
+        for part in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "," || $0 == "+" }) {
             let kv = part.split(separator: ":", omittingEmptySubsequences: false).map { String($0).lowercased() }
             guard kv.count == 2, let n = Int(kv[1]), n >= 0, n <= 1 << 30 else { return nil }
             switch kv[0] {
@@ -602,5 +603,14 @@ extension MachineConfig {
             }
         }
         return r
+    }
+
+    /// The boot-time pools as `parseHugepages` reads them, comma-free for CSV: `2M:512+1G:2`,
+    /// the nonzero parts only, or `0`.
+    public var hugepagesText: String {
+        var parts: [String] = []
+        if hugepages2M > 0 { parts.append("2M:\(hugepages2M)") }
+        if hugepages1G > 0 { parts.append("1G:\(hugepages1G)") }
+        return parts.isEmpty ? "0" : parts.joined(separator: "+")
     }
 }
