@@ -73,6 +73,9 @@ final class HugetlbTests: XCTestCase {
         XCTAssertNoThrow(try k.store(t, VirtAddr(a.raw + 0x1234), [9]).get())
         XCTAssertEqual(k.hugetlbSmaps(t.mm!, v).private, 4 << 20)
         XCTAssertEqual(k.checkInvariants(), [])
+        // A hint is aligned up to the huge page size.
+        XCTAssertEqual(err(k.mmap(t, addr: 0x4000_1000, length: 2 << 20, prot: rw, flags: hugePriv.union(.noreserve))), nil)
+        XCTAssertNotNil(t.mm!.vmas.findVMA(VirtAddr(0x4020_0000)).flatMap { $0.start == VirtAddr(0x4020_0000) ? $0 : nil })
         // Another 4 MiB needs 2 pages; 2 free, 1 of them promised: ENOMEM.
         XCTAssertEqual(err(k.mmap(t, addr: 0, length: 4 << 20, prot: rw, flags: hugePriv)), .ENOMEM)
         // Partial munmap must be huge-page aligned; mprotect too.

@@ -272,10 +272,12 @@ extension Kernel {
             if addr & (size - 1) != 0 { return .failure(.EINVAL) }
             if flags.contains(.fixedNoreplace) && !mm.vmas.overlapping(VirtAddr(addr), VirtAddr(addr &+ len)).isEmpty { return .failure(.EEXIST) }
         } else {
-            // hugetlb_get_unmapped_area(): a huge-page-aligned hole (the hint when it is free).
-            if addr != 0 && addr & (size - 1) == 0 && addr >= MMAP_MIN_ADDR && addr < mm.taskSize && len <= mm.taskSize - addr
-                && mm.vmas.overlapping(VirtAddr(addr), VirtAddr(addr + len)).isEmpty {
-                where_ = addr
+            // hugetlb_get_unmapped_area(): a huge-page-aligned hole; the hint, aligned up, when free.
+            let (h1, o0) = addr.addingReportingOverflow(size - 1)
+            let hint = h1 & ~(size - 1)
+            if addr != 0 && !o0 && hint >= MMAP_MIN_ADDR && hint < mm.taskSize && len <= mm.taskSize - hint
+                && mm.vmas.overlapping(VirtAddr(hint), VirtAddr(hint + len)).isEmpty {
+                where_ = hint
             } else {
                 let (want, o2) = len.addingReportingOverflow(size)
                 if o2 { return .failure(.ENOMEM) }
