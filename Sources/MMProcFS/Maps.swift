@@ -77,6 +77,15 @@ public enum Maps {
         // A shared anonymous mapping is backed by an unlinked shmem file, "/dev/zero (deleted)" on
         // the internal shm mount (device 00:01); its inode number is the object's identity here
         // (Linux takes it from get_next_ino()). Linux: shmem_zero_setup(), mm/shmem.c
+        // MAP_HUGETLB: an unlinked file on the internal hugetlbfs mount (hugetlb_file_setup(),
+        // fs/hugetlbfs/inode.c); its device number here is a fixed 00:0f.
+        if vma.hugetlbObject != 0 {
+            return MapsLine(start: vma.start.raw, end: vma.end.raw,
+                            read: vma.flags.contains(.read), write: vma.flags.contains(.write),
+                            exec: vma.flags.contains(.exec), mayShare: vma.flags.contains(.mayshare),
+                            offset: vma.pgoff << PAGE_SHIFT, devMajor: 0, devMinor: 15,
+                            inode: vma.hugetlbObject, name: "/anon_hugepage (deleted)")
+        }
         if vma.file == nil && vma.shmemObject != 0 {
             return MapsLine(start: vma.start.raw, end: vma.end.raw,
                             read: vma.flags.contains(.read), write: vma.flags.contains(.write),

@@ -247,6 +247,14 @@ public enum Meminfo {
         v.percpu = kb(k.percpu.populatedPages)
         v.commitLimit = kb(k.vmCommitLimit())
         v.committedAS = kb(k.committedPages)
+        // hugetlb_report_meminfo(): the default (2 MiB) pool, and every pool's size in kB.
+        let h = k.hugetlb.hstates[0]
+        v.hugePagesTotal = UInt64(h.nr)
+        v.hugePagesFree = UInt64(h.free)
+        v.hugePagesRsvd = UInt64(h.resv)
+        v.hugePagesSurp = UInt64(h.surplus)
+        v.hugepagesize = h.sizeKB
+        v.hugetlb = k.hugetlb.hstates.reduce(0) { $0 + UInt64($1.nr) * $1.sizeKB }
         if k.phys.config.layout == .x86_32 {
             let low = UInt64(min(k.phys.frameCount, k.phys.config.layout.maxLowPFN)) << PAGE_SHIFT
             v.vmallocTotal = vmallocTotal32(lowmemBytes: low) >> 10

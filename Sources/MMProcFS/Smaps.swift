@@ -263,6 +263,13 @@ public enum Smaps {
     public static func gatherCounts(_ k: Kernel, _ mm: MMStruct, _ vma: VMA) -> SmapsCounts {
         var c = SmapsCounts()
         if vma.flags.contains(.pfnmap) { return c }
+        if vma.hugetlbObject != 0 {
+            // Hugetlb pages are not in Rss; smaps_hugetlb_range() counts them apart.
+            let h = k.hugetlbSmaps(mm, vma)
+            c.sharedHugetlb = h.shared
+            c.privateHugetlb = h.private
+            return c
+        }
         let locked = vma.flags.contains(.locked)
         let contents = k.phys.contents
         let f = k.phys.paging
@@ -317,8 +324,10 @@ public enum Smaps {
         guard let mm = t.mm else { return [] }
         let thp = thp ?? k.thp.enabled
         return mm.vmasWithGate.map { vma in
-            SmapsEntry(header: Maps.line(of: vma, in: mm), counts: gatherCounts(k, mm, vma),
-                       thpEligible: thpEligible(vma, mode: thp), vmFlags: vma.flags.rawValue)
+            var e = SmapsEntry(header: Maps.line(of: vma, in: mm), counts: gatherCounts(k, mm, vma),
+                               thpEligible: thpEligible(vma, mode: thp), vmFlags: vma.flags.rawValue)
+            if let size = k.hugetlbPageSize(vma) { e.kernelPageSize = size; e.mmuPageSize = size }
+            return e
         }
     }
 

@@ -43,6 +43,7 @@ public struct StatusMem: Sendable, Equatable {
         vmLib = (execBytes - text) >> 10
         vmPTE = UInt64(max(0, mm.pgtablesBytes)) >> 10
         vmSwap = kb(mm.rss.swapents)
+        hugetlbPages = kb(mm.hugetlbUsage)
     }
 }
 

@@ -65,6 +65,9 @@ public enum Vmstat {
             ("drop_pagecache", k.vmstat.dropPagecache),
             ("drop_slab", k.vmstat.dropSlab),
             ("oom_kill", k.vmstat.oomKill),
+            // CONFIG_HUGETLB_PAGE: fresh 2 MiB pool pages from the buddy allocator (alloc_buddy_hugetlb_folio()).
+            ("htlb_buddy_alloc_success", UInt64(k.hugetlb.hstates.reduce(0) { $0 + $1.buddyAllocSuccess })),
+            ("htlb_buddy_alloc_fail", UInt64(k.hugetlb.hstates.reduce(0) { $0 + $1.buddyAllocFail })),
             ("thp_fault_alloc", v.thpFaultAlloc),
             ("thp_fault_fallback", v.thpFaultFallback),
             ("thp_fault_fallback_charge", 0),

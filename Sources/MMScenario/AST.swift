@@ -145,6 +145,10 @@ enum Command {
     case writeTHPSysfs(file: String, value: String, path: String)
     /// `cat /sys/kernel/mm/transparent_hugepage/FILE`.
     case readTHPSysfs(file: String)
+    /// `echo VALUE > /sys/kernel/mm/hugepages/DIR/FILE`.
+    case writeHugetlbSysfs(dir: String, file: String, value: String, path: String)
+    /// `cat /sys/kernel/mm/hugepages/DIR/FILE`.
+    case readHugetlbSysfs(dir: String, file: String)
     /// `khugepaged [N]`: N khugepaged wakeups (1 by default).
     case khugepaged(Int)
     // Files and the page cache.
@@ -175,7 +179,7 @@ enum Command {
         case .sysctl, .spawn, .kthread, .use, .note, .show, .freeCommand, .policy, .importFile, .cpu, .lab, .kmem: return false
         case .fileCreate, .fileWrite, .fileRead, .sync: return false
         case .swapon, .swapoff, .vmstat, .sar, .sleep: return false
-        case .writeTHPSysfs, .readTHPSysfs, .khugepaged: return false
+        case .writeTHPSysfs, .readTHPSysfs, .khugepaged, .writeHugetlbSysfs, .readHugetlbSysfs: return false
         default: return true
         }
     }

@@ -262,6 +262,12 @@ struct ParserState {
         case "echo" where args.count == 3 && args[1].text == ">" && args[1].kind == .word:
             // echo VALUE > /proc/PID/oom_score_adj
             let v = args[0], path = args[2]
+            if path.text.hasPrefix(Self.hugetlbSysfsDir) {
+                let (dir, file) = try Self.hugetlbSysfsFile(path)
+                args = []
+                command = .writeHugetlbSysfs(dir: dir, file: file, value: v.text, path: path.text)
+                break
+            }
             if path.text.hasPrefix(Self.thpSysfsDir) {
                 let file = String(path.text.dropFirst(Self.thpSysfsDir.count))
                 guard Kernel.thpSysfsFiles.contains(file) else {
@@ -273,7 +279,7 @@ struct ParserState {
             }
             let parts = path.text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
             guard parts.count == 4, parts[0] == "", parts[1] == "proc", parts[3] == "oom_score_adj" else {
-                throw LineError(column: path.column, message: "echo: only /proc/PID/oom_score_adj and \(Self.thpSysfsDir)* can be written, not '\(path.text)'")
+                throw LineError(column: path.column, message: "echo: only /proc/PID/oom_score_adj, \(Self.thpSysfsDir)* and \(Self.hugetlbSysfsDir)* can be written, not '\(path.text)'")
             }
             try requireProcess()
             let ref = try processRef(Token(kind: .word, text: parts[2], column: path.column + 6))
@@ -605,10 +611,20 @@ struct ParserState {
 
     /// The directory of the THP settings in sysfs.
     static let thpSysfsDir = "/sys/kernel/mm/transparent_hugepage/"
+    static let hugetlbSysfsDir = "/sys/kernel/mm/hugepages/"
+
+    /// Splits /sys/kernel/mm/hugepages/DIR/FILE into DIR and FILE; throws for a file the model lacks.
+    static func hugetlbSysfsFile(_ t: Token) throws -> (String, String) {
+        let rest = t.text.dropFirst(hugetlbSysfsDir.count).split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard rest.count == 2, Kernel.hugetlbSysfsDirs.contains(rest[0]), Kernel.hugetlbSysfsFiles.contains(rest[1]) else {
+            throw LineError(column: t.column, message: "no such file '\(t.text)' (directories: \(Kernel.hugetlbSysfsDirs.joined(separator: ", ")); files: \(Kernel.hugetlbSysfsFiles.joined(separator: ", ")))")
+        }
+        return (rest[0], rest[1])
+    }
 
     /// Returns the `show` command equivalent to `cat PATH`; throws for unsupported files.
     func parseCat(_ t: Token) throws -> Command {
-        let supported = "supported: /proc/meminfo, /proc/buddyinfo, /proc/vmstat, /proc/swaps, /proc/interrupts, /proc/slabinfo, /proc/vmallocinfo, /proc/pagetypeinfo, /sys/kernel/debug/extfrag/unusable_index, /sys/kernel/debug/extfrag/extfrag_index, /sys/kernel/mm/transparent_hugepage/*, "
+        let supported = "supported: /proc/meminfo, /proc/buddyinfo, /proc/vmstat, /proc/swaps, /proc/interrupts, /proc/slabinfo, /proc/vmallocinfo, /proc/pagetypeinfo, /sys/kernel/debug/extfrag/unusable_index, /sys/kernel/debug/extfrag/extfrag_index, /sys/kernel/mm/transparent_hugepage/*, /sys/kernel/mm/hugepages/*/*, "
             + ShowWhat.procFiles.map { "/proc/PID/" + $0.rawValue }.joined(separator: ", ") + " (PID = self, a number or a process name)"
         switch t.text {
         case "/proc/meminfo": return .show(.meminfo, .current, catPath: t.text)
@@ -622,6 +638,10 @@ struct ParserState {
         case "/sys/kernel/debug/extfrag/unusable_index": return .show(.unusableIndex, .current, catPath: t.text)
         case "/sys/kernel/debug/extfrag/extfrag_index": return .show(.extfragIndex, .current, catPath: t.text)
         default: break
+        }
+        if t.text.hasPrefix(Self.hugetlbSysfsDir) {
+            let (dir, file) = try Self.hugetlbSysfsFile(t)
+            return .readHugetlbSysfs(dir: dir, file: file)
         }
         if t.text.hasPrefix(Self.thpSysfsDir) {
             let file = String(t.text.dropFirst(Self.thpSysfsDir.count))
@@ -851,6 +871,7 @@ struct ParserState {
         ("kernel.randomize_va_space", 0...2),
         ("vm.drop_caches", 1...4),
         ("vm.swappiness", 0...200), ("vm.page-cluster", 0...31),
+        ("vm.nr_hugepages", 0...(1 << 30)), ("vm.nr_overcommit_hugepages", 0...(1 << 30)),
     ]
 
     /// Returns one `vm.NAME[=VALUE]` setting; throws for an unknown name or a value out of range.
@@ -950,8 +971,13 @@ struct ParserState {
                 if let why = PageTableFormat.rejection(a) { throw LineError(column: vcol, message: why) }
                 m.arch = a
                 archColumn = t.column
+            case "hugepages":
+                guard let (m2, g1) = MachineConfig.parseHugepages(value) else {
+                    throw LineError(column: vcol, message: "hugepages must be 2M:N,1G:M (either part optional), found '\(value)'")
+                }
+                m.hugepages2M = m2; m.hugepages1G = g1
             default:
-                throw LineError(column: t.column, message: "unknown machine setting '\(key)' (known: ram, swap, min_free_kbytes, tlb.l1d, tlb.l1d2m, tlb.l1d1g, tlb.l1i, tlb.l1i2m, tlb.stlb, tlb.stlb1g, pwc.pml4e, pwc.pdpte, pwc.pde, pcid, seed, cpus, fault_around_bytes, slab, thp, arch)")
+                throw LineError(column: t.column, message: "unknown machine setting '\(key)' (known: ram, swap, min_free_kbytes, tlb.l1d, tlb.l1d2m, tlb.l1d1g, tlb.l1i, tlb.l1i2m, tlb.stlb, tlb.stlb1g, pwc.pml4e, pwc.pdpte, pwc.pde, pcid, seed, cpus, fault_around_bytes, slab, thp, arch, hugepages)")
             }
         }
         if let mf = minFree {
@@ -962,6 +988,9 @@ struct ParserState {
         }
         if m.physicalLayout == .x86_32 && m.ramBytes > PhysicalLayout.x86_32.maxRAMBytes {
             throw LineError(column: archColumn, message: "arch=x86-32 addresses at most 4G of RAM (ram=\(m.ramBytes >> 20)M)")
+        }
+        if m.physicalLayout == .x86_32 && m.hugepages2M + m.hugepages1G > 0 {
+            throw LineError(column: archColumn, message: "hugetlb pools are not modelled on a 32-bit machine (its huge page is 4 MiB, or 2 MiB with PAE)")
         }
         return m
     }

@@ -686,6 +686,18 @@ public final class Runner {
             }
         case .readTHPSysfs(let file):
             emitSystem(k.thpSysfsRead(file) ?? "")
+        case .writeHugetlbSysfs(let dir, let file, let value, let path):
+            switch k.hugetlbSysfsWrite(dir, file, value) {
+            case nil: break
+            case .EACCES?:
+                stepResult = .error
+                stepLines.append("bash: \(path): Permission denied")
+            case let e?:
+                stepResult = .error
+                stepLines.append("bash: echo: write error: \(e.message)")
+            }
+        case .readHugetlbSysfs(let dir, let file):
+            emitSystem(k.hugetlbSysfsRead(dir, file) ?? "")
         case .khugepaged(let n):
             for _ in 0..<n {
                 let r = k.khugepagedDoScan()
@@ -921,6 +933,8 @@ public final class Runner {
         case "vm.drop_caches": k.sysctl.dropCaches = v; k.dropCaches(v)
         case "vm.swappiness": k.reclaim.swappiness = v
         case "vm.page-cluster": k.reclaim.pageCluster = v
+        case "vm.nr_hugepages": k.setMaxHugePages(0, v)
+        case "vm.nr_overcommit_hugepages": k.hugetlb.hstates[0].nrOvercommit = v
         default: k.sysctl.oomKillAllocatingTask = v
         }
     }
@@ -939,6 +953,8 @@ public final class Runner {
         case "vm.drop_caches": return k.sysctl.dropCaches
         case "vm.swappiness": return k.reclaim.swappiness
         case "vm.page-cluster": return k.reclaim.pageCluster
+        case "vm.nr_hugepages": return k.hugetlb.hstates[0].nr
+        case "vm.nr_overcommit_hugepages": return k.hugetlb.hstates[0].nrOvercommit
         default: return k.sysctl.oomKillAllocatingTask
         }
     }

@@ -206,6 +206,8 @@ enum Values {
         ("fixed", .fixed), ("anonymous", .anonymous), ("anon", .anonymous), ("growsdown", .growsdown),
         ("locked", .locked), ("noreserve", .noreserve), ("populate", .populate), ("nonblock", .nonblock),
         ("stack", .stack), ("hugetlb", .hugetlb), ("fixed_noreplace", .fixedNoreplace),
+        // MAP_HUGE_2MB / MAP_HUGE_1GB: log2 of the huge page size in bits 26..31.
+        ("huge_2mb", MapFlags(rawValue: 21 << MAP_HUGE_SHIFT)), ("huge_1gb", MapFlags(rawValue: 30 << MAP_HUGE_SHIFT)),
     ]
 
     /// Returns the mmap flags written as names joined by `,` or `|` (`private,anonymous`,
@@ -216,7 +218,7 @@ enum Values {
             var n = name.lowercased()
             if n.hasPrefix("map_") { n.removeFirst(4) }
             guard let v = mapFlagNames.first(where: { $0.0 == n })?.1 else {
-                throw LineError(column: col, message: "unknown mmap flag '\(name)' (known: shared, private, anonymous, fixed, fixed_noreplace, populate, noreserve, locked, growsdown, stack, hugetlb, nonblock)")
+                throw LineError(column: col, message: "unknown mmap flag '\(name)' (known: shared, private, anonymous, fixed, fixed_noreplace, populate, noreserve, locked, growsdown, stack, hugetlb, huge_2mb, huge_1gb, nonblock)")
             }
             f.insert(v)
         }
@@ -283,6 +285,12 @@ enum Fmt {
             (.stack, "MAP_STACK"), (.hugetlb, "MAP_HUGETLB"), (.fixedNoreplace, "MAP_FIXED_NOREPLACE"),
         ]
         for (flag, name) in names where f.contains(flag) { parts.append(name) }
+        switch (f.rawValue >> MAP_HUGE_SHIFT) & 0x3f {
+        case 0: break
+        case 21: parts.append("MAP_HUGE_2MB")
+        case 30: parts.append("MAP_HUGE_1GB")
+        case let n: parts.append("\(n) << MAP_HUGE_SHIFT")
+        }
         return parts.isEmpty ? "0" : parts.joined(separator: "|")
     }
 

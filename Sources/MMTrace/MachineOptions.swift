@@ -13,7 +13,7 @@ public struct MachineOptionError: Error, Equatable, CustomStringConvertible {
 
 /// The keys a machine configuration accepts, in the order reports list them.
 public let machineOptionKeys = ["ram", "swap", "cpus", "l1d", "l1d2m", "l1d1g", "l1i", "l1i2m", "stlb", "stlb1g",
-                                 "pwc-pml4e", "pwc-pdpte", "pwc-pde", "pcid", "thp", "fault-around", "seed", "arch"]
+                                 "pwc-pml4e", "pwc-pdpte", "pwc-pde", "pcid", "thp", "fault-around", "seed", "arch", "hugepages"]
 
 /// Returns the byte count of a size such as `4096`, `64K`, `2M`, `4G` or `0x1000` (suffixes are
 /// powers of 1024), or nil when it is malformed or overflows.
@@ -93,6 +93,11 @@ public func applyMachineOption(_ config: inout MachineConfig, _ key: String, _ v
             throw MachineOptionError("--fault-around: expected a power of two from 1 to 512 pages, got '\(value)'")
         }
         config.faultAroundPages = n
+    case "hugepages":
+        guard let (m2, g1) = MachineConfig.parseHugepages(value) else {
+            throw MachineOptionError("--hugepages: expected 2M:N,1G:M (either part optional; + also separates; 0 = none), got '\(value)'")
+        }
+        config.hugepages2M = m2; config.hugepages1G = g1
     case "seed":
         guard let n = UInt64(value) else { throw MachineOptionError("--seed: expected an unsigned integer, got '\(value)'") }
         config.seed = n
@@ -142,4 +147,5 @@ public func describeMachine(_ c: MachineConfig) -> String {
         + ", walk caches PML4E \(c.tlb.pwcPML4E) PDPTE \(c.tlb.pwcPDPTE) PDE \(c.tlb.pwcPDE), PCID \(c.tlb.pcid ? "on" : "off"), THP \(c.thp.rawValue), "
         + "fault-around \(c.faultAroundPages) page\(c.faultAroundPages == 1 ? "" : "s")"
         + (c.arch == .x86_64(la57: false) ? "" : ", arch \(c.arch)")
+        + (c.hugepages2M + c.hugepages1G > 0 ? ", hugetlb pools \(c.hugepagesText)" : "")
 }

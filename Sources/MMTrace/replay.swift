@@ -710,7 +710,8 @@ public func machineFields(_ c: MachineConfig) -> [(String, String)] {
      ("pwc-pml4e", "\(c.tlb.pwcPML4E)"), ("pwc-pdpte", "\(c.tlb.pwcPDPTE)"), ("pwc-pde", "\(c.tlb.pwcPDE)"),
      ("pcid", c.tlb.pcid ? "on" : "off"),
      ("thp", c.thp.rawValue), ("fault-around", String(c.faultAroundPages)), ("seed", String(c.seed)),
-     ("arch", c.arch.description)]
+     ("arch", c.arch.description),
+     ("hugepages", c.hugepagesText)]
 }
 
 /// Returns `s` as a JSON string literal.

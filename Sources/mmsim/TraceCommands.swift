@@ -154,6 +154,8 @@ struct MachineFlags: ParsableArguments {
     var seed: String?
     @Option(name: .long, help: "Paging format the kernel runs on: x86-64 (default), x86-64-la57, arm64-4k-39/42/47/48, sv39, sv48, sv57.")
     var arch: String?
+    @Option(name: .long, help: "Boot-time hugetlb pools, e.g. 2M:512,1G:2 (default none).")
+    var hugepages: String?
 
     /// Returns the machine configuration; throws MachineOptionError.
     func machine() throws -> MachineConfig {
@@ -161,7 +163,7 @@ struct MachineFlags: ParsableArguments {
         if let f = config { try applyMachineConfigFile(&c, path: f) }
         let pairs: [(String, String?)] = [("ram", ram), ("swap", swap), ("cpus", cpus), ("l1d", l1d), ("l1d2m", l1d2m), ("l1d1g", l1d1g), ("l1i", l1i), ("l1i2m", l1i2m),
                                           ("stlb", stlb), ("stlb1g", stlb1g), ("pwc-pml4e", pwcPML4E), ("pwc-pdpte", pwcPDPTE), ("pwc-pde", pwcPDE),
-                                          ("pcid", pcid), ("thp", thp), ("fault-around", faultAround), ("seed", seed), ("arch", arch)]
+                                          ("pcid", pcid), ("thp", thp), ("fault-around", faultAround), ("seed", seed), ("arch", arch), ("hugepages", hugepages)]
         for (k, v) in pairs { if let v = v { try applyMachineOption(&c, k, v) } }
         return c
     }
@@ -308,7 +310,7 @@ struct SweepRunCommand: ParsableCommand {
         discussion: """
         SPEC is JSON: {"traces": [PATHS...], "grid": {OPTION: [VALUES...]}, "fixed": {OPTION: VALUE}, \
         "format": "csv" | "jsonl"}. OPTION is a replay machine option (ram, swap, cpus, l1d, l1i, \
-        stlb, pcid, thp, fault-around, seed). Runs are numbered from 0: traces in order, then the \
+        stlb, pcid, thp, fault-around, seed, hugepages). Runs are numbered from 0: traces in order, then the \
         grid with its keys sorted and the last key varying fastest. Each run boots its own machine; \
         --jobs runs in parallel (default: every core). Rows come out in run order: run, \
         total_runs, trace, the machine options, and the replay totals.

@@ -204,7 +204,7 @@ final class ParserTests: XCTestCase {
         assertError("machine ram=1G ram=2G", 1, 16, "'ram' given twice")
         assertError("machine cpus=65", 1, 14, "cpus=65 is out of range (1...64)")
         assertError("machine cpus=0", 1, 14, "cpus=0 is out of range (1...64)")
-        assertError("machine cores=4", 1, 9, "unknown machine setting 'cores' (known: ram, swap, min_free_kbytes, tlb.l1d, tlb.l1d2m, tlb.l1d1g, tlb.l1i, tlb.l1i2m, tlb.stlb, tlb.stlb1g, pwc.pml4e, pwc.pdpte, pwc.pde, pcid, seed, cpus, fault_around_bytes, slab, thp, arch)")
+        assertError("machine cores=4", 1, 9, "unknown machine setting 'cores' (known: ram, swap, min_free_kbytes, tlb.l1d, tlb.l1d2m, tlb.l1d1g, tlb.l1i, tlb.l1i2m, tlb.stlb, tlb.stlb1g, pwc.pml4e, pwc.pdpte, pwc.pde, pcid, seed, cpus, fault_around_bytes, slab, thp, arch, hugepages)")
         assertError("machine tlb.l1d2m=30x4", 1, 19, "tlb.l1d2m=30x4 is out of range (1 ≤ ways ≤ entries ≤ 65536, entries a multiple of ways)")
         assertError("machine ram=1G tlb.stlb1g=16", 1, 27, "tlb.stlb1g must be ENTRIESxWAYS, e.g. 64x4")
         assertError("machine pwc.pde=2000", 1, 17, "pwc.pde=2000 is out of range (0...1024 entries, 0 = off)")
@@ -218,7 +218,12 @@ final class ParserTests: XCTestCase {
         let files = "enabled, defrag, use_zero_page, hpage_pmd_size, khugepaged/defrag, khugepaged/pages_to_scan, khugepaged/max_ptes_none, khugepaged/max_ptes_swap, khugepaged/max_ptes_shared, khugepaged/pages_collapsed, khugepaged/full_scans, khugepaged/scan_sleep_millisecs, khugepaged/alloc_sleep_millisecs"
         assertError("echo always > /sys/kernel/mm/transparent_hugepage/enable", 1, 15, "echo: no such file '/sys/kernel/mm/transparent_hugepage/enable' (files: \(files))")
         assertError("cat /sys/kernel/mm/transparent_hugepage/khugepaged/x", 1, 5, "cat: no such file '/sys/kernel/mm/transparent_hugepage/khugepaged/x' (files: \(files))")
-        assertError("echo 1 > /sys/kernel/mm/ksm/run", 1, 10, "echo: only /proc/PID/oom_score_adj and /sys/kernel/mm/transparent_hugepage/* can be written, not '/sys/kernel/mm/ksm/run'")
+        let hdirs = "directories: hugepages-2048kB, hugepages-1048576kB; files: nr_hugepages, free_hugepages, resv_hugepages, surplus_hugepages, nr_overcommit_hugepages"
+        assertError("cat /sys/kernel/mm/hugepages/hugepages-4096kB/nr_hugepages", 1, 5, "no such file '/sys/kernel/mm/hugepages/hugepages-4096kB/nr_hugepages' (\(hdirs))")
+        assertError("echo 3 > /sys/kernel/mm/hugepages/hugepages-2048kB/foo", 1, 10, "no such file '/sys/kernel/mm/hugepages/hugepages-2048kB/foo' (\(hdirs))")
+        assertError("machine hugepages=3M:1", 1, 19, "hugepages must be 2M:N,1G:M (either part optional), found '3M:1'")
+        assertError("sysctl vm.nr_hugepages=-1", 1, 24, "vm.nr_hugepages -1 is out of range (0...1073741824)")
+        assertError("echo 1 > /sys/kernel/mm/ksm/run", 1, 10, "echo: only /proc/PID/oom_score_adj, /sys/kernel/mm/transparent_hugepage/* and /sys/kernel/mm/hugepages/* can be written, not '/sys/kernel/mm/ksm/run'")
         assertError("khugepaged 0", 1, 12, "khugepaged: '0' is not a number of wakeups in 1...10000")
         assertError("khugepaged 2 3", 1, 14, "unexpected '3' after 'khugepaged' arguments")
     }
@@ -263,7 +268,7 @@ final class ParserTests: XCTestCase {
         assertError("thread as t", 1, 1, "'thread' needs a running process; 'spawn' one first")
         assertError("  mmap 4K rw- private,anonymous", 1, 3, "'mmap' needs a running process; 'spawn' one first")
         assertError("spawn a\nmmap 4K rw-", 2, 12, "'mmap' needs [ADDR] LENGTH PROT FLAGS")
-        assertError("spawn a\nmmap 4K rw- private,anonymouse", 2, 21, "unknown mmap flag 'anonymouse' (known: shared, private, anonymous, fixed, fixed_noreplace, populate, noreserve, locked, growsdown, stack, hugetlb, nonblock)")
+        assertError("spawn a\nmmap 4K rw- private,anonymouse", 2, 21, "unknown mmap flag 'anonymouse' (known: shared, private, anonymous, fixed, fixed_noreplace, populate, noreserve, locked, growsdown, stack, hugetlb, huge_2mb, huge_1gb, nonblock)")
         assertError("spawn a\nmmap 4K rwz private", 2, 9, "unknown protection 'rwz' (use letters like rw- or read|write|exec|none)")
         assertError("spawn a\nmmap 4K rr- private", 2, 10, "'r' repeated in protection 'rr-'")
         assertError("spawn a\nmunmap 0x1000", 2, 14, "missing length for 'munmap'")
@@ -282,7 +287,7 @@ final class ParserTests: XCTestCase {
         assertError("show meminfo for a", 1, 14, "'show meminfo' is system-wide; 'for' is not allowed")
         assertError("show everything", 1, 6, "unknown 'show' item 'everything' (known: maps, smaps, status, vmas, meminfo, buddyinfo, vmstat, dmesg, tlb, mm, auxv, ps, interrupts, cache, swaps, smaps_rollup, oom_score, oom_score_adj, pmap, pmap-x, slabinfo, slabtop, vmallocinfo, pagetypeinfo, unusable_index, extfrag_index)")
         assertError("show maps", 1, 1, "'show' needs a running process; 'spawn' one first")
-        assertError("cat /etc/passwd", 1, 5, "cat: unsupported file '/etc/passwd' (supported: /proc/meminfo, /proc/buddyinfo, /proc/vmstat, /proc/swaps, /proc/interrupts, /proc/slabinfo, /proc/vmallocinfo, /proc/pagetypeinfo, /sys/kernel/debug/extfrag/unusable_index, /sys/kernel/debug/extfrag/extfrag_index, /sys/kernel/mm/transparent_hugepage/*, /proc/PID/maps, /proc/PID/smaps, /proc/PID/smaps_rollup, /proc/PID/status, /proc/PID/oom_score, /proc/PID/oom_score_adj (PID = self, a number or a process name))")
+        assertError("cat /etc/passwd", 1, 5, "cat: unsupported file '/etc/passwd' (supported: /proc/meminfo, /proc/buddyinfo, /proc/vmstat, /proc/swaps, /proc/interrupts, /proc/slabinfo, /proc/vmallocinfo, /proc/pagetypeinfo, /sys/kernel/debug/extfrag/unusable_index, /sys/kernel/debug/extfrag/extfrag_index, /sys/kernel/mm/transparent_hugepage/*, /sys/kernel/mm/hugepages/*/*, /proc/PID/maps, /proc/PID/smaps, /proc/PID/smaps_rollup, /proc/PID/status, /proc/PID/oom_score, /proc/PID/oom_score_adj (PID = self, a number or a process name))")
         assertError("cat /proc/ghost/maps", 1, 11, "unknown process 'ghost'")
         assertError("policy", 1, 7, "missing policy name for 'policy' (known: fifo, lru, opt, mru, clock, rand, lfu, linux)")
         assertError("policy fifo,nru frames 3 refs 1", 1, 13, "unknown policy 'nru' (known: fifo, lru, opt, mru, clock, rand, lfu, linux)")
@@ -295,11 +300,11 @@ final class ParserTests: XCTestCase {
         assertError("pmap", 1, 1, "'pmap' needs a running process; 'spawn' one first")
         assertError("spawn a\npmap -x ghost", 2, 9, "unknown process 'ghost'")
         assertError("spawn a\npmap a b", 2, 8, "unexpected 'b' after 'pmap' arguments")
-        assertError("spawn a\necho 1 > /proc/self/maps", 2, 10, "echo: only /proc/PID/oom_score_adj and /sys/kernel/mm/transparent_hugepage/* can be written, not '/proc/self/maps'")
+        assertError("spawn a\necho 1 > /proc/self/maps", 2, 10, "echo: only /proc/PID/oom_score_adj, /sys/kernel/mm/transparent_hugepage/* and /sys/kernel/mm/hugepages/* can be written, not '/proc/self/maps'")
         assertError("spawn a\necho x > /proc/a/oom_score_adj", 2, 6, "oom_score_adj must be an integer, found 'x'")
         assertError("spawn a\necho 1 > /proc/ghost/oom_score_adj", 2, 16, "unknown process 'ghost'")
         assertError("echo 1 > /proc/1000/oom_score_adj", 1, 1, "'echo' needs a running process; 'spawn' one first")
-        assertError("sysctl vm.dirty_ratio=20", 1, 8, "unknown sysctl 'vm.dirty_ratio' (known: vm.overcommit_memory, vm.overcommit_ratio, vm.overcommit_kbytes, vm.panic_on_oom, vm.admin_reserve_kbytes, vm.user_reserve_kbytes, vm.max_map_count, vm.oom_kill_allocating_task, kernel.randomize_va_space, vm.drop_caches, vm.swappiness, vm.page-cluster)")
+        assertError("sysctl vm.dirty_ratio=20", 1, 8, "unknown sysctl 'vm.dirty_ratio' (known: vm.overcommit_memory, vm.overcommit_ratio, vm.overcommit_kbytes, vm.panic_on_oom, vm.admin_reserve_kbytes, vm.user_reserve_kbytes, vm.max_map_count, vm.oom_kill_allocating_task, kernel.randomize_va_space, vm.drop_caches, vm.swappiness, vm.page-cluster, vm.nr_hugepages, vm.nr_overcommit_hugepages)")
         assertError("sysctl vm.overcommit_memory=3", 1, 29, "vm.overcommit_memory 3 is out of range (0...2)")
         assertError("sysctl", 1, 7, "missing vm.NAME or vm.NAME=VALUE for 'sysctl'")
         assertError("free -x", 1, 6, "unknown free option '-x' (use -b, -k, -m, -g or -h, and -l)")
@@ -373,7 +378,7 @@ final class ParserTests: XCTestCase {
 
     func testBuiltInExamplesParse() throws {
         let all = Examples.all()
-        XCTAssertEqual(all.map(\.name), ["arm64-48bit", "arm64-machine", "belady", "buddy", "cache-reclaim", "demo", "exec-ls", "fork-cow", "free", "highmem-arm32", "highmem", "kmalloc-sizes", "kthread", "la57", "layout-arm32", "lazy-malloc", "mmap-100mb", "multilevel-walk", "no-mmu", "null-write", "oom-killer", "pagetable-cost", "panic-on-oom", "riscv-machine", "segmentation", "slab", "swap-storm", "thp", "threads", "toy-pagetable", "two-copies", "two-cpus", "vmalloc-vs-kmalloc"])
+        XCTAssertEqual(all.map(\.name), ["arm64-48bit", "arm64-machine", "belady", "buddy", "cache-reclaim", "demo", "exec-ls", "fork-cow", "free", "highmem-arm32", "highmem", "hugetlb", "kmalloc-sizes", "kthread", "la57", "layout-arm32", "lazy-malloc", "mmap-100mb", "multilevel-walk", "no-mmu", "null-write", "oom-killer", "pagetable-cost", "panic-on-oom", "riscv-machine", "segmentation", "slab", "swap-storm", "thp", "threads", "toy-pagetable", "two-copies", "two-cpus", "vmalloc-vs-kmalloc"])
         for e in all {
             XCTAssertFalse(e.summary.isEmpty, e.name)
             XCTAssertNoThrow(try Parser.parse(e.source, file: e.name), e.name)

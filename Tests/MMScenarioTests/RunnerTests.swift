@@ -29,6 +29,49 @@ final class RunnerTests: XCTestCase {
         XCTAssertEqual(r.kernel?.sysctl.overcommitRatio, 80)
     }
 
+    func testHugetlbPoolsThroughSysctlAndSysfs() throws {
+        let (out, err, status) = try run("""
+        machine ram=512M hugepages=2M:4
+        sysctl vm.nr_hugepages
+        echo 6 > /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
+        echo 2 > /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages
+        echo x > /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
+        echo 1 > /sys/kernel/mm/hugepages/hugepages-1048576kB/nr_overcommit_hugepages
+        spawn /bin/app
+        mmap 0 3M rw- shared,anonymous,hugetlb as m
+        cat /sys/kernel/mm/hugepages/hugepages-2048kB/resv_hugepages
+        touch m 3M write
+        cat /proc/meminfo | grep Huge
+        cat /proc/self/smaps | grep Shared_Hugetlb
+        cat /proc/self/status | grep HugetlbPages
+        echo 1 > /sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages
+        cat /sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages
+        """)
+        let lines = out.split(separator: "\n").map(String.init)
+        XCTAssertEqual(Array(lines.prefix(4)), [
+            "vm.nr_hugepages = 4",
+            "bash: /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages: Permission denied",
+            "bash: echo: write error: Invalid argument",
+            "bash: echo: write error: Invalid argument",
+        ])
+        XCTAssertTrue(lines.contains("2"), out)
+        XCTAssertEqual(lines.filter { $0.hasPrefix("HugePages_") || $0.hasPrefix("Hugepagesize") || $0.hasPrefix("Hugetlb:") }, [
+            "HugePages_Total:       6",
+            "HugePages_Free:        4",
+            "HugePages_Rsvd:        0",
+            "HugePages_Surp:        0",
+            "Hugepagesize:       2048 kB",
+            "Hugetlb:           12288 kB",
+        ])
+        XCTAssertTrue(lines.contains("HugetlbPages:\t    4096 kB"), out)
+        // One mapping: the pages count as private even in a shared mapping (mapcount 1).
+        XCTAssertEqual(lines.filter { $0.hasPrefix("Shared_Hugetlb") }.count, lines.filter { $0 == "Shared_Hugetlb:        0 kB" }.count)
+        // 512 MiB of RAM has no free, aligned 1 GiB range: the pool stays empty.
+        XCTAssertEqual(lines.last, "0")
+        XCTAssertEqual(err, "")
+        XCTAssertEqual(status, 0)
+    }
+
     func testTHPSysfsWritesAndReads() throws {
         let (out, err, status) = try run("""
         machine ram=256M thp=never

@@ -179,6 +179,31 @@ final class ReplayTests: XCTestCase {
         XCTAssertEqual([value(r2.total, "pgfault"), value(r2.total, "pgmajfault")], [2, 1])
     }
 
+    func testHugetlbMmapReplaysFromTheBootPool() throws {
+        // mmap(MAP_PRIVATE|MAP_ANONYMOUS|MAP_HUGETLB) of 4 MiB: with --hugepages 2M:2 each 2 MiB
+        // page takes one fault; without a pool the mmap fails (ENOMEM) and the accesses SIGSEGV.
+        let b: UInt64 = 0x4000_0000
+        let ev: [TraceEvent] = [
+            .thread(pid: 4, tid: 4),
+            .syscall(TraceSyscall(nr: SyscallNr.mmap, args: [0, 4 << 20, 3, 0x40022, 0xffff_ffff, 0], result: Int64(b))),
+            .access(.store, b, 8), .access(.store, b + 0x1000, 8), .access(.load, b + (3 << 20), 8),
+        ]
+        var config = MachineConfig()
+        try applyMachineOption(&config, "hugepages", "2M:2")
+        XCTAssertEqual(config.hugepages2M, 2)
+        XCTAssertThrowsError(try applyMachineOption(&config, "hugepages", "4M:1"))
+        XCTAssertEqual(config.hugepagesText, "2M:2")
+        try applyMachineOption(&config, "hugepages", "1G:1+2M:3")
+        XCTAssertEqual(config.hugepagesText, "2M:3+1G:1")
+        try applyMachineOption(&config, "hugepages", "2M:2")
+        let r = try replay(ev, config: config)
+        XCTAssertEqual(r.syscallProblemCount, 0)
+        XCTAssertEqual([value(r.total, "pgfault"), value(r.total, "segv_maperr")], [2, 0])
+        let r2 = try replay(ev)
+        XCTAssertEqual(r2.syscallProblemCount, 1)
+        XCTAssertEqual(value(r2.total, "segv_maperr"), 3)
+    }
+
     func testUnknownProcessAndNoRegionsReportsEveryAccess() throws {
         let r = try replay([.access(.load, 0x5000, 4), .access(.store, 0x6000, 4)])
         XCTAssertEqual(r.processes.map { $0.pid }, [1])

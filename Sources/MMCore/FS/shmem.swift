@@ -16,6 +16,7 @@ extension Kernel {
     /// more, with their pages (the last fput of the "/dev/zero" file evicts its inode).
     /// Linux: fput() → shmem_evict_inode() → shmem_truncate_range(), mm/shmem.c
     func shmemReleaseUnused() {
+        hugetlbReleaseUnused()
         guard !fs.shmemObjects.isEmpty else { return }
         var used = Set<UInt64>()
         var seen = Set<ObjectIdentifier>()

@@ -43,7 +43,7 @@ extension Kernel {
     /// one flush of the whole mm at its end). VMAs are not touched.
     /// Linux: zap_page_range_single() / unmap_vmas(), mm/memory.c
     public func zapPageRange(_ mm: MMStruct, _ start: VirtAddr, _ end: VirtAddr, flush: Bool = true) {
-        var zapped = 0
+        var zapped = unmapHugepageRange(mm, start, end)
         splitHugePMDsForUnmap(mm, start, end)
         var huge: [(UInt64, PTESlot)] = []
         forEachHugePMD(mm, start, end) { a, s, _ in huge.append((a, s)) }
@@ -98,6 +98,7 @@ extension Kernel {
     /// page never does. Linux: change_protection() / change_pte_range(), mm/mprotect.c
     public func changeProtection(_ mm: MMStruct, _ start: VirtAddr, _ end: VirtAddr, newFlags: VMFlags) {
         let shared = newFlags.contains(.shared)
+        hugetlbChangeProtection(mm, start, end, newFlags: newFlags)
         splitHugePMDBoundaries(mm, start, end)
         changeHugePMDs(mm, start, end, newFlags: newFlags)
         forEachPresentPTE(mm, start, end) { _, slot, pte in

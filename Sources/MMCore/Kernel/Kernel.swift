@@ -30,6 +30,9 @@ public struct MachineConfig: Sendable, Equatable {
         default: return .x86_64
         }
     }
+    /// Boot-time hugetlb pools: 2 MiB and 1 GiB pages (`hugepagesz=2M hugepages=N
+    /// hugepagesz=1G hugepages=M` on the kernel command line); see `parseHugepages`.
+    public var hugepages2M = 0, hugepages1G = 0
     public init(ramBytes: UInt64 = 2 << 30, minFreeKbytes: Int? = nil, tlb: TLBConfig = TLBConfig(), swapBytes: UInt64 = 0,
                 thp: THPMode = .madvise, cpus: Int = 1) {
         self.ramBytes = ramBytes; self.minFreeKbytes = minFreeKbytes; self.tlb = tlb; self.swapBytes = swapBytes
@@ -248,6 +251,8 @@ public final class Kernel {
     public var sysctl = Sysctl()
     /// /sys/kernel/mm/transparent_hugepage (settings, the huge zero page, khugepaged's state).
     public var thp: TransparentHugepage
+    /// hugetlbfs pools, reservations and the objects behind MAP_HUGETLB mappings (hugetlb.swift).
+    public var hugetlb = HugeTLB()
     public let phys: PhysicalMemory
     /// The CPUs, each with its MMU, its current task and its TLB state (cpu_tlbstate).
     public let cpus: [CPU]
@@ -354,6 +359,10 @@ public final class Kernel {
         sysctl.userReserveKbytes = min(freeKB / 32, 1 << 17)
         // admin_reserve_kbytes = min(3% of free, 8 MiB): init_admin_reserve(), mm/util.c
         sysctl.adminReserveKbytes = min(freeKB / 32, 1 << 13)
+        // Boot-time hugetlb pools, gigantic pages first while large ranges are still free
+        // (Linux takes them from memblock before the buddy allocator starts: hugetlb_hstate_alloc_pages()).
+        if config.hugepages1G > 0 { setMaxHugePages(1, config.hugepages1G) }
+        if config.hugepages2M > 0 { setMaxHugePages(0, config.hugepages2M) }
     }
 
     /// Raises min_free_kbytes to what khugepaged recommends when it starts: two free pageblocks

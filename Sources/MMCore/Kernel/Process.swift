@@ -445,6 +445,7 @@ extension Kernel {
         out += pageCacheInvariantViolations()
         out += slabInvariantViolations()
         out += lruInvariantViolations()
+        out += hugetlbInvariantViolations()
         var swapRefs: [UInt64: Int] = [:]
         var mapped = [Int32](repeating: 0, count: phys.frameCount)
         var tables = 0

@@ -85,8 +85,13 @@ extension Kernel {
             // vm_area_dup(), then anon_vma_fork() for a VMA with anonymous pages.
             if !vmAreaAlloc(mm) { return .failure(.ENOMEM) }
             if !anonVMAAlloc(mm, n.anonVMA) { vmAreaFree(mm); return .failure(.ENOMEM) }
+            if v.hugetlbObject != 0 { n.hugetlbObject = hugetlbForkObject(v) }
             mm.vmas.insert(n)
             vmStatAccount(mm, n.flags, n.pages)
+            if v.hugetlbObject != 0 {
+                if !v.flags.contains(.wipeonfork) && !copyHugetlbPageRange(child, mm, old, v) { return .failure(.ENOMEM) }
+                continue
+            }
             // Linux copies page tables only where faults could not rebuild them: areas with
             // anonymous pages (anon_vma) or raw PFN maps; file pages fault back in.
             if v.flags.contains(.wipeonfork) || (v.anonVMA == 0 && !v.flags.contains(.pfnmap) && !v.flags.contains(.shared)) { continue }

@@ -5,8 +5,7 @@
 /// `vmEnoughMemory`, which applies vm.overcommit_memory:
 /// 0 (OVERCOMMIT_GUESS) refuses only a single request larger than RAM + swap;
 /// 1 (OVERCOMMIT_ALWAYS) never refuses; 2 (OVERCOMMIT_NEVER) refuses once the total would reach
-/// CommitLimit minus the root and user reserves. The model has no hugetlb pages, so
-/// hugetlb_total_pages() is 0.
+/// CommitLimit minus the root and user reserves. hugetlb_total_pages() counts every hugetlb pool.
 
 /// vm.overcommit_memory values. Linux: include/uapi/linux/mman.h
 public let OVERCOMMIT_GUESS = 0
@@ -34,7 +33,7 @@ extension Kernel {
         if sysctl.overcommitKbytes != 0 {
             allowed = sysctl.overcommitKbytes >> Int(PAGE_SHIFT - 10)
         } else {
-            let hugetlbTotalPages = 0
+            let hugetlbTotalPages = self.hugetlbTotalPages
             allowed = (totalRAMPages - hugetlbTotalPages) * sysctl.overcommitRatio / 100
         }
         return allowed + totalSwapPages

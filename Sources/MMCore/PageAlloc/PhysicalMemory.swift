@@ -424,3 +424,45 @@ public final class PhysicalMemory {
         return false
     }
 }
+
+extension PhysicalMemory {
+    /// Takes the naturally aligned range of 2^`order` frames at `pfn` (order may exceed
+    /// MAX_PAGE_ORDER) out of the buddy allocator when every frame in it is free and in one zone,
+    /// as a compound block (refcount 1 on the head, PageHead, the order). Returns false and
+    /// changes nothing when a frame is allocated or reserved. Does not migrate.
+    /// Linux: alloc_contig_range() / isolate_freepages_range(), mm/page_alloc.c
+    public func allocContigRange(_ pfn: PFN, order: Int) -> Bool {
+        let start = pfn.index, n = 1 << order
+        guard start & (n - 1) == 0, start >= 0, start + n <= frameCount else { return false }
+        let zi = zoneIndex(start)
+        guard zones[zi].spansIndex(start), zones[zi].spansIndex(start + n - 1) else { return false }
+        var p = start
+        while p < start + n {
+            guard memMap.flags[p].contains(.buddy) else { return false }
+            p += 1 << Int(memMap.order[p])
+        }
+        guard p == start + n else { return false }
+        let zone = zones[zi]
+        p = start
+        while p < start + n {
+            let o = Int(memMap.order[p])
+            delFromFreeList(zone, p, o, pageblockMT(p))
+            zone.freePages -= 1 << o
+            p += 1 << o
+        }
+        memMap.refcount[start] = 1
+        memMap.flags[start].insert(.head)
+        memMap.order[start] = UInt8(truncatingIfNeeded: order)
+        allocatedPages += n
+        return true
+    }
+
+    /// Frees a block taken by `allocContigRange` (any order) in MAX_PAGE_ORDER pieces.
+    /// Linux: free_contig_range(), mm/page_alloc.c
+    public func freeContigRange(_ pfn: PFN, order: Int) {
+        let step = min(order, MAX_PAGE_ORDER)
+        var p = pfn.index
+        let end = p + (1 << order)
+        while p < end { freePages(PFN(index: p), order: step); p += 1 << step }
+    }
+}

@@ -61,6 +61,8 @@ public final class MMStruct {
     /// each PMD-mapped THP keeps one so that a later split cannot fail.
     /// Linux: pgtable_trans_huge_deposit() / pgtable_trans_huge_withdraw(), mm/pgtable-generic.c
     public var hugePMDDeposits: [UInt64: PFN] = [:]
+    /// Hugetlb pages mapped, in 4 KiB pages (hugetlb_usage; /proc/PID/status HugetlbPages).
+    public var hugetlbUsage = 0
     /// Whether khugepaged scans this mm (MMF_VM_HUGEPAGE, set by khugepaged_enter_vma()).
     public var khugepagedRegistered = false
 

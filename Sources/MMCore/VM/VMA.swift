@@ -35,6 +35,8 @@ public struct VMA: Hashable, Sendable {
     /// such a mapping with its own "/dev/zero" shmem file (shmem_zero_setup()), so two of them
     /// never merge while pieces of one may; this models that file's identity.
     public var shmemObject: UInt64 = 0
+    /// Identity of the hugetlb object behind a MAP_HUGETLB mapping (0 = none; hugetlb.swift).
+    public var hugetlbObject: UInt64 = 0
     public init(start: VirtAddr, end: VirtAddr, flags: VMFlags, pgoff: UInt64 = 0, file: MappedFile? = nil,
                 special: VMASpecial = .none, anonVMA: UInt64 = 0, shmemObject: UInt64 = 0) {
         self.start = start; self.end = end; self.flags = flags; self.pgoff = pgoff

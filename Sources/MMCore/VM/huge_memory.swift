@@ -165,7 +165,7 @@ extension Kernel {
             if skip == 0 {
                 let slot = PTESlot(table: table, index: f.index(VirtAddr(va), level: f.pmdLevel))
                 let e = phys.readPMD(slot)
-                if e.isPresent && e.isHuge { body(va, slot, e) }
+                if e.isPresent && e.isHuge && !isHugetlbPage(e.pfn) { body(va, slot, e) }
                 skip = HPAGE_PMD_SIZE
             }
             let next = (va & ~(skip - 1)) &+ skip
@@ -290,7 +290,7 @@ extension Kernel {
     /// its frames become ordinary pages. Linux: __split_huge_pmd() → __split_huge_pmd_locked(), mm/huge_memory.c
     func splitHugePMD(_ mm: MMStruct, _ haddr: VirtAddr, _ pmd: PTESlot) {
         let e = phys.readPMD(pmd)
-        guard e.isPresent && e.isHuge else { return }
+        guard e.isPresent && e.isHuge && !isHugetlbPage(e.pfn) else { return }
         vmstat.thpSplitPMD += 1
         guard let table = mm.hugePMDDeposits.removeValue(forKey: haddr.raw) else { return }
         let zero = isHugeZeroPFN(e.pfn)
@@ -326,7 +326,7 @@ extension Kernel {
             let haddr = a & ~(HPAGE_PMD_SIZE - 1)
             guard let slot = pmdLookup(mm, VirtAddr(haddr)) else { continue }
             let e = phys.readPMD(slot)
-            guard e.isPresent && e.isHuge else { continue }
+            guard e.isPresent && e.isHuge && !isHugetlbPage(e.pfn) else { continue }
             splitHugePMD(mm, VirtAddr(haddr), slot)
             if !isHugeZeroPFN(e.pfn) && thp.entireMapcount[e.pfn.index] == nil { n += 1 }
         }

@@ -91,12 +91,20 @@ extension Kernel {
             madviseColdOrPageout(mm, start, end, pageout: advice == .pageout)
             return .success(index)
         case .free:
-            if v.flags.intersects([.locked, .pfnmap]) { return .failure(.EINVAL) }
+            if v.flags.intersects([.locked, .pfnmap, .hugetlb]) { return .failure(.EINVAL) }
             if !v.vmaIsAnonymous { return .failure(.EINVAL) }
             madviseFree(mm, start, end)
             return .success(index)
         case .dontneed:
             if v.flags.intersects([.locked, .pfnmap]) { return .failure(.EINVAL) }
+            // madvise_dontneed_free_valid_vma(): a hugetlb range starts on a huge page boundary
+            // and its end is rounded down to one.
+            if let size = hugetlbPageSize(v) {
+                if start.raw & (size - 1) != 0 { return .failure(.EINVAL) }
+                let e = end.raw & ~(size - 1)
+                if e > start.raw { zapPageRange(mm, start, VirtAddr(e)) }
+                return .success(index)
+            }
             zapPageRange(mm, start, end)
             return .success(index)
         case .normal: newFlags.subtract([.randRead, .seqRead])

@@ -180,6 +180,7 @@ extension Kernel {
         vmstat.pgfault += 1
         task.minFlt += 1
         let write = code.contains(.write)
+        if vma.flags.contains(.hugetlb) { return hugetlbFault(task, mm, vma, va, write: write) }
         // The PMD level first: a THP fault, or a fault on a huge PMD (__handle_mm_fault()).
         guard let pmd = pmdAlloc(mm, va, task: task) else { return .oom }
         let pmdEntry = phys.readPMD(pmd)

@@ -182,7 +182,7 @@ extension Kernel {
     /// True when a mapping must be charged to the commit: private and writable, without
     /// VM_NORESERVE. Linux: accountable_mapping(), mm/vma.h
     public static func accountableMapping(_ file: MappedFile?, _ flags: VMFlags) -> Bool {
-        flags.intersection([.noreserve, .shared, .write]) == .write
+        flags.intersection([.noreserve, .shared, .write, .hugetlb]) == .write
     }
 
     /// True when the task may mlock at all: RLIMIT_MEMLOCK is not 0, or it is root
@@ -330,7 +330,7 @@ extension Kernel {
     /// refused), EEXIST (MAP_FIXED_NOREPLACE over a mapping), EBADF (no file without
     /// MAP_ANONYMOUS), EOVERFLOW (offset + length overflows), EPERM, EAGAIN (mlock limit).
     /// MAP_POPULATE / MAP_LOCKED fault the pages in afterwards; errors there are ignored, as in
-    /// Linux. MAP_HUGETLB fails with ENOMEM (no huge pages are reserved).
+    /// Linux. MAP_HUGETLB goes to hugetlbMmap (hugetlb.swift).
     /// Linux: ksys_mmap_pgoff() / vm_mmap_pgoff() / do_mmap(), mm/mmap.c, mm/util.c
     public func mmap(_ task: Task, addr: UInt64, length: UInt64, prot: Prot, flags: MapFlags,
                      file: MappedFile? = nil, offset: UInt64 = 0) -> Result<VirtAddr, Errno> {
@@ -340,7 +340,10 @@ extension Kernel {
         let anonymous = flags.contains(.anonymous)
         let file = anonymous ? nil : file
         if !anonymous && file == nil { return .failure(.EBADF) }
-        if flags.contains(.hugetlb) { return .failure(anonymous ? .ENOMEM : .EINVAL) }
+        if flags.contains(.hugetlb) {
+            defer { shmemReleaseUnused() }
+            return hugetlbMmap(task, mm, addr: addr, length: length, prot: prot, flags: flags)
+        }
         // A MAP_FIXED mapping may have replaced the last mapping of a shmem object.
         defer { shmemReleaseUnused() }
         switch doMmap(task, mm, file: file, addr: addr, len: length, prot: prot, flags: flags, pgoff: offset >> PAGE_SHIFT) {

@@ -160,7 +160,9 @@ extension Kernel {
         // PAGE_ALIGN of a size near 2^64 wraps to 0 in C; both cases end in EINVAL.
         guard let oldLen = pageAlignUp(oldSize) else { return .failure(.EINVAL) }
         guard let newLen = pageAlignUp(newSize), newLen != 0 else { return .failure(.EINVAL) }
-        guard mm.vmas.lookupIndex(VirtAddr(oldAddr)) != nil else { return .failure(.EFAULT) }
+        guard let vi = mm.vmas.lookupIndex(VirtAddr(oldAddr)) else { return .failure(.EFAULT) }
+        // Moving hugetlb page tables (move_hugetlb_page_tables()) is not modelled.
+        if mm.vmas[vi].hugetlbObject != 0 { return .failure(.EINVAL) }
         if flags.contains(.fixed) || flags.contains(.dontunmap) {
             return mremapTo(task, mm, oldAddr, oldLen, newAddr, newLen, flags)
         }

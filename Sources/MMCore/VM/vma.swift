@@ -328,6 +328,11 @@ extension Kernel {
         if !vmAreaAlloc(mm) { return .failure(.ENOMEM) }
         let v = mm.vmas[index]
         precondition(v.start < addr && addr < v.end && addr.isPageAligned, "split outside the VMA")
+        // hugetlb_vm_op_split(): a hugetlb VMA splits only at a huge page boundary.
+        if let o = hugetlb.objects[v.hugetlbObject], addr.raw & (hugetlb.hstates[o.h].size - 1) != 0 {
+            vmAreaFree(mm)
+            return .failure(.EINVAL)
+        }
         // vma_adjust_trans_huge(): a huge PMD cannot straddle two VMAs.
         splitHugePMDBoundaries(mm, addr, addr)
         var lo = v, hi = v
