@@ -117,24 +117,10 @@ extension Kernel {
 
     /// Returns the PMD slot for `va`, creating missing upper-level tables (as many levels as the
     /// machine's format has above the PMD); nil when a table page could not be allocated or a
-    /// huge leaf maps `va` above the PMD level. Linux: p4d_alloc() / pud_alloc() / pmd_alloc(), include/linux/mm.h
+    /// huge leaf maps `va` above the PMD level. Linux: pmd_alloc(), include/linux/mm.h
     func pmdAlloc(_ mm: MMStruct, _ va: VirtAddr, task: Task?) -> PTESlot? {
         let f = phys.paging
-        var table = mm.pgd
-        var level = 0
-        while level < f.pmdLevel {
-            let idx = f.index(va, level: level)
-            let e = phys.readEntry(table, idx, level: level)
-            if e.isPresent {
-                guard !e.isHuge else { return nil }
-                table = e.pfn
-            } else {
-                guard let t = allocPageTable(mm, for: task) else { return nil }
-                phys.writeEntry(table, idx, level: level, PTE(pfn: t, flags: PageTableFormat.tableFlags))
-                table = t
-            }
-            level += 1
-        }
+        guard let table = tableAlloc(mm, va, level: f.pmdLevel, task: task) else { return nil }
         return PTESlot(table: table, index: f.index(va, level: f.pmdLevel))
     }
 

@@ -338,25 +338,9 @@ extension Kernel {
     /// 2 MiB, a PUD for 1 GiB), creating the levels above; nil when a table cannot be allocated
     /// or a larger leaf is in the way. Linux: huge_pte_alloc(), mm/hugetlb.c
     func hugePTEAlloc(_ mm: MMStruct, _ va: VirtAddr, _ hi: Int, task: Task?) -> PTESlot? {
-        if hugetlb.hstates[hi].order == 9 { return pmdAlloc(mm, va, task: task) }
-        let f = phys.paging
         let leaf = hugeLevel(hi)
-        var table = mm.pgd
-        var level = 0
-        while level < leaf {
-            let idx = f.index(va, level: level)
-            let e = phys.readEntry(table, idx, level: level)
-            if e.isPresent {
-                guard !e.isHuge else { return nil }
-                table = e.pfn
-            } else {
-                guard let t = allocPageTable(mm, for: task) else { return nil }
-                phys.writeEntry(table, idx, level: level, PTE(pfn: t, flags: PageTableFormat.tableFlags))
-                table = t
-            }
-            level += 1
-        }
-        return PTESlot(table: table, index: f.index(va, level: leaf))
+        guard let table = tableAlloc(mm, va, level: leaf, task: task) else { return nil }
+        return PTESlot(table: table, index: phys.paging.index(va, level: leaf))
     }
 
     /// Whether `pfn` is the first frame of an in-use hugetlb page.

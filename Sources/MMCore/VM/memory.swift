@@ -64,14 +64,27 @@ extension Kernel {
         phys.putPage(pfn)
     }
 
-    /// Returns the leaf slot for `va`, creating missing PUD/PMD/PTE tables. Returns nil only when
-    /// a table page could not be allocated. Linux: pud_alloc()/pmd_alloc()/pte_alloc(), mm/memory.c
+    /// Returns the leaf slot for `va`, creating missing upper tables and the PTE table (a huge
+    /// PMD in the way is split first). Returns nil only when a table page could not be allocated
+    /// or a huge leaf that cannot be split maps `va`. Linux: pte_alloc() after pmd_alloc(), mm/memory.c
     func pteAlloc(_ mm: MMStruct, _ va: VirtAddr, task: Task?) -> PTESlot? {
         if let slot = phys.walk(mm.pgd, va) { return slot }
         let f = phys.paging
+        guard let table = tableAlloc(mm, va, level: f.pteLevel, task: task) else { return nil }
+        return PTESlot(table: table, index: f.index(va, level: f.pteLevel))
+    }
+
+    /// Returns the table at `level` (0 = the PGD) whose entry maps `va`, creating the missing
+    /// tables above it with P|RW|US pointers; a huge PMD met on the way to the PTE level is split
+    /// first (split_huge_pmd()). Returns nil when a table page could not be allocated or a huge
+    /// leaf that cannot be split is in the way. The one walk-and-allocate primitive under
+    /// pteAlloc, pmdAlloc and hugePTEAlloc.
+    /// Linux: p4d_alloc() / pud_alloc() / pmd_alloc() / __pte_alloc(), mm/memory.c
+    func tableAlloc(_ mm: MMStruct, _ va: VirtAddr, level target: Int, task: Task?) -> PFN? {
+        let f = phys.paging
         var table = mm.pgd
         var level = 0
-        while level < f.pteLevel {
+        while level < target {
             let idx = f.index(va, level: level)
             var e = phys.readEntry(table, idx, level: level)
             if level == f.pmdLevel && e.isPresent && e.isHuge {
@@ -80,6 +93,7 @@ extension Kernel {
                 e = phys.readEntry(table, idx, level: level)
             }
             if e.isPresent {
+                guard !e.isHuge else { return nil }
                 table = e.pfn
             } else {
                 guard let t = allocPageTable(mm, for: task) else { return nil }
@@ -88,7 +102,7 @@ extension Kernel {
             }
             level += 1
         }
-        return PTESlot(table: table, index: f.index(va, level: f.pteLevel))
+        return table
     }
 
     /// Allocates one page for `task`: kswapd is woken when every zone is below its low watermark;
