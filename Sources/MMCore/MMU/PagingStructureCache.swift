@@ -51,13 +51,11 @@ public struct PagingStructureCache: Sendable {
             | (((va & 0x01ff_ffff_ffff_ffff) >> shift) & PagingStructureCache.prefixMask)
     }
 
-    /// Returns the payload of the entry for `va` under `pcid` (marking it most recently used), or
-    /// nil on a miss or when the cache is empty.
+    /// Returns the index of the entry whose tag is `tag`, or -1. Searches a read-only buffer, so
+    /// the array is written (one uniqueness check) only by the caller, on a hit.
     @inlinable @inline(__always)
-    public mutating func lookup(_ va: UInt64, pcid: UInt16) -> UInt64? {
-        if count == 0 { return nil }
-        let tag = makeTag(va, pcid)
-        let hit: Int = tags.withUnsafeBufferPointer { t in
+    func find(_ tag: UInt64) -> Int {
+        tags.withUnsafeBufferPointer { t in
             var i = 0
             while i < t.count {
                 if t[i] == tag { return i }
@@ -65,6 +63,15 @@ public struct PagingStructureCache: Sendable {
             }
             return -1
         }
+    }
+
+    /// Returns the payload of the entry for `va` under `pcid` (marking it most recently used), or
+    /// nil on a miss or when the cache is empty.
+    @inlinable @inline(__always)
+    public mutating func lookup(_ va: UInt64, pcid: UInt16) -> UInt64? {
+        if count == 0 { return nil }
+        let tag = makeTag(va, pcid)
+        let hit = find(tag)
         if hit < 0 { return nil }
         clock &+= 1
         stamps[hit] = clock
@@ -111,15 +118,7 @@ public struct PagingStructureCache: Sendable {
     public mutating func invalidate(_ va: UInt64, pcid: UInt16) -> Int {
         if validCount == 0 { return 0 }
         let tag = makeTag(va, pcid)
-        // Search over a read-only buffer; the array is written (one uniqueness check) only on a hit.
-        let hit: Int = tags.withUnsafeBufferPointer { t in
-            var i = 0
-            while i < t.count {
-                if t[i] == tag { return i }
-                i &+= 1
-            }
-            return -1
-        }
+        let hit = find(tag)
         if hit < 0 { return 0 }
         tags[hit] = 0; count -= 1
         return 1
