@@ -23,7 +23,8 @@ var results: [Result] = []
 let pages = 131_072 // 512 MiB
 let args = CommandLine.arguments
 /// `--only trace` runs only the trace benchmarks; `--only big-machine` only the 64 GiB machine
-/// (in this process: the parent runs it as a child to read its peak RSS); `--output FILE` also
+/// (in this process: the parent runs it as a child to read its peak RSS); `--only faults` only the
+/// two fault lines, three times; `--output FILE` also
 /// writes the table to FILE.
 let only = args.firstIndex(of: "--only").flatMap { args.count > $0 + 1 ? args[$0 + 1] : nil }
 let onlyTrace = only == "trace"
@@ -44,6 +45,21 @@ if only == "big-machine" {
     getrusage(RUSAGE_SELF.rawValue, &ru)
     let rss = t.mm!.rss.total
     print("\(rss) \(d) \(ru.ru_maxrss)")
+    exit(0)
+}
+
+if only == "faults" {
+    // Only the two fault lines, three times each (for best-of-3 comparisons while tuning the fault path).
+    for _ in 0..<3 {
+        let (k, t) = machine(2 << 30)
+        let a = try! k.mmap(t, addr: 0, length: UInt64(pages) << 12, prot: [.read, .write], flags: [.private, .anonymous]).get()
+        let w = measure("", ops: pages) { _ = k.touch(t, a, length: UInt64(pages) << 12, .write) }
+        let (k2, t2) = machine(2 << 30)
+        let b = try! k2.mmap(t2, addr: 0, length: UInt64(pages) << 12, prot: [.read], flags: [.private, .anonymous]).get()
+        let z = measure("", ops: pages) { _ = k2.touch(t2, b, length: UInt64(pages) << 12, .read) }
+        print(String(format: "anonymous write fault %6.1f ns/op   zero-page read fault %6.1f ns/op",
+                     w.seconds * 1e9 / Double(pages), z.seconds * 1e9 / Double(pages)))
+    }
     exit(0)
 }
 

@@ -102,6 +102,29 @@ public final class MMStruct {
     /// The CPUs that have this mm loaded, lazily or not, one bit per CPU. Linux: mm_cpumask()
     public var cpumask: UInt64 = 0
 
+    /// Index in `vmas` of the VMA the last cached lookup found: only a hint, checked before use,
+    /// so no change to the tree has to reset it. Linux: the per-task vmacache (≤ 6.0)
+    var vmaHint = 0
+
+    /// Returns the index of the first VMA whose end is above `addr` (nil when there is none),
+    /// trying the VMA of the previous lookup first. Linux: find_vma() after vmacache_find(), mm/mmap.c, mm/vmacache.c
+    @inline(__always)
+    func findVMAIndexCached(_ addr: VirtAddr) -> Int? {
+        let h = vmaHint
+        if h < vmas.count && vmas.vmas[h].start <= addr && addr < vmas.vmas[h].end { return h }
+        guard let i = vmas.findVMAIndex(addr) else { return nil }
+        vmaHint = i
+        return i
+    }
+
+    /// Returns the index of the VMA containing `addr`, or nil, trying the VMA of the previous
+    /// lookup first. Linux: vma_lookup() after vmacache_find(), include/linux/mm.h, mm/vmacache.c
+    @inline(__always)
+    func lookupIndexCached(_ addr: VirtAddr) -> Int? {
+        guard let i = findVMAIndexCached(addr), vmas.vmas[i].start <= addr else { return nil }
+        return i
+    }
+
     /// Updates the high-water marks (update_hiwater_rss/vm).
     public func updateHiwater() {
         hiwaterRSS = max(hiwaterRSS, rss.total)

@@ -74,6 +74,19 @@ extension Kernel {
         return PTESlot(table: table, index: f.index(va, level: f.pteLevel))
     }
 
+    /// Returns the leaf slot for `va` below the PMD slot `pmd` already found for it: straight from
+    /// the PMD entry when it points to a PTE table, else as pteAlloc (creating the table, or
+    /// splitting a huge PMD). Returns nil as pteAlloc does. Linux: pte_alloc() + pte_offset_map(), mm/memory.c
+    @inline(__always)
+    func pteAllocFromPMD(_ mm: MMStruct, _ pmd: PTESlot, _ va: VirtAddr, task: Task?) -> PTESlot? {
+        let e = phys.readPMD(pmd)
+        if e.isPresent && !e.isHuge {
+            let f = phys.paging
+            return PTESlot(table: e.pfn, index: f.index(va, level: f.pteLevel))
+        }
+        return pteAlloc(mm, va, task: task)
+    }
+
     /// Returns the table at `level` (0 = the PGD) whose entry maps `va`, creating the missing
     /// tables above it with P|RW|US pointers; a huge PMD met on the way to the PTE level is split
     /// first (split_huge_pmd()). Returns nil when a table page could not be allocated or a huge
@@ -154,10 +167,11 @@ extension Kernel {
             narrate("address \(va) is outside user space (TASK_SIZE \(VirtAddr(mm.taskSize))): bad_area")
             return .sigsegv(.mapErr)
         }
-        guard var vma = mm.vmas.findVMA(va) else {
+        guard let vmaIndex = mm.findVMAIndexCached(va) else {
             narrate("find_vma(\(va)) found no VMA at or above the address: bad_area, SEGV_MAPERR")
             return .sigsegv(.mapErr)
         }
+        var vma = mm.vmas[vmaIndex]
         if vma.start > va {
             guard vma.flags.contains(.growsdown) else {
                 narrate("\(va) lies in the hole below the VMA \(vmaRangeText(vma)): bad_area, SEGV_MAPERR")
@@ -206,7 +220,7 @@ extension Kernel {
         } else if pmdEntry.isHuge {
             if let r = handleHugePMDFault(mm, vma, va, pmd, pmdEntry, write: write) { return r }
         }
-        guard let slot = pteAlloc(mm, va, task: task) else { return .oom }
+        guard let slot = pteAllocFromPMD(mm, pmd, va, task: task) else { return .oom }
         let pte = phys.readPTE(slot)
         if pte.isNone {
             if vma.isAnonymous && vma.shmemObject == 0 { return doAnonymousPage(task, mm, vma, va, slot, write: write) }
@@ -246,10 +260,10 @@ extension Kernel {
             narrate("do_anonymous_page: read of untouched memory maps the shared zero page (PFN \(zeroPFN)) read-only; PTE[\(slot.index)] in table PFN \(slot.table) = \(phys.readPTE(slot))")
             return .minor
         }
-        if anonVMAPrepare(mm, va) == nil { return .oom }
+        guard let anon = anonVMAPrepare(mm, va) else { return .oom }
         guard let pfn = allocPageOrOOM(gfp: .highuserMovable, task: task) else { return .oom }
         phys.contents.clear(pfn)
-        addNewPage(mm, vma, pfn, va)
+        addNewPage(mm, vma, pfn, va, anonVMA: anon)
         clockNs &+= FaultCost.anonymousWrite
         phys.writePTE(slot, PTE(pfn: pfn, flags: pteFlags(vma.flags, writable: vma.flags.contains(.write), dirty: true)))
         narrate("do_anonymous_page: allocated zeroed anonymous page PFN \(pfn) (\(zoneName(pfn))); PTE[\(slot.index)] in table PFN \(slot.table) = \(phys.readPTE(slot))")
@@ -384,8 +398,9 @@ extension Kernel {
     /// Accounts a newly mapped anonymous page at `va`: flags, mapcount, RSS counter, node
     /// counters, the reverse-map key (anon_vma and linear index), the inactive anon LRU (the
     /// unevictable list in a VM_LOCKED VMA). (Page-cache pages are mapped with pageAddFileRmap.)
+    /// `anonVMA` is the id anonVMAPrepare just returned for `va`; nil looks it up.
     /// Linux: folio_add_new_anon_rmap() + folio_add_lru_vma(), mm/rmap.c, mm/swap.c
-    func addNewPage(_ mm: MMStruct, _ vma: VMA, _ pfn: PFN, _ va: VirtAddr) {
+    func addNewPage(_ mm: MMStruct, _ vma: VMA, _ pfn: PFN, _ va: VirtAddr, anonVMA: UInt64? = nil) {
         var f: PageFlags = [.uptodate, .anon, .swapbacked]
         mm.rss.anon += 1; stat.nrAnonMapped += 1
         if vma.flags.contains(.locked) {
@@ -394,7 +409,7 @@ extension Kernel {
         }
         phys.memMap.flags[pfn.index] = f
         phys.memMap.mapcount[pfn.index] = 1
-        reclaim.rmapAnonVMA[pfn.index] = mm.vmas.vmaLookup(va)?.anonVMA ?? vma.anonVMA
+        reclaim.rmapAnonVMA[pfn.index] = anonVMA ?? mm.vmas.vmaLookup(va)?.anonVMA ?? vma.anonVMA
         reclaim.rmapIndex[pfn.index] = linearPageIndex(vma, va)
         reclaim.rmapInode[pfn.index] = nil
         lruAdd(pfn)

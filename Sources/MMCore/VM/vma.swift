@@ -204,9 +204,10 @@ extension Kernel {
     /// Linux: anon_vma_prepare() / find_mergeable_anon_vma(), mm/rmap.c
     @discardableResult
     public func anonVMAPrepare(_ mm: MMStruct, _ addr: VirtAddr) -> UInt64? {
-        guard let i = mm.vmas.lookupIndex(addr) else { return nil }
+        guard let i = mm.lookupIndexCached(addr) else { return nil }
+        let known = mm.vmas.vmas[i].anonVMA
+        if known != 0 { return known }
         let v = mm.vmas[i]
-        if v.anonVMA != 0 { return v.anonVMA }
         // reusable_anon_vma(): an adjacent VMA that differs at most in access bits and softdirty.
         func compatible(_ a: VMA, _ b: VMA) -> Bool {
             a.end == b.start && a.file == b.file && a.shmemObject == b.shmemObject
