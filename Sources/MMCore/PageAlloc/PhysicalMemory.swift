@@ -50,31 +50,37 @@ public enum PhysicalMemoryError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// Per-frame metadata in flat arrays indexed by PFN (Linux's `struct page` array, `mem_map`).
-public struct MemMap {
+/// Per-frame metadata in flat arrays indexed by PFN (Linux's `struct page` array, `mem_map`), in
+/// buffers this object owns (FixedArray): the fault and allocation paths write them without
+/// uniqueness checks.
+public final class MemMap {
     /// `page->_refcount`.
-    public var refcount: [Int32]
+    public let refcount: FixedArray<Int32>
     /// Number of page-table entries that map the frame (`page_mapcount()`; Linux stores it minus one).
-    public var mapcount: [Int32]
+    public let mapcount: FixedArray<Int32>
     /// `page->flags`.
-    public var flags: [PageFlags]
+    public let flags: FixedArray<PageFlags>
     /// Buddy order when the frame heads a free block (`page->private` under PageBuddy); the folio
     /// order when the frame is the PageHead of an allocated compound block; else 0.
-    public var order: [UInt8]
+    public let order: FixedArray<UInt8>
     /// Free-list links (`page->buddy_list`): next and previous PFN on the same free list, -1 at the ends.
-    public var buddyNext: [Int32]
-    public var buddyPrev: [Int32]
+    public let buddyNext: FixedArray<Int32>
+    public let buddyPrev: FixedArray<Int32>
     /// Migrate type of each pageblock of 2^PAGEBLOCK_ORDER frames (the pageblock bitmap).
-    public var pageblockMigrateType: [MigrateType]
+    public let pageblockMigrateType: FixedArray<MigrateType>
     public init(frames: Int) {
-        refcount = [Int32](repeating: 0, count: frames)
-        mapcount = [Int32](repeating: 0, count: frames)
-        flags = [PageFlags](repeating: [], count: frames)
-        order = [UInt8](repeating: 0, count: frames)
-        buddyNext = [Int32](repeating: -1, count: frames)
-        buddyPrev = [Int32](repeating: -1, count: frames)
-        pageblockMigrateType = [MigrateType](repeating: .movable,
-                                             count: (frames + PAGEBLOCK_NR_PAGES - 1) >> PAGEBLOCK_ORDER)
+        refcount = FixedArray(repeating: 0, count: frames)
+        mapcount = FixedArray(repeating: 0, count: frames)
+        flags = FixedArray(repeating: [], count: frames)
+        order = FixedArray(repeating: 0, count: frames)
+        buddyNext = FixedArray(repeating: -1, count: frames)
+        buddyPrev = FixedArray(repeating: -1, count: frames)
+        pageblockMigrateType = FixedArray(repeating: .movable,
+                                          count: (frames + PAGEBLOCK_NR_PAGES - 1) >> PAGEBLOCK_ORDER)
+    }
+    deinit {
+        refcount.deallocate(); mapcount.deallocate(); flags.deallocate(); order.deallocate()
+        buddyNext.deallocate(); buddyPrev.deallocate(); pageblockMigrateType.deallocate()
     }
 }
 
@@ -116,7 +122,7 @@ public final class PhysicalMemory {
     public let config: PhysicalMemoryConfig
     /// Number of page frames (the PFN range is 0..<frameCount).
     public let frameCount: Int
-    public var memMap: MemMap
+    public let memMap: MemMap
     public var contents: FrameContents
     /// The page-table format of the machine: how entries in page-table frames are encoded, how
     /// many levels there are and which VA bits index them (x86-64 4-level unless the machine says).

@@ -34,25 +34,26 @@ public final class Zone {
     /// allowed zone (DMA, DMA32, Normal, and HighMem on x86-32; ZONE_MOVABLE is not modeled and always empty).
     public var lowmemReserve: [Int] = []
 
-    /// Head and tail PFN of each free list, index `order * MIGRATE_TYPES + migratetype`; -1 when empty.
-    @usableFromInline var freeHead: [Int32]
-    @usableFromInline var freeTail: [Int32]
+    /// Head and tail PFN of each free list (buffers this zone owns), index `order * MIGRATE_TYPES + migratetype`; -1 when empty.
+    @usableFromInline let freeHead: FixedArray<Int32>
+    @usableFromInline let freeTail: FixedArray<Int32>
     /// Blocks on each free list.
-    @usableFromInline var nrFreeList: [Int]
+    @usableFromInline let nrFreeList: FixedArray<Int>
     /// Blocks of each order over all migrate types (`free_area[order].nr_free`).
-    @usableFromInline var nrFreeOrder: [Int]
+    @usableFromInline let nrFreeOrder: FixedArray<Int>
 
     /// `nrZoneTypes` is the length of `lowmemReserve` (MAX_NR_ZONES up to the highest zone the
     /// layout has: Normal on x86-64, HighMem on x86-32).
     public init(type: ZoneType, startPFN: PFN, spannedPages: Int, nrZoneTypes: Int = ZoneType.normal.rawValue + 1) {
         self.type = type; self.startPFN = startPFN; self.spannedPages = spannedPages
         presentPages = spannedPages; managedPages = spannedPages; freePages = 0
-        freeHead = [Int32](repeating: -1, count: NR_PAGE_ORDERS * MIGRATE_TYPES)
-        freeTail = [Int32](repeating: -1, count: NR_PAGE_ORDERS * MIGRATE_TYPES)
-        nrFreeList = [Int](repeating: 0, count: NR_PAGE_ORDERS * MIGRATE_TYPES)
-        nrFreeOrder = [Int](repeating: 0, count: NR_PAGE_ORDERS)
+        freeHead = FixedArray(repeating: -1, count: NR_PAGE_ORDERS * MIGRATE_TYPES)
+        freeTail = FixedArray(repeating: -1, count: NR_PAGE_ORDERS * MIGRATE_TYPES)
+        nrFreeList = FixedArray(repeating: 0, count: NR_PAGE_ORDERS * MIGRATE_TYPES)
+        nrFreeOrder = FixedArray(repeating: 0, count: NR_PAGE_ORDERS)
         lowmemReserve = [Int](repeating: 0, count: nrZoneTypes)
     }
+    deinit { freeHead.deallocate(); freeTail.deallocate(); nrFreeList.deallocate(); nrFreeOrder.deallocate() }
 
     /// The name /proc/buddyinfo prints ("DMA", "DMA32", "Normal", "HighMem").
     public var name: String { type.name }

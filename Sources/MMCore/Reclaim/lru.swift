@@ -16,21 +16,23 @@ public enum LRUList: Int, Sendable, CaseIterable {
 /// every page, the swap areas, the swap cache and kswapd's state.
 public final class ReclaimState {
     /// Next/previous frame on the same LRU list (-1 at the ends). Linux: folio->lru
-    var lruNext: [Int32]
-    var lruPrev: [Int32]
+    let lruNext: FixedArray<Int32>
+    let lruPrev: FixedArray<Int32>
     /// The list each frame is on, or -1.
-    var lruOf: [Int8]
+    let lruOf: FixedArray<Int8>
     /// Head (newest) and tail (oldest) frame of each list, -1 when empty.
-    var lruHead = [Int32](repeating: -1, count: 5)
-    var lruTail = [Int32](repeating: -1, count: 5)
-    /// Pages on each list.
-    public internal(set) var lruSize = [Int](repeating: 0, count: 5)
+    let lruHead = FixedArray<Int32>(repeating: -1, count: 5)
+    let lruTail = FixedArray<Int32>(repeating: -1, count: 5)
+    /// Pages on each list (NR_LRU_LISTS counters).
+    let lruCount = FixedArray<Int>(repeating: 0, count: 5)
+    /// Pages on each list, in `LRUList` order.
+    public var lruSize: [Int] { Array(lruCount) }
     /// Reverse-map key of each frame: for anonymous pages the anon_vma id, for page-cache pages
     /// 0 (the inode is in `rmapInode`). Linux: folio->mapping
-    var rmapAnonVMA: [UInt64]
+    let rmapAnonVMA: FixedArray<UInt64>
     /// The page index of each frame: the linear page index of an anonymous page (vm_pgoff-based),
     /// or the file offset in pages of a page-cache page. Linux: folio->index
-    var rmapIndex: [UInt64]
+    let rmapIndex: FixedArray<UInt64>
     /// The inode of each page-cache frame (sparse: most frames never hold one). Linux: folio->mapping (address_space)
     var rmapInode: SparseFrameArray<Inode?>
     /// The swap entry of each frame in the swap cache (0 = none; sparse). Linux: folio->swap
@@ -72,13 +74,17 @@ public final class ReclaimState {
     public internal(set) var contextSwitches: UInt64 = 0
 
     init(frames: Int) {
-        lruNext = [Int32](repeating: -1, count: frames)
-        lruPrev = [Int32](repeating: -1, count: frames)
-        lruOf = [Int8](repeating: -1, count: frames)
-        rmapAnonVMA = [UInt64](repeating: 0, count: frames)
-        rmapIndex = [UInt64](repeating: 0, count: frames)
+        lruNext = FixedArray(repeating: -1, count: frames)
+        lruPrev = FixedArray(repeating: -1, count: frames)
+        lruOf = FixedArray(repeating: -1, count: frames)
+        rmapAnonVMA = FixedArray(repeating: 0, count: frames)
+        rmapIndex = FixedArray(repeating: 0, count: frames)
         rmapInode = SparseFrameArray(count: frames, defaultValue: nil, isDefault: { $0 == nil })
         swapEntryOf = SparseFrameArray(count: frames, defaultValue: 0, isDefault: { $0 == 0 })
+    }
+    deinit {
+        lruNext.deallocate(); lruPrev.deallocate(); lruOf.deallocate(); lruHead.deallocate(); lruTail.deallocate()
+        lruCount.deallocate(); rmapAnonVMA.deallocate(); rmapIndex.deallocate()
     }
 
     /// The frames on `list`, head (newest) first.
@@ -137,7 +143,7 @@ extension Kernel {
             r.lruHead[l] = i
         }
         r.lruOf[pfn.index] = Int8(l)
-        r.lruSize[l] += 1
+        r.lruCount[l] += 1
         lruStat(list, 1)
     }
 
@@ -151,7 +157,7 @@ extension Kernel {
         if p >= 0 { r.lruNext[Int(p)] = n } else { r.lruHead[l] = n }
         if n >= 0 { r.lruPrev[Int(n)] = p } else { r.lruTail[l] = p }
         r.lruNext[pfn.index] = -1; r.lruPrev[pfn.index] = -1; r.lruOf[pfn.index] = -1
-        r.lruSize[l] -= 1
+        r.lruCount[l] -= 1
         lruStat(LRUList(rawValue: l)!, -1)
     }
 

@@ -27,7 +27,7 @@ extension Kernel {
     /// Linux: inactive_is_low(), mm/vmscan.c
     public func inactiveIsLow(file: Bool) -> Bool {
         let base = file ? 2 : 0
-        let inactive = reclaim.lruSize[base], active = reclaim.lruSize[base + 1]
+        let inactive = reclaim.lruCount[base], active = reclaim.lruCount[base + 1]
         let gb = (inactive + active) >> (30 - Int(PAGE_SHIFT))
         var ratio = 1
         if gb > 0 { ratio = Int(Double(10 * gb).squareRoot()) }
@@ -261,7 +261,7 @@ extension Kernel {
     /// Marks kswapd runnable when user allocations would fail the low watermark. Linux: wakeup_kswapd(), mm/vmscan.c
     func wakeupKswapd() {
         guard !reclaim.kswapdWoken, !reclaim.inReclaim, reclaim.kswapdFailures < Kernel.maxReclaimRetries,
-              reclaim.lruSize.reduce(0, +) > 0 else { return }
+              reclaim.lruCount.reduce(0, +) > 0 else { return }
         if allZonesBelowLow() {
             reclaim.kswapdWoken = true
             narrate("a zone fell below its low watermark: kswapd is woken")
