@@ -87,7 +87,9 @@ public final class MemMap {
 public final class PhysicalMemory {
     /// The populated zones of node 0, lowest first (DMA, DMA32, Normal on x86-64; DMA, Normal,
     /// HighMem on x86-32).
-    public var zones: [Zone] = []
+    public var zones: [Zone] = [] {
+        didSet { hasDMA32 = zones.contains { $0.type == .dma32 } }
+    }
     /// The effective vm.min_free_kbytes.
     public var minFreeKbytes: Int = 0
     /// The effective vm.watermark_scale_factor.
@@ -166,6 +168,7 @@ public final class PhysicalMemory {
             z.managedPages = 0
             zones.append(z)
         }
+        hasDMA32 = zones.contains { $0.type == .dma32 }   // (observers do not run in init)
         // memmap_init(): every frame starts PG_reserved with one reference; pageblocks Movable.
         for i in 0..<frames {
             memMap.flags[i] = .reserved
@@ -226,7 +229,8 @@ public final class PhysicalMemory {
         return n
     }
     /// Whether ZONE_DMA32 is populated (alloc_flags_nofragment() exists only with CONFIG_ZONE_DMA32).
-    public var hasDMA32: Bool { zones.contains { $0.type == .dma32 } }
+    /// (Kept up to date by `zones`' observer: the allocator asks on every allocation.)
+    public private(set) var hasDMA32 = false
     /// Whether the machine has a populated ZONE_HIGHMEM.
     public var hasHighmem: Bool { zones.last?.type == .highmem }
     /// Returns the type of the first zone of the zonelist an allocation with `gfp` walks (the

@@ -124,13 +124,14 @@ extension Kernel {
     /// Returns nil when the OOM killer could not free memory, killed `task` itself, or panicked.
     /// Linux: __alloc_pages() slow path → __alloc_pages_direct_reclaim() / __alloc_pages_may_oom(), mm/page_alloc.c
     func allocPageOrOOM(gfp: GFP, task: Task?) -> PFN? {
-        var attempts = tasks.count + 2
-        while attempts > 0 {
+        var attempts = -1   // tasks.count + 2, counted when the first attempt fails
+        while attempts != 0 {
             if gfp.contains(.kswapdReclaim) { wakeupKswapd() }
             if let p = phys.allocPages(order: 0, gfp: gfp) {
                 vmstat.pgalloc += 1
                 return p
             }
+            if attempts < 0 { attempts = tasks.count + 2 }
             if panicMessage != nil { return nil }
             // Direct reclaim before the OOM killer.
             if gfp.contains(.directReclaim) && tryToFreePages(gfp: gfp) > 0 { continue }
@@ -220,7 +221,14 @@ extension Kernel {
         } else if pmdEntry.isHuge {
             if let r = handleHugePMDFault(mm, vma, va, pmd, pmdEntry, write: write) { return r }
         }
-        guard let slot = pteAllocFromPMD(mm, pmd, va, task: task) else { return .oom }
+        // A PMD that pointed to a PTE table on entry was left alone above: its table is the one.
+        let slot: PTESlot
+        if pmdEntry.isPresent && !pmdEntry.isHuge {
+            slot = PTESlot(table: pmdEntry.pfn, index: phys.paging.index(va, level: phys.paging.pteLevel))
+        } else {
+            guard let s = pteAllocFromPMD(mm, pmd, va, task: task) else { return .oom }
+            slot = s
+        }
         let pte = phys.readPTE(slot)
         if pte.isNone {
             if vma.isAnonymous && vma.shmemObject == 0 { return doAnonymousPage(task, mm, vma, va, slot, write: write) }
