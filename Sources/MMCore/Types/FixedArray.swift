@@ -3,7 +3,8 @@
 /// A fixed-length array in a buffer that its owner, a final class, allocates once and frees in its
 /// `deinit` (`deallocate()`). Unlike a Swift array stored in a class, a write needs no uniqueness
 /// check and no copy-on-write: copies of the value share the buffer, like a C array behind a
-/// pointer. Indices are checked (out of range traps, as an array does).
+/// pointer, and must not outlive the owner (read through the owner, or copy out with `Array(_:)`).
+/// Indices are checked (out of range traps, as an array does).
 public struct FixedArray<Element>: RandomAccessCollection {
     @usableFromInline let base: UnsafeMutablePointer<Element>
     /// Number of elements.
