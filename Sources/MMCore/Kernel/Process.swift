@@ -61,6 +61,8 @@ struct LibraryImage {
         case .riscv: l.path = "/usr/lib/riscv64-linux-gnu/" + (loader ? "ld-linux-riscv64-lp64d.so.1" : name)
         // i386: Debian's paths; the segment sizes of the x86-64 build are reused (not the i386 build's).
         case .x86_32, .x86PAE: l.path = "/usr/lib/i386-linux-gnu/" + (loader ? "ld-linux.so.2" : name)
+        // armhf (Debian's hard-float EABI port); segment sizes of the x86-64 build again.
+        case .arm32: l.path = "/usr/lib/arm-linux-gnueabihf/" + (loader ? "ld-linux-armhf.so.3" : name)
         }
         return l
     }
@@ -111,7 +113,7 @@ extension Kernel {
         // 1. The program: headers r--, text r-x, rodata r--, data rw- (gcc's -z separate-code layout).
         // x86-64 (and the 64-bit formats): a PIE at ELF_ET_DYN_BASE, else 0x400000;
         // ia32: a PIE at ELF_ET_DYN_BASE (0x400000), else the i386 link address 0x08048000.
-        let base: UInt64 = image.pie ? phys.paging.elfEtDynBase : (mm.ia32 ? I386_TEXT_BASE : 0x40_0000)
+        let base: UInt64 = image.pie ? phys.paging.elfEtDynBase : phys.paging.encoding == .arm32 ? ARM_TEXT_BASE : (mm.ia32 ? I386_TEXT_BASE : 0x40_0000)
         guard let text = pageAlignUp(image.textBytes), let ro = pageAlignUp(image.rodataBytes),
               let data = pageAlignUp(max(image.dataBytes, 1)) else { return .failure(.ENOMEM) }
         // The program file: one inode per path, so that processes running it share its page cache.
@@ -305,7 +307,7 @@ extension Kernel {
             if f.encoding == .x86_64 {
                 walkText += " \(f.linuxName(level))[\(i)] = \(e.isNone ? "empty" : e.description);"
             } else {
-                let raw = f.readRaw(phys.contents, table, i)
+                let raw = f.readRaw(phys.contents, table, i, level: level)
                 walkText += " \(f.linuxName(level))[\(i)] = \(raw == 0 ? "empty" : "0x" + String(raw, radix: 16) + " " + f.describe(raw, level: level));"
             }
             if !e.isPresent || level == f.pteLevel || e.isHuge { break }
@@ -458,7 +460,7 @@ extension Kernel {
             if let kt = kernelTables32 {
                 let f = phys.paging
                 for i in f.userRootEntries..<f.entries(0)
-                where f.readRaw(phys.contents, mm.pgd, i) != f.readRaw(phys.contents, kt.swapperPgDir, i) {
+                where f.readRaw(phys.contents, mm.pgd, i, level: 0) != f.readRaw(phys.contents, kt.swapperPgDir, i, level: 0) {
                     out.append("pid \(t.pid): PGD entry \(i) differs from swapper_pg_dir's")
                 }
             }
@@ -466,7 +468,7 @@ extension Kernel {
             var ptPages = 0
             countTables(mm.pgd, level: 0, &ptPages)
             ptPages += mm.hugePMDDeposits.count
-            tables += ptPages + 1
+            tables += ptPages + phys.paging.rootFrames
             if ptPages * Int(PAGE_SIZE) != mm.pgtablesBytes {
                 out.append("pid \(t.pid): \(ptPages) page-table pages below the PGD but pgtables_bytes = \(mm.pgtablesBytes)")
             }
@@ -509,7 +511,7 @@ extension Kernel {
         }
         // PGDs kept alive only by kernel threads running on a borrowed mm (mm_users 0, mm_count > 0).
         for t in allTasks where t.mm == nil {
-            if let b = t.activeMM, b.mmUsers == 0, seen.insert(ObjectIdentifier(b)).inserted { tables += 1 }
+            if let b = t.activeMM, b.mmUsers == 0, seen.insert(ObjectIdentifier(b)).inserted { tables += phys.paging.rootFrames }
         }
         out += swapInvariantViolations(swapRefs: swapRefs)
         out += rmapInvariantViolations()
