@@ -63,6 +63,7 @@ public enum Maps {
         case .vvarVclock: return "[vvar_vclock]"
         case .vdso: return "[vdso]"
         case .vsyscall: return "[vsyscall]"
+        case .vectors: return "[vectors]"
         case .heap: return "[heap]"
         case .stack: return "[stack]"
         case .none: break

@@ -871,6 +871,7 @@ public final class Runner {
             case .vdso: what = "[vdso]"
             case .vvarVclock: what = "[vvar_vclock]"
             case .vsyscall: what = "[vsyscall]"
+            case .vectors: what = "[vectors]"
             case .none: what = "anonymous"
             }
         }

@@ -27,6 +27,7 @@ extension Kernel {
         mm.taskSize = phys.paging.taskSize
         mm.mapWindow = phys.paging.mapWindow
         mm.hasVsyscallGate = phys.paging.encoding == .x86_64
+        mm.hasVectorsPage = phys.paging.encoding == .arm32
         // A 32-bit kernel: user space ends at PAGE_OFFSET (TASK_SIZE, 3G/1G split), 4-byte pointers.
         mm.ia32 = phys.paging.is32Bit
         pgdCtor(pgd)

@@ -124,9 +124,9 @@ extension PhysicalMemory {
                 let shift = f.shift(level)
                 let mask = (UInt64(1) << shift) &- 1
                 let pa = ((e.pfn.raw << PAGE_SHIFT) & ~mask) | (va.raw & mask)
-                let size = f.encoding == .arm32 && shift == 21 ? "1M section" : shift == 12 ? "4K" : shift == 21 ? "2M" : shift == 22 ? "4M" : "1G"
+                let size = f.encoding == .arm32 && shift == 21 ? "1M section" : shift == 12 ? "4K page" : shift == 21 ? "2M page" : shift == 22 ? "4M page" : "1G page"
                 let rights = "R" + (e.isWritable ? "W" : "-") + (e.isNX ? "-" : "X")
-                out.append("=> \(PhysAddr(pa)) (\(size) page, \(rights) \(e.isUser ? "user" : "kernel")\(e.isDirty ? ", dirty" : "")\(e.isAccessed ? ", young" : ""))")
+                out.append("=> \(PhysAddr(pa)) (\(size), \(rights) \(e.isUser ? "user" : "kernel")\(e.isDirty ? ", dirty" : "")\(e.isAccessed ? ", young" : ""))")
                 return out
             }
             table = e.pfn

@@ -15,7 +15,7 @@ public struct MappedFile: Hashable, Sendable {
 
 /// The special names maps prints for some anonymous areas.
 public enum VMASpecial: Hashable, Sendable {
-    case none, heap, stack, vvar, vdso, vsyscall
+    case none, heap, stack, vvar, vdso, vsyscall, vectors
     /// The clock pages of the vDSO data area, a mapping of its own since Linux 6.13.
     case vvarVclock
 }
