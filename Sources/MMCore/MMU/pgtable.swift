@@ -102,7 +102,8 @@ public struct PageTableFormat: Hashable, Sendable, CustomStringConvertible {
             if g != 12 { return "\(arch) has a \(1 << (g - 10)) KiB granule, but a machine runs with 4 KiB pages (PAGE_SIZE); use it with 'translate --arch' or a lab" }
             return "\(arch) needs FEAT_LPA2 descriptors (52-bit VA), which a machine does not model (VA \(v)); use it with 'translate --arch'"
         default:
-            return "\(arch) is not a machine format (machines: x86-32 and the 64-bit formats; use it with 'translate --arch')"
+            if case .arm32 = arch { return "\(arch) splits the address space between TTBR0 and TTBR1 (TTBCR.N > 0), which Linux's 2-level tables do not use; machines run arm32 (TTBCR.N = 0); use it with 'translate --arch'" }
+            return "\(arch) is not a machine format (machines: x86-32, x86-pae, arm32 and the 64-bit formats; use it with 'translate --arch')"
         }
     }
 
