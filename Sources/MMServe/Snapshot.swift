@@ -475,7 +475,7 @@ public struct PageTableCopy: Sendable {
             let name = f.linuxName(level)
             let index = f.index(v, level: level)
             let raw = rawEntry(table, index, level: level)
-            let e = f.decode(raw, level: level)
+            let e = f.decode(f.encoding == .arm32 && level == 0 && va & (1 << 20) != 0 ? raw >> 32 : raw, level: level)
             let valid = f.hardwareValid(raw, level: level)
             let outcome: String
             let leaf = valid && (level == f.pteLevel || e.isHuge)

@@ -105,7 +105,8 @@ extension PhysicalMemory {
         for level in 0..<f.levels {
             let i = f.index(va, level: level)
             let raw = table.raw < UInt64(frameCount) ? f.readRaw(contents, table, i, level: level) : 0
-            let e = f.decode(raw, level: level)
+            // ARM: a section pair's second word maps the odd MiB (its own XN and address).
+            let e = f.decode(f.encoding == .arm32 && level == 0 && va.raw & (1 << 20) != 0 ? raw >> 32 : raw, level: level)
             let name = "\(f.linuxName(level)) (\(f.hardwareName(level)))"
             if f.encoding == .arm32 {
                 // A PGD pair (the two first-level words) or a PTE (Linux word, hardware word at +2048).
