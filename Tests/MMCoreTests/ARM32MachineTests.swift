@@ -18,7 +18,8 @@ final class ARM32MachineTests: XCTestCase {
     }
 
     // 2 GiB: ZONE_NORMAL [0, 0x30000) (768 MiB), ZONE_HIGHMEM [0x30000, 0x80000). Reserved:
-    // swapper_pg_dir (PFN 4-7), the 12 MiB image at TEXT_OFFSET (PFN 8-0xc07), mem_map
+    // swapper_pg_dir (PFN 4-7), the image at TEXT_OFFSET (0xbbdc90 bytes: 3006 frames, PFN
+    // 8-0xbc5), mem_map
     // (0x80000 frames * 32 B = 4096 frames) just below the lowmem limit.
     func testZonesOf2GiB() throws {
         let k = try machine(2 << 30)
@@ -26,7 +27,7 @@ final class ARM32MachineTests: XCTestCase {
         XCTAssertEqual(z.map(\.type), [.normal, .highmem])
         XCTAssertEqual(z.map(\.startPFN.index), [0, 0x30000])
         XCTAssertEqual(z.map(\.spannedPages), [0x30000, 0x50000])
-        XCTAssertEqual(z.map(\.managedPages), [0x30000 - 4 - 3072 - 4096, 0x50000])
+        XCTAssertEqual(z.map(\.managedPages), [0x30000 - 4 - 3006 - 4096, 0x50000])
         XCTAssertEqual(k.phys.reservedRegions.map(\.name), ["swapper_pg_dir", "kernel image", "mem_map"])
         XCTAssertEqual(k.phys.reservedRegions.map(\.startPFN.index), [4, 8, 0x2f000])
         // lowmem_reserve (ratios 256, 256, 32, 0) indexed DMA, DMA32, Normal, HighMem.
@@ -41,7 +42,7 @@ final class ARM32MachineTests: XCTestCase {
     func testZonesOf512MiB() throws {
         let k = try machine(512 << 20)
         XCTAssertEqual(k.phys.zones.map(\.type), [.normal])
-        XCTAssertEqual(k.phys.zones.map(\.managedPages), [0x20000 - 4 - 3072 - 1024])
+        XCTAssertEqual(k.phys.zones.map(\.managedPages), [0x20000 - 4 - 3006 - 1024])
         XCTAssertEqual(k.phys.highmemPages.managed, 0)
         let t = try k.spawn(ProgramImage(path: "/bin/p")).get()
         let a = try k.mmap(t, addr: 0, length: 0x1000, prot: [.read, .write], flags: [.private, .anonymous]).get()
@@ -183,39 +184,42 @@ final class ARM32MachineTests: XCTestCase {
         XCTAssertEqual(try run(.x86_64(la57: false)), [16, 0, 0, 0, 0])
     }
 
-    // swapper_pg_dir is the 16 KiB at 0x4000; lowmem in sections (the 13 MiB holding the image
-    // MT_MEMORY_RWX 0x1140e, the rest MT_MEMORY_RW with XN 0x1141e), the pkmap table (PFN
-    // 0xc07, PGD 1535) and the fixmap table (0xc06, PGD 2047) with the vectors page (0xc04) at
-    // index 496 and the stubs page (0xc05) after it; entries 1528-2047 of every PGD are swapper's.
+    // swapper_pg_dir is the 16 KiB at 0x4000; lowmem in sections (the 12 MiB holding the image,
+    // which ends at 0xbc6000, MT_MEMORY_RWX 0x1140e; the rest MT_MEMORY_RW with XN 0x1141e),
+    // the pkmap table (PFN 0xbc5, PGD 1535) and the fixmap table (0xbc4, PGD 2047) with the
+    // vectors page (0xbc2) at index 496 (Linux 0x5df, hardware AP 111 0x67e) and the stubs page
+    // (0xbc3, kernel read-only: Linux 0x4df, hardware 0x65e) after it; entries 1528-2047 of
+    // every PGD are swapper's.
     func testKernelHalfOfEveryPGD() throws {
         let k = try machine(2 << 30)
         let f = k.phys.paging
         let kt = try XCTUnwrap(k.kernelTables32)
         XCTAssertEqual(kt.swapperPgDir.index, 4)
         XCTAssertEqual(kt.linearTables, [])
-        XCTAssertEqual(kt.pkmapTable.index, 0xc07)
-        XCTAssertEqual(kt.fixmapTable.index, 0xc06)
-        XCTAssertEqual(kt.vectorsPage?.index, 0xc04)
+        XCTAssertEqual(kt.pkmapTable.index, 0xbc5)
+        XCTAssertEqual(kt.fixmapTable.index, 0xbc4)
+        XCTAssertEqual(kt.vectorsPage?.index, 0xbc2)
         let t = try k.spawn(ProgramImage(path: "/bin/p")).get()
         let pgd = t.mm!.pgd
         func e(_ i: Int) -> UInt64 { f.readRaw(k.phys.contents, pgd, i, level: 0) }
         XCTAssertEqual(e(1536), 0x0011_140e_0001_140e)
-        XCTAssertEqual(e(1542), 0x00d1_141e_00c1_140e)
+        XCTAssertEqual(e(1541), 0x00b1_140e_00a1_140e)
+        XCTAssertEqual(e(1542), 0x00d1_141e_00c1_141e)
         XCTAssertEqual(e(1919), 0x2ff1_141e_2fe1_141e)
         XCTAssertEqual(e(1920), 0)
         XCTAssertEqual(e(1528), 0)
-        XCTAssertEqual(e(1535), 0x00c0_7c11_00c0_7811)
-        XCTAssertEqual(e(2047), 0x00c0_6c11_00c0_6811)
-        XCTAssertEqual(f.readRaw(k.phys.contents, kt.fixmapTable, 496, level: 1), 0x00c0_467e_00c0_45df)
-        XCTAssertEqual(f.readRaw(k.phys.contents, kt.fixmapTable, 497, level: 1), 0x00c0_565e_00c0_54df)
+        XCTAssertEqual(e(1535), 0x00bc_5c11_00bc_5811)
+        XCTAssertEqual(e(2047), 0x00bc_4c11_00bc_4811)
+        XCTAssertEqual(f.readRaw(k.phys.contents, kt.fixmapTable, 496, level: 1), 0x00bc_267e_00bc_25df)
+        XCTAssertEqual(f.readRaw(k.phys.contents, kt.fixmapTable, 497, level: 1), 0x00bc_365e_00bc_34df)
         for i in 1528..<2048 { XCTAssertEqual(e(i), f.readRaw(k.phys.contents, kt.swapperPgDir, i, level: 0), "PGD entry \(i)") }
         XCTAssertEqual(k.phys.describeWalk(pgd: pgd, va: VirtAddr(0xc0d0_0123)),
                        ["0xc0d00123 on arm32: PGD 1542 | PTE 256 | offset 0x123",
                         "TTBR0 = PGD at PFN \(pgd)",
-                        "  PGD (L1) table \(pgd)[1542]: L1[3084] = 0x00c1140e, L1[3085] = 0x00d1141e  [section PA=0xc00000 domain 0 AP[2:0]=001 S] [section PA=0xd00000 domain 0 AP[2:0]=001 XN S]",
+                        "  PGD (L1) table \(pgd)[1542]: L1[3084] = 0x00c1141e, L1[3085] = 0x00d1141e  [section PA=0xc00000 domain 0 AP[2:0]=001 XN S] [section PA=0xd00000 domain 0 AP[2:0]=001 XN S]",
                         "=> 0xd00123 (1M section, RW- kernel, dirty, young)"])
         let child = try k.fork(t).get()
-        XCTAssertEqual(f.readRaw(k.phys.contents, child.mm!.pgd, 2047, level: 0), 0x00c0_6c11_00c0_6811)
+        XCTAssertEqual(f.readRaw(k.phys.contents, child.mm!.pgd, 2047, level: 0), 0x00bc_4c11_00bc_4811)
         XCTAssertEqual(k.checkInvariants(), [])
         // With 100 MiB, lowmem ends inside the 2 MiB chunk 0x6400000: that chunk is kernel PTEs.
         let s = try machine(100 << 20)
@@ -223,7 +227,7 @@ final class ARM32MachineTests: XCTestCase {
         XCTAssertEqual(st.linearTables.count, 0)   // 100 MiB is a multiple of 2 MiB
         let o = try machine(101 << 20)
         let ot = try XCTUnwrap(o.kernelTables32)
-        XCTAssertEqual(ot.linearTables.map(\.index), [0xc07])
+        XCTAssertEqual(ot.linearTables.map(\.index), [0xbc5])
         XCTAssertEqual(o.phys.paging.readRaw(o.phys.contents, ot.linearTables[0], 255, level: 1),
                        (0x64ff000 | 0x65f) | (0x64ff000 | 0x45f) << 32)
         XCTAssertEqual(o.phys.paging.readRaw(o.phys.contents, ot.linearTables[0], 256, level: 1), 0)
