@@ -292,6 +292,8 @@ extension Kernel {
         let verb = kind == .write ? "writes" : kind == .exec ? "executes" : "reads"
         if !code.contains(.prot), let s = phys.walk(mm.pgd, va), phys.readPTE(s).isSwap {
             narrate("[1] the page was swapped out by reclaim: its PTE holds a swap entry instead of a frame")
+        } else if !code.contains(.prot), phys.paging.encoding == .arm32, let s = phys.walk(mm.pgd, va), phys.readPTE(s).isPresent {
+            narrate("[1] the page is mapped, but its PTE is old (L_PTE_YOUNG clear), so set_pte_ext left the hardware entry 0")
         } else if !code.contains(.prot) {
             narrate("[1] the address was handed out earlier (by mmap, brk, malloc or exec) with no physical page behind it")
         }
@@ -318,8 +320,19 @@ extension Kernel {
         bits.append(code.contains(.prot) ? "protection violation" : "page not present")
         bits.append(code.contains(.write) ? "write" : code.contains(.instr) ? "instruction fetch" : "read")
         bits.append(code.contains(.user) ? "user mode" : "kernel mode")
-        narrate("[5] the MMU raises a page fault (#PF), error code \(code.rawValue) (\(bits.joined(separator: ", "))), CR2 = \(va)")
-        narrate("[6] the CPU enters the kernel's page-fault handler: exc_page_fault → do_user_addr_fault")
+        if f.encoding == .arm32 {
+            // ARMv7 fault status (short descriptors): FS 0x5/0x7 translation fault (section/page),
+            // 0xd/0xf permission fault; DFSR.WnR (bit 11) for a write.
+            let l1Present = phys.readEntry(mm.pgd, f.index(va, level: 0), level: 0).isPresent
+            let fs: UInt32 = code.contains(.prot) ? (l1Present && !phys.readEntry(mm.pgd, f.index(va, level: 0), level: 0).isHuge ? 0xf : 0xd) : (l1Present ? 0x7 : 0x5)
+            let fetch = code.contains(.instr)
+            let fsr = fs | (code.contains(.write) ? 0x800 : 0)
+            narrate("[5] the MMU raises a \(fetch ? "prefetch" : "data") abort: \(code.contains(.prot) ? "permission" : "translation") fault, \(fetch ? "IFSR" : "DFSR") = 0x\(String(fsr, radix: 16)) (\(bits.joined(separator: ", "))), \(fetch ? "IFAR" : "DFAR") = \(va)")
+            narrate("[6] the CPU enters the kernel's abort handler: \(fetch ? "do_PrefetchAbort" : "do_DataAbort") → \(code.contains(.prot) || l1Present ? "do_page_fault" : "do_translation_fault → do_page_fault")")
+        } else {
+            narrate("[5] the MMU raises a page fault (#PF), error code \(code.rawValue) (\(bits.joined(separator: ", "))), CR2 = \(va)")
+            narrate("[6] the CPU enters the kernel's page-fault handler: exc_page_fault → do_user_addr_fault")
+        }
         narrate("[7] the kernel handles it:")
     }
 
