@@ -35,6 +35,10 @@ final class ARM32MachineTests: XCTestCase {
         XCTAssertEqual(z[1].lowmemReserve, [0, 0, 0, 0])
         XCTAssertEqual(k.phys.highmemPages.managed, 0x50000)
         XCTAssertEqual(k.config.thp, .never)
+        // The vmalloc area: VMALLOC_START = high_memory 0xf0000000 + 8 MiB, VMALLOC_END 0xff800000.
+        XCTAssertEqual([k.vmap.start, k.vmap.end], [0xf080_0000, 0xff7f_ffff])
+        _ = try k.spawn(ProgramImage(path: "/bin/p")).get()
+        XCTAssertEqual(k.vmap.areas.first?.addr, 0xf080_0000)   // the first kernel stack
         XCTAssertEqual(k.checkInvariants(), [])
     }
 
@@ -44,6 +48,7 @@ final class ARM32MachineTests: XCTestCase {
         XCTAssertEqual(k.phys.zones.map(\.type), [.normal])
         XCTAssertEqual(k.phys.zones.map(\.managedPages), [0x20000 - 4 - 3006 - 1024])
         XCTAssertEqual(k.phys.highmemPages.managed, 0)
+        XCTAssertEqual(k.vmap.start, 0xe080_0000)   // high_memory 0xe0000000 + 8 MiB: 496 MiB of vmalloc space
         let t = try k.spawn(ProgramImage(path: "/bin/p")).get()
         let a = try k.mmap(t, addr: 0, length: 0x1000, prot: [.read, .write], flags: [.private, .anonymous]).get()
         XCTAssertNoThrow(try k.store(t, a, [1]).get())
