@@ -30,6 +30,9 @@ final class ARM32MachineTests: XCTestCase {
         XCTAssertEqual(z.map(\.managedPages), [0x30000 - 4 - 3006 - 4096, 0x50000])
         XCTAssertEqual(k.phys.reservedRegions.map(\.name), ["swapper_pg_dir", "kernel image", "mem_map"])
         XCTAssertEqual(k.phys.reservedRegions.map(\.startPFN.index), [4, 8, 0x2f000])
+        // HighMem min watermark: managed/1024 = 320 clamped to 32...128; Normal takes all of min_free_kbytes.
+        XCTAssertEqual(z[1].watermarkMin, 128)
+        XCTAssertEqual(z[0].watermarkMin, k.phys.minFreeKbytes / 4)
         // lowmem_reserve (ratios 256, 256, 32, 0) indexed DMA, DMA32, Normal, HighMem.
         XCTAssertEqual(z[0].lowmemReserve, [0, 0, 0, 0x50000 / 32])
         XCTAssertEqual(z[1].lowmemReserve, [0, 0, 0, 0])
