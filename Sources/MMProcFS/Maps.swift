@@ -64,6 +64,7 @@ public enum Maps {
         case .vdso: return "[vdso]"
         case .vsyscall: return "[vsyscall]"
         case .vectors: return "[vectors]"
+        case .sigpage: return "[sigpage]"
         case .heap: return "[heap]"
         case .stack: return "[stack]"
         case .none: break

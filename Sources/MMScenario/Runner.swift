@@ -872,6 +872,7 @@ public final class Runner {
             case .vvarVclock: what = "[vvar_vclock]"
             case .vsyscall: what = "[vsyscall]"
             case .vectors: what = "[vectors]"
+            case .sigpage: what = "[sigpage]"
             case .none: what = "anonymous"
             }
         }

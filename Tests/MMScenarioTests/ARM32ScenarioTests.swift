@@ -75,8 +75,9 @@ final class ARM32ScenarioTests: XCTestCase {
         XCTAssertTrue(lines[5].hasPrefix("Node 0, zone   Normal"))
     }
 
-    // The maps of an ARM process: text at 0x00010000, armhf libraries below mmap_base 0xb7000000,
-    // the stack below TASK_SIZE 0xbf000000, then the [vectors] gate page.
+    // The maps of an ARM process: text at 0x00010000, armhf libraries below mmap_base 0xb7000000
+    // with [sigpage], [vvar] and [vdso] below ld.so, the stack below TASK_SIZE 0xbf000000, then
+    // the [vectors] gate page.
     func testMapsOfAnARMProcess() throws {
         let (out, status) = try run("""
             machine arch=arm32 ram=1G
@@ -89,6 +90,10 @@ final class ARM32ScenarioTests: XCTestCase {
         XCTAssertEqual(lines[1], "00010000-00011000 r--p 00000000 08:01 1049600                            /bin/p")
         XCTAssertEqual(lines[2], "00011000-00012000 r-xp 00001000 08:01 1049600                            /bin/p")
         XCTAssertEqual(lines[lines.count - 3], "b6ffe000-b7000000 rw-p 00033000 08:01 1835011                            /usr/lib/arm-linux-gnueabihf/ld-linux-armhf.so.3")
+        XCTAssertEqual(Array(lines[(lines.count - 9)...(lines.count - 7)]), [
+            "b6fc8000-b6fc9000 r-xp 00000000 00:00 0                                  [sigpage]",
+            "b6fc9000-b6fca000 r--p 00000000 00:00 0                                  [vvar]",
+            "b6fca000-b6fcb000 r-xp 00000000 00:00 0                                  [vdso]"])
         XCTAssertEqual(lines[lines.count - 2], "befdf000-bf000000 rw-p 00000000 00:00 0                                  [stack]")
         XCTAssertEqual(lines.last, "ffff0000-ffff1000 r-xp 00000000 00:00 0                                  [vectors]")
         XCTAssertFalse(out.contains("vsyscall"))

@@ -144,8 +144,17 @@ extension Kernel {
                                       flags: [.private, .fixed, .anonymous, .growsdown]) { return .failure(e) }
         // 3. ld.so, then the vDSO ([vvar] 4 pages + [vdso] 2 pages), then what ld.so maps.
         guard case .success = mapLibrary(task, LibraryImage.ldso.forArch(phys.paging)) else { return .failure(.ENOMEM) }
-        switch mmap(task, addr: 0, length: 0x6000, prot: .read, flags: [.private, .anonymous]) {
+        // 32-bit ARM: [sigpage] (r-x), then [vvar] and [vdso] (r-x) of one page each, in one
+        // top-down range. Linux: arch_setup_additional_pages(), arch/arm/kernel/process.c; arm_install_vdso(), arch/arm/kernel/vdso.c
+        let arm = phys.paging.encoding == .arm32
+        switch mmap(task, addr: 0, length: arm ? 0x3000 : 0x6000, prot: .read, flags: [.private, .anonymous]) {
         case .failure(let e): return .failure(e)
+        case .success(let v) where arm:
+            _ = mprotect(task, addr: v.raw, length: 0x1000, prot: [.read, .exec])
+            _ = mprotect(task, addr: v.raw + 0x2000, length: 0x1000, prot: [.read, .exec])
+            markSpecial(mm, VirtAddr(v.raw), .sigpage)
+            markSpecial(mm, VirtAddr(v.raw + 0x1000), .vvar)
+            markSpecial(mm, VirtAddr(v.raw + 0x2000), .vdso)
         case .success(let v):
             _ = mprotect(task, addr: v.raw + 0x4000, length: 0x2000, prot: [.read, .exec])
             markSpecial(mm, VirtAddr(v.raw), .vvar)
