@@ -63,6 +63,8 @@ public enum Maps {
         case .vvarVclock: return "[vvar_vclock]"
         case .vdso: return "[vdso]"
         case .vsyscall: return "[vsyscall]"
+        case .vectors: return "[vectors]"
+        case .sigpage: return "[sigpage]"
         case .heap: return "[heap]"
         case .stack: return "[stack]"
         case .none: break

@@ -73,6 +73,11 @@ public struct MeminfoValues: Sendable, Equatable {
     public var directMap4M: UInt64?
     /// Whether DirectMap1G is printed (x86-64 with gbpages; not a 32-bit PAE kernel).
     public var showDirectMap1G = true
+    /// Whether the kernel has CONFIG_TRANSPARENT_HUGEPAGE and CONFIG_HUGETLB_PAGE (the AnonHugePages
+    /// … FilePmdMapped and HugePages_* lines) and reports DirectMap lines (x86 only): all false on
+    /// 32-bit ARM without LPAE.
+    public var hugePageLines = true
+    public var directMapLines = true
     public init() {}
 }
 
@@ -134,18 +139,23 @@ public enum Meminfo {
         kb("VmallocChunk", v.vmallocChunk)
         kb("Percpu", v.percpu)
         s += "HardwareCorrupted: " + Fmt.dec(v.hardwareCorrupted, 5) + " kB\n"
-        kb("AnonHugePages", v.anonHugePages)
-        kb("ShmemHugePages", v.shmemHugePages)
-        kb("ShmemPmdMapped", v.shmemPmdMapped)
-        kb("FileHugePages", v.fileHugePages)
-        kb("FilePmdMapped", v.filePmdMapped)
+        if v.hugePageLines {
+            kb("AnonHugePages", v.anonHugePages)
+            kb("ShmemHugePages", v.shmemHugePages)
+            kb("ShmemPmdMapped", v.shmemPmdMapped)
+            kb("FileHugePages", v.fileHugePages)
+            kb("FilePmdMapped", v.filePmdMapped)
+        }
         kb("Unaccepted", v.unaccepted)
-        s += "HugePages_Total:   " + Fmt.dec(v.hugePagesTotal, 5) + "\n"
-        s += "HugePages_Free:    " + Fmt.dec(v.hugePagesFree, 5) + "\n"
-        s += "HugePages_Rsvd:    " + Fmt.dec(v.hugePagesRsvd, 5) + "\n"
-        s += "HugePages_Surp:    " + Fmt.dec(v.hugePagesSurp, 5) + "\n"
-        kb("Hugepagesize", v.hugepagesize)
-        kb("Hugetlb", v.hugetlb)
+        if v.hugePageLines {
+            s += "HugePages_Total:   " + Fmt.dec(v.hugePagesTotal, 5) + "\n"
+            s += "HugePages_Free:    " + Fmt.dec(v.hugePagesFree, 5) + "\n"
+            s += "HugePages_Rsvd:    " + Fmt.dec(v.hugePagesRsvd, 5) + "\n"
+            s += "HugePages_Surp:    " + Fmt.dec(v.hugePagesSurp, 5) + "\n"
+            kb("Hugepagesize", v.hugepagesize)
+            kb("Hugetlb", v.hugetlb)
+        }
+        guard v.directMapLines else { return s }
         kb("DirectMap4k", v.directMap4k)
         if let m4 = v.directMap4M {
             kb("DirectMap4M", m4)
@@ -255,7 +265,12 @@ public enum Meminfo {
         v.hugePagesSurp = UInt64(h.surplus)
         v.hugepagesize = h.sizeKB
         v.hugetlb = k.hugetlb.hstates.reduce(0) { $0 + UInt64($1.nr) * $1.sizeKB }
-        if k.phys.config.layout == .x86_32 {
+        if k.phys.config.layout == .arm32 {
+            let low = UInt64(min(k.phys.frameCount, k.phys.config.layout.maxLowPFN)) << PAGE_SHIFT
+            v.vmallocTotal = vmallocTotalARM32(lowmemBytes: low) >> 10
+            v.hugePageLines = false
+            v.directMapLines = false
+        } else if k.phys.config.layout == .x86_32 {
             let low = UInt64(min(k.phys.frameCount, k.phys.config.layout.maxLowPFN)) << PAGE_SHIFT
             v.vmallocTotal = vmallocTotal32(lowmemBytes: low) >> 10
             let pae = k.phys.paging.encoding == .x86PAE
@@ -286,6 +301,15 @@ public enum Meminfo {
         let start = (highMemory + offset) & ~(offset - 1)
         let end = X86_32Kernel.pkmapBase - 2 * PAGE_SIZE
         return end > start ? end - start : 0
+    }
+
+    /// Bytes of the 32-bit ARM vmalloc area: VMALLOC_END (0xff800000) − VMALLOC_START, where
+    /// VMALLOC_START is high_memory + VMALLOC_OFFSET (8 MiB) rounded down to 8 MiB: 240 MiB when
+    /// lowmem is the full 768 MiB. Linux: VMALLOC_START/VMALLOC_END, arch/arm/include/asm/pgtable.h
+    public static func vmallocTotalARM32(lowmemBytes: UInt64) -> UInt64 {
+        let offset = ARM32Kernel.vmallocOffset
+        let start = (ARM32Kernel.pageOffset + lowmemBytes + offset) & ~(offset - 1)
+        return ARM32Kernel.vmallocEnd > start ? ARM32Kernel.vmallocEnd - start : 0
     }
 
     /// The DirectMap4k/large split (kB) of an x86-32 kernel's linear map of `lowmemBytes` with

@@ -108,8 +108,10 @@ public enum Vmallocinfo {
     /// "+0xoff/0xsize" that %pS adds. Linux: vmalloc_info_show() / show_numa_info(), mm/vmalloc.c
     public static func format(_ k: Kernel) -> String {
         var s = ""
+        // %pK prints a pointer in 8 hex digits on a 32-bit kernel.
+        let w = k.phys.paging.is32Bit ? 8 : 16
         for a in k.vmap.areas {
-            s += "0x" + Fmt.hex(a.addr, minDigits: 16) + "-0x" + Fmt.hex(a.addr &+ a.size, minDigits: 16) + " "
+            s += "0x" + Fmt.hex(a.addr, minDigits: w) + "-0x" + Fmt.hex(a.addr &+ a.size, minDigits: w) + " "
                 + Fmt.dec(a.size, 7) + " " + a.caller + (a.pages.isEmpty ? "" : " pages=\(a.pages.count)") + " " + a.kind + "\n"
         }
         return s

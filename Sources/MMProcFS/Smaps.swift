@@ -283,7 +283,7 @@ public enum Smaps {
         walk: while va < end {
             var table = mm.pgd
             for level in 0..<f.pmdLevel {
-                let e = f.decode(f.readRaw(contents, table, f.index(VirtAddr(va), level: level)), level: level)
+                let e = f.decode(f.readRaw(contents, table, f.index(VirtAddr(va), level: level), level: level), level: level)
                 // 1 GiB leaves are not modelled; an entry pointing outside RAM is not followed.
                 if !e.isPresent || e.isHuge || e.pfn.index >= k.phys.frameCount {
                     va = next(va, f.shift(level))
@@ -292,7 +292,7 @@ public enum Smaps {
                 table = e.pfn
             }
             let pmdEnd = next(va, f.shift(f.pmdLevel))
-            let pmd = f.decode(f.readRaw(contents, table, f.index(VirtAddr(va), level: f.pmdLevel)), level: f.pmdLevel)
+            let pmd = f.decode(f.readRaw(contents, table, f.index(VirtAddr(va), level: f.pmdLevel), level: f.pmdLevel), level: f.pmdLevel)
             if pmd.isPresent && pmd.isHuge {
                 let nr = 512  // HPAGE_PMD_NR
                 if let f = frame(k, pmd.pfn, pages: nr) {
@@ -303,7 +303,7 @@ public enum Smaps {
                 let pteTable = pmd.pfn
                 var a = va
                 while a < pmdEnd {
-                    let pte = f.decode(f.readRaw(contents, pteTable, f.index(VirtAddr(a), level: f.pteLevel)), level: f.pteLevel)
+                    let pte = f.decode(f.readRaw(contents, pteTable, f.index(VirtAddr(a), level: f.pteLevel), level: f.pteLevel), level: f.pteLevel)
                     if pte.isPresent {
                         if let f = frame(k, pte.pfn, pages: 1) {
                             c.account(f, young: pte.isAccessed, dirty: pte.isDirty, locked: locked)

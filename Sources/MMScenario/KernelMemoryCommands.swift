@@ -151,8 +151,8 @@ extension ParserState {
             return .allocPercpu(size: size, align: align, bind: try binding())
         case "free_percpu": return .freePercpu(try expr("per-CPU pointer"))
         case "highmem32":
-            if machine.physicalLayout == .x86_32 {
-                throw LineError(column: first.column, message: "'highmem32' sets up a 32-bit kernel beside a 64-bit machine; this machine is x86-32 already (use kmap and __pa directly)")
+            if machine.physicalLayout != .x86_64 {
+                throw LineError(column: first.column, message: "'highmem32' sets up a 32-bit kernel beside a 64-bit machine; this machine is \(machine.arch) already (use kmap and __pa directly)")
             }
             let t = try need("ram=SIZE")
             guard t.text.hasPrefix("ram=") else { throw LineError(column: t.column, message: "expected ram=SIZE, found '\(t.text)'") }
@@ -179,8 +179,8 @@ extension ParserState {
             highmemSeen = true
             return .highmem32(ram: v, pae: pae, arch: arch)
         case "kmap", "kmap_atomic", "kunmap", "kunmap_atomic", "__pa", "__va":
-            guard highmemSeen || machine.physicalLayout == .x86_32 else {
-                throw LineError(column: first.column, message: "'\(cmd)' needs a 32-bit kernel: 'machine arch=x86-32' or 'highmem32 ram=SIZE' first")
+            guard highmemSeen || machine.physicalLayout != .x86_64 else {
+                throw LineError(column: first.column, message: "'\(cmd)' needs a 32-bit kernel: 'machine arch=x86-32' or 'arch=arm32', or 'highmem32 ram=SIZE' first")
             }
             switch cmd {
             case "kmap", "kmap_atomic":

@@ -986,11 +986,14 @@ struct ParserState {
             }
             m.minFreeKbytes = Int(mf.value)
         }
-        if m.physicalLayout == .x86_32 && m.ramBytes > PhysicalLayout.x86_32.maxRAMBytes {
-            throw LineError(column: archColumn, message: "arch=x86-32 addresses at most 4G of RAM (ram=\(m.ramBytes >> 20)M)")
+        if m.physicalLayout != .x86_64 && m.ramBytes > m.physicalLayout.maxRAMBytes {
+            throw LineError(column: archColumn, message: "arch=\(m.arch) addresses at most 4G of RAM (ram=\(m.ramBytes >> 20)M)")
         }
         if m.physicalLayout == .x86_32 && m.hugepages2M + m.hugepages1G > 0 {
             throw LineError(column: archColumn, message: "hugetlb pools are not modelled on a 32-bit machine (its huge page is 4 MiB, or 2 MiB with PAE)")
+        }
+        if m.physicalLayout == .arm32 && m.hugepages2M + m.hugepages1G > 0 {
+            throw LineError(column: archColumn, message: "hugetlb pools are not modelled on a 32-bit machine (ARM without LPAE has no CONFIG_HUGETLB_PAGE)")
         }
         return m
     }
@@ -1011,9 +1014,9 @@ struct ParserState {
     mutating func parseSpawn(path: Token, _ args: inout ArraySlice<Token>, line: Int) throws -> SpawnSpec {
         var name = String(path.text.split(separator: "/").last ?? Substring(path.text))
         var image = ProgramImage(path: path.text)
-        // A 32-bit machine's synthetic programs are classic non-PIE i386 executables (text at
-        // 0x08048000) unless `pie` is given.
-        if machine.physicalLayout == .x86_32 { image.pie = false }
+        // A 32-bit machine's synthetic programs are classic non-PIE executables (i386 text at
+        // 0x08048000, ARM at 0x00010000) unless `pie` is given.
+        if machine.physicalLayout != .x86_64 { image.pie = false }
         var adj = 0
         var uid: UInt32 = 1000
         var explicitName = false

@@ -871,6 +871,8 @@ public final class Runner {
             case .vdso: what = "[vdso]"
             case .vvarVclock: what = "[vvar_vclock]"
             case .vsyscall: what = "[vsyscall]"
+            case .vectors: what = "[vectors]"
+            case .sigpage: what = "[sigpage]"
             case .none: what = "anonymous"
             }
         }

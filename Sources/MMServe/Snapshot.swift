@@ -438,6 +438,22 @@ public struct PageTableCopy: Sendable {
         return walk(pid: p.pid, pgd: p.pgd, va: va)
     }
 
+    /// Returns entry `index` of the copied table `table` at `level` as `PageTableFormat.readRaw(_:_:_:level:)`
+    /// reads it: 4-byte entries (x86-32) are halves of the copied words; an ARM 2-level PGD entry
+    /// is a word of the four-frame root, an ARM PTE the Linux half with the hardware half (+2048).
+    func rawEntry(_ table: UInt64, _ index: Int, level: Int) -> UInt64 {
+        func half(_ t: UInt64, _ i: Int) -> UInt64 {
+            let w = tables[t]?[i >> 1] ?? 0
+            return i & 1 == 0 ? w & 0xffff_ffff : w >> 32
+        }
+        if paging.encoding == .arm32 {
+            if level == 0 { return tables[table &+ UInt64(index >> 9)]?[index & 511] ?? 0 }
+            return half(table, index) | half(table, 512 + index) << 32
+        }
+        if paging.entryBytes == 4 { return half(table, index) }
+        return tables[table]?[index] ?? 0
+    }
+
     /// Returns the x86-64 four-level walk of `va` from the table in frame `pgd`, as the MMU does
     /// it (a huge entry at PUD or PMD level ends the walk), without changing anything; the result
     /// has the form the page draws. Linux: the hardware walk, cf. walk() in
@@ -458,10 +474,8 @@ public struct PageTableCopy: Sendable {
         for level in 0..<f.levels {
             let name = f.linuxName(level)
             let index = f.index(v, level: level)
-            // 4-byte entries (x86-32) are the halves of the copied 64-bit words.
-            let word = tables[table]?[f.entryBytes == 4 ? index >> 1 : index] ?? 0
-            let raw = f.entryBytes == 4 ? (index & 1 == 0 ? word & 0xffff_ffff : word >> 32) : word
-            let e = f.decode(raw, level: level)
+            let raw = rawEntry(table, index, level: level)
+            let e = f.decode(f.encoding == .arm32 && level == 0 && va & (1 << 20) != 0 ? raw >> 32 : raw, level: level)
             let valid = f.hardwareValid(raw, level: level)
             let outcome: String
             let leaf = valid && (level == f.pteLevel || e.isHuge)
@@ -475,7 +489,7 @@ public struct PageTableCopy: Sendable {
                 let mask: UInt64 = (1 << shift) - 1
                 let p = ((e.pfn.raw << 12) & ~mask) | (va & mask)
                 pa = p
-                lines.append("=> 0x\(String(p, radix: 16)) (\(shift == 12 ? "4K" : shift == 21 ? "2M" : shift == 22 ? "4M" : "1G") page, R\(e.isWritable ? "W" : "")\(e.isNX ? "" : "X") \(e.isUser ? "user" : "kernel"))")
+                lines.append("=> 0x\(String(p, radix: 16)) (\(shift == 12 ? "4K page" : f.encoding == .arm32 ? "1M section" : shift == 21 ? "2M page" : shift == 22 ? "4M page" : "1G page"), R\(e.isWritable ? "W" : "")\(e.isNX ? "" : "X") \(e.isUser ? "user" : "kernel"))")
                 break
             }
             table = e.pfn.raw

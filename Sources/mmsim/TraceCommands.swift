@@ -152,7 +152,7 @@ struct MachineFlags: ParsableArguments {
     var faultAround: String?
     @Option(name: .long, help: "Seed of the machine's random source.")
     var seed: String?
-    @Option(name: .long, help: "Paging format the kernel runs on: x86-64 (default), x86-64-la57, arm64-4k-39/42/47/48, sv39, sv48, sv57.")
+    @Option(name: .long, help: "Paging format the kernel runs on: x86-64 (default), x86-64-la57, arm64-4k-39/42/47/48, sv39, sv48, sv57, x86-32, x86-pae, arm32.")
     var arch: String?
     @Option(name: .long, help: "Boot-time hugetlb pools, e.g. 2M:512,1G:2 (default none).")
     var hugepages: String?
@@ -310,7 +310,7 @@ struct SweepRunCommand: ParsableCommand {
         discussion: """
         SPEC is JSON: {"traces": [PATHS...], "grid": {OPTION: [VALUES...]}, "fixed": {OPTION: VALUE}, \
         "format": "csv" | "jsonl"}. OPTION is a replay machine option (ram, swap, cpus, l1d, l1i, \
-        stlb, pcid, thp, fault-around, seed, hugepages). Runs are numbered from 0: traces in order, then the \
+        stlb, pcid, thp, fault-around, seed, arch, hugepages). Runs are numbered from 0: traces in order, then the \
         grid with its keys sorted and the last key varying fastest. Each run boots its own machine; \
         --jobs runs in parallel (default: every core). Rows come out in run order: run, \
         total_runs, trace, the machine options, and the replay totals.

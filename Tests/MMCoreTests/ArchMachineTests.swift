@@ -5,7 +5,7 @@ import XCTest
 /// frames, the layout constants, and a random property test of MMU translations against the VMAs.
 final class ArchMachineTests: XCTestCase {
     static let machineArchs: [Architecture] = [.x86_64(la57: false), .x86_64(la57: true), .arm64(granuleShift: 12, vaBits: 39),
-                                               .arm64(granuleShift: 12, vaBits: 48), .riscv(vaBits: 39), .riscv(vaBits: 48), .riscv(vaBits: 57), .x86_32, .x86PAE]
+                                               .arm64(granuleShift: 12, vaBits: 48), .riscv(vaBits: 39), .riscv(vaBits: 48), .riscv(vaBits: 57), .x86_32, .x86PAE, .arm32(ttbcrN: 0)]
 
     func kernel(_ arch: Architecture, ram: UInt64 = 256 << 20) throws -> Kernel {
         var c = MachineConfig(ramBytes: ram)
@@ -16,7 +16,7 @@ final class ArchMachineTests: XCTestCase {
     /// The raw leaf entry for `va` as the frame holds it.
     func rawLeaf(_ k: Kernel, _ mm: MMStruct, _ va: VirtAddr) -> UInt64 {
         let s = k.phys.walk(mm.pgd, va)!
-        return k.phys.paging.readRaw(k.phys.contents, s.table, s.index)
+        return k.phys.paging.readRaw(k.phys.contents, s.table, s.index, level: k.phys.paging.pteLevel)
     }
 
     // Entries worked out by hand from the architecture manuals:
@@ -99,6 +99,11 @@ final class ArchMachineTests: XCTestCase {
         XCTAssertEqual(a.encode(e, level: a.pteLevel), 0x12_3408)
         XCTAssertEqual(r.encode(e, level: r.pteLevel), 0x123_4080)
         XCTAssertEqual(a.decode(0x12_3408, level: a.pteLevel), e)
+        // ARM 2-level: type in bits 7:3, offset from bit 8 in the Linux word; the hardware word is 0.
+        let arm = PageTableFormat(machine: .arm32(ttbcrN: 0))!
+        XCTAssertEqual(arm.encode(e, level: 1), 0x12_3408)
+        XCTAssertEqual(arm.decode(0x12_3408, level: 1), e)
+        XCTAssertFalse(arm.hardwareValid(0x12_3408, level: 1))
         XCTAssertEqual(r.decode(0x123_4080, level: r.pteLevel), e)
         XCTAssertEqual(PageTableFormat.x86_64.encode(e, level: 3), e.raw)
         XCTAssertFalse(a.hardwareValid(0x12_3408, level: a.pteLevel))
@@ -129,6 +134,12 @@ final class ArchMachineTests: XCTestCase {
         XCTAssertEqual(f("x86-32").taskSize, 0xc000_0000)   // the 32-bit machine (branch m32)
         XCTAssertEqual(f("x86-32").elfEtDynBase, 0x40_0000)
         XCTAssertEqual(f("x86-pae").levels, 3)
+        // 32-bit ARM: TASK_SIZE = PAGE_OFFSET - 16 MiB, ELF_ET_DYN_BASE = TASK_SIZE / 3 * 2 page aligned.
+        XCTAssertEqual(f("arm32").taskSize, 0xbf00_0000)
+        XCTAssertEqual(f("arm32").mapWindow, 0xbf00_0000)
+        XCTAssertEqual(f("arm32").elfEtDynBase, 0x7f55_5000)
+        XCTAssertEqual([f("arm32").levels, f("arm32").entries(0), f("arm32").entries(1), f("arm32").userRootEntries, f("arm32").rootFrames], [2, 2048, 512, 1528, 4])
+        XCTAssertNil(PageTableFormat(machine: Architecture(name: "arm32-ttbcr2")!))
         XCTAssertThrowsError(try kernel(Architecture(name: "arm64-16k-47")!))
     }
 

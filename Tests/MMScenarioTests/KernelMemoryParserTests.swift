@@ -63,7 +63,7 @@ final class KernelMemoryParserTests: XCTestCase {
         assertError("alloc_pages order 21", 1, 19, "order 21 is out of range (0...20)")
         assertError("free_pages 0x1000 order 11", 1, 25, "order 11 is out of range (0...10)")
         assertError("alloc_pages 3", 1, 13, "expected 'order N', found '3'")
-        assertError("kmap 0x1000", 1, 1, "'kmap' needs a 32-bit kernel: 'machine arch=x86-32' or 'highmem32 ram=SIZE' first")
+        assertError("kmap 0x1000", 1, 1, "'kmap' needs a 32-bit kernel: 'machine arch=x86-32' or 'arch=arm32', or 'highmem32 ram=SIZE' first")
         assertError("highmem32 ram=8G", 1, 15, "ram=8G is out of range (64M...4G)")
         assertError("highmem32 ram=1G arch=mips", 1, 23, "unknown 32-bit architecture 'mips' (known: x86_32, arm32)")
         assertError("highmem32 ram=1G pae arch=arm32", 1, 18, "'pae' applies to x86_32 only (ARM's LPAE is not modelled)")

@@ -105,6 +105,26 @@ final class SynthSweepTests: XCTestCase {
         }
     }
 
+    // The arch axis takes the 32-bit machines: the same random trace below 3 GiB takes the same
+    // first-touch faults on x86-32 and arm32. An ARM walk reads the first-level word and the
+    // second-level word, except the first walk of each of the region's two 2 MiB PGD pairs,
+    // which stops at an empty first-level word.
+    func testArchAxisWithTheARMMachine() throws {
+        let d = tempDir()
+        _ = try synth(SynthParams(pattern: .random, span: 1 << 22, length: 3000, writeFraction: 0.5, seed: 3, base: 0x4000_0000), d + "/r.mmt")
+        let spec = #"{"traces": ["r.mmt"], "grid": {"arch": ["x86-32", "arm32"]}, "fixed": {"ram": "256M"}}"#
+        let s = try SweepSpec.parse(Data(spec.utf8), path: d + "/spec.json")
+        XCTAssertEqual(s.run(1).options.map { "\($0.0)=\($0.1)" }, ["ram=256M", "arch=arm32"])
+        let rows = try runSweep(s, jobs: 1)
+        let cols = sweepColumns()
+        func col(_ row: String, _ name: String) -> String { String(row.split(separator: ",")[cols.firstIndex(of: name)!]) }
+        XCTAssertEqual(rows.map { col($0, "arch") }, ["x86-32", "arm32"])
+        XCTAssertEqual(col(rows[0], "pgfault"), col(rows[1], "pgfault"))
+        XCTAssertEqual(col(rows[1], "segv_maperr"), "0")
+        XCTAssertGreaterThan(Int(col(rows[1], "pgfault"))!, 500)
+        XCTAssertEqual(Int(col(rows[1], "walk_mem_refs"))!, 2 * Int(col(rows[1], "page_walks"))! - 2)
+    }
+
     func testSpecErrorsNameTheKey() {
         for (spec, msg) in [
             ("[1]", "expected a JSON object"),

@@ -58,16 +58,16 @@ public enum ElfError: Error, Equatable, Sendable, CustomStringConvertible {
     case interpBad(String)
     /// The file is valid, but not for a 32-bit x86 kernel (`elf32` true: an ELFCLASS32 file, whose
     /// loading is not modelled; false: an ELFCLASS64 x86-64 file, which a 32-bit kernel cannot run).
-    case notFor32BitKernel(elf32: Bool)
+    case notFor32BitKernel(elf32: Bool, arm: Bool = false)
 
     public var description: String {
         switch self {
         case .tooShort(let n): return "file is \(n) bytes, shorter than an ELF64 header (64 bytes)"
         case .badMagic: return "not an ELF file (bad magic)"
         case .notX86_64ELF64: return "not an x86-64 ELF64 file"
-        case .notFor32BitKernel(let elf32):
-            return elf32 ? "an ELFCLASS32 file: loading 32-bit ELF files is not modelled (spawn a synthetic program on an x86-32 machine)"
-                         : "an x86-64 ELF64 file cannot run on a 32-bit x86 kernel (it has no 64-bit mode)"
+        case .notFor32BitKernel(let elf32, let arm):
+            return elf32 ? "an ELFCLASS32 file: loading 32-bit ELF files is not modelled (spawn a synthetic program on \(arm ? "an arm32" : "an x86-32") machine)"
+                         : "an x86-64 ELF64 file cannot run on a 32-bit \(arm ? "ARM" : "x86") kernel (\(arm ? "ARMv7 has no 64-bit execution state" : "it has no 64-bit mode"))"
         case .notExecutable(let t):
             let name = [ET_REL: "ET_REL", ET_CORE: "ET_CORE", 0: "ET_NONE"][t] ?? "e_type \(t)"
             return "\(name) is not executable"

@@ -17,6 +17,8 @@ public let ELF_ET_DYN_BASE: UInt64 = (X86_64.taskSize / 3 * 2) & PAGE_MASK
 public let STACK_TOP: UInt64 = X86_64.taskSize
 /// Where a non-PIE i386 program is linked: 0x08048000 (the i386 ELF ABI's default text address).
 public let I386_TEXT_BASE: UInt64 = 0x0804_8000
+/// Where a non-PIE 32-bit ARM program is linked: 0x00010000 (GNU ld's default for armelf_linux_eabi).
+public let ARM_TEXT_BASE: UInt64 = 0x0001_0000
 
 extension MMStruct {
     /// Bytes of a user pointer (argv/envp vectors on the stack): 4 for ia32, 8 for x86-64.

@@ -161,9 +161,9 @@ extension Kernel {
     /// Linux: bprm_execve() up to search_binary_handler(), the checks at the top of load_elf_binary()
     func prepareBinprm(path: String, argv: [String], envp: [String], rlimitStack: UInt64) -> Result<LinuxBinprm, ExecError> {
         guard let inode = fs.lookup(path) else { return .failure(.notFound(path)) }
-        // A 32-bit x86 kernel: an ELF64 file cannot run, and ELF32 loading is not modelled.
+        // A 32-bit kernel (x86 or ARM): an ELF64 file cannot run, and ELF32 loading is not modelled.
         if phys.paging.is32Bit, inode.data.count >= 5, inode.data[0...3] == [0x7f, 0x45, 0x4c, 0x46] {
-            return .failure(.notExecutable(path, .notFor32BitKernel(elf32: inode.data[4] == 1)))
+            return .failure(.notExecutable(path, .notFor32BitKernel(elf32: inode.data[4] == 1, arm: phys.paging.encoding == .arm32)))
         }
         let elf: ElfFile
         do { elf = try ElfFile.parse(inode.data) } catch let e as ElfError {

@@ -75,7 +75,7 @@ extension Kernel {
         // Only the user part of the PGD (the lower half; all of TTBR0's table on ARM64) holds user tables.
         let limit = level == 0 ? f.userRootEntries : f.entries(level)
         for i in 0..<limit {
-            let raw = f.readRaw(phys.contents, table, i)
+            let raw = f.readRaw(phys.contents, table, i, level: level)
             if raw == 0 { continue }
             let cbase = base &+ UInt64(i) &* span
             let cend = cbase &+ span
@@ -182,10 +182,13 @@ extension Kernel {
         mm.mmCount -= 1
         guard mm.mmCount == 0 else { return }
         freeMMObjects(mm)
-        phys.memMap.flags[mm.pgd.index].remove(.pageTable)
-        phys.contents.clear(mm.pgd)
-        stat.nrPageTable -= 1
-        phys.putPage(mm.pgd)
+        let rootFrames = phys.paging.rootFrames
+        for i in 0..<rootFrames {
+            phys.memMap.flags[mm.pgd.index + i].remove(.pageTable)
+            phys.contents.clear(mm.pgd.advanced(by: i))
+        }
+        stat.nrPageTable -= rootFrames
+        if rootFrames == 1 { phys.putPage(mm.pgd) } else { phys.freePages(mm.pgd, order: 2) }   // pgd_free()
     }
 
     /// Tears down a whole address space: unmaps every VMA, unaccounts committed memory, frees

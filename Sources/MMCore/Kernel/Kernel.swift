@@ -27,6 +27,7 @@ public struct MachineConfig: Sendable, Equatable {
     public var physicalLayout: PhysicalLayout {
         switch arch {
         case .x86_32, .x86PAE: return .x86_32
+        case .arm32: return .arm32
         default: return .x86_64
         }
     }
@@ -303,7 +304,7 @@ public final class Kernel {
     /// The slab allocator (SLUB), kmalloc and vmalloc state (Sources/MMCore/Slab/).
     public let kmem: KmemState
     public let vmap = VmapState()
-    /// x86-32 only: swapper_pg_dir and the kernel's page tables (MMU/init_32.swift).
+    /// 32-bit machines only: swapper_pg_dir and the kernel's page tables (MMU/init_32.swift, MMU/mmu_arm32.swift).
     public private(set) var kernelTables32: KernelPageTables32?
     /// x86-32 only: the kernel's pkmap and kmap_atomic state over this machine's HighMem frames.
     public private(set) var highmem32: Highmem32?
@@ -314,7 +315,7 @@ public final class Kernel {
         try config.tlb.validate()
         var config = config
         // x86-32 (non-PAE): no transparent huge pages are modelled (a PMD there maps 4 MiB).
-        if config.physicalLayout == .x86_32 { config.thp = .never }
+        if config.physicalLayout != .x86_64 { config.thp = .never }
         self.config = config
         random = KernelRandom(seed: config.seed)
         phys = try PhysicalMemory(config: PhysicalMemoryConfig(ramBytes: config.ramBytes, minFreeKbytes: config.minFreeKbytes,
@@ -335,11 +336,18 @@ public final class Kernel {
         cpus = cs
         initMM.cpumask = config.cpus == 64 ? UInt64.max : (UInt64(1) << UInt64(config.cpus)) - 1
         kmem = KmemState(nrCPUs: config.cpus, kind: config.slab)
-        if let k = pagingInit32() {
+        if let k = pagingInit32() ?? pagingInitARM32() {
             kernelTables32 = k
-            let h = Highmem32(ramBytes: UInt64(phys.frameCount) << PAGE_SHIFT, pae: phys.paging.encoding == .x86PAE)
+            let h = Highmem32(ramBytes: UInt64(phys.frameCount) << PAGE_SHIFT, pae: phys.paging.encoding == .x86PAE,
+                              arch: phys.paging.encoding == .arm32 ? .arm32 : .x86_32)
             h.setPTE = { [unowned self] va, pfn in self.setKmapPTE(va, pfn) }
             highmem32 = h
+            if phys.paging.encoding == .arm32 {
+                // VMALLOC_START = (high_memory + VMALLOC_OFFSET) & ~(VMALLOC_OFFSET - 1), arch/arm/include/asm/pgtable.h
+                let highMemory = ARM32Kernel.pageOffset + h.lowmemBytes
+                vmap.start = (highMemory + ARM32Kernel.vmallocOffset) & ~(ARM32Kernel.vmallocOffset - 1)
+                vmap.end = ARM32Kernel.vmallocEnd - 1
+            }
         }
         bootMemory()
         kmemCacheInit()

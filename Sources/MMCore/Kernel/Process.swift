@@ -61,6 +61,8 @@ struct LibraryImage {
         case .riscv: l.path = "/usr/lib/riscv64-linux-gnu/" + (loader ? "ld-linux-riscv64-lp64d.so.1" : name)
         // i386: Debian's paths; the segment sizes of the x86-64 build are reused (not the i386 build's).
         case .x86_32, .x86PAE: l.path = "/usr/lib/i386-linux-gnu/" + (loader ? "ld-linux.so.2" : name)
+        // armhf (Debian's hard-float EABI port); segment sizes of the x86-64 build again.
+        case .arm32: l.path = "/usr/lib/arm-linux-gnueabihf/" + (loader ? "ld-linux-armhf.so.3" : name)
         }
         return l
     }
@@ -111,7 +113,7 @@ extension Kernel {
         // 1. The program: headers r--, text r-x, rodata r--, data rw- (gcc's -z separate-code layout).
         // x86-64 (and the 64-bit formats): a PIE at ELF_ET_DYN_BASE, else 0x400000;
         // ia32: a PIE at ELF_ET_DYN_BASE (0x400000), else the i386 link address 0x08048000.
-        let base: UInt64 = image.pie ? phys.paging.elfEtDynBase : (mm.ia32 ? I386_TEXT_BASE : 0x40_0000)
+        let base: UInt64 = image.pie ? phys.paging.elfEtDynBase : phys.paging.encoding == .arm32 ? ARM_TEXT_BASE : (mm.ia32 ? I386_TEXT_BASE : 0x40_0000)
         guard let text = pageAlignUp(image.textBytes), let ro = pageAlignUp(image.rodataBytes),
               let data = pageAlignUp(max(image.dataBytes, 1)) else { return .failure(.ENOMEM) }
         // The program file: one inode per path, so that processes running it share its page cache.
@@ -142,8 +144,17 @@ extension Kernel {
                                       flags: [.private, .fixed, .anonymous, .growsdown]) { return .failure(e) }
         // 3. ld.so, then the vDSO ([vvar] 4 pages + [vdso] 2 pages), then what ld.so maps.
         guard case .success = mapLibrary(task, LibraryImage.ldso.forArch(phys.paging)) else { return .failure(.ENOMEM) }
-        switch mmap(task, addr: 0, length: 0x6000, prot: .read, flags: [.private, .anonymous]) {
+        // 32-bit ARM: [sigpage] (r-x), then [vvar] and [vdso] (r-x) of one page each, in one
+        // top-down range. Linux: arch_setup_additional_pages(), arch/arm/kernel/process.c; arm_install_vdso(), arch/arm/kernel/vdso.c
+        let arm = phys.paging.encoding == .arm32
+        switch mmap(task, addr: 0, length: arm ? 0x3000 : 0x6000, prot: .read, flags: [.private, .anonymous]) {
         case .failure(let e): return .failure(e)
+        case .success(let v) where arm:
+            _ = mprotect(task, addr: v.raw, length: 0x1000, prot: [.read, .exec])
+            _ = mprotect(task, addr: v.raw + 0x2000, length: 0x1000, prot: [.read, .exec])
+            markSpecial(mm, VirtAddr(v.raw), .sigpage)
+            markSpecial(mm, VirtAddr(v.raw + 0x1000), .vvar)
+            markSpecial(mm, VirtAddr(v.raw + 0x2000), .vdso)
         case .success(let v):
             _ = mprotect(task, addr: v.raw + 0x4000, length: 0x2000, prot: [.read, .exec])
             markSpecial(mm, VirtAddr(v.raw), .vvar)
@@ -290,6 +301,8 @@ extension Kernel {
         let verb = kind == .write ? "writes" : kind == .exec ? "executes" : "reads"
         if !code.contains(.prot), let s = phys.walk(mm.pgd, va), phys.readPTE(s).isSwap {
             narrate("[1] the page was swapped out by reclaim: its PTE holds a swap entry instead of a frame")
+        } else if !code.contains(.prot), phys.paging.encoding == .arm32, let s = phys.walk(mm.pgd, va), phys.readPTE(s).isPresent {
+            narrate("[1] the page is mapped, but its PTE is old (L_PTE_YOUNG clear), so set_pte_ext left the hardware entry 0")
         } else if !code.contains(.prot) {
             narrate("[1] the address was handed out earlier (by mmap, brk, malloc or exec) with no physical page behind it")
         }
@@ -305,7 +318,7 @@ extension Kernel {
             if f.encoding == .x86_64 {
                 walkText += " \(f.linuxName(level))[\(i)] = \(e.isNone ? "empty" : e.description);"
             } else {
-                let raw = f.readRaw(phys.contents, table, i)
+                let raw = f.readRaw(phys.contents, table, i, level: level)
                 walkText += " \(f.linuxName(level))[\(i)] = \(raw == 0 ? "empty" : "0x" + String(raw, radix: 16) + " " + f.describe(raw, level: level));"
             }
             if !e.isPresent || level == f.pteLevel || e.isHuge { break }
@@ -316,8 +329,19 @@ extension Kernel {
         bits.append(code.contains(.prot) ? "protection violation" : "page not present")
         bits.append(code.contains(.write) ? "write" : code.contains(.instr) ? "instruction fetch" : "read")
         bits.append(code.contains(.user) ? "user mode" : "kernel mode")
-        narrate("[5] the MMU raises a page fault (#PF), error code \(code.rawValue) (\(bits.joined(separator: ", "))), CR2 = \(va)")
-        narrate("[6] the CPU enters the kernel's page-fault handler: exc_page_fault → do_user_addr_fault")
+        if f.encoding == .arm32 {
+            // ARMv7 fault status (short descriptors): FS 0x5/0x7 translation fault (section/page),
+            // 0xd/0xf permission fault; DFSR.WnR (bit 11) for a write.
+            let l1Present = phys.readEntry(mm.pgd, f.index(va, level: 0), level: 0).isPresent
+            let fs: UInt32 = code.contains(.prot) ? (l1Present && !phys.readEntry(mm.pgd, f.index(va, level: 0), level: 0).isHuge ? 0xf : 0xd) : (l1Present ? 0x7 : 0x5)
+            let fetch = code.contains(.instr)
+            let fsr = fs | (code.contains(.write) ? 0x800 : 0)
+            narrate("[5] the MMU raises a \(fetch ? "prefetch" : "data") abort: \(code.contains(.prot) ? "permission" : "translation") fault, \(fetch ? "IFSR" : "DFSR") = 0x\(String(fsr, radix: 16)) (\(bits.joined(separator: ", "))), \(fetch ? "IFAR" : "DFAR") = \(va)")
+            narrate("[6] the CPU enters the kernel's abort handler: \(fetch ? "do_PrefetchAbort" : "do_DataAbort") → \(code.contains(.prot) || l1Present ? "do_page_fault" : "do_translation_fault → do_page_fault")")
+        } else {
+            narrate("[5] the MMU raises a page fault (#PF), error code \(code.rawValue) (\(bits.joined(separator: ", "))), CR2 = \(va)")
+            narrate("[6] the CPU enters the kernel's page-fault handler: exc_page_fault → do_user_addr_fault")
+        }
         narrate("[7] the kernel handles it:")
     }
 
@@ -458,7 +482,7 @@ extension Kernel {
             if let kt = kernelTables32 {
                 let f = phys.paging
                 for i in f.userRootEntries..<f.entries(0)
-                where f.readRaw(phys.contents, mm.pgd, i) != f.readRaw(phys.contents, kt.swapperPgDir, i) {
+                where f.readRaw(phys.contents, mm.pgd, i, level: 0) != f.readRaw(phys.contents, kt.swapperPgDir, i, level: 0) {
                     out.append("pid \(t.pid): PGD entry \(i) differs from swapper_pg_dir's")
                 }
             }
@@ -466,7 +490,7 @@ extension Kernel {
             var ptPages = 0
             countTables(mm.pgd, level: 0, &ptPages)
             ptPages += mm.hugePMDDeposits.count
-            tables += ptPages + 1
+            tables += ptPages + phys.paging.rootFrames
             if ptPages * Int(PAGE_SIZE) != mm.pgtablesBytes {
                 out.append("pid \(t.pid): \(ptPages) page-table pages below the PGD but pgtables_bytes = \(mm.pgtablesBytes)")
             }
@@ -509,7 +533,7 @@ extension Kernel {
         }
         // PGDs kept alive only by kernel threads running on a borrowed mm (mm_users 0, mm_count > 0).
         for t in allTasks where t.mm == nil {
-            if let b = t.activeMM, b.mmUsers == 0, seen.insert(ObjectIdentifier(b)).inserted { tables += 1 }
+            if let b = t.activeMM, b.mmUsers == 0, seen.insert(ObjectIdentifier(b)).inserted { tables += phys.paging.rootFrames }
         }
         out += swapInvariantViolations(swapRefs: swapRefs)
         out += rmapInvariantViolations()

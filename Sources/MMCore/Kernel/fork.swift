@@ -9,18 +9,25 @@ extension Kernel {
     func mmAlloc(for task: Task?) -> MMStruct? {
         let probe = MMStruct(pgd: PFN(0))
         guard allocMMObject(probe) else { return nil }
-        guard let pgd = allocPageOrOOM(gfp: [.reclaim, .io, .fs, .account, .zero], task: task) else {
+        // ARM 2-level: the 16 KiB first-level table is an order-2 block (16 KiB aligned, as TTBR0
+        // requires); accounted in PageTables as the generic pagetable_alloc() does.
+        let rootFrames = phys.paging.rootFrames
+        guard let pgd = rootFrames == 1 ? allocPageOrOOM(gfp: [.reclaim, .io, .fs, .account, .zero], task: task)
+                                         : allocPagesOrOOM(order: 2, gfp: [.reclaim, .io, .fs, .account, .zero], task: task) else {
             freeMMObjects(probe)
             return nil
         }
-        phys.contents.clear(pgd)
-        phys.memMap.flags[pgd.index].insert(.pageTable)
-        stat.nrPageTable += 1
+        for i in 0..<rootFrames {
+            phys.contents.clear(pgd.advanced(by: i))
+            phys.memMap.flags[pgd.index + i].insert(.pageTable)
+        }
+        stat.nrPageTable += rootFrames
         let mm = probe
         mm.pgd = pgd
         mm.taskSize = phys.paging.taskSize
         mm.mapWindow = phys.paging.mapWindow
         mm.hasVsyscallGate = phys.paging.encoding == .x86_64
+        mm.hasVectorsPage = phys.paging.encoding == .arm32
         // A 32-bit kernel: user space ends at PAGE_OFFSET (TASK_SIZE, 3G/1G split), 4-byte pointers.
         mm.ia32 = phys.paging.is32Bit
         pgdCtor(pgd)

@@ -26,6 +26,7 @@ extension HardwareWalker {
     public func walkArch(_ pgd: PFN, _ va: VirtAddr, _ kind: AccessKind, user: Bool, mem: PhysicalMemory,
                          memRefs: inout Int, adUpdates: inout Int, setAccessedDirty: Bool = true) -> HardwareWalkResult {
         let f = mem.paging
+        if f.encoding == .arm32 { return walkARM32(pgd, va, kind, user: user, mem: mem, memRefs: &memRefs, setAccessedDirty: setAccessedDirty) }
         let access = HardwareWalker.accessCode(kind, user: user)
         let rsvd = PFErrorCode(rawValue: access.rawValue | PFErrorCode.prot.rawValue | PFErrorCode.rsvd.rawValue)
         let x86 = f.encoding == .x86_64 || f.is32Bit

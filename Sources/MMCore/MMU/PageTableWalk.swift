@@ -11,32 +11,32 @@ extension PhysicalMemory {
     /// Reads the leaf entry at `slot`, decoded from the machine's format into the software PTE.
     /// Linux: ptep_get(), include/linux/pgtable.h
     @inlinable public func readPTE(_ slot: PTESlot) -> PTE {
-        paging.decode(paging.readRaw(contents, slot.table, slot.index), level: paging.pteLevel)
+        paging.decode(paging.readRaw(contents, slot.table, slot.index, level: paging.pteLevel), level: paging.pteLevel)
     }
     /// Writes the leaf entry at `slot`, encoded in the machine's format. Linux: set_pte(), arch/*/include/asm/pgtable.h
     @inlinable public func writePTE(_ slot: PTESlot, _ pte: PTE) {
-        paging.writeRaw(&contents, slot.table, slot.index, paging.encode(pte, level: paging.pteLevel))
+        paging.writeRaw(&contents, slot.table, slot.index, level: paging.pteLevel, paging.encode(pte, level: paging.pteLevel))
     }
     /// Reads the PMD-level entry at `slot` (a huge leaf or a pointer to a PTE table), decoded from
     /// the machine's format. Linux: pmdp_get(), include/linux/pgtable.h
     @inlinable public func readPMD(_ slot: PTESlot) -> PTE {
-        paging.decode(paging.readRaw(contents, slot.table, slot.index), level: paging.pmdLevel)
+        paging.decode(paging.readRaw(contents, slot.table, slot.index, level: paging.pmdLevel), level: paging.pmdLevel)
     }
     /// Writes the PMD-level entry at `slot` (a PS leaf is a huge page: ARM64 block, RISC-V
     /// megapage), encoded in the machine's format. Linux: set_pmd_at(), arch/*/include/asm/pgtable.h
     @inlinable public func writePMD(_ slot: PTESlot, _ pmd: PTE) {
-        paging.writeRaw(&contents, slot.table, slot.index, paging.encode(pmd, level: paging.pmdLevel))
+        paging.writeRaw(&contents, slot.table, slot.index, level: paging.pmdLevel, paging.encode(pmd, level: paging.pmdLevel))
     }
     /// Reads entry `index` of the table `table` at `level` (0 = PGD), decoded into the software PTE;
     /// an upper-level entry reads as P RW US A D with the next table's PFN, or as a PS leaf.
     /// Linux: pgdp_get()/pudp_get()/pmdp_get(), include/linux/pgtable.h
     @inlinable public func readEntry(_ table: PFN, _ index: Int, level: Int) -> PTE {
-        paging.decode(paging.readRaw(contents, table, index), level: level)
+        paging.decode(paging.readRaw(contents, table, index, level: level), level: level)
     }
     /// Writes entry `index` of the table `table` at `level`, encoded in the machine's format.
     /// Linux: set_pgd()/set_pud()/set_pmd(), arch/*/include/asm/pgtable.h
     @inlinable public func writeEntry(_ table: PFN, _ index: Int, level: Int, _ e: PTE) {
-        paging.writeRaw(&contents, table, index, paging.encode(e, level: level))
+        paging.writeRaw(&contents, table, index, level: level, paging.encode(e, level: level))
     }
 
     /// Finds the leaf (PTE-level) slot for `va` under the PGD `pgd`, through the machine's levels
@@ -104,10 +104,18 @@ extension PhysicalMemory {
         var table = pgd
         for level in 0..<f.levels {
             let i = f.index(va, level: level)
-            let raw = table.raw < UInt64(frameCount) ? f.readRaw(contents, table, i) : 0
-            let e = f.decode(raw, level: level)
+            let raw = table.raw < UInt64(frameCount) ? f.readRaw(contents, table, i, level: level) : 0
+            // ARM: a section pair's second word maps the odd MiB (its own XN and address).
+            let e = f.decode(f.encoding == .arm32 && level == 0 && va.raw & (1 << 20) != 0 ? raw >> 32 : raw, level: level)
             let name = "\(f.linuxName(level)) (\(f.hardwareName(level)))"
-            out.append("  \(name) table \(table)[\(i)] = \(hex(raw, f.entryBytes * 2))  \(f.describe(raw, level: level))")
+            if f.encoding == .arm32 {
+                // A PGD pair (the two first-level words) or a PTE (Linux word, hardware word at +2048).
+                let what = level == 0 ? "L1[\(2 * i)] = \(hex(raw & 0xffff_ffff, 8)), L1[\(2 * i + 1)] = \(hex(raw >> 32, 8))"
+                                      : "linux = \(hex(raw & 0xffff_ffff, 8)), hw +2048 = \(hex(raw >> 32, 8))"
+                out.append("  \(name) table \(table)[\(i)]: \(what)  \(f.describe(raw, level: level))")
+            } else {
+                out.append("  \(name) table \(table)[\(i)] = \(hex(raw, f.entryBytes * 2))  \(f.describe(raw, level: level))")
+            }
             if !f.hardwareValid(raw, level: level) {
                 out.append(e.isSwap ? "=> not present: a swap entry (type \(e.swapEntry.type), offset \(e.swapEntry.offset))"
                                     : "=> not present at the \(f.linuxName(level)) level: the access faults")
@@ -117,9 +125,9 @@ extension PhysicalMemory {
                 let shift = f.shift(level)
                 let mask = (UInt64(1) << shift) &- 1
                 let pa = ((e.pfn.raw << PAGE_SHIFT) & ~mask) | (va.raw & mask)
-                let size = shift == 12 ? "4K" : shift == 21 ? "2M" : shift == 22 ? "4M" : "1G"
+                let size = f.encoding == .arm32 && shift == 21 ? "1M section" : shift == 12 ? "4K page" : shift == 21 ? "2M page" : shift == 22 ? "4M page" : "1G page"
                 let rights = "R" + (e.isWritable ? "W" : "-") + (e.isNX ? "-" : "X")
-                out.append("=> \(PhysAddr(pa)) (\(size) page, \(rights) \(e.isUser ? "user" : "kernel")\(e.isDirty ? ", dirty" : "")\(e.isAccessed ? ", young" : ""))")
+                out.append("=> \(PhysAddr(pa)) (\(size), \(rights) \(e.isUser ? "user" : "kernel")\(e.isDirty ? ", dirty" : "")\(e.isAccessed ? ", young" : ""))")
                 return out
             }
             table = e.pfn

@@ -25,6 +25,8 @@ public struct KernelPageTables32: Sendable, Equatable {
     public let fixmapTable: PFN
     /// PTE tables of the linear map (the first 4 MiB and a non-aligned tail).
     public let linearTables: [PFN]
+    /// ARM: the high vectors page and the stubs page after it (0xffff0000, 0xffff1000); nil on x86.
+    public var vectorsPage: PFN? = nil
     /// Every frame above, for invariant checks and listings.
     public var allFrames: [PFN] { [swapperPgDir] + (kernelPMD.map { [$0] } ?? []) + [pkmapTable, fixmapTable] + linearTables }
 }
@@ -48,7 +50,7 @@ extension Kernel {
     /// large pages are 2 MiB. Returns nil when the machine is not 32-bit x86.
     /// Linux: kernel_physical_mapping_init(), permanent_kmaps_init(), arch/x86/mm/init_32.c
     func pagingInit32() -> KernelPageTables32? {
-        guard phys.paging.is32Bit,
+        guard phys.paging.isX86_32,
               let image = phys.reservedRegions.first(where: { $0.name == "kernel image" }) else { return nil }
         let f = phys.paging
         let pae = f.encoding == .x86PAE
@@ -95,7 +97,7 @@ extension Kernel {
         guard let k = kernelTables32 else { return }
         let f = phys.paging
         for i in f.userRootEntries..<f.entries(0) {
-            f.writeRaw(&phys.contents, pgd, i, f.readRaw(phys.contents, k.swapperPgDir, i))
+            f.writeRaw(&phys.contents, pgd, i, level: 0, f.readRaw(phys.contents, k.swapperPgDir, i, level: 0))
         }
     }
 
@@ -104,11 +106,15 @@ extension Kernel {
     /// map_new_virtual(); pte_clear() in flush_all_zero_pkmaps(); __kmap_local_pfn_prot(), mm/highmem.c
     func setKmapPTE(_ vaddr: UInt64, _ pfn: UInt64?) {
         guard let k = kernelTables32 else { return }
-        let span = phys.paging.shift(phys.paging.pteLevel - 1)
-        let table = vaddr >> span == X86_32Kernel.pkmapBase >> span ? k.pkmapTable : k.fixmapTable
-        let index = phys.paging.index(VirtAddr(vaddr), level: phys.paging.pteLevel)
-        let raw = pfn.map { $0 << PAGE_SHIFT | X86_32KernelEntry.page } ?? 0
-        phys.paging.writeRaw(&phys.contents, table, index, raw)
+        let f = phys.paging
+        let span = f.shift(f.pteLevel - 1)
+        let arm = f.encoding == .arm32
+        let table = vaddr >> span == (arm ? ARM32Kernel.pkmapBase : X86_32Kernel.pkmapBase) >> span ? k.pkmapTable : k.fixmapTable
+        let index = f.index(VirtAddr(vaddr), level: f.pteLevel)
+        // ARM: PAGE_KERNEL (young, dirty, XN, global) through set_pte_ext: Linux and hardware words.
+        let raw = pfn.map { arm ? f.encode(PTE(raw: $0 << PAGE_SHIFT | ARM32KernelEntry.page), level: f.pteLevel)
+                                : $0 << PAGE_SHIFT | X86_32KernelEntry.page } ?? 0
+        f.writeRaw(&phys.contents, table, index, level: f.pteLevel, raw)
         if pfn == nil { flushTLBKernelPage(VirtAddr(vaddr)) }
     }
 

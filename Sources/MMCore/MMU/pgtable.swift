@@ -24,7 +24,7 @@
 /// Linux: arch/{x86,arm64,riscv}/include/asm/pgtable*.h
 public struct PageTableFormat: Hashable, Sendable, CustomStringConvertible {
     /// The entry layout family (the arms of the switch).
-    public enum Encoding: UInt8, Hashable, Sendable { case x86_64, arm64, riscv, x86_32, x86PAE }
+    public enum Encoding: UInt8, Hashable, Sendable { case x86_64, arm64, riscv, x86_32, x86PAE, arm32 }
 
     /// The architecture (name, levels' hardware names, `describe` for listings).
     public let arch: Architecture
@@ -63,6 +63,16 @@ public struct PageTableFormat: Hashable, Sendable, CustomStringConvertible {
             vaBits = 32; canonShift = 32; isX86_64FourLevel = false
             return
         }
+        if case .arm32(let n) = arch {
+            // ARMv7 short descriptors as Linux's pgtable-2level.h sees them: a PGD of 2048 8-byte
+            // entries (bits 31:21; each a pair of 1 MiB first-level descriptors, the 16 KiB
+            // hardware table of 4096 words) and PTE pages of 512 Linux PTEs (bits 20:12) with the
+            // two 256-entry hardware tables at +2048 and +3072. TTBCR.N = 0 only (Linux's 2-level).
+            guard n == 0 else { return nil }
+            encoding = .arm32; entryBytes = 4; indexBits = 9; levels = 2; topBits = 11
+            vaBits = 32; canonShift = 32; isX86_64FourLevel = false
+            return
+        }
         entryBytes = 8
         indexBits = 9
         switch arch {
@@ -76,7 +86,7 @@ public struct PageTableFormat: Hashable, Sendable, CustomStringConvertible {
         case .x86_32, .x86PAE:
             return nil   // handled above
         case .arm32:
-            return nil   // ARMv7 short descriptors: lab-only (translate --arch arm32)
+            return nil   // handled above (TTBCR.N > 0: lab-only)
         }
         let n = (vaBits - 12 + 8) / 9
         levels = n
@@ -92,7 +102,8 @@ public struct PageTableFormat: Hashable, Sendable, CustomStringConvertible {
             if g != 12 { return "\(arch) has a \(1 << (g - 10)) KiB granule, but a machine runs with 4 KiB pages (PAGE_SIZE); use it with 'translate --arch' or a lab" }
             return "\(arch) needs FEAT_LPA2 descriptors (52-bit VA), which a machine does not model (VA \(v)); use it with 'translate --arch'"
         default:
-            return "\(arch) is not a machine format (machines: x86-32 and the 64-bit formats; use it with 'translate --arch')"
+            if case .arm32 = arch { return "\(arch) splits the address space between TTBR0 and TTBR1 (TTBCR.N > 0), which Linux's 2-level tables do not use; machines run arm32 (TTBCR.N = 0); use it with 'translate --arch'" }
+            return "\(arch) is not a machine format (machines: x86-32, x86-pae, arm32 and the 64-bit formats; use it with 'translate --arch')"
         }
     }
 
@@ -124,8 +135,11 @@ public struct PageTableFormat: Hashable, Sendable, CustomStringConvertible {
         let bits = level == 0 ? topBits : indexBits
         return Int(truncatingIfNeeded: (va.raw >> shift(level)) & ((1 << bits) &- 1))
     }
-    /// Whether this is a 32-bit x86 format (2-level or PAE): a 32-bit kernel with the 3G/1G split.
-    @inlinable public var is32Bit: Bool { encoding == .x86_32 || encoding == .x86PAE }
+    /// Whether this is a 32-bit format (x86 2-level or PAE, ARM short descriptors): a 32-bit
+    /// kernel with the 3G/1G split, ZONE_HIGHMEM, no THP and no hugetlb pools.
+    @inlinable public var is32Bit: Bool { encoding == .x86_32 || encoding == .x86PAE || encoding == .arm32 }
+    /// Whether this is a 32-bit x86 format (2-level or PAE).
+    @inlinable public var isX86_32: Bool { encoding == .x86_32 || encoding == .x86PAE }
     /// Entries of the root table that map user addresses: the lower half on x86-64 and RISC-V
     /// (the upper half is the kernel's), all of TTBR0's table on ARM64.
     /// x86-32 (3G/1G split): the 768 entries below PAGE_OFFSET (KERNEL_PGD_BOUNDARY).
@@ -134,6 +148,9 @@ public struct PageTableFormat: Hashable, Sendable, CustomStringConvertible {
         case .arm64: return entries(0)
         case .x86_32: return Int(X86_32Kernel.pageOffset >> 22)
         case .x86PAE: return Int(X86_32Kernel.pageOffset >> 30)   // PDPT entries 0-2
+        // ARM: USER_PTRS_PER_PGD = TASK_SIZE / PGDIR_SIZE = 1528; the modules area (16 MiB below
+        // PAGE_OFFSET) is kernel space too: pgd_alloc() copies entries from 1528 on.
+        case .arm32: return Int(ARM32Kernel.taskSize >> 21)
         default: return entries(0) / 2
         }
     }
@@ -162,6 +179,7 @@ public struct PageTableFormat: Hashable, Sendable, CustomStringConvertible {
 
     /// The bits of a raw entry as the architecture names them (Architecture.describe).
     public func describe(_ raw: UInt64, level: Int) -> String {
+        if encoding == .arm32 { return PageTableFormat.describeARM32(raw, level: level) }
         if encoding == .x86_64 && raw != 0 && raw & PTE.present == 0 { return PTE(raw: raw).description }
         if raw != 0 && !hardwareValid(raw, level: level) {
             let e = decode(raw, level: level)
@@ -195,6 +213,40 @@ public struct PageTableFormat: Hashable, Sendable, CustomStringConvertible {
         contents.writeWord(table, index >> 1, v)
     }
 
+    /// Reads entry `index` of the table of `level` in frame `table` as stored. On ARM 2-level a
+    /// PGD entry (level 0) is the 64-bit pair of first-level descriptors at byte 8 × index of the
+    /// four-frame table, and a PTE is the Linux entry (low 32 bits, at 4 × index) with its
+    /// hardware entry (high 32 bits, at 2048 + 4 × index); other formats read `readRaw`.
+    /// Linux: pgd/pmd pairs and PTE_HWTABLE_OFF, arch/arm/include/asm/pgtable-2level.h
+    @inlinable @inline(__always)
+    public func readRaw(_ contents: FrameContents, _ table: PFN, _ index: Int, level: Int) -> UInt64 {
+        if encoding != .arm32 { return readRaw(contents, table, index) }
+        if level == 0 { return contents.readWord(table.advanced(by: index >> 9), index & 511) }
+        let lw = contents.readWord(table, index >> 1), hw = contents.readWord(table, 256 &+ (index >> 1))
+        return index & 1 == 0 ? (lw & 0xffff_ffff) | hw << 32 : lw >> 32 | (hw & 0xffff_ffff_0000_0000)
+    }
+
+    /// Writes entry `index` of the table of `level` as stored (both words of an ARM 2-level pair,
+    /// both the Linux and the hardware PTE: what set_pte_ext and __pmd_populate store).
+    /// Linux: cpu_v7_set_pte_ext(), arch/arm/mm/proc-v7-2level.S; __pmd_populate(), arch/arm/include/asm/pgalloc.h
+    @inlinable @inline(__always)
+    public func writeRaw(_ contents: inout FrameContents, _ table: PFN, _ index: Int, level: Int, _ raw: UInt64) {
+        if encoding != .arm32 { writeRaw(&contents, table, index, raw); return }
+        if level == 0 { contents.writeWord(table.advanced(by: index >> 9), index & 511, raw); return }
+        let lw = contents.readWord(table, index >> 1), hw = contents.readWord(table, 256 &+ (index >> 1))
+        let lo = raw & 0xffff_ffff, hi = raw >> 32
+        if index & 1 == 0 {
+            contents.writeWord(table, index >> 1, (lw & 0xffff_ffff_0000_0000) | lo)
+            contents.writeWord(table, 256 &+ (index >> 1), (hw & 0xffff_ffff_0000_0000) | hi)
+        } else {
+            contents.writeWord(table, index >> 1, (lw & 0xffff_ffff) | lo << 32)
+            contents.writeWord(table, 256 &+ (index >> 1), (hw & 0xffff_ffff) | hi << 32)
+        }
+    }
+
+    /// Frames of the root table: 4 on ARM 2-level (16 KiB, an order-2 allocation), else 1.
+    @inlinable public var rootFrames: Int { encoding == .arm32 ? 4 : 1 }
+
     // MARK: The switch
 
     /// True when the MMU may use `raw` at `level` (x86 P; ARM64 bit 0, and not 01 at the last
@@ -210,6 +262,9 @@ public struct PageTableFormat: Hashable, Sendable, CustomStringConvertible {
             if raw & 1 == 0 { return false }
             if raw & 6 == 4 { return false }
             return level != pteLevel || raw & 0xe != 0
+        case .arm32:
+            // The first descriptor of a PGD pair; the hardware half of a PTE (small page: bit 1).
+            return level == 0 ? raw & 3 != 0 : (raw >> 32) & 2 != 0
         }
     }
 
@@ -222,6 +277,7 @@ public struct PageTableFormat: Hashable, Sendable, CustomStringConvertible {
         case .arm64: return PageTableFormat.encodeARM64(e, last: level == pteLevel)
         case .riscv: return PageTableFormat.encodeRISCV(e, last: level == pteLevel)
         case .x86_32: return PageTableFormat.encodeX86_32(e)
+        case .arm32: return level == 0 ? PageTableFormat.encodeARM32PGD(e) : PageTableFormat.encodeARM32PTE(e)
         case .x86PAE:
             // A PDPTE holds only P (and PWT/PCD) with the PMD's address: RW, US, A, D are reserved there.
             if level == 0 && e.isPresent { return (e.raw & PTE.pfnMask) | PTE.present }
@@ -236,6 +292,7 @@ public struct PageTableFormat: Hashable, Sendable, CustomStringConvertible {
         case .arm64: return PageTableFormat.decodeARM64(raw, last: level == pteLevel)
         case .riscv: return PageTableFormat.decodeRISCV(raw, last: level == pteLevel)
         case .x86_32: return PageTableFormat.decodeX86_32(raw)
+        case .arm32: return level == 0 ? PageTableFormat.decodeARM32PGD(raw) : PageTableFormat.decodeARM32PTE(raw)
         case .x86PAE:
             if level == 0 && raw & PTE.present != 0 { return PTE(raw: (raw & PTE.pfnMask) | PageTableFormat.tableFlags) }
             return PTE(raw: raw)
@@ -319,6 +376,132 @@ public struct PageTableFormat: Hashable, Sendable, CustomStringConvertible {
         return PTE(raw: raw & 0xffff_ffff)
     }
 
+    // ARM 2-level (arch/arm/include/asm/pgtable-2level.h, pgtable-2level-hwdef.h, pgalloc.h).
+    // Linux PTE (low word): L_PTE_PRESENT[0] YOUNG[1] memory type[5:2] DIRTY[6] RDONLY[7] USER[8]
+    // XN[9] SHARED[10] NONE[11], frame [31:12]; a swap entry has bits 1:0 clear, the type in 7:3
+    // and the offset from bit 8 (__SWP_TYPE_SHIFT 3, __SWP_TYPE_BITS 5). Hardware small page (high
+    // word) as cpu_v7_set_pte_ext() derives it. A PGD entry is a pair of coarse-table descriptors
+    // (_PAGE_USER_TABLE: PMD_TYPE_TABLE | PMD_BIT4 | domain 1) to +2048 and +3072 of the PTE page.
+    @usableFromInline static let lPresent: UInt64 = 1 << 0, lYoung: UInt64 = 1 << 1, lDirty: UInt64 = 1 << 6
+    @usableFromInline static let lRdonly: UInt64 = 1 << 7, lUser: UInt64 = 1 << 8, lXN: UInt64 = 1 << 9
+    @usableFromInline static let lShared: UInt64 = 1 << 10, lNone: UInt64 = 1 << 11
+    /// L_PTE_MT_WRITEALLOC (0b0111 << 2): write-back, write-allocate (the default cache policy on ARMv7).
+    @usableFromInline static let lMTWriteAlloc: UInt64 = 0x7 << 2
+    /// _PAGE_USER_TABLE for the first descriptor of a pair: PMD_TYPE_TABLE | PMD_BIT4 | PMD_DOMAIN(DOMAIN_USER).
+    public static let arm32UserTable: UInt64 = 0x1 | 0x10 | 1 << 5
+    /// _PAGE_KERNEL_TABLE: PMD_TYPE_TABLE | PMD_BIT4 | PMD_DOMAIN(DOMAIN_KERNEL).
+    public static let arm32KernelTable: UInt64 = 0x1 | 0x10
+
+    /// Returns Linux's ARM PTE word for `e`: L_PTE_SHARED and L_PTE_MT_WRITEALLOC as pgprot_user
+    /// and pgprot_kernel carry them on an SMP ARMv7 kernel. Linux: pfn_pte(), build_mem_type_table(), arch/arm/mm/mmu.c
+    @inlinable public static func linuxPTEARM32(_ e: PTE) -> UInt64 {
+        if e.raw == 0 { return 0 }
+        if !e.isPresent {
+            let s = e.swapEntry
+            return UInt64(s.type & 0x1f) << 3 | (UInt64(truncatingIfNeeded: s.offset) & 0xff_ffff) << 8
+        }
+        var l = (e.raw & 0xffff_f000) | lPresent | lShared | lMTWriteAlloc
+        if e.isAccessed { l |= lYoung }
+        if e.isDirty { l |= lDirty }
+        if !e.isWritable { l |= lRdonly }
+        if e.isUser { l |= lUser }
+        if e.isNX { l |= lXN }
+        return l
+    }
+
+    /// Returns the hardware small-page descriptor cpu_v7_set_pte_ext() writes for the Linux PTE
+    /// `l` with `ext` (PTE_EXT_NG for a user page, set_pte_at()): 0 unless valid and young and
+    /// not PROT_NONE; else the Linux word without bits 9:4 and 1:0, small page, AP[0], TEX[0] from
+    /// bit 4, AP[2] (APX) when read-only or clean, AP[1] for a user page, XN from L_PTE_XN.
+    /// Linux: cpu_v7_set_pte_ext(), arch/arm/mm/proc-v7-2level.S
+    @inlinable public static func setPTEExtARM32(_ l: UInt64, ext: UInt64) -> UInt64 {
+        guard l & lPresent != 0, l & lYoung != 0, l & lNone == 0 else { return 0 }
+        var h = (l & ~UInt64(0x3f3) & 0xffff_ffff) | ext | ARM32.pteExtAP0 | ARM32.pteTypeSmall
+        if l & (1 << 4) != 0 { h |= 1 << 6 }                            // PTE_EXT_TEX(1)
+        if l & lRdonly != 0 || l & lDirty == 0 { h |= ARM32.pteExtAPX }
+        if l & lUser != 0 { h |= ARM32.pteExtAP1 }
+        if l & lXN != 0 { h |= ARM32.pteExtXN }
+        return h
+    }
+
+    /// Returns the PTE pair (Linux word | hardware word << 32) for `e`; a user page is non-global
+    /// (nG). Linux: set_pte_at() → set_pte_ext(), arch/arm/include/asm/pgtable.h
+    @inlinable static func encodeARM32PTE(_ e: PTE) -> UInt64 {
+        let l = linuxPTEARM32(e)
+        let h = setPTEExtARM32(l, ext: e.isPresent && e.isUser ? ARM32.pteExtNG : 0)
+        return l | h << 32
+    }
+
+    /// Returns the software entry for an ARM PTE pair, read from the Linux word as Linux does
+    /// (pte_young, pte_dirty, pte_write = !L_PTE_RDONLY, pte_exec = !L_PTE_XN); kernel pages are
+    /// global. Linux: pte_pfn(), __swp_type(), __swp_offset(), arch/arm/include/asm/pgtable.h
+    @inlinable static func decodeARM32PTE(_ raw: UInt64) -> PTE {
+        let l = raw & 0xffff_ffff
+        if l == 0 { return PTE(raw: 0) }
+        if l & lPresent == 0 {
+            return PTE(swap: SwapEntry(type: Int((l >> 3) & 0x1f), offset: Int(truncatingIfNeeded: l >> 8)))
+        }
+        var r = (l & 0xffff_f000) | PTE.present
+        if l & lYoung != 0 { r |= PTE.accessed }
+        if l & lDirty != 0 { r |= PTE.dirty }
+        if l & lRdonly == 0 { r |= PTE.rw }
+        if l & lUser != 0 { r |= PTE.user } else { r |= PTE.global }
+        if l & lXN != 0 { r |= PTE.nx }
+        return PTE(raw: r)
+    }
+
+    /// Returns the PGD pair for `e`: a pointer to a PTE page (the two hardware tables at +2048
+    /// and +3072, domain user or kernel by `e.isUser`), a pair of 1 MiB sections for a huge leaf,
+    /// or 0. Linux: __pmd_populate(), arch/arm/include/asm/pgalloc.h
+    @inlinable static func encodeARM32PGD(_ e: PTE) -> UInt64 {
+        guard e.isPresent else { return 0 }
+        if !e.isHuge {
+            let d0 = (e.raw & 0xffff_f000) + 2048 | (e.isUser ? arm32UserTable : arm32KernelTable)
+            return d0 | (d0 + 1024) << 32
+        }
+        var d0 = (e.raw & 0xffe0_0000) | ARM32.pmdTypeSect | 0xc | 1 << 12 | ARM32.pmdSectS | ARM32.pmdSectAPWrite
+        if e.isUser { d0 |= ARM32.pmdSectAPRead }
+        if e.isNX { d0 |= ARM32.pmdSectXN }
+        if e.raw & PTE.global == 0 { d0 |= ARM32.pmdSectNG }
+        return d0 | (d0 + 0x10_0000) << 32
+    }
+
+    /// Returns the software entry for a PGD pair: a table pointer (PFN of the PTE page), a huge
+    /// leaf for sections (the kernel's linear map), else empty. Linux: pmd_page_vaddr(), pmd_leaf()
+    @inlinable static func decodeARM32PGD(_ raw: UInt64) -> PTE {
+        let d0 = raw & 0xffff_ffff
+        switch d0 & 3 {
+        case 1: return PTE(raw: (d0 & 0xffff_f000) | tableFlags)
+        case 2:
+            var r = (d0 & 0xfff0_0000) | PTE.present | PTE.pse | PTE.accessed | PTE.dirty
+            if d0 & ARM32.pmdSectAPX == 0 { r |= PTE.rw }
+            if d0 & ARM32.pmdSectAPRead != 0 { r |= PTE.user }
+            if d0 & ARM32.pmdSectXN != 0 { r |= PTE.nx }
+            if d0 & ARM32.pmdSectNG == 0 { r |= PTE.global }
+            return PTE(raw: r)
+        default: return PTE(raw: 0)
+        }
+    }
+
+    /// Names an ARM 2-level entry: a PGD pair as its two first-level descriptors, a PTE as
+    /// Linux's L_PTE_* bits and the hardware small-page descriptor (or a swap entry).
+    static func describeARM32(_ raw: UInt64, level: Int) -> String {
+        let lo = raw & 0xffff_ffff, hi = raw >> 32
+        if level == 0 {
+            if raw == 0 { return "empty" }
+            return "[\(ARM32.describe(lo, level: 0))] [\(ARM32.describe(hi, level: 0))]"
+        }
+        if lo == 0 { return "empty" }
+        if lo & lPresent == 0 {
+            let e = decodeARM32PTE(raw)
+            return "swap type=\(e.swapEntry.type) offset=\(e.swapEntry.offset)"
+        }
+        var bits = ["L_PTE_PRESENT"]
+        for (b, n) in [(lYoung, "YOUNG"), (lDirty, "DIRTY"), (lRdonly, "RDONLY"), (lUser, "USER"), (lXN, "XN"), (lShared, "SHARED"), (lNone, "NONE")] where lo & b != 0 { bits.append(n) }
+        let hw = hi == 0 ? "0 (invalid: \(lo & lYoung == 0 ? "old page, young emulated by a fault" : "PROT_NONE"))" : ARM32.describe(hi, level: 1)
+        return "linux \(bits.joined(separator: "|")); hw \(hw)"
+    }
+
     // RISC-V PTE bits (arch/riscv/include/asm/pgtable-bits.h).
     @usableFromInline static let rvV: UInt64 = 1 << 0, rvR: UInt64 = 1 << 1, rvW: UInt64 = 1 << 2, rvX: UInt64 = 1 << 3
     @usableFromInline static let rvU: UInt64 = 1 << 4, rvG: UInt64 = 1 << 5, rvA: UInt64 = 1 << 6, rvD: UInt64 = 1 << 7
@@ -376,6 +559,7 @@ extension PageTableFormat {
         case .arm64: return UInt64(1) << UInt64(vaBits)
         case .riscv: return UInt64(1) << UInt64(vaBits - 1)
         case .x86_32, .x86PAE: return X86_32Kernel.pageOffset   // TASK_SIZE = PAGE_OFFSET (3G/1G split)
+        case .arm32: return ARM32Kernel.taskSize   // PAGE_OFFSET − 16 MiB (modules below PAGE_OFFSET)
         }
     }
 
@@ -390,6 +574,7 @@ extension PageTableFormat {
         case .arm64: return UInt64(1) << UInt64(min(vaBits, 48))
         case .riscv: return UInt64(1) << UInt64(min(vaBits, 48) - 1)
         case .x86_32, .x86PAE: return X86_32Kernel.pageOffset
+        case .arm32: return ARM32Kernel.taskSize
         }
     }
 
@@ -401,8 +586,10 @@ extension PageTableFormat {
     /// window: 0x555555554000 (x86-64), 0xaaaaaaaaa000 (ARM64 48-bit), 0x2aaaaaa000 (Sv39).
     /// Linux: ELF_ET_DYN_BASE, arch/x86/include/asm/elf.h ((DEFAULT_MAP_WINDOW / 3) * 2),
     /// arch/arm64/include/asm/elf.h (2 * DEFAULT_MAP_WINDOW_64 / 3), arch/riscv/include/asm/elf.h
-    /// x86-32 (mmap_is_ia32()): 0x400000.
+    /// x86-32 (mmap_is_ia32()): 0x400000. ARM: TASK_SIZE / 3 * 2 = 0x7f555554 → 0x7f555000
+    /// (arch/arm/include/asm/elf.h).
     public var elfEtDynBase: UInt64 {
+        if encoding == .arm32 { return ARM32Kernel.taskSize / 3 * 2 & PAGE_MASK }
         if is32Bit { return 0x40_0000 }
         let w = mapWindow
         return (encoding == .arm64 ? 2 * w / 3 : w / 3 * 2) & PAGE_MASK
@@ -414,6 +601,7 @@ extension PageTableFormat {
         case .x86_64, .x86_32, .x86PAE: return "CR3"
         case .arm64: return "TTBR0_EL1"
         case .riscv: return "satp"
+        case .arm32: return "TTBR0"
         }
     }
 }

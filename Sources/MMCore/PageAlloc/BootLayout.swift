@@ -49,7 +49,11 @@ public enum BootLayout {
     /// Linux: early_reserve_memory()/reserve_real_mode() in arch/x86/kernel/setup.c; memblock_alloc() top-down, mm/memblock.c
     public static func reservedRegions(frames: Int, kernelImageBytes: UInt64,
                                        layout: PhysicalLayout = .x86_64) -> [MemblockRegion]? {
-        var regions: [MemblockRegion] = [
+        // ARM: only swapper_pg_dir (the 16 KiB below the image, arm_mm_memblock_reserve()); the
+        // frames below it stay free RAM. x86: the whole first MiB.
+        var regions: [MemblockRegion] = layout == .arm32 ? [
+            MemblockRegion(name: "swapper_pg_dir", startPFN: PFN(index: 4), pages: 4),
+        ] : [
             MemblockRegion(name: "real-mode IVT and BIOS data area", startPFN: PFN(index: 0), pages: 1),
             MemblockRegion(name: "low memory below 640K", startPFN: PFN(index: 1), pages: 0xA0 - 1),
             MemblockRegion(name: "ISA hole (VGA, option ROMs, BIOS)", startPFN: PFN(index: 0xA0), pages: 0x100 - 0xA0),
@@ -86,28 +90,55 @@ public enum PhysicalLayout: Sendable, Equatable {
     /// max_low_pfn (MAXMEM = 0x377fe000), ZONE_HIGHMEM above, RAM up to 4 GiB; the image at
     /// 1 MiB (CONFIG_PHYSICAL_START = 0x100000); 32-byte struct page; mem_map in lowmem.
     case x86_32
+    /// 32-bit ARM (ARMv7, 2-level tables, VMSPLIT_3G, multi_v7): RAM from physical 0
+    /// (PHYS_OFFSET 0), ZONE_NORMAL up to arm_lowmem_limit (768 MiB with the default 240 MiB
+    /// vmalloc area), ZONE_HIGHMEM above, no ZONE_DMA, RAM up to 4 GiB (no LPAE); swapper_pg_dir
+    /// at 0x4000 and the image at TEXT_OFFSET 0x8000; 32-byte struct page; mem_map in lowmem.
+    case arm32
 
     /// Bytes of kernel image that stay reserved after boot. x86-64: the measured figure of
-    /// `BootLayout.defaultKernelImageBytes`. x86-32: 12 MiB, an estimate (an i686 distro kernel's
-    /// text + rodata + data + bss is of that order), not taken from a boot log.
-    public var defaultKernelImageBytes: UInt64 { self == .x86_32 ? 12 << 20 : BootLayout.defaultKernelImageBytes }
+    /// `BootLayout.defaultKernelImageBytes`. x86-32: 12 MiB, an estimate (a distro kernel's
+    /// text + rodata + data + bss is of that order), not taken from a boot log. ARM: _stext to
+    /// _end of the board kernel whose boot log `layout arm32` prints (6692 kB text, 208 kB init,
+    /// 349 kB data, 4771 kB bss: 0xc0008000–0xc0bc5c90); its init pages are not given back.
+    public var defaultKernelImageBytes: UInt64 {
+        switch self {
+        case .x86_64: return BootLayout.defaultKernelImageBytes
+        case .x86_32: return 12 << 20
+        case .arm32: return 0xbb_dc90
+        }
+    }
     /// Whether the machine has ZONE_HIGHMEM (CONFIG_HIGHMEM).
-    public var hasHighmem: Bool { self == .x86_32 }
-    /// PFN of CONFIG_PHYSICAL_START. Linux: LOAD_PHYSICAL_ADDR, arch/x86/include/asm/boot.h
-    public var kernelStartPFN: Int { self == .x86_32 ? 0x100 : BootLayout.kernelStartPFN }
-    /// sizeof(struct page): 64 bytes on x86-64, 32 on x86-32.
-    public var structPageBytes: Int { self == .x86_32 ? 32 : BootLayout.structPageBytes }
+    public var hasHighmem: Bool { self != .x86_64 }
+    /// PFN of CONFIG_PHYSICAL_START (x86) or PHYS_OFFSET + TEXT_OFFSET (ARM).
+    /// Linux: LOAD_PHYSICAL_ADDR, arch/x86/include/asm/boot.h; TEXT_OFFSET, arch/arm/Makefile
+    public var kernelStartPFN: Int {
+        switch self {
+        case .x86_64: return BootLayout.kernelStartPFN
+        case .x86_32: return 0x100
+        case .arm32: return Int(ARM32Kernel.textOffset >> PAGE_SHIFT)
+        }
+    }
+    /// sizeof(struct page): 64 bytes on x86-64, 32 on the 32-bit kernels.
+    public var structPageBytes: Int { self == .x86_64 ? BootLayout.structPageBytes : 32 }
     /// First frame the kernel cannot map linearly (max_low_pfn); Int.max when every frame is lowmem.
-    /// Linux: highmem_pfn_init() (MAXMEM_PFN), arch/x86/mm/init_32.c
-    public var maxLowPFN: Int { self == .x86_32 ? Int(X86_32Kernel.maxLowmem >> PAGE_SHIFT) : Int.max }
-    /// Most RAM the layout can address: 4 GiB on x86-32 (no PAE beyond 4 GiB), 1 TiB otherwise.
-    public var maxRAMBytes: UInt64 { self == .x86_32 ? 4 << 30 : 1 << 40 }
+    /// Linux: highmem_pfn_init() (MAXMEM_PFN), arch/x86/mm/init_32.c; adjust_lowmem_bounds(), arch/arm/mm/mmu.c
+    public var maxLowPFN: Int {
+        switch self {
+        case .x86_64: return Int.max
+        case .x86_32: return Int(X86_32Kernel.maxLowmem >> PAGE_SHIFT)
+        case .arm32: return Int(ARM32Kernel.maxLowmem >> PAGE_SHIFT)
+        }
+    }
+    /// Most RAM the layout can address: 4 GiB on the 32-bit kernels (no PAE/LPAE beyond), 1 TiB otherwise.
+    public var maxRAMBytes: UInt64 { self == .x86_64 ? 1 << 40 : 4 << 30 }
     /// Frames the flat mem_map occupies for `frames` page frames, rounded up to whole pages.
     public func memMapPages(frames: Int) -> Int {
         (frames * structPageBytes + Int(PAGE_SIZE) - 1) / Int(PAGE_SIZE)
     }
     /// Zone spans as (type, first PFN, one past the last PFN allowed) in ascending order.
-    /// Linux: zone_sizes_init(), arch/x86/mm/init.c (MAX_DMA_PFN, MAX_DMA32_PFN, max_low_pfn, max_pfn)
+    /// Linux: zone_sizes_init(), arch/x86/mm/init.c (MAX_DMA_PFN, MAX_DMA32_PFN, max_low_pfn, max_pfn);
+    /// zone_sizes_init(), arch/arm/mm/init.c (no arm_dma_zone_size: no ZONE_DMA)
     public var zoneBounds: [(ZoneType, Int, Int)] {
         switch self {
         case .x86_64:
@@ -115,6 +146,8 @@ public enum PhysicalLayout: Sendable, Equatable {
                     (.normal, BootLayout.maxDMA32PFN, Int.max)]
         case .x86_32:
             return [(.dma, 0, BootLayout.maxDMAPFN), (.normal, BootLayout.maxDMAPFN, maxLowPFN), (.highmem, maxLowPFN, Int.max)]
+        case .arm32:
+            return [(.normal, 0, maxLowPFN), (.highmem, maxLowPFN, Int.max)]
         }
     }
 }

@@ -36,6 +36,15 @@ public enum X86_32Kernel {
 public enum ARM32Kernel {
     /// PAGE_OFFSET (CONFIG_PAGE_OFFSET with VMSPLIT_3G). Linux: arch/arm/include/asm/memory.h
     public static let pageOffset: UInt64 = 0xc000_0000
+    /// TASK_SIZE = PAGE_OFFSET − 16 MiB (the modules area MODULES_VADDR..PAGE_OFFSET lies between
+    /// user space and the linear map). Linux: arch/arm/include/asm/memory.h
+    public static let taskSize: UInt64 = pageOffset - (16 << 20)
+    /// TEXT_OFFSET: the kernel image starts 32 KiB above the start of RAM (virtual 0xc0008000),
+    /// swapper_pg_dir takes the 16 KiB below it. Linux: arch/arm/Makefile, arch/arm/kernel/head.S
+    public static let textOffset: UInt64 = 0x8000
+    /// The high exception vectors page (CONFIG_VECTORS_BASE), shown as [vectors] in maps.
+    /// Linux: arch/arm/include/asm/memory.h, arch/arm/kernel/process.c (gate_vma)
+    public static let vectorsBase: UInt64 = 0xffff_0000
     /// PMD_SIZE of the 2-level tables (PMD_SHIFT 21: one Linux PMD covers two 1 MiB sections).
     /// Linux: arch/arm/include/asm/pgtable-2level.h
     public static let pmdSize: UInt64 = 2 << 20

@@ -51,6 +51,9 @@ public final class VmapState {
     public internal(set) var cachedStacks: [VmStruct] = []
     /// Each live task's stack area, by pid.
     public internal(set) var taskStacks: [PID: VmStruct] = [:]
+    /// The vmalloc area [start, end]: x86-64's by default; a 32-bit ARM machine sets its own
+    /// (VMALLOC_START = high_memory + 8 MiB rounded down to 8 MiB, VMALLOC_END 0xff800000).
+    public internal(set) var start = VMALLOC_START, end = VMALLOC_END
     public init() {}
 
     /// The area starting exactly at `addr`, or nil. Linux: find_vm_area(), mm/vmalloc.c
@@ -74,10 +77,10 @@ public enum VmallocError: Error, Equatable, CustomStringConvertible {
 }
 
 extension Kernel {
-    /// Returns the lowest address in [VMALLOC_START, VMALLOC_END) where `size` bytes aligned to
+    /// Returns the lowest address in the vmalloc area [vmap.start, vmap.end] where `size` bytes aligned to
     /// `align` fit between the busy areas, or nil. Linux: alloc_vmap_area() → __alloc_vmap_area(), mm/vmalloc.c
     func findVmapArea(size: UInt64, align: UInt64) -> UInt64? {
-        var candidate = VMALLOC_START
+        var candidate = vmap.start
         for a in vmap.areas {
             if candidate &+ size <= a.addr { return candidate }
             if a.addr &+ a.size > candidate {
@@ -86,7 +89,7 @@ extension Kernel {
             }
         }
         let (last, o) = candidate.addingReportingOverflow(size)
-        return !o && last &- 1 <= VMALLOC_END ? candidate : nil
+        return !o && last &- 1 <= vmap.end ? candidate : nil
     }
 
     /// Returns a virtually contiguous area of `size` bytes (rounded up to pages) plus a guard page,

@@ -76,11 +76,19 @@ public final class MMStruct {
     public init(pgd: PFN) { self.pgd = pgd }
     /// Whether the [vsyscall] gate page exists (x86-64 only; ARM64 and RISC-V have none).
     public var hasVsyscallGate = true
+    /// Whether the [vectors] gate page exists (32-bit ARM).
+    public var hasVectorsPage = false
 
     /// The [vsyscall] gate page every 64-bit process shows at 0xffffffffff600000 (execute-only,
     /// the default vsyscall=xonly). It is not in the VMA tree and not counted in total_vm.
     /// Linux: get_gate_vma(), arch/x86/entry/vsyscall/vsyscall_64.c
     public var gateVMA: VMA? {
+        if hasVectorsPage {
+            // ARM: the high vectors page (kuser helpers), r-x for user space; not in the VMA tree.
+            // Linux: get_gate_vma() / gate_vma, arch/arm/kernel/process.c
+            return VMA(start: VirtAddr(ARM32Kernel.vectorsBase), end: VirtAddr(ARM32Kernel.vectorsBase + PAGE_SIZE),
+                       flags: [.read, .exec, .mayread, .mayexec], special: .vectors)
+        }
         guard hasVsyscallGate else { return nil }
         return VMA(start: VirtAddr(0xffff_ffff_ff60_0000), end: VirtAddr(0xffff_ffff_ff60_1000), flags: .exec, special: .vsyscall)
     }

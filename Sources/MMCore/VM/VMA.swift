@@ -15,7 +15,9 @@ public struct MappedFile: Hashable, Sendable {
 
 /// The special names maps prints for some anonymous areas.
 public enum VMASpecial: Hashable, Sendable {
-    case none, heap, stack, vvar, vdso, vsyscall
+    case none, heap, stack, vvar, vdso, vsyscall, vectors
+    /// 32-bit ARM's signal-return trampoline page, mapped beside the vDSO.
+    case sigpage
     /// The clock pages of the vDSO data area, a mapping of its own since Linux 6.13.
     case vvarVclock
 }

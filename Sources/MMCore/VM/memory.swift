@@ -251,7 +251,9 @@ extension Kernel {
         if write { raw |= PTE.dirty }
         phys.writePTE(slot, PTE(raw: raw))
         mmu.flushPage(va.pageDown)
-        narrate("the PTE already allows the access: spurious fault, TLB entry flushed")
+        narrate(phys.paging.encoding == .arm32
+            ? "ARM has no hardware young/dirty bits: the PTE was \(pte.isAccessed ? "clean (mapped read-only)" : "old (hardware entry 0)"); handle_pte_fault marks it young\(write ? " and dirty" : "") and set_pte_ext writes the hardware entry"
+            : "the PTE already allows the access: spurious fault, TLB entry flushed")
         return .minor
     }
 
