@@ -266,13 +266,12 @@ public enum Meminfo {
         v.hugepagesize = h.sizeKB
         v.hugetlb = k.hugetlb.hstates.reduce(0) { $0 + UInt64($1.nr) * $1.sizeKB }
         if k.phys.config.layout == .arm32 {
-            let low = UInt64(min(k.phys.frameCount, k.phys.config.layout.maxLowPFN)) << PAGE_SHIFT
-            v.vmallocTotal = vmallocTotalARM32(lowmemBytes: low) >> 10
+            v.vmallocTotal = (k.vmap.end &- k.vmap.start &+ 1) >> 10
             v.hugePageLines = false
             v.directMapLines = false
         } else if k.phys.config.layout == .x86_32 {
             let low = UInt64(min(k.phys.frameCount, k.phys.config.layout.maxLowPFN)) << PAGE_SHIFT
-            v.vmallocTotal = vmallocTotal32(lowmemBytes: low) >> 10
+            v.vmallocTotal = (k.vmap.end &- k.vmap.start &+ 1) >> 10
             let pae = k.phys.paging.encoding == .x86PAE
             let dm = directMap32(lowmemBytes: low, largePage: pae ? 2 << 20 : 4 << 20)
             v.directMap4k = dm.k4
@@ -290,26 +289,6 @@ public enum Meminfo {
             v.directMap1G = dm.g1
         }
         return v
-    }
-
-    /// Bytes of the x86-32 vmalloc area: VMALLOC_END − VMALLOC_START, where VMALLOC_START is
-    /// high_memory + VMALLOC_OFFSET (8 MiB) rounded down to 8 MiB and VMALLOC_END = PKMAP_BASE − 2 pages.
-    /// Linux: VMALLOC_START/VMALLOC_END, arch/x86/include/asm/pgtable_32_areas.h
-    public static func vmallocTotal32(lowmemBytes: UInt64) -> UInt64 {
-        let offset: UInt64 = 8 << 20
-        let highMemory = X86_32Kernel.pageOffset + lowmemBytes
-        let start = (highMemory + offset) & ~(offset - 1)
-        let end = X86_32Kernel.pkmapBase - 2 * PAGE_SIZE
-        return end > start ? end - start : 0
-    }
-
-    /// Bytes of the 32-bit ARM vmalloc area: VMALLOC_END (0xff800000) − VMALLOC_START, where
-    /// VMALLOC_START is high_memory + VMALLOC_OFFSET (8 MiB) rounded down to 8 MiB: 240 MiB when
-    /// lowmem is the full 768 MiB. Linux: VMALLOC_START/VMALLOC_END, arch/arm/include/asm/pgtable.h
-    public static func vmallocTotalARM32(lowmemBytes: UInt64) -> UInt64 {
-        let offset = ARM32Kernel.vmallocOffset
-        let start = (ARM32Kernel.pageOffset + lowmemBytes + offset) & ~(offset - 1)
-        return ARM32Kernel.vmallocEnd > start ? ARM32Kernel.vmallocEnd - start : 0
     }
 
     /// The DirectMap4k/large split (kB) of an x86-32 kernel's linear map of `lowmemBytes` with

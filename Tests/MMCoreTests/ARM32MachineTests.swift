@@ -284,6 +284,29 @@ final class ARM32MachineTests: XCTestCase {
         XCTAssertEqual(k.checkInvariants(), [])
     }
 
+    // CONFIG_VMAP_STACK on ARM: THREAD_SIZE = 8 KiB vmalloc'ed at THREAD_ALIGN = 16 KiB, from the
+    // vmalloc area that starts at high_memory + 8 MiB rounded down to 8 MiB (0xf0800000 with
+    // 768 MiB of lowmem) and ends at VMALLOC_END 0xff800000.
+    func testKernelStacksAndVmallocArea() throws {
+        let k = try machine(2 << 30)
+        XCTAssertEqual(k.vmap.start, 0xf080_0000)
+        XCTAssertEqual(k.vmap.end, 0xff7f_ffff)
+        XCTAssertEqual(k.threadSize, 8192)
+        XCTAssertTrue(k.vmapStack)
+        let stackKB = k.stat.nrKernelStackKB
+        let t = try k.spawn(ProgramImage(path: "/bin/p")).get()
+        XCTAssertEqual(k.stat.nrKernelStackKB - stackKB, 8)
+        let area = try XCTUnwrap(k.vmap.taskStacks[t.pid])
+        XCTAssertEqual(area.size, 8192 + 4096)   // the stack and its guard page
+        XCTAssertEqual(area.pages.count, 2)
+        XCTAssertEqual(area.addr % 16384, 0)
+        XCTAssertGreaterThanOrEqual(area.addr, 0xf080_0000)
+        XCTAssertEqual(area.caller, "dup_task_struct")
+        k.exitTask(t, status: 0)
+        XCTAssertEqual(k.stat.nrKernelStackKB, stackKB)
+        XCTAssertEqual(k.checkInvariants(), [])
+    }
+
     // The 16 KiB PGD is an order-2 block counted as 4 PageTables pages; spawning, touching and
     // exiting leaves every zone's free count as it was.
     func testTeardownRestoresLowAndHighFree() throws {

@@ -228,6 +228,34 @@ final class X86_32MachineTests: XCTestCase {
         XCTAssertEqual(k.checkInvariants(), [])
     }
 
+    // No CONFIG_VMAP_STACK on x86-32: a task's kernel stack is THREAD_SIZE = 8 KiB of lowmem, an
+    // order-1 block from the buddy allocator (GFP_KERNEL: Normal, never HighMem), not a vmalloc
+    // area. The vmalloc area itself runs from high_memory + 8 MiB (0xc0000000 + 0x377fe000 +
+    // 0x800000 = 0xf7ffe000) to PKMAP_BASE − 2 pages (0xff7fe000), exclusive.
+    func testKernelStacksAndVmallocArea() throws {
+        let k = try machine(2 << 30)
+        XCTAssertEqual(k.vmap.start, 0xf7ff_e000)
+        XCTAssertEqual(k.vmap.end, 0xff7f_dfff)
+        XCTAssertEqual(k.threadSize, 8192)
+        XCTAssertFalse(k.vmapStack)
+        let stackKB = k.stat.nrKernelStackKB
+        let areas = k.vmap.areas.count
+        let t = try k.spawn(ProgramImage(path: "/bin/p")).get()
+        XCTAssertEqual(k.stat.nrKernelStackKB - stackKB, 8)
+        XCTAssertNil(k.vmap.taskStacks[t.pid])
+        XCTAssertEqual(k.vmap.areas.count, areas)
+        let p = try XCTUnwrap(k.vmap.taskStackPages[t.pid])
+        XCTAssertEqual(p.index % 2, 0)
+        XCTAssertEqual(k.phys.zone(of: p)?.type, .normal)
+        let area = try k.vmalloc(4096).get()
+        XCTAssertGreaterThanOrEqual(area.addr, 0xf7ff_e000)
+        XCTAssertLessThan(area.addr, 0xff7f_e000)
+        k.exitTask(t, status: 0)
+        XCTAssertEqual(k.stat.nrKernelStackKB, stackKB)
+        XCTAssertNil(k.vmap.taskStackPages[t.pid])
+        XCTAssertEqual(k.checkInvariants(), [])
+    }
+
     // PAE (`arch=x86-pae`, alias x86-32-pae): a 4-entry PDPT, PMD and PTE tables of 512 8-byte
     // entries, NX; PDPTEs hold only P and the address. The kernel PMD (0xcfe) is PDPT entry 3 of
     // every PGD; lowmem: the first 2 MiB in the PTE table 0xcfd, 2 MiB pages, the tail

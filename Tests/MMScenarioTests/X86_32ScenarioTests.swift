@@ -40,7 +40,7 @@ final class X86_32ScenarioTests: XCTestCase {
             HighFree:        1187848 kB
             LowTotal:         879608 kB
             LowFree:          879592 kB
-            VmallocTotal:     131064 kB
+            VmallocTotal:     122880 kB
             VmallocUsed:           0 kB
             VmallocChunk:          0 kB
             DirectMap4k:        8184 kB

@@ -342,12 +342,7 @@ public final class Kernel {
                               arch: phys.paging.encoding == .arm32 ? .arm32 : .x86_32)
             h.setPTE = { [unowned self] va, pfn in self.setKmapPTE(va, pfn) }
             highmem32 = h
-            if phys.paging.encoding == .arm32 {
-                // VMALLOC_START = (high_memory + VMALLOC_OFFSET) & ~(VMALLOC_OFFSET - 1), arch/arm/include/asm/pgtable.h
-                let highMemory = ARM32Kernel.pageOffset + h.lowmemBytes
-                vmap.start = (highMemory + ARM32Kernel.vmallocOffset) & ~(ARM32Kernel.vmallocOffset - 1)
-                vmap.end = ARM32Kernel.vmallocEnd - 1
-            }
+            (vmap.start, vmap.end) = h.vmallocRange
         }
         bootMemory()
         kmemCacheInit()

@@ -13,7 +13,7 @@ extension Kernel {
         // requires); accounted in PageTables as the generic pagetable_alloc() does.
         let rootFrames = phys.paging.rootFrames
         guard let pgd = rootFrames == 1 ? allocPageOrOOM(gfp: [.reclaim, .io, .fs, .account, .zero], task: task)
-                                         : allocPagesOrOOM(order: 2, gfp: [.reclaim, .io, .fs, .account, .zero], task: task) else {
+                                         : allocKernelPages(order: 2, gfp: [.reclaim, .io, .fs, .account, .zero]) else {
             freeMMObjects(probe)
             return nil
         }

@@ -85,24 +85,4 @@ extension Kernel {
         k.vectorsPage = vectors
         return k
     }
-
-    /// Allocates the 16 KiB first-level table of a new ARM address space: an order-2 block (TTBR0
-    /// needs 16 KiB alignment), with direct reclaim and then the OOM killer when none is free.
-    /// Returns nil when neither frees a block. Linux: pgd_alloc() → __pgd_alloc(mm, 2), arch/arm/mm/pgd.c
-    func allocPagesOrOOM(order: Int, gfp: GFP, task: Task?) -> PFN? {
-        var attempts = tasks.count + 2
-        while attempts > 0 {
-            if let p = phys.allocPages(order: order, gfp: gfp) {
-                vmstat.pgalloc += 1 << order
-                return p
-            }
-            if panicMessage != nil { return nil }
-            if gfp.contains(.directReclaim) && tryToFreePages(gfp: gfp) > 0 { attempts -= 1; continue }
-            let progress = outOfMemory(task: task, gfp: gfp, order: order)
-            if let t = task, !t.state.isAlive { return nil }
-            if !progress || panicMessage != nil { return nil }
-            attempts -= 1
-        }
-        return nil
-    }
 }

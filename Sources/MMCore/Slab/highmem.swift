@@ -144,6 +144,21 @@ public final class Highmem32 {
 
     /// Bytes of lowmem (high_memory − PAGE_OFFSET).
     public var lowmemBytes: UInt64 { min(ramBytes, maxLowmem) }
+
+    /// The vmalloc area as its first and last byte: VMALLOC_START = high_memory + VMALLOC_OFFSET
+    /// (8 MiB) on x86-32, rounded down to 8 MiB on ARM; VMALLOC_END = PKMAP_BASE − 2 pages on x86-32
+    /// (CONFIG_HIGHMEM), 0xff800000 on ARM.
+    /// Linux: arch/x86/include/asm/pgtable_32_areas.h; arch/arm/include/asm/pgtable.h
+    public var vmallocRange: (start: UInt64, last: UInt64) {
+        let highMemory = pageOffset + lowmemBytes
+        if arch == .arm32 {
+            let offset = ARM32Kernel.vmallocOffset
+            return ((highMemory + offset) & ~(offset - 1), ARM32Kernel.vmallocEnd - 1)
+        }
+        let end = X86_32Kernel.pkmapBase - 2 * PAGE_SIZE
+        return (highMemory + (8 << 20), end - 1)
+    }
+
     /// Frames in ZONE_DMA (x86 only), ZONE_NORMAL and ZONE_HIGHMEM. A 32-bit ARM kernel without
     /// a platform DMA limit (arm_dma_zone_size 0, as multi_v7) has no ZONE_DMA.
     /// Linux: zone_sizes_init(), arch/x86/mm/init.c; zone_sizes_init() / find_limits(), arch/arm/mm/init.c

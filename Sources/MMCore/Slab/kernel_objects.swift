@@ -104,7 +104,7 @@ extension Kernel {
             }
         }
         task.kernelObjects = got
-        narrate("pid \(task.pid): task_struct, pid\(thread ? "" : ", signal_struct, sighand_struct\(task.isKernelThread ? "" : ", files_struct")") from their slab caches, a \(THREAD_SIZE >> 10) KiB vmapped kernel stack")
+        narrate("pid \(task.pid): task_struct, pid\(thread ? "" : ", signal_struct, sighand_struct\(task.isKernelThread ? "" : ", files_struct")") from their slab caches, a \(threadSize >> 10) KiB \(vmapStack ? "vmapped" : "lowmem") kernel stack")
         return true
     }
 

@@ -12,7 +12,8 @@
 /// Start and end of the vmalloc area with 4-level paging and KASLR off (VMALLOC_START, VMALLOC_END).
 public let VMALLOC_START: UInt64 = 0xffff_c900_0000_0000
 public let VMALLOC_END: UInt64 = 0xffff_e8ff_ffff_ffff
-/// Size of a kernel stack on x86-64 (THREAD_SIZE = PAGE_SIZE << THREAD_SIZE_ORDER(2)), and its alignment.
+/// Size of a kernel stack on the 64-bit machines (x86-64 THREAD_SIZE = PAGE_SIZE << THREAD_SIZE_ORDER(2)),
+/// and its alignment there; `Kernel.threadSize` is the machine's.
 public let THREAD_SIZE = 16384
 /// Freed stacks each CPU keeps for reuse instead of vfree()ing them (NR_CACHED_STACKS).
 public let NR_CACHED_STACKS = 2
@@ -49,8 +50,11 @@ public final class VmapState {
     public internal(set) var nrVmallocPages = 0
     /// Freed kernel stacks kept for the next task (cached_stacks[] of the CPU).
     public internal(set) var cachedStacks: [VmStruct] = []
-    /// Each live task's stack area, by pid.
+    /// Each live task's stack area, by pid (CONFIG_VMAP_STACK).
     public internal(set) var taskStacks: [PID: VmStruct] = [:]
+    /// Each live task's stack pages, by pid: the first of THREAD_SIZE contiguous lowmem frames
+    /// (machines without CONFIG_VMAP_STACK: x86-32).
+    public internal(set) var taskStackPages: [PID: PFN] = [:]
     /// The vmalloc area [start, end]: x86-64's by default; a 32-bit ARM machine sets its own
     /// (VMALLOC_START = high_memory + 8 MiB rounded down to 8 MiB, VMALLOC_END 0xff800000).
     public internal(set) var start = VMALLOC_START, end = VMALLOC_END
@@ -141,31 +145,57 @@ extension Kernel {
         return a.pages[Int((addr &- a.addr) >> PAGE_SHIFT)]
     }
 
-    /// Gives `task` a kernel stack: a cached one if the CPU keeps any, else a new vmalloc area of
-    /// THREAD_SIZE aligned to THREAD_SIZE; counts KernelStack. Returns false when none can be had.
+    /// The machine's THREAD_SIZE: 16 KiB on the 64-bit machines (x86-64 THREAD_SIZE_ORDER 2),
+    /// 8 KiB (THREAD_SIZE_ORDER 1) on x86-32 and 32-bit ARM.
+    /// Linux: arch/x86/include/asm/page_{32,64}_types.h, arch/arm/include/asm/thread_info.h
+    public var threadSize: Int { phys.paging.is32Bit ? 8192 : THREAD_SIZE }
+
+    /// True when kernel stacks are vmalloc'ed (CONFIG_VMAP_STACK): every machine but x86-32,
+    /// where HAVE_ARCH_VMAP_STACK is x86-64 only. Linux: arch/x86/Kconfig, arch/arm/Kconfig
+    public var vmapStack: Bool { !(phys.paging.encoding == .x86_32 || phys.paging.encoding == .x86PAE) }
+
+    /// Gives `task` a kernel stack and counts KernelStack; returns false when none can be had.
+    /// With CONFIG_VMAP_STACK: a cached one if the CPU keeps any, else a new vmalloc area of
+    /// THREAD_SIZE aligned to THREAD_ALIGN (THREAD_SIZE; twice that on ARM, for overflow checks).
+    /// Without (x86-32): THREAD_SIZE of contiguous lowmem pages (order 1, THREADINFO_GFP).
     /// Linux: alloc_thread_stack_node() / account_kernel_stack(), kernel/fork.c
     @discardableResult
     public func allocThreadStack(_ task: Task) -> Bool {
+        let size = threadSize
+        guard vmapStack else {
+            guard let p = allocKernelPages(order: (size >> PAGE_SHIFT).trailingZeroBitCount, gfp: GFP.kernelAccount.union(.zero)) else { return false }
+            vmap.taskStackPages[task.pid] = p
+            stat.nrKernelStackKB += size / 1024
+            narrate("kernel stack for pid \(task.pid): \(size >> 10) KiB of lowmem from PFN \(p) at 0x\(String(X86_32Kernel.pageOffset &+ UInt64(p.index) << PAGE_SHIFT, radix: 16)) (no CONFIG_VMAP_STACK on x86-32)")
+            return true
+        }
         let area: VmStruct
         if let c = vmap.cachedStacks.popLast() {
             area = c
             narrate("kernel stack for pid \(task.pid): reuses a cached stack at 0x\(String(c.addr, radix: 16))")
         } else {
-            switch vmalloc(UInt64(THREAD_SIZE), align: UInt64(THREAD_SIZE), gfp: GFP.kernelAccount.union(.zero), caller: "dup_task_struct") {
+            let align = phys.paging.encoding == .arm32 ? 2 * size : size
+            switch vmalloc(UInt64(size), align: UInt64(align), gfp: GFP.kernelAccount.union(.zero), caller: "dup_task_struct") {
             case .success(let a): area = a
             case .failure: return false
             }
         }
         vmap.taskStacks[task.pid] = area
-        stat.nrKernelStackKB += THREAD_SIZE / 1024
+        stat.nrKernelStackKB += size / 1024
         return true
     }
 
-    /// Releases `task`'s kernel stack: kept in the CPU's cache while it has room, else vfree()d.
-    /// Does nothing for a task without a stack. Linux: free_thread_stack() / account_kernel_stack(), kernel/fork.c
+    /// Releases `task`'s kernel stack: a vmapped one is kept in the CPU's cache while it has room,
+    /// else vfree()d; lowmem pages go back to the buddy allocator. Does nothing for a task
+    /// without a stack. Linux: free_thread_stack() / account_kernel_stack(), kernel/fork.c
     public func freeThreadStack(_ task: Task) {
+        if let p = vmap.taskStackPages.removeValue(forKey: task.pid) {
+            stat.nrKernelStackKB -= threadSize / 1024
+            freeKernelPages(p, order: (threadSize >> PAGE_SHIFT).trailingZeroBitCount)
+            return
+        }
         guard let area = vmap.taskStacks.removeValue(forKey: task.pid) else { return }
-        stat.nrKernelStackKB -= THREAD_SIZE / 1024
+        stat.nrKernelStackKB -= threadSize / 1024
         if vmap.cachedStacks.count < NR_CACHED_STACKS {
             vmap.cachedStacks.append(area)
             narrate("kernel stack of pid \(task.pid) kept in the CPU's cache of \(NR_CACHED_STACKS) stacks")
