@@ -263,6 +263,10 @@ public final class PhysicalMemory {
     /// Linux: __alloc_pages() fast path / get_page_from_freelist(), mm/page_alloc.c
     public func allocPages(order: Int, gfp: GFP) -> PFN? {
         guard order >= 0 && order < NR_PAGE_ORDERS else { return nil }
+        if order == 0 {
+            let p = rmqueueFastOrder0(gfp: gfp)
+            if p >= 0 { return PFN(index: p) }
+        }
         // prepare_alloc_pages() + alloc_flags_nofragment()
         var fast: AllocFlags = .wmarkLow
         if gfp.contains(.kswapdReclaim) { fast.insert(.kswapd) }
@@ -278,6 +282,32 @@ public final class PhysicalMemory {
             return getPageFromFreelist(order: order, gfp: gfp, allocFlags: nw)
         }
         return nil
+    }
+
+    /// Returns the PFN index of an order-0 page taken as the first pass of the fast path would take
+    /// it (low watermark, no reserves) when that pass ends in the common way: the first zone
+    /// (highest first) above its low watermark has a free block on its own migrate type's lists.
+    /// Returns -1, having changed nothing, otherwise: allocPages then runs the full path, which
+    /// skips the same zones and reaches the same zone, so the outcome is identical.
+    /// (ALLOC_KSWAPD and ALLOC_NOFRAGMENT change nothing until that zone's own lists are empty.)
+    /// Linux: get_page_from_freelist() → rmqueue() → __rmqueue_smallest(), mm/page_alloc.c
+    @inline(__always) func rmqueueFastOrder0(gfp: GFP) -> Int {
+        let highest = ZoneType(gfp: gfp).rawValue
+        var k = zones.count - 1
+        while k >= 0 {
+            let zone = zones[k]
+            k -= 1
+            if zone.type.rawValue > highest { continue }
+            // zoneWatermarkOK(order 0, WMARK_LOW, no reserve flags)
+            let n = zone.lowmemReserve.count
+            let hz = highest < n ? highest : n - 1
+            let reserve = hz >= 0 ? zone.lowmemReserve[hz] : 0
+            if zone.freePages <= zone.watermarkLow + reserve { continue }
+            let p = rmqueueSmallest(zone, order: 0, MigrateType(gfp: gfp).rawValue)
+            if p >= 0 { prepNewPage(p, order: 0, gfp: gfp) }
+            return p
+        }
+        return -1
     }
 
     /// Returns the slow-path allocation flags for `gfp`: min watermark; __GFP_HIGH → ALLOC_MIN_RESERVE;

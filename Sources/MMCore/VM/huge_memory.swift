@@ -119,6 +119,20 @@ extension Kernel {
     /// machine's format has above the PMD); nil when a table page could not be allocated or a
     /// huge leaf maps `va` above the PMD level. Linux: pmd_alloc(), include/linux/mm.h
     func pmdAlloc(_ mm: MMStruct, _ va: VirtAddr, task: Task?) -> PTESlot? {
+        let phys = self.phys
+        if phys.paging.isX86_64FourLevel {
+            // The common case on the fault path: the PGD and PUD entries point to tables (no
+            // entry to create, no 1 GiB leaf): read them straight from the frames (x86-64 entries
+            // need no decoding). Anything else takes tableAlloc below, which decides the same way.
+            let e0 = phys.contents.readWord(mm.pgd, Int(truncatingIfNeeded: (va.raw >> 39) & 0x1ff))
+            if e0 & (PTE.present | PTE.pse) == PTE.present {
+                let pud = PTE(raw: e0).pfn
+                let e1 = phys.contents.readWord(pud, Int(truncatingIfNeeded: (va.raw >> 30) & 0x1ff))
+                if e1 & (PTE.present | PTE.pse) == PTE.present {
+                    return PTESlot(table: PTE(raw: e1).pfn, index: Int(truncatingIfNeeded: (va.raw >> 21) & 0x1ff))
+                }
+            }
+        }
         let f = phys.paging
         guard let table = tableAlloc(mm, va, level: f.pmdLevel, task: task) else { return nil }
         return PTESlot(table: table, index: f.index(va, level: f.pmdLevel))

@@ -124,6 +124,17 @@ extension Kernel {
     /// Returns nil when the OOM killer could not free memory, killed `task` itself, or panicked.
     /// Linux: __alloc_pages() slow path → __alloc_pages_direct_reclaim() / __alloc_pages_may_oom(), mm/page_alloc.c
     func allocPageOrOOM(gfp: GFP, task: Task?) -> PFN? {
+        // The common case: the first zone above its low watermark hands out a page from its own
+        // free lists. A zone above low means kswapd would not have been woken (allZonesBelowLow
+        // checks the same zones against the same mark when the highest zone is the same), so the
+        // wake-up check is skipped only then; any other outcome changed nothing and runs below.
+        if !gfp.contains(.kswapdReclaim) || ZoneType(gfp: gfp) == ZoneType(gfp: .highuserMovable) {
+            let p = phys.rmqueueFastOrder0(gfp: gfp)
+            if p >= 0 {
+                vmstat.pgalloc += 1
+                return PFN(index: p)
+            }
+        }
         var attempts = -1   // tasks.count + 2, counted when the first attempt fails
         while attempts != 0 {
             if gfp.contains(.kswapdReclaim) { wakeupKswapd() }
