@@ -188,6 +188,10 @@ public final class Replayer {
     let lookahead = UnsafeMutablePointer<(TraceAccessKind, UInt64, UInt32)>.allocate(capacity: Replayer.lookaheadDepth)
 
     deinit { lookahead.deallocate() }
+    /// Whether `run` may replay blocks with lookahead (tests turn it off to compare), and how
+    /// many blocks it replayed so.
+    var lookaheadAllowed = true
+    var blocksAhead = 0
 
     public init(config: MachineConfig) throws {
         kernel = try Kernel(config: config)
@@ -301,9 +305,9 @@ public final class Replayer {
         while try reader.nextBlock() {
             let walks = mmu?.stats.pageWalks ?? 0
             try reader.payload.withUnsafeBytes { p in
-                if ahead { try replayBlockAhead(p, reader) } else { try replayBlock(p, reader) }
+                if ahead { try replayBlockAhead(p, reader); blocksAhead &+= 1 } else { try replayBlock(p, reader) }
             }
-            ahead = ((mmu?.stats.pageWalks ?? 0) &- walks) &* 32 > reader.blockRecords
+            ahead = lookaheadAllowed && ((mmu?.stats.pageWalks ?? 0) &- walks) &* 32 > reader.blockRecords
             sinceProgress += reader.blockRecords
             if sinceProgress >= 1 << 21, let p = progress { p(reader.progress); sinceProgress = 0 }
             if let s = onSample, reader.seenRecords &- lastSample >= max(1, sampleEvery) {
