@@ -30,6 +30,15 @@ public struct FrameContents {
         return arena[Int(s) &* FrameContents.wordsPerFrame &+ index]
     }
 
+    /// Reads word `index` (0..<512) of frame `pfn` as `readWord` does, without bounds checks:
+    /// the caller has checked `pfn` against the frame count (the page walker's hot path).
+    @inlinable @inline(__always)
+    func readWordUnchecked(_ pfn: PFN, _ index: Int) -> UInt64 {
+        let s = slotOf._baseAddressIfContiguous.unsafelyUnwrapped[pfn.index]
+        if s < 0 { return 0 }
+        return arena._baseAddressIfContiguous.unsafelyUnwrapped[Int(s) &* FrameContents.wordsPerFrame &+ (index & 511)]
+    }
+
     /// Writes word `index` (0..<512) of frame `pfn`, giving the frame a slot if it has none.
     @inlinable public mutating func writeWord(_ pfn: PFN, _ index: Int, _ value: UInt64) {
         var s = slotOf[pfn.index]
