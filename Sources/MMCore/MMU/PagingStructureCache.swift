@@ -20,7 +20,7 @@
 /// (bit 1), U/S (bit 2) and XD (bit 63) in PTE positions. Replacement: least recently used.
 ///
 /// Host layout (none of it changes which entry is used or evicted): flat buffers owned by this
-/// object; a hash index from tag to slot (open addressing, linear probing, at least four times as
+/// object; a hash index from tag to slot (open addressing, linear probing, at least eight times as
 /// many buckets as entries, each holding the tag and the slot) so that a lookup, hit or miss,
 /// reads a bucket or two instead of every tag;
 /// and the valid entries in a doubly linked list from most to least recently used, so that the
@@ -62,7 +62,7 @@ public final class PagingStructureCache {
         newer = .allocate(capacity: n); newer.initialize(repeating: -1, count: n)
         older = .allocate(capacity: n); older.initialize(repeating: -1, count: n)
         var b = 4, bits: UInt64 = 2
-        while b < 4 * n { b <<= 1; bits += 1 }
+        while b < 8 * n { b <<= 1; bits += 1 }
         bucketTags = .allocate(capacity: b); bucketTags.initialize(repeating: 0, count: b)
         bucketSlots = .allocate(capacity: b); bucketSlots.initialize(repeating: -1, count: b)
         bucketMask = b - 1
@@ -83,7 +83,7 @@ public final class PagingStructureCache {
     /// The home bucket of `tag`.
     @inlinable @inline(__always)
     func home(_ tag: UInt64) -> Int {
-        Int(truncatingIfNeeded: (tag &* 0x9e37_79b9_7f4a_7c15) >> bucketShift)
+        Int(truncatingIfNeeded: (tag &* 0x9e37_79b9_7f4a_7c15) &>> bucketShift)
     }
 
     /// Returns the slot of the entry whose tag is `tag`, or -1.
