@@ -414,7 +414,7 @@ public final class MMU {
             counts.l1dMisses += 1
         }
         var tag: UInt64 = 0, p: UInt64 = 0
-        var slot = stlb.lookup(va, pcid: pcid)
+        var slot = stlb.lookupNotingVictim(va, pcid: pcid)
         if slot >= 0 { tag = stlb.tag(slot); p = stlb.payload(slot) }
         else if stlb1G.validCount > 0 {
             slot = stlb1G.lookup(va, pcid: pcid)

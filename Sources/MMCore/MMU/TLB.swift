@@ -32,6 +32,16 @@ public final class TLB {
     @usableFromInline var clock: UInt32 = 0
     /// Valid entries of each page size (probing for 2M/1G pages is skipped while there are none).
     @usableFromInline var count4K = 0, count2M = 0, count1G = 0
+    /// Bumped whenever an entry is dropped or the stamps renormalised: with `clock`, it tells
+    /// `insert` whether the set has changed since `lookupNotingVictim` worked out its victim.
+    @usableFromInline var generation: UInt32 = 0
+    /// The victim `lookupNotingVictim` found for a non-global 4K entry with match key `memoKey`
+    /// (0: none) under `memoPCID`, valid while `clock` and `generation` still equal
+    /// `memoClock` and `memoGeneration` (no entry of this TLB touched, filled or dropped since).
+    @usableFromInline var memoKey: UInt64 = 0
+    @usableFromInline var memoPCID: UInt64 = 0
+    @usableFromInline var memoVictim = 0
+    @usableFromInline var memoClock: UInt32 = 0, memoGeneration: UInt32 = 0
 
     @usableFromInline static let valid: UInt64 = 1 << 63
     @usableFromInline static let globalBit: UInt64 = 1 << 60
@@ -152,6 +162,40 @@ public final class TLB {
         return slot
     }
 
+    /// Does what `lookup` does; on a miss of the 4K probe it also works out, in the same pass
+    /// over the set, the slot `insert` would give a non-global 4K entry for `va` under `pcid`
+    /// (first invalid way, else the least recently used), which `insert` then takes without
+    /// scanning the set again if nothing in this TLB has changed in between. Returns the slot, or -1.
+    @inlinable
+    public func lookupNotingVictim(_ va: VirtAddr, pcid: UInt16) -> Int {
+        let pn = TLB.pageNumber(va.raw, .size4K)
+        let key = TLB.valid | pn
+        let base = setBase(pn)
+        let end = base &+ ways
+        var firstFree = -1, oldest = base
+        var oldestStamp = UInt32.max
+        let tg = tags, st = stamps
+        var i = base
+        while i < end {
+            let t = tg[i]
+            if t & TLB.matchMask == key && TLB.pcidMatches(t, pcid) { touch(i); return i }
+            if t & TLB.valid == 0 {
+                if firstFree < 0 { firstFree = i }
+            } else if st[i] < oldestStamp {
+                oldestStamp = st[i]; oldest = i
+            }
+            i &+= 1
+        }
+        memoKey = key; memoPCID = UInt64(pcid & 0xfff)
+        memoVictim = firstFree >= 0 ? firstFree : oldest
+        memoClock = clock; memoGeneration = generation
+        var slot = -1
+        if count2M > 0 { slot = probe(va.raw, .size2M, pcid) }
+        if slot < 0 && count1G > 0 { slot = probe(va.raw, .size1G, pcid) }
+        if slot >= 0 { touch(slot) }
+        return slot
+    }
+
     /// The payload of the entry in `slot` (from `lookup`).
     @inlinable @inline(__always)
     public func payload(_ slot: Int) -> UInt64 { payloads[slot] }
@@ -189,23 +233,32 @@ public final class TLB {
         // for a global tag), the first invalid way, and the least recently used way.
         var match = -1, firstFree = -1, oldest = base
         let global = tag & TLB.globalBit != 0
+        // The set's victim as `lookupNotingVictim` found it, when nothing has changed since:
+        // that probe found no entry for this page under this PCID (the only match a non-global
+        // tag can have), so the scan below would choose the same way.
+        let noted = key == memoKey && !global && UInt64(pcid) == memoPCID && clock == memoClock && generation == memoGeneration
+        memoKey = 0
         // The victim's LRU stamp: the next clock value, as `touch` gives (renormalising first
         // when the clock wraps changes no order: it ranks by stamps alone).
         clock &+= 1
         if clock == 0 { renormalizeStamps() }
         let stamp = clock
-        var oldestStamp = UInt32.max
         let tg = tags, st = stamps
-        var i = base
-        while i < end {
-            let t = tg[i]
-            if t & TLB.matchMask == key && (global || TLB.pcidMatches(t, pcid)) { match = i; break }
-            if t & TLB.valid == 0 {
-                if firstFree < 0 { firstFree = i }
-            } else if st[i] < oldestStamp {
-                oldestStamp = st[i]; oldest = i
+        if noted {
+            firstFree = memoVictim
+        } else {
+            var oldestStamp = UInt32.max
+            var i = base
+            while i < end {
+                let t = tg[i]
+                if t & TLB.matchMask == key && (global || TLB.pcidMatches(t, pcid)) { match = i; break }
+                if t & TLB.valid == 0 {
+                    if firstFree < 0 { firstFree = i }
+                } else if st[i] < oldestStamp {
+                    oldestStamp = st[i]; oldest = i
+                }
+                i &+= 1
             }
-            i &+= 1
         }
         let victim = match >= 0 ? match : firstFree >= 0 ? firstFree : oldest
         let replaced = tg[victim]
@@ -230,6 +283,7 @@ public final class TLB {
         if t & TLB.valid != 0 {
             adjustCount(TLB.sizeOf(tag: t), by: -1)
             tags[slot] = 0
+            generation &+= 1
         }
     }
 
@@ -259,6 +313,7 @@ public final class TLB {
             for w in 0..<ways { stamps[base + w] = ranks[w] }
         }
         clock = UInt32(ways) + 1   // the entry being touched gets a stamp above every rank
+        generation &+= 1
     }
 
     // MARK: Invalidation
