@@ -17,10 +17,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
+        // Host-side C helpers (a cache prefetch hint for the replay loop's page walks).
+        .target(name: "CMMHost"),
         // Release builds drop the dynamic exclusivity checks on the hot path (TLB lookup, walk,
         // fault): they were more than half of the cost of a TLB hit. Debug builds and the tests
         // keep them, so an exclusivity violation still traps there.
-        .target(name: "MMCore", swiftSettings: [
+        .target(name: "MMCore", dependencies: ["CMMHost"], swiftSettings: [
             .swiftLanguageMode(.v5),
             .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
         ]),

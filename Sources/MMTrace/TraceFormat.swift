@@ -579,6 +579,48 @@ public struct RecordDecoder {
     /// Reads the next type byte.
     @inline(__always) public mutating func type() throws -> UInt8 { try byte() }
 
+    /// Decodes the next record when it is an access with a size code of 1 to 128 bytes and an
+    /// address delta of at most 8 varint bytes, all inside the block (what `access` decodes
+    /// without any check that can fail); returns nil, consuming nothing, for anything else,
+    /// which the caller then decodes with `type` and `access`/`other` (and their errors).
+    @inline(__always)
+    mutating func nextPlainAccess() -> (TraceAccessKind, UInt64, UInt32)? {
+        guard i < p.count else { return nil }
+        let t = p[i]
+        guard t < 0x40, t & 0xf <= 7 else { return nil }
+        var j = i &+ 1
+        var v: UInt64 = 0
+        if p.count &- j >= 8 {
+            // Eight bytes at once: the varint ends at the first byte with bit 7 clear; its 7-bit
+            // groups are gathered without a loop (no branch per byte to mispredict).
+            let w = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: j, as: UInt64.self))
+            let ends = ~w & 0x8080_8080_8080_8080
+            guard ends != 0 else { return nil }   // 9 bytes or more: the checked decoder takes it
+            let bits = UInt64(ends.trailingZeroBitCount) &+ 1   // 8 * length
+            let x = bits == 64 ? w : w & ((1 << bits) &- 1)
+            v = (x & 0x7f) | ((x >> 1) & (0x7f << 7)) | ((x >> 2) & (0x7f << 14)) | ((x >> 3) & (0x7f << 21))
+                | ((x >> 4) & (0x7f << 28)) | ((x >> 5) & (0x7f << 35)) | ((x >> 6) & (0x7f << 42)) | ((x >> 7) & (0x7f << 49))
+            j &+= Int(truncatingIfNeeded: bits >> 3)
+        } else {
+            var shift: UInt64 = 0
+            while true {
+                guard j < p.count, shift <= 56 else { return nil }
+                let b = p[j]
+                j &+= 1
+                v |= UInt64(b & 0x7f) << shift
+                if b & 0x80 == 0 { break }
+                shift &+= 7
+            }
+        }
+        i = j
+        let kind = TraceAccessKind(rawValue: t >> 4).unsafelyUnwrapped
+        let delta = UInt64(bitPattern: unzigzag(v))
+        let addr: UInt64
+        if kind == .instr { addr = prevI &+ delta; prevI = addr } else { addr = prevD &+ delta; prevD = addr }
+        accesses &+= 1; records &+= 1
+        return (kind, addr, 1 << UInt32(t & 0xf))
+    }
+
     /// Decodes the non-access record of type `t`; returns nil for END (after checking its totals).
     public mutating func other(_ t: UInt8) throws -> TraceEvent? {
         records &+= 1

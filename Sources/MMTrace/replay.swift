@@ -181,6 +181,18 @@ public final class Replayer {
     var curAlive = false
 
     /// Boots a machine with `config`. Throws when the configuration cannot boot.
+    /// How many access records the replay loop decodes ahead of the one it replays (a power of
+    /// two), and the ring holding them (owned by this replayer).
+    static let lookaheadDepth = 8
+    static let lookaheadMask = lookaheadDepth - 1
+    let lookahead = UnsafeMutablePointer<(TraceAccessKind, UInt64, UInt32)>.allocate(capacity: Replayer.lookaheadDepth)
+
+    deinit { lookahead.deallocate() }
+    /// Whether `run` may replay blocks with lookahead (tests turn it off to compare), and how
+    /// many blocks it replayed so.
+    var lookaheadAllowed = true
+    var blocksAhead = 0
+
     public init(config: MachineConfig) throws {
         kernel = try Kernel(config: config)
         self.config = config
@@ -286,29 +298,16 @@ public final class Replayer {
         report.trace = reader.name
         var sinceProgress = 0
         var lastSample: UInt64 = 0, stopped = false
+        // Blocks where more than one access in 32 walked the page tables are replayed with
+        // lookahead (page-table prefetches); the others record by record, which costs less per
+        // TLB hit. Both do exactly the same to the model; the choice follows the previous block.
+        var ahead = false
         while try reader.nextBlock() {
+            let walks = mmu?.stats.pageWalks ?? 0
             try reader.payload.withUnsafeBytes { p in
-                var d = RecordDecoder(p, reader: reader)
-                var n = reader.blockRecords
-                // The running MMU and physical memory, held in locals: calls on them need no
-                // reference counting. Reloaded after every other record (it may switch process).
-                // Unmanaged: this replayer (`mmu`, `phys`) and its kernel keep both alive.
-                var m: Unmanaged<MMU>? = mmu.map { Unmanaged.passUnretained($0) }
-                let ph = Unmanaged.passUnretained(phys)
-                while n > 0 {
-                    n -= 1
-                    let t = try d.type()
-                    if t < 0x40 {
-                        let (kind, addr, size) = try d.access(t)
-                        if m == nil { switchProcess(try process(1)); m = Unmanaged.passUnretained(mmu) }
-                        access(m.unsafelyUnwrapped, ph, kind, addr, size)
-                    } else if let e = try d.other(t) {
-                        try event(e)
-                        m = mmu.map { Unmanaged.passUnretained($0) }
-                    }
-                }
-                try d.finishBlock()
+                if ahead { try replayBlockAhead(p, reader); blocksAhead &+= 1 } else { try replayBlock(p, reader) }
             }
+            ahead = lookaheadAllowed && ((mmu?.stats.pageWalks ?? 0) &- walks) &* 32 > reader.blockRecords
             sinceProgress += reader.blockRecords
             if sinceProgress >= 1 << 21, let p = progress { p(reader.progress); sinceProgress = 0 }
             if let s = onSample, reader.seenRecords &- lastSample >= max(1, sampleEvery) {
@@ -323,6 +322,91 @@ public final class Replayer {
         }
         report.records = reader.seenRecords
         return finishReport()
+    }
+
+    /// Replays one block of records, one record at a time. Throws `TraceError` on corruption.
+    func replayBlock(_ p: UnsafeRawBufferPointer, _ reader: TraceReader) throws {
+        var d = RecordDecoder(p, reader: reader)
+        var n = reader.blockRecords
+        // The running MMU and physical memory, held in locals: calls on them need no
+        // reference counting. Reloaded after every other record (it may switch process).
+        // Unmanaged: this replayer (`mmu`, `phys`) and its kernel keep both alive.
+        var m: Unmanaged<MMU>? = mmu.map { Unmanaged.passUnretained($0) }
+        let ph = Unmanaged.passUnretained(phys)
+        while n > 0 {
+            n -= 1
+            let t = try d.type()
+            if t < 0x40 {
+                let (kind, addr, size) = try d.access(t)
+                if m == nil { switchProcess(try process(1)); m = Unmanaged.passUnretained(mmu) }
+                access(m.unsafelyUnwrapped, ph, kind, addr, size)
+            } else if let e = try d.other(t) {
+                try event(e)
+                m = mmu.map { Unmanaged.passUnretained($0) }
+            }
+        }
+        try d.finishBlock()
+    }
+
+    /// Replays one block of records as `replayBlock` does, decoding accesses up to
+    /// `lookaheadDepth` records ahead of the one replayed and asking the host to prefetch the
+    /// page-table entry each will need (once per new page): under random accesses the walk's
+    /// PTE read would otherwise wait on host memory. Only well-formed access records are decoded
+    /// ahead; any other record (and any error) is decoded once the accesses before it have been
+    /// replayed, so the model sees exactly what `replayBlock` gives it.
+    func replayBlockAhead(_ p: UnsafeRawBufferPointer, _ reader: TraceReader) throws {
+        var d = RecordDecoder(p, reader: reader)
+        var n = reader.blockRecords
+        var m: Unmanaged<MMU>? = mmu.map { Unmanaged.passUnretained($0) }
+        let ph = Unmanaged.passUnretained(phys)
+        let ring = lookahead
+        var head = 0, tail = 0
+        var lastPrefetched = UInt64.max
+        while true {
+            while tail &- head < Replayer.lookaheadDepth && n > 0, let a = d.nextPlainAccess() {
+                n -= 1
+                ring[tail & Replayer.lookaheadMask] = a
+                tail &+= 1
+                if a.1 >> 12 != lastPrefetched, let mm = m {
+                    lastPrefetched = a.1 >> 12
+                    mm._withUnsafeGuaranteedRef { mmu in
+                        ph._withUnsafeGuaranteedRef { mem in mmu.prefetchTranslation(VirtAddr(a.1), mem: mem) }
+                    }
+                }
+            }
+            if head == tail {
+                // Every record decoded ahead is replayed: now an event, an access the loop
+                // above leaves to the checked decoder, END, or an error, in trace order.
+                if n == 0 { break }
+                n -= 1
+                if try otherRecord(&d, into: ring + (tail & Replayer.lookaheadMask)) {
+                    tail &+= 1
+                } else {
+                    m = mmu.map { Unmanaged.passUnretained($0) }
+                    lastPrefetched = UInt64.max
+                }
+                continue
+            }
+            let (kind, addr, size) = ring[head & Replayer.lookaheadMask]
+            head &+= 1
+            if m == nil { switchProcess(try process(1)); m = Unmanaged.passUnretained(mmu) }
+            access(m.unsafelyUnwrapped, ph, kind, addr, size)
+        }
+        try d.finishBlock()
+    }
+
+    /// Decodes the next record, which the replay loop's fast decoder did not take: stores an
+    /// access at `slot` and returns true, or handles an event (or END) and returns false.
+    /// Throws `TraceError` on corruption and what handling the event throws.
+    @inline(never)
+    func otherRecord(_ d: inout RecordDecoder, into slot: UnsafeMutablePointer<(TraceAccessKind, UInt64, UInt32)>) throws -> Bool {
+        let t = try d.type()
+        if t < 0x40 {
+            slot.pointee = try d.access(t)
+            return true
+        }
+        if let e = try d.other(t) { try event(e) }
+        return false
     }
 
     /// Replays one access (two for a modify, one more per page boundary crossed).

@@ -197,3 +197,102 @@ final class TLBArrayTests: XCTestCase {
         XCTAssertNoThrow(try TLBConfig(pwcPML4E: 0, pwcPDPTE: 1024, pwcPDE: 0).validate())
     }
 }
+
+/// The paging-structure cache (hash index with backward-shift deletion, LRU list) against a
+/// plain model of its rules: a linear array of (prefix, PCID, payload, stamp), same-prefix
+/// replace, lowest free slot, else least recently used.
+final class PagingStructureCacheModelTests: XCTestCase {
+    func testRandomOperationsMatchALinearLRUModel() {
+        for capacity in [1, 3, 8, 32] {
+            let c = PagingStructureCache(capacity: capacity, shift: 21)
+            var slots: [(prefix: UInt64, pcid: UInt16, payload: UInt64, stamp: Int)?] = Array(repeating: nil, count: capacity)
+            var clock = 0
+            var rng = SplitMix64(seed: UInt64(capacity))
+            func find(_ prefix: UInt64, _ pcid: UInt16) -> Int? { slots.firstIndex { $0?.prefix == prefix && $0?.pcid == pcid } }
+            for step in 0..<20_000 {
+                // Few distinct prefixes and PCIDs, so that hits, evictions and collisions are frequent.
+                let prefix = rng.next() % UInt64(3 * capacity + 2)
+                let va = prefix << 21 | (rng.next() & 0x1f_ffff)
+                let pcid = UInt16(rng.next() % 3)
+                switch rng.next() % 10 {
+                case 0...3:
+                    let payload = (rng.next() % 0x10_0000) << 12 | PTE.rw
+                    c.insert(va, pcid: pcid, payload: payload)
+                    clock += 1
+                    if let i = find(prefix, pcid) {
+                        slots[i] = (prefix, pcid, payload, clock)
+                    } else if let i = slots.firstIndex(where: { $0 == nil }) {
+                        slots[i] = (prefix, pcid, payload, clock)
+                    } else {
+                        let i = slots.indices.min { slots[$0]!.stamp < slots[$1]!.stamp }!
+                        slots[i] = (prefix, pcid, payload, clock)
+                    }
+                case 4...7:
+                    let got = c.lookup(va, pcid: pcid)
+                    if let i = find(prefix, pcid) {
+                        clock += 1
+                        slots[i]!.stamp = clock
+                        XCTAssertEqual(got, slots[i]!.payload, "step \(step)")
+                    } else {
+                        XCTAssertNil(got, "step \(step)")
+                    }
+                case 8:
+                    let i = find(prefix, pcid)
+                    XCTAssertEqual(c.invalidate(va, pcid: pcid), i == nil ? 0 : 1, "step \(step)")
+                    if let i { slots[i] = nil }
+                default:
+                    if rng.next() % 8 == 0 {
+                        XCTAssertEqual(c.flushAll(), slots.compactMap { $0 }.count)
+                        slots = Array(repeating: nil, count: capacity)
+                    } else {
+                        let n = slots.filter { $0?.pcid == pcid }.count
+                        XCTAssertEqual(c.flushPCID(pcid), n, "step \(step)")
+                        for i in slots.indices where slots[i]?.pcid == pcid { slots[i] = nil }
+                    }
+                }
+                let want = slots.compactMap { $0 }.map { "\($0.prefix << 21) \($0.pcid) \($0.payload >> 12)" }
+                let have = c.entries().map { "\($0.prefix.raw) \($0.pcid) \($0.nextTable.raw)" }
+                XCTAssertEqual(have, want, "capacity \(capacity), step \(step)")
+                if have != want { return }
+            }
+        }
+    }
+}
+
+/// `TLB.lookupNotingVictim` (which lets the next `insert` skip its scan) against `lookup`: two
+/// TLBs driven by the same random lookups, inserts (4K, 2M, global, other PCIDs) and drops end
+/// every step with the same slots, tags and payloads.
+final class TLBNotedVictimTests: XCTestCase {
+    func testNotedVictimGivesTheSameSlotsAsAFullScan() {
+        for (entries, ways) in [(8, 4), (24, 12), (12, 12)] {
+            let a = TLB(geometry: .init(entries: entries, ways: ways)), b = TLB(geometry: .init(entries: entries, ways: ways))
+            var rng = SplitMix64(seed: UInt64(entries * 31 + ways))
+            for step in 0..<20_000 {
+                // Few pages and PCIDs, so that sets fill, entries are evicted and pages repeat.
+                let va = VirtAddr((rng.next() % UInt64(3 * entries)) << 12)
+                let pcid = UInt16(rng.next() % 2)
+                let size: PageSize = rng.next() % 8 == 0 ? .size2M : .size4K
+                let tag = TLB.makeTag(va, size: size, pcid: pcid, global: rng.next() % 10 == 0)
+                switch rng.next() % 10 {
+                case 0...5:
+                    let sa = a.lookupNotingVictim(va, pcid: pcid), sb = b.lookup(va, pcid: pcid)
+                    XCTAssertEqual(sa, sb, "step \(step)")
+                    // After a miss the MMU walks and fills: usually the very next insert.
+                    if sa < 0 && rng.next() % 4 != 0 {
+                        XCTAssertEqual(a.insert(tag: tag, payload: UInt64(step) << 12), b.insert(tag: tag, payload: UInt64(step) << 12), "step \(step)")
+                    }
+                case 6...7:
+                    XCTAssertEqual(a.insert(tag: tag, payload: UInt64(step) << 12), b.insert(tag: tag, payload: UInt64(step) << 12), "step \(step)")
+                case 8:
+                    XCTAssertEqual(a.invalidatePage(va, pcid: pcid), b.invalidatePage(va, pcid: pcid), "step \(step)")
+                default:
+                    if rng.next() % 16 == 0 { XCTAssertEqual(a.flushPCID(pcid), b.flushPCID(pcid), "step \(step)") }
+                    else { _ = a.lookup(va, pcid: pcid); _ = b.lookup(va, pcid: pcid) }
+                }
+                XCTAssertEqual(a.entries(), b.entries(), "geometry \(entries)/\(ways), step \(step)")
+                if a.entries() != b.entries() { return }
+                for i in 0..<a.capacity where a.stamps[i] != b.stamps[i] { XCTFail("stamp of slot \(i) at step \(step)"); return }
+            }
+        }
+    }
+}

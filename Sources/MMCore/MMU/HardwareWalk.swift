@@ -112,7 +112,7 @@ public struct HardwareWalker: Sendable, Equatable {
     /// Reads entry `index` of table `table`; all ones when the frame is beyond installed RAM.
     @inlinable @inline(__always)
     static func readEntry(_ mem: PhysicalMemory, _ table: PFN, _ index: Int) -> UInt64 {
-        table.raw < UInt64(mem.frameCount) ? mem.contents.readWord(table, index) : ~UInt64(0)
+        table.raw < UInt64(mem.frameCount) ? mem.contents.readWordUnchecked(table, index) : ~UInt64(0)
     }
 
     /// Reserved bits of entry `raw` at `level` (0 = PGD ... 3 = PTE) that are set; zero when valid.

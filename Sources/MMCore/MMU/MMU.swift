@@ -151,23 +151,23 @@ public final class MMU {
     /// The PCID in CR3 bits 11:0 (always 0 when `config.pcid` is false).
     public private(set) var pcid: UInt16 = 0
     /// The L1 data TLB for 4K pages.
-    public private(set) var l1d: TLB
+    public let l1d: TLB
     /// The L1 data TLB for 2M pages.
-    public private(set) var l1d2M: TLB
+    public let l1d2M: TLB
     /// The L1 data TLB for 1G pages.
-    public private(set) var l1d1G: TLB
+    public let l1d1G: TLB
     /// The L1 instruction TLB for 4K pages.
-    public private(set) var l1i: TLB
+    public let l1i: TLB
     /// The L1 instruction TLB for 2M pages (and 2M pieces of 1G pages).
-    public private(set) var l1i2M: TLB
+    public let l1i2M: TLB
     /// The second-level TLB for 4K and 2M pages.
-    public private(set) var stlb: TLB
+    public let stlb: TLB
     /// The second-level TLB for 1G pages.
-    public private(set) var stlb1G: TLB
+    public let stlb1G: TLB
     /// The PML4E, PDPTE and PDE caches.
-    public private(set) var pml4eCache: PagingStructureCache
-    public private(set) var pdpteCache: PagingStructureCache
-    public private(set) var pdeCache: PagingStructureCache
+    public let pml4eCache: PagingStructureCache
+    public let pdpteCache: PagingStructureCache
+    public let pdeCache: PagingStructureCache
     /// The page walker (its MAXPHYADDR decides which address bits are reserved).
     public var walker = HardwareWalker()
     /// Counters since creation or the last `resetStats()`.
@@ -199,6 +199,14 @@ public final class MMU {
     /// 0 or equal `canonOnes` (0 for ARM64's TTBR0 range, which has no sign-extended half).
     @usableFromInline var canonShift: UInt64 = 47
     @usableFromInline var canonOnes: UInt64 = UInt64.max >> 47
+    /// The PMD table `prefetchTranslation` last found for the 1 GiB region `prefetchRegion` (VA
+    /// bits 63:30) under the PGD `prefetchRoot`, so that prefetching for the next address in that
+    /// region reads only the PMD entry. A hint for the host's caches only: when the tables have
+    /// changed since, the prefetch reads a stale table (a read without side effects) and fetches
+    /// a useless line; no translation ever uses it.
+    var prefetchRegion = UInt64.max
+    var prefetchRoot = PFN(0)
+    var prefetchPMD = PFN(0)
     /// True for x86-64 4-level paging: misses go to `walker.walk`, else `walker.walkArch`.
     @usableFromInline var x86FourLevel = true
 
@@ -323,6 +331,34 @@ public final class MMU {
         return translateProbe(va, kind, user: user, mem: mem)
     }
 
+    /// Asks the host CPU to bring into its caches what a data access to `va` that misses the L1
+    /// dTLB reads: the STLB set, and the page-table entry a walk would read last (the PTE, whose
+    /// tables are too large to stay cached under random accesses), so that a `translate` of `va`
+    /// issued a little later finds them there. Reads the upper entries without setting A/D bits
+    /// and touches no TLB entry, cache or counter: the model is unchanged. The PTE is not
+    /// prefetched without CR3, off x86-64 4-level paging, or when an upper entry is not a table.
+    public func prefetchTranslation(_ va: VirtAddr, mem: PhysicalMemory) {
+        stlb.prefetchSet(va.raw)
+        guard x86FourLevel, let pgd = cr3 else { return }
+        var table = pgd
+        if va.raw >> 30 == prefetchRegion && pgd == prefetchRoot {
+            table = prefetchPMD
+        } else {
+            var level = 0
+            while level < 2 {
+                let raw = HardwareWalker.readEntry(mem, table, Int(truncatingIfNeeded: (va.raw >> (39 &- 9 &* UInt64(level))) & 0x1ff))
+                if raw & PTE.present == 0 || (level != 0 && raw & PTE.pse != 0) { return }
+                table = PFN((raw & PTE.pfnMask) >> PAGE_SHIFT)
+                level &+= 1
+            }
+            prefetchRegion = va.raw >> 30; prefetchRoot = pgd; prefetchPMD = table
+        }
+        let raw = HardwareWalker.readEntry(mem, table, Int(truncatingIfNeeded: (va.raw >> 21) & 0x1ff))
+        if raw & PTE.present == 0 || raw & PTE.pse != 0 { return }
+        table = PFN((raw & PTE.pfnMask) >> PAGE_SHIFT)
+        mem.contents.prefetchWord(table, Int(truncatingIfNeeded: (va.raw >> PAGE_SHIFT) & 0x1ff))
+    }
+
     /// `translate` past its inlined fast path: probes the TLB arrays, walks on a miss.
     @usableFromInline @inline(never)
     func translateProbe(_ va: VirtAddr, _ kind: AccessKind, user: Bool, mem: PhysicalMemory) -> Translation {
@@ -378,7 +414,7 @@ public final class MMU {
             counts.l1dMisses += 1
         }
         var tag: UInt64 = 0, p: UInt64 = 0
-        var slot = stlb.lookup(va, pcid: pcid)
+        var slot = stlb.lookupNotingVictim(va, pcid: pcid)
         if slot >= 0 { tag = stlb.tag(slot); p = stlb.payload(slot) }
         else if stlb1G.validCount > 0 {
             slot = stlb1G.lookup(va, pcid: pcid)

@@ -15,18 +15,35 @@
 ///   (global pages do not protect them); a page fault drops the entries that would be used for
 ///   the faulting address.
 ///
-/// Entry `i` lives at index `i` of `tags`, `payloads` and `stamps`. Tag: bit 63 valid, bits 59:48
-/// PCID, bits 44:0 VA bits 56:shift. Payload: next table's physical address (bits 51:12) with R/W
+/// Entry `i` lives at index `i` of `tags` and `payloads`. Tag: bit 63 valid, bits 59:48 PCID,
+/// bits 44:0 VA bits 56:shift. Payload: next table's physical address (bits 51:12) with R/W
 /// (bit 1), U/S (bit 2) and XD (bit 63) in PTE positions. Replacement: least recently used.
-public struct PagingStructureCache: Sendable {
+///
+/// Host layout (none of it changes which entry is used or evicted): flat buffers owned by this
+/// object; a hash index from tag to slot (open addressing, linear probing, at least eight times as
+/// many buckets as entries, each holding the tag and the slot) so that a lookup, hit or miss,
+/// reads a bucket or two instead of every tag;
+/// and the valid entries in a doubly linked list from most to least recently used, so that the
+/// victim of a full cache (the least recently used entry) is the list's tail.
+public final class PagingStructureCache {
     /// Number of entries (0: this cache is absent).
     public let capacity: Int
     /// log2 of the span one entry covers: 39 (PML4E), 30 (PDPTE) or 21 (PDE).
     public let shift: UInt64
-    @usableFromInline var tags: [UInt64]
-    @usableFromInline var payloads: [UInt64]
-    @usableFromInline var stamps: [UInt64]
-    @usableFromInline var clock: UInt64 = 0
+    @usableFromInline let tags: UnsafeMutablePointer<UInt64>
+    @usableFromInline let payloads: UnsafeMutablePointer<UInt64>
+    /// The LRU list: the neighbours of each valid slot towards the most (`newer`) and the least
+    /// (`older`) recently used end; -1 past either end.
+    @usableFromInline let newer: UnsafeMutablePointer<Int32>
+    @usableFromInline let older: UnsafeMutablePointer<Int32>
+    /// The most and the least recently used valid slots (-1 when empty).
+    @usableFromInline var mru: Int32 = -1, lru: Int32 = -1
+    /// Hash buckets: the tag of an entry (0: empty bucket) and its slot; `bucketMask + 1`
+    /// buckets (a power of two).
+    @usableFromInline let bucketTags: UnsafeMutablePointer<UInt64>
+    @usableFromInline let bucketSlots: UnsafeMutablePointer<Int32>
+    @usableFromInline let bucketMask: Int
+    @usableFromInline let bucketShift: UInt64
     @usableFromInline var count = 0
     /// Valid entries.
     public var validCount: Int { count }
@@ -39,9 +56,21 @@ public struct PagingStructureCache: Sendable {
     public init(capacity: Int, shift: UInt64) {
         self.capacity = max(0, capacity)
         self.shift = shift
-        tags = [UInt64](repeating: 0, count: self.capacity)
-        payloads = [UInt64](repeating: 0, count: self.capacity)
-        stamps = [UInt64](repeating: 0, count: self.capacity)
+        let n = max(1, self.capacity)
+        tags = .allocate(capacity: n); tags.initialize(repeating: 0, count: n)
+        payloads = .allocate(capacity: n); payloads.initialize(repeating: 0, count: n)
+        newer = .allocate(capacity: n); newer.initialize(repeating: -1, count: n)
+        older = .allocate(capacity: n); older.initialize(repeating: -1, count: n)
+        var b = 4, bits: UInt64 = 2
+        while b < 8 * n { b <<= 1; bits += 1 }
+        bucketTags = .allocate(capacity: b); bucketTags.initialize(repeating: 0, count: b)
+        bucketSlots = .allocate(capacity: b); bucketSlots.initialize(repeating: -1, count: b)
+        bucketMask = b - 1
+        bucketShift = 64 - bits
+    }
+
+    deinit {
+        tags.deallocate(); payloads.deallocate(); newer.deallocate(); older.deallocate(); bucketTags.deallocate(); bucketSlots.deallocate()
     }
 
     /// The tag of an entry for `va` under `pcid`.
@@ -51,97 +80,149 @@ public struct PagingStructureCache: Sendable {
             | (((va & 0x01ff_ffff_ffff_ffff) >> shift) & PagingStructureCache.prefixMask)
     }
 
-    /// Returns the index of the entry whose tag is `tag`, or -1. Searches a read-only buffer, so
-    /// the array is written (one uniqueness check) only by the caller, on a hit.
+    /// The home bucket of `tag`.
+    @inlinable @inline(__always)
+    func home(_ tag: UInt64) -> Int {
+        Int(truncatingIfNeeded: (tag &* 0x9e37_79b9_7f4a_7c15) &>> bucketShift)
+    }
+
+    /// Returns the slot of the entry whose tag is `tag`, or -1.
     @inlinable @inline(__always)
     func find(_ tag: UInt64) -> Int {
-        tags.withUnsafeBufferPointer { t in
-            var i = 0
-            while i < t.count {
-                if t[i] == tag { return i }
-                i &+= 1
-            }
-            return -1
+        var b = home(tag)
+        while true {
+            let t = bucketTags[b]
+            if t == tag { return Int(bucketSlots[b]) }
+            if t == 0 { return -1 }
+            b = (b &+ 1) & bucketMask
         }
+    }
+
+    /// Adds `slot` (whose tag is `tag`) to the hash index.
+    @inlinable @inline(__always)
+    func indexAdd(_ tag: UInt64, _ slot: Int) {
+        var b = home(tag)
+        while bucketTags[b] != 0 { b = (b &+ 1) & bucketMask }
+        bucketTags[b] = tag
+        bucketSlots[b] = Int32(truncatingIfNeeded: slot)
+    }
+
+    /// Removes `tag` (an entry's) from the hash index, moving later entries of its probe run
+    /// back so that every lookup still finds them (deletion without tombstones).
+    @usableFromInline
+    func indexRemove(_ tag: UInt64) {
+        var b = home(tag)
+        while bucketTags[b] != tag { b = (b &+ 1) & bucketMask }
+        var hole = b
+        var j = b
+        while true {
+            j = (j &+ 1) & bucketMask
+            let t = bucketTags[j]
+            if t == 0 { break }
+            let h = home(t)
+            // The entry at j may move to the hole when its home is not cyclically in (hole, j].
+            let inRange = hole <= j ? (h > hole && h <= j) : (h > hole || h <= j)
+            if !inRange { bucketTags[hole] = t; bucketSlots[hole] = bucketSlots[j]; hole = j }
+        }
+        bucketTags[hole] = 0
+    }
+
+    /// Unlinks valid `slot` from the LRU list.
+    @inlinable @inline(__always)
+    func unlink(_ slot: Int) {
+        let n = newer[slot], o = older[slot]
+        if n >= 0 { older[Int(n)] = o } else { mru = o }
+        if o >= 0 { newer[Int(o)] = n } else { lru = n }
+    }
+
+    /// Links `slot` in as the most recently used entry.
+    @inlinable @inline(__always)
+    func linkFront(_ slot: Int) {
+        let s = Int32(truncatingIfNeeded: slot)
+        newer[slot] = -1
+        older[slot] = mru
+        if mru >= 0 { newer[Int(mru)] = s } else { lru = s }
+        mru = s
+    }
+
+    /// Invalidates valid `slot`: out of the index and the LRU list.
+    @inlinable @inline(__always)
+    func drop(_ slot: Int) {
+        indexRemove(tags[slot])
+        unlink(slot)
+        tags[slot] = 0
+        count &-= 1
     }
 
     /// Returns the payload of the entry for `va` under `pcid` (marking it most recently used), or
     /// nil on a miss or when the cache is empty.
     @inlinable @inline(__always)
-    public mutating func lookup(_ va: UInt64, pcid: UInt16) -> UInt64? {
+    public func lookup(_ va: UInt64, pcid: UInt16) -> UInt64? {
         if count == 0 { return nil }
-        let tag = makeTag(va, pcid)
-        let hit = find(tag)
+        let hit = find(makeTag(va, pcid))
         if hit < 0 { return nil }
-        clock &+= 1
-        stamps[hit] = clock
+        if Int32(truncatingIfNeeded: hit) != mru { unlink(hit); linkFront(hit) }
         return payloads[hit]
     }
 
     /// Installs `payload` for `va` under `pcid`: over the entry for the same prefix, else in the
     /// lowest invalid slot, else over the least recently used one. Does nothing when capacity is 0.
     @inlinable
-    public mutating func insert(_ va: UInt64, pcid: UInt16, payload: UInt64) {
+    public func insert(_ va: UInt64, pcid: UInt16, payload: UInt64) {
         if capacity == 0 { return }
         let tag = makeTag(va, pcid)
-        // One pass: the entry for the same prefix, the first free slot, the least recently used entry.
-        var match = -1, firstFree = -1, oldest = 0
-        tags.withUnsafeBufferPointer { t in
-            stamps.withUnsafeBufferPointer { st in
-                var oldestStamp = UInt64.max
-                var i = 0
-                while i < t.count {
-                    let x = t[i]
-                    if x == tag { match = i; return }
-                    if x == 0 {
-                        if firstFree < 0 { firstFree = i }
-                    } else if st[i] < oldestStamp {
-                        oldestStamp = st[i]; oldest = i
-                    }
-                    i &+= 1
-                }
+        var victim = count == 0 ? -1 : find(tag)
+        if victim >= 0 {
+            unlink(victim)
+        } else {
+            if count < capacity {
+                victim = 0
+                while tags[victim] != 0 { victim &+= 1 }
+                count &+= 1
+            } else {
+                victim = Int(lru)
+                indexRemove(tags[victim])
+                unlink(victim)
             }
+            tags[victim] = tag
+            indexAdd(tag, victim)
         }
-        let victim: Int
-        if match >= 0 { victim = match }
-        else if firstFree >= 0 { victim = firstFree; count &+= 1 }
-        else { victim = oldest }
-        tags[victim] = tag
         payloads[victim] = payload
-        clock &+= 1
-        stamps[victim] = clock
+        linkFront(victim)
     }
 
     /// Drops the entry that would be used for `va` under `pcid` (a page fault on `va`); returns
     /// how many were dropped (0 or 1).
     @discardableResult
-    public mutating func invalidate(_ va: UInt64, pcid: UInt16) -> Int {
-        if validCount == 0 { return 0 }
-        let tag = makeTag(va, pcid)
-        let hit = find(tag)
+    public func invalidate(_ va: UInt64, pcid: UInt16) -> Int {
+        if count == 0 { return 0 }
+        let hit = find(makeTag(va, pcid))
         if hit < 0 { return 0 }
-        tags[hit] = 0; count -= 1
+        drop(hit)
         return 1
     }
 
     /// Drops every entry tagged with `pcid` (INVLPG, INVPCID single-context, a flushing CR3
     /// write); returns how many were dropped.
     @discardableResult
-    public mutating func flushPCID(_ pcid: UInt16) -> Int {
-        if validCount == 0 { return 0 }
+    public func flushPCID(_ pcid: UInt16) -> Int {
+        if count == 0 { return 0 }
         var n = 0
         for i in 0..<capacity where tags[i] != 0 && (tags[i] >> PagingStructureCache.pcidShift) & 0xfff == UInt64(pcid & 0xfff) {
-            tags[i] = 0; n += 1
+            drop(i); n += 1
         }
-        count -= n
         return n
     }
 
     /// Drops every entry (INVPCID all-context, CR4.PGE toggle); returns how many were dropped.
     @discardableResult
-    public mutating func flushAll() -> Int {
-        let n = validCount
-        if n > 0 { for i in 0..<capacity { tags[i] = 0 } }
+    public func flushAll() -> Int {
+        let n = count
+        if n > 0 {
+            for i in 0..<capacity { tags[i] = 0 }
+            bucketTags.update(repeating: 0, count: bucketMask + 1)
+            mru = -1; lru = -1
+        }
         count = 0
         return n
     }

@@ -1,6 +1,10 @@
-/// A set-associative TLB in flat arrays, with LRU replacement inside each set.
+import CMMHost
+
+/// A set-associative TLB in flat buffers, with LRU replacement inside each set.
 ///
-/// Entry `set * ways + way` lives at the same index of `tags`, `payloads` and `stamps`.
+/// Entry `set * ways + way` lives at the same index of `tags`, `payloads` and `stamps`: three
+/// buffers this object owns (no copy-on-write or bounds checks on the hot path; an MMU holds its
+/// TLB arrays by reference).
 /// Tag layout (64 bits): bit 63 valid, bits 62:61 page size (0 = 4K, 1 = 2M, 2 = 1G), bit 60 global,
 /// bits 59:48 PCID, bits 44:0 the page number (VA bits 56:12, 56:21 or 56:30 for the size: the MMU
 /// passes the full virtual address, so tags hold 57-bit addresses for 5-level paging too).
@@ -8,7 +12,7 @@
 /// positions (RW bit 1, US bit 2, D bit 6, G bit 8, NX bit 63) and the page size in bits 10:9.
 /// The set of a page is its page number modulo the number of sets, so any entry count that is a
 /// multiple of the ways works. A global entry matches every PCID.
-public struct TLB: Sendable {
+public final class TLB {
     /// The geometry this TLB was built with.
     public let geometry: TLBGeometry
     /// Number of sets (entries / ways).
@@ -19,13 +23,25 @@ public struct TLB: Sendable {
     /// the same set as the modulo), else 0 and the set is the page number modulo `sets`.
     @usableFromInline let setMask: UInt64
     @usableFromInline let setsArePowerOfTwo: Bool
-    @usableFromInline var tags: [UInt64]
-    @usableFromInline var payloads: [UInt64]
-    @usableFromInline var stamps: [UInt32]
+    /// Number of entries (`sets * ways`).
+    public let capacity: Int
+    @usableFromInline let tags: UnsafeMutablePointer<UInt64>
+    @usableFromInline let payloads: UnsafeMutablePointer<UInt64>
+    @usableFromInline let stamps: UnsafeMutablePointer<UInt32>
     /// LRU clock: the stamp given to the most recently used entry.
     @usableFromInline var clock: UInt32 = 0
     /// Valid entries of each page size (probing for 2M/1G pages is skipped while there are none).
     @usableFromInline var count4K = 0, count2M = 0, count1G = 0
+    /// Bumped whenever an entry is dropped or the stamps renormalised: with `clock`, it tells
+    /// `insert` whether the set has changed since `lookupNotingVictim` worked out its victim.
+    @usableFromInline var generation: UInt32 = 0
+    /// The victim `lookupNotingVictim` found for a non-global 4K entry with match key `memoKey`
+    /// (0: none) under `memoPCID`, valid while `clock` and `generation` still equal
+    /// `memoClock` and `memoGeneration` (no entry of this TLB touched, filled or dropped since).
+    @usableFromInline var memoKey: UInt64 = 0
+    @usableFromInline var memoPCID: UInt64 = 0
+    @usableFromInline var memoVictim = 0
+    @usableFromInline var memoClock: UInt32 = 0, memoGeneration: UInt32 = 0
 
     @usableFromInline static let valid: UInt64 = 1 << 63
     @usableFromInline static let globalBit: UInt64 = 1 << 60
@@ -46,13 +62,29 @@ public struct TLB: Sendable {
         sets = geometry.entries / geometry.ways
         setsArePowerOfTwo = sets & (sets - 1) == 0
         setMask = setsArePowerOfTwo ? UInt64(sets - 1) : 0
-        tags = [UInt64](repeating: 0, count: geometry.entries)
-        payloads = [UInt64](repeating: 0, count: geometry.entries)
-        stamps = [UInt32](repeating: 0, count: geometry.entries)
+        capacity = geometry.entries
+        tags = .allocate(capacity: capacity); tags.initialize(repeating: 0, count: capacity)
+        payloads = .allocate(capacity: capacity); payloads.initialize(repeating: 0, count: capacity)
+        stamps = .allocate(capacity: capacity); stamps.initialize(repeating: 0, count: capacity)
+    }
+
+    deinit {
+        tags.deallocate(); payloads.deallocate(); stamps.deallocate()
     }
 
     /// Number of valid entries.
     public var validCount: Int { count4K + count2M + count1G }
+
+    /// Asks the host CPU to cache the set a 4 KiB page `va` would live in (its tags, stamps and
+    /// payloads), for a lookup or insert soon; a hint that changes nothing.
+    @inline(__always)
+    func prefetchSet(_ va: UInt64) {
+        let base = setBase(TLB.pageNumber(va, .size4K))
+        let last = base &+ ways &- 1
+        cmm_prefetch_read(tags + base); cmm_prefetch_read(tags + last)
+        cmm_prefetch_read(stamps + base); cmm_prefetch_read(stamps + last)
+        cmm_prefetch_read(payloads + base); cmm_prefetch_read(payloads + last)
+    }
 
     // MARK: Encoding
 
@@ -122,9 +154,43 @@ public struct TLB: Sendable {
     /// Finds the entry translating `va` under `pcid` (any page size) and marks it most recently
     /// used; returns its slot, or -1 on a miss.
     @inlinable
-    public mutating func lookup(_ va: VirtAddr, pcid: UInt16) -> Int {
+    public func lookup(_ va: VirtAddr, pcid: UInt16) -> Int {
         var slot = probe(va.raw, .size4K, pcid)
         if slot < 0 && count2M > 0 { slot = probe(va.raw, .size2M, pcid) }
+        if slot < 0 && count1G > 0 { slot = probe(va.raw, .size1G, pcid) }
+        if slot >= 0 { touch(slot) }
+        return slot
+    }
+
+    /// Does what `lookup` does; on a miss of the 4K probe it also works out, in the same pass
+    /// over the set, the slot `insert` would give a non-global 4K entry for `va` under `pcid`
+    /// (first invalid way, else the least recently used), which `insert` then takes without
+    /// scanning the set again if nothing in this TLB has changed in between. Returns the slot, or -1.
+    @inlinable
+    public func lookupNotingVictim(_ va: VirtAddr, pcid: UInt16) -> Int {
+        let pn = TLB.pageNumber(va.raw, .size4K)
+        let key = TLB.valid | pn
+        let base = setBase(pn)
+        let end = base &+ ways
+        var firstFree = -1, oldest = base
+        var oldestStamp = UInt32.max
+        let tg = tags, st = stamps
+        var i = base
+        while i < end {
+            let t = tg[i]
+            if t & TLB.matchMask == key && TLB.pcidMatches(t, pcid) { touch(i); return i }
+            if t & TLB.valid == 0 {
+                if firstFree < 0 { firstFree = i }
+            } else if st[i] < oldestStamp {
+                oldestStamp = st[i]; oldest = i
+            }
+            i &+= 1
+        }
+        memoKey = key; memoPCID = UInt64(pcid & 0xfff)
+        memoVictim = firstFree >= 0 ? firstFree : oldest
+        memoClock = clock; memoGeneration = generation
+        var slot = -1
+        if count2M > 0 { slot = probe(va.raw, .size2M, pcid) }
         if slot < 0 && count1G > 0 { slot = probe(va.raw, .size1G, pcid) }
         if slot >= 0 { touch(slot) }
         return slot
@@ -146,7 +212,7 @@ public struct TLB: Sendable {
 
     /// Marks `slot` most recently used.
     @inlinable @inline(__always)
-    mutating func touch(_ slot: Int) {
+    func touch(_ slot: Int) {
         clock &+= 1
         if clock == 0 { renormalizeStamps() }
         stamps[slot] = clock
@@ -157,7 +223,7 @@ public struct TLB: Sendable {
     /// recently used way of the set. Returns the slot written.
     @inlinable
     @discardableResult
-    public mutating func insert(tag: UInt64, payload: UInt64) -> Int {
+    public func insert(tag: UInt64, payload: UInt64) -> Int {
         let pn = tag & TLB.pageMask
         let key = tag & TLB.matchMask
         let pcid = UInt16(truncatingIfNeeded: (tag >> TLB.pcidShift) & 0xfff)
@@ -167,53 +233,62 @@ public struct TLB: Sendable {
         // for a global tag), the first invalid way, and the least recently used way.
         var match = -1, firstFree = -1, oldest = base
         let global = tag & TLB.globalBit != 0
+        // The set's victim as `lookupNotingVictim` found it, when nothing has changed since:
+        // that probe found no entry for this page under this PCID (the only match a non-global
+        // tag can have), so the scan below would choose the same way.
+        let noted = key == memoKey && !global && UInt64(pcid) == memoPCID && clock == memoClock && generation == memoGeneration
+        memoKey = 0
         // The victim's LRU stamp: the next clock value, as `touch` gives (renormalising first
         // when the clock wraps changes no order: it ranks by stamps alone).
         clock &+= 1
         if clock == 0 { renormalizeStamps() }
         let stamp = clock
-        var replaced: UInt64 = 0
-        // One mutable pass over tags and stamps (one uniqueness check each), then the payload.
-        tags.withUnsafeMutableBufferPointer { tg in
-            stamps.withUnsafeMutableBufferPointer { st in
-                var oldestStamp = UInt32.max
-                var i = base
-                while i < end {
-                    let t = tg[i]
-                    if t & TLB.matchMask == key && (global || TLB.pcidMatches(t, pcid)) { match = i; break }
-                    if t & TLB.valid == 0 {
-                        if firstFree < 0 { firstFree = i }
-                    } else if st[i] < oldestStamp {
-                        oldestStamp = st[i]; oldest = i
-                    }
-                    i &+= 1
+        let tg = tags, st = stamps
+        if noted {
+            firstFree = memoVictim
+        } else {
+            var oldestStamp = UInt32.max
+            var i = base
+            while i < end {
+                let t = tg[i]
+                if t & TLB.matchMask == key && (global || TLB.pcidMatches(t, pcid)) { match = i; break }
+                if t & TLB.valid == 0 {
+                    if firstFree < 0 { firstFree = i }
+                } else if st[i] < oldestStamp {
+                    oldestStamp = st[i]; oldest = i
                 }
-                let v = match >= 0 ? match : firstFree >= 0 ? firstFree : oldest
-                replaced = tg[v]
-                tg[v] = tag
-                st[v] = stamp
-                oldest = v
+                i &+= 1
             }
         }
-        let victim = oldest
+        let victim = match >= 0 ? match : firstFree >= 0 ? firstFree : oldest
+        let replaced = tg[victim]
+        tg[victim] = tag
+        st[victim] = stamp
         payloads[victim] = payload
-        if replaced & TLB.valid != 0 { adjustCount(TLB.sizeOf(tag: replaced), by: -1) }
-        adjustCount(TLB.sizeOf(tag: tag), by: 1)
+        // The per-size counts change only when the entry replaced was invalid or of another size.
+        let size = TLB.sizeOf(tag: tag)
+        if replaced & TLB.valid == 0 {
+            adjustCount(size, by: 1)
+        } else if TLB.sizeOf(tag: replaced) != size {
+            adjustCount(TLB.sizeOf(tag: replaced), by: -1)
+            adjustCount(size, by: 1)
+        }
         return victim
     }
 
     /// Invalidates `slot` if valid, keeping the per-size counts right.
     @inlinable @inline(__always)
-    mutating func drop(_ slot: Int) {
+    func drop(_ slot: Int) {
         let t = tags[slot]
         if t & TLB.valid != 0 {
             adjustCount(TLB.sizeOf(tag: t), by: -1)
             tags[slot] = 0
+            generation &+= 1
         }
     }
 
     @inlinable @inline(__always)
-    mutating func adjustCount(_ size: UInt8, by d: Int) {
+    func adjustCount(_ size: UInt8, by d: Int) {
         switch size {
         case 0: count4K &+= d
         case 1: count2M &+= d
@@ -224,7 +299,7 @@ public struct TLB: Sendable {
     /// Re-stamps every set 1...ways in its current LRU order after the clock wraps (once per
     /// 2^32 touches; the only TLB code that allocates besides `init` and `entries()`).
     @usableFromInline
-    mutating func renormalizeStamps() {
+    func renormalizeStamps() {
         var ranks = [UInt32](repeating: 0, count: ways)
         for set in 0..<sets {
             let base = set * ways
@@ -238,6 +313,7 @@ public struct TLB: Sendable {
             for w in 0..<ways { stamps[base + w] = ranks[w] }
         }
         clock = UInt32(ways) + 1   // the entry being touched gets a stamp above every rank
+        generation &+= 1
     }
 
     // MARK: Invalidation
@@ -246,7 +322,7 @@ public struct TLB: Sendable {
     /// including global entries, as INVLPG does; returns how many were dropped.
     @inlinable
     @discardableResult
-    public mutating func invalidatePage(_ va: VirtAddr, pcid: UInt16) -> Int {
+    public func invalidatePage(_ va: VirtAddr, pcid: UInt16) -> Int {
         var n = 0
         var s: UInt8 = 0
         while s < 3 {
@@ -272,9 +348,9 @@ public struct TLB: Sendable {
     /// Invalidates every non-global entry tagged with `pcid` (a CR3 write without the no-flush
     /// bit, or INVPCID single-context); returns how many were dropped.
     @discardableResult
-    public mutating func flushPCID(_ pcid: UInt16) -> Int {
+    public func flushPCID(_ pcid: UInt16) -> Int {
         var n = 0
-        for i in 0..<tags.count {
+        for i in 0..<capacity {
             let t = tags[i]
             if t & TLB.valid != 0 && t & TLB.globalBit == 0 && (t >> TLB.pcidShift) & 0xfff == UInt64(pcid & 0xfff) {
                 drop(i); n += 1
@@ -286,9 +362,9 @@ public struct TLB: Sendable {
     /// Invalidates every entry, or every non-global entry of every PCID when `keepGlobal`;
     /// returns how many were dropped.
     @discardableResult
-    public mutating func flushAll(keepGlobal: Bool) -> Int {
+    public func flushAll(keepGlobal: Bool) -> Int {
         var n = 0
-        for i in 0..<tags.count {
+        for i in 0..<capacity {
             let t = tags[i]
             if t & TLB.valid != 0 && !(keepGlobal && t & TLB.globalBit != 0) { drop(i); n += 1 }
         }
@@ -300,7 +376,7 @@ public struct TLB: Sendable {
     /// The valid entries in slot order (set by set, way by way).
     public func entries() -> [TLBEntry] {
         var out: [TLBEntry] = []
-        for i in 0..<tags.count where tags[i] & TLB.valid != 0 {
+        for i in 0..<capacity where tags[i] & TLB.valid != 0 {
             out.append(TLBEntry(slot: i, set: i / ways, way: i % ways, tag: tags[i], payload: payloads[i]))
         }
         return out

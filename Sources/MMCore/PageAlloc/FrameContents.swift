@@ -1,3 +1,5 @@
+import CMMHost
+
 /// The bytes stored in physical frames, kept sparsely.
 ///
 /// A frame that nobody wrote costs no host memory and reads as zeros. The first write to a frame
@@ -28,6 +30,15 @@ public struct FrameContents {
         return arena[Int(s) &* FrameContents.wordsPerFrame &+ index]
     }
 
+    /// Reads word `index` (0..<512) of frame `pfn` as `readWord` does, without bounds checks:
+    /// the caller has checked `pfn` against the frame count (the page walker's hot path).
+    @inlinable @inline(__always)
+    func readWordUnchecked(_ pfn: PFN, _ index: Int) -> UInt64 {
+        let s = slotOf._baseAddressIfContiguous.unsafelyUnwrapped[pfn.index]
+        if s < 0 { return 0 }
+        return arena._baseAddressIfContiguous.unsafelyUnwrapped[Int(s) &* FrameContents.wordsPerFrame &+ (index & 511)]
+    }
+
     /// Writes word `index` (0..<512) of frame `pfn`, giving the frame a slot if it has none.
     @inlinable public mutating func writeWord(_ pfn: PFN, _ index: Int, _ value: UInt64) {
         var s = slotOf[pfn.index]
@@ -37,6 +48,18 @@ public struct FrameContents {
             slotOf[pfn.index] = s
         }
         arena[Int(s) &* FrameContents.wordsPerFrame &+ index] = value
+    }
+
+    /// Asks the host CPU to cache word `index` of frame `pfn` for a read soon (a hint: changes
+    /// nothing); does nothing for a frame out of range or never written (it reads as zero).
+    @inline(__always)
+    func prefetchWord(_ pfn: PFN, _ index: Int) {
+        guard pfn.raw < UInt64(slotOf.count) else { return }
+        let s = slotOf[pfn.index]
+        // The arena's base address without a closure (which would retain the array).
+        if s < 0 { return }
+        guard let base = arena._baseAddressIfContiguous else { return }
+        cmm_prefetch_read(base + (Int(s) &* FrameContents.wordsPerFrame &+ (index & 511)))
     }
 
     @usableFromInline mutating func allocSlot() -> Int32 {

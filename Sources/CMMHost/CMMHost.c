@@ -1,0 +1,2 @@
+// CMMHost is header-only (static inline functions in include/CMMHost.h); SwiftPM needs one source file.
+#include "CMMHost.h"
