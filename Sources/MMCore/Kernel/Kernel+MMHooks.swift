@@ -75,7 +75,7 @@ extension Kernel {
         // Only the user part of the PGD (the lower half; all of TTBR0's table on ARM64) holds user tables.
         let limit = level == 0 ? f.userRootEntries : f.entries(level)
         for i in 0..<limit {
-            let raw = f.readRaw(phys.contents, table, i, level: level)
+            let raw = phys.readRawEntry(table, i, level: level)
             if raw == 0 { continue }
             let cbase = base &+ UInt64(i) &* span
             let cend = cbase &+ span

@@ -31,6 +31,12 @@ extension PhysicalMemory {
     @inlinable public func writePMD(_ slot: PTESlot, _ pmd: PTE) {
         paging.writeRaw(&contents, slot.table, slot.index, level: paging.pmdLevel, paging.encode(pmd, level: paging.pmdLevel))
     }
+    /// Reads entry `index` of the table `table` at `level` as stored (not decoded).
+    /// Linux: the raw pgd_val()/pte_val() of an entry, arch/*/include/asm/pgtable*.h
+    @inlinable public func readRawEntry(_ table: PFN, _ index: Int, level: Int) -> UInt64 {
+        if paging.encoding == .x86_64 { return contents.readWord(table, index) }
+        return paging.readRaw(contents, table, index, level: level)
+    }
     /// Reads entry `index` of the table `table` at `level` (0 = PGD), decoded into the software PTE;
     /// an upper-level entry reads as P RW US A D with the next table's PFN, or as a PS leaf.
     /// Linux: pgdp_get()/pudp_get()/pmdp_get(), include/linux/pgtable.h
