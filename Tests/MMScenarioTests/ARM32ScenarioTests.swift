@@ -5,13 +5,6 @@ import MMCore
 /// `machine arch=arm32` from the scenario language: errors, /proc/meminfo's High/Low lines without
 /// the huge-page and DirectMap lines, free -l, maps of an ARM process, TASK_SIZE and exec.
 final class ARM32ScenarioTests: XCTestCase {
-    func run(_ src: String) throws -> (String, Int32) {
-        let s = try Parser.parse(src, file: "t.mmsim")
-        var out = ""
-        let status = Runner(scenario: s, options: RunOptions(allowHostFiles: true)).run(out: { out += $0 }, err: { out += $0 })
-        return (out, status)
-    }
-
     func testErrors() {
         assertError("machine arch=arm32 ram=8G", 1, 9, "arch=arm32 addresses at most 4G of RAM (ram=8192M)")
         assertError("machine arch=arm32\nhighmem32 ram=1G", 2, 1,
@@ -24,7 +17,7 @@ final class ARM32ScenarioTests: XCTestCase {
     // swapper_pg_dir, the image and mem_map) + HighTotal (327680); VmallocTotal 240 MiB; no
     // DirectMap or huge page lines; at boot lowmem holds the zero page and 12 kB of slab.
     func testMeminfoAndFreeOf2GiB() throws {
-        let (out, status) = try run("""
+        let (out, status) = try runScenario("""
             machine arch=arm32 ram=2G
             cat /proc/meminfo | grep MemTotal
             cat /proc/meminfo | grep High
@@ -55,7 +48,7 @@ final class ARM32ScenarioTests: XCTestCase {
 
     // 512 MiB: no HighMem; VMALLOC_START = 0xe0800000, so VmallocTotal is 496 MiB; one zone.
     func testMeminfoOf512MiB() throws {
-        let (out, status) = try run("""
+        let (out, status) = try runScenario("""
             machine arch=arm32 ram=512M
             cat /proc/meminfo | grep MemTotal
             cat /proc/meminfo | grep High
@@ -79,7 +72,7 @@ final class ARM32ScenarioTests: XCTestCase {
     // with [sigpage], [vvar] and [vdso] below ld.so, the stack below TASK_SIZE 0xbf000000, then
     // the [vectors] gate page.
     func testMapsOfAnARMProcess() throws {
-        let (out, status) = try run("""
+        let (out, status) = try runScenario("""
             machine arch=arm32 ram=1G
             spawn /bin/p
             cat /proc/self/maps
@@ -101,7 +94,7 @@ final class ARM32ScenarioTests: XCTestCase {
 
     // mmap MAP_FIXED at TASK_SIZE fails with ENOMEM; an ELF64 program cannot be exec'd.
     func testTaskSizeAndExec() throws {
-        let (out, status) = try run("""
+        let (out, status) = try runScenario("""
             machine arch=arm32 ram=1G
             spawn /bin/p
             mmap 0xbf000000 4K rw- private,anonymous,fixed

@@ -11,4 +11,13 @@ extension XCTestCase {
             XCTAssertEqual("\(e.line):\(e.column): \(e.message)", "\(l):\(c): \(message)", file: file, line: line)
         } catch { XCTFail("unexpected \(error)", file: file, line: line) }
     }
+
+    /// Parses and runs `src` with `options`; returns what it printed to stdout and stderr,
+    /// interleaved in order, and its exit status. Throws the parse error.
+    func runScenario(_ src: String, options: RunOptions = RunOptions(allowHostFiles: true)) throws -> (String, Int32) {
+        let s = try Parser.parse(src, file: "t.mmsim")
+        var out = ""
+        let status = Runner(scenario: s, options: options).run(out: { out += $0 }, err: { out += $0 })
+        return (out, status)
+    }
 }

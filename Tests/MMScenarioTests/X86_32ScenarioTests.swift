@@ -5,13 +5,6 @@ import MMCore
 /// `machine arch=x86-32` from the scenario language: errors, /proc/meminfo's High/Low lines,
 /// free -l, maps of a 32-bit process, kmap and walk on the machine, exec of ELF files.
 final class X86_32ScenarioTests: XCTestCase {
-    func run(_ src: String) throws -> (String, Int32) {
-        let s = try Parser.parse(src, file: "t.mmsim")
-        var out = ""
-        let status = Runner(scenario: s, options: RunOptions(allowHostFiles: true)).run(out: { out += $0 }, err: { out += $0 })
-        return (out, status)
-    }
-
     func testErrors() {
         assertError("machine arch=x86-32 ram=8G", 1, 9, "arch=x86-32 addresses at most 4G of RAM (ram=8192M)")
         assertError("machine arch=x86-32\nhighmem32 ram=1G", 2, 1,
@@ -23,7 +16,7 @@ final class X86_32ScenarioTests: XCTestCase {
     // 2 GiB: MemTotal 516864 pages = LowTotal (768 DMA + 219134 Normal managed pages) + HighTotal
     // (296962 HighMem pages); at boot lowmem holds the zero page and 12 kB of slab.
     func testMeminfoAndFreeOf2GiB() throws {
-        let (out, status) = try run("""
+        let (out, status) = try runScenario("""
             machine arch=x86-32 ram=2G
             cat /proc/meminfo | grep MemTotal
             cat /proc/meminfo | grep High
@@ -58,7 +51,7 @@ final class X86_32ScenarioTests: XCTestCase {
     // 512 MiB: no HighMem (HighTotal 0), VMALLOC_START = 0xe0800000 (high_memory 0xe0000000 + 8 MiB),
     // VMALLOC_END = 0xff7fe000; the linear map is 4 MiB of 4K pages and 508 MiB of 4M pages.
     func testMeminfoOf512MiB() throws {
-        let (out, status) = try run("""
+        let (out, status) = try runScenario("""
             machine arch=x86-32 ram=512M
             cat /proc/meminfo | grep MemTotal
             cat /proc/meminfo | grep High
@@ -85,7 +78,7 @@ final class X86_32ScenarioTests: XCTestCase {
     // The maps of a 32-bit process: 8-digit addresses, text at 0x08048000, libraries below
     // mmap_base 0xb8000000, the stack below 0xc0000000, and no [vsyscall] line.
     func testMapsOfA32BitProcess() throws {
-        let (out, status) = try run("""
+        let (out, status) = try runScenario("""
             machine arch=x86-32 ram=1G
             spawn /bin/p
             cat /proc/self/maps
@@ -102,7 +95,7 @@ final class X86_32ScenarioTests: XCTestCase {
 
     // mmap MAP_FIXED at TASK_SIZE fails with ENOMEM; an ELF64 program cannot be exec'd.
     func testTaskSizeAndExec() throws {
-        let (out, status) = try run("""
+        let (out, status) = try runScenario("""
             machine arch=x86-32 ram=1G
             spawn /bin/p
             mmap 0xc0000000 4K rw- private,anonymous,fixed
