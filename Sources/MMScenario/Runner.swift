@@ -286,6 +286,15 @@ public final class Runner {
         stepLines.append(contentsOf: lines)
     }
 
+    /// Reports a failed `echo VALUE > path` into a sysfs file as bash prints it (EACCES: the shell
+    /// could not open the file; any other error: the write failed) and marks the step failed;
+    /// does nothing when `error` is nil.
+    func reportSysfsWrite(_ error: Errno?, _ path: String) {
+        guard let e = error else { return }
+        stepResult = .error
+        stepLines.append(e == .EACCES ? "bash: \(path): Permission denied" : "bash: echo: write error: \(e.message)")
+    }
+
     /// Returns the value of `e` under the current variables; throws a `LineError` when it cannot be computed.
     func value(_ e: Expr) throws -> UInt64 { try e.evaluate { self.vars[$0] } }
 
@@ -675,27 +684,11 @@ public final class Runner {
         case .kmem(let c):
             try executeKmem(c, st, k)
         case .writeTHPSysfs(let file, let value, let path):
-            switch k.thpSysfsWrite(file, value) {
-            case nil: break
-            case .EACCES?:
-                stepResult = .error
-                stepLines.append("bash: \(path): Permission denied")
-            case let e?:
-                stepResult = .error
-                stepLines.append("bash: echo: write error: \(e.message)")
-            }
+            reportSysfsWrite(k.thpSysfsWrite(file, value), path)
         case .readTHPSysfs(let file):
             emitSystem(k.thpSysfsRead(file) ?? "")
         case .writeHugetlbSysfs(let dir, let file, let value, let path):
-            switch k.hugetlbSysfsWrite(dir, file, value) {
-            case nil: break
-            case .EACCES?:
-                stepResult = .error
-                stepLines.append("bash: \(path): Permission denied")
-            case let e?:
-                stepResult = .error
-                stepLines.append("bash: echo: write error: \(e.message)")
-            }
+            reportSysfsWrite(k.hugetlbSysfsWrite(dir, file, value), path)
         case .readHugetlbSysfs(let dir, let file):
             emitSystem(k.hugetlbSysfsRead(dir, file) ?? "")
         case .khugepaged(let n):
