@@ -292,17 +292,13 @@ public final class PhysicalMemory {
     /// (ALLOC_KSWAPD and ALLOC_NOFRAGMENT change nothing until that zone's own lists are empty.)
     /// Linux: get_page_from_freelist() → rmqueue() → __rmqueue_smallest(), mm/page_alloc.c
     @inline(__always) func rmqueueFastOrder0(gfp: GFP) -> Int {
-        let highest = ZoneType(gfp: gfp).rawValue
+        let highest = ZoneType(gfp: gfp)
         var k = zones.count - 1
         while k >= 0 {
             let zone = zones[k]
             k -= 1
-            if zone.type.rawValue > highest { continue }
-            // zoneWatermarkOK(order 0, WMARK_LOW, no reserve flags)
-            let n = zone.lowmemReserve.count
-            let hz = highest < n ? highest : n - 1
-            let reserve = hz >= 0 ? zone.lowmemReserve[hz] : 0
-            if zone.freePages <= zone.watermarkLow + reserve { continue }
+            if zone.type.rawValue > highest.rawValue { continue }
+            if !zoneWatermarkOK(zone, order: 0, mark: zone.watermarkLow, highestZone: highest, allocFlags: []) { continue }
             let p = rmqueueSmallest(zone, order: 0, MigrateType(gfp: gfp).rawValue)
             if p >= 0 { prepNewPage(p, order: 0, gfp: gfp) }
             return p
