@@ -23,11 +23,17 @@ var results: [Result] = []
 let pages = 131_072 // 512 MiB
 let args = CommandLine.arguments
 /// `--only trace` runs only the trace benchmarks; `--only big-machine` only the 64 GiB machine
-/// (in this process: the parent runs it as a child to read its peak RSS); `--only faults` only the
+/// (in this process: the parent runs it as a child to read its peak RSS); `--only random` only the
+/// uniform random replay, three times; `--only faults` only the
 /// two fault lines, three times; `--output FILE` also
 /// writes the table to FILE.
 let only = args.firstIndex(of: "--only").flatMap { args.count > $0 + 1 ? args[$0 + 1] : nil }
 let onlyTrace = only == "trace"
+if only == "random" {
+    // Only the uniform random replay, three times (for best-of-3 comparisons while tuning the walk path).
+    _ = traceBenchmarks(scale: 1, randomOnly: true)
+    exit(0)
+}
 let outputFile = args.firstIndex(of: "--output").flatMap { args.count > $0 + 1 ? args[$0 + 1] : nil }
 let tmpDir = NSTemporaryDirectory() + "mmsim-bench-c-\(getpid())"
 try! FileManager.default.createDirectory(atPath: tmpDir, withIntermediateDirectories: true)
