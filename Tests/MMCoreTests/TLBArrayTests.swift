@@ -296,3 +296,88 @@ final class TLBNotedVictimTests: XCTestCase {
         }
     }
 }
+
+/// The TLB's LRU order (a nibble list per set up to 16 ways, stamps above) against a plain
+/// model: every slot keeps its tag and the time of its last use; a lookup touches the matching
+/// entry; an insert replaces the entry for the same page usable under the tag's PCID, else the
+/// lowest invalid way, else the valid way used longest ago. Random lookups, inserts (4K, 2M,
+/// global, two PCIDs), invalidations and flushes must give the same slots and entries.
+final class TLBLRUModelTests: XCTestCase {
+    struct Model {
+        let sets: Int, ways: Int
+        var tags: [UInt64], used: [Int]
+        var now = 0
+        init(entries: Int, ways: Int) {
+            self.sets = entries / ways; self.ways = ways
+            tags = Array(repeating: 0, count: entries); used = Array(repeating: 0, count: entries)
+        }
+        func base(_ tag: UInt64) -> Int { Int((tag & TLB.pageMask) % UInt64(sets)) * ways }
+        func matches(_ t: UInt64, _ key: UInt64, pcid: UInt64, global: Bool) -> Bool {
+            t & TLB.valid != 0 && t & TLB.matchMask == key && (global || t & TLB.globalBit != 0 || (t >> TLB.pcidShift) & 0xfff == pcid)
+        }
+        mutating func lookup(_ va: VirtAddr, pcid: UInt16) -> Int {
+            for size in PageSize.allCases {
+                let key = TLB.makeTag(va, size: size, pcid: 0, global: false) & TLB.matchMask
+                let b = base(key)
+                for i in b..<(b + ways) where matches(tags[i], key, pcid: UInt64(pcid), global: false) {
+                    now += 1; used[i] = now; return i
+                }
+            }
+            return -1
+        }
+        mutating func insert(_ tag: UInt64) -> Int {
+            let key = tag & TLB.matchMask, b = base(tag)
+            let slots = Array(b..<(b + ways))
+            let victim = slots.first { matches(tags[$0], key, pcid: (tag >> TLB.pcidShift) & 0xfff, global: tag & TLB.globalBit != 0) }
+                ?? slots.first { tags[$0] & TLB.valid == 0 }
+                ?? slots.min { used[$0] < used[$1] }!
+            now += 1; used[victim] = now; tags[victim] = tag
+            return victim
+        }
+    }
+
+    func testRandomOperationsMatchAPlainLRUModel() {
+        for (entries, ways) in [(8, 4), (64, 4), (1536, 12), (16, 16), (34, 17), (12, 12), (6, 3)] {
+            let t = TLB(geometry: .init(entries: entries, ways: ways))
+            XCTAssertEqual(t.nibbleOrder, ways <= 16)
+            var m = Model(entries: entries, ways: ways)
+            var rng = SplitMix64(seed: UInt64(entries * 131 + ways))
+            for step in 0..<(entries > 100 ? 3_000 : 20_000) {
+                let va = VirtAddr((rng.next() % UInt64(3 * entries)) << 12)
+                let pcid = UInt16(rng.next() % 2)
+                let size: PageSize = rng.next() % 8 == 0 ? .size2M : .size4K
+                let tag = TLB.makeTag(va, size: size, pcid: pcid, global: rng.next() % 10 == 0)
+                let have: Int, want: Int
+                switch rng.next() % 10 {
+                case 0...2: have = t.lookup(va, pcid: pcid); want = m.lookup(va, pcid: pcid)
+                case 3...4:
+                    have = t.lookupNotingVictim(va, pcid: pcid); want = m.lookup(va, pcid: pcid)
+                    if have < 0 && want < 0 {
+                        let nonGlobal = TLB.makeTag(va, size: .size4K, pcid: pcid, global: false)
+                        XCTAssertEqual(t.insert(tag: nonGlobal, payload: 0), m.insert(nonGlobal), "step \(step)")
+                    }
+                case 5...7: have = t.insert(tag: tag, payload: 0); want = m.insert(tag)
+                case 8:
+                    have = t.invalidatePage(va, pcid: pcid)
+                    var n = 0
+                    for i in 0..<entries where m.tags[i] & TLB.valid != 0 {
+                        let size = PageSize(rawValue: UInt8(truncatingIfNeeded: (m.tags[i] >> TLB.sizeShift) & 3))!
+                        let key = TLB.makeTag(va, size: size, pcid: 0, global: false) & TLB.matchMask
+                        if m.matches(m.tags[i], key, pcid: UInt64(pcid), global: false) { m.tags[i] = 0; n += 1 }
+                    }
+                    want = n
+                default:
+                    have = t.flushPCID(pcid)
+                    var n = 0
+                    for i in 0..<entries where m.tags[i] & TLB.valid != 0 && m.tags[i] & TLB.globalBit == 0
+                        && (m.tags[i] >> TLB.pcidShift) & 0xfff == UInt64(pcid) { m.tags[i] = 0; n += 1 }
+                    want = n
+                }
+                XCTAssertEqual(have, want, "geometry \(entries)/\(ways), step \(step)")
+                let tags = (0..<entries).map { t.tags[$0] & TLB.valid != 0 ? t.tags[$0] : 0 }
+                XCTAssertEqual(tags, m.tags, "geometry \(entries)/\(ways), step \(step)")
+                if have != want || tags != m.tags { return }
+            }
+        }
+    }
+}

@@ -122,17 +122,19 @@ final class TLBTests: XCTestCase {
     }
 
     func testLRUStampsSurviveClockWrap() {
-        var t = TLB(geometry: .init(entries: 4, ways: 2))
+        // More than 16 ways: the sets keep LRU stamps, re-stamped when the clock wraps.
+        let t = TLB(geometry: .init(entries: 17, ways: 17))
+        XCTAssertFalse(t.nibbleOrder)
         let pay = TLB.makePayload(HardwareTranslation(pageBase: PhysAddr(0x5000), pageSize: .size4K, flags: 0))
         func tag(_ vpn: UInt64) -> UInt64 { TLB.makeTag(VirtAddr(vpn << 12), size: .size4K, pcid: 0, global: false) }
+        for v in 0..<17 { t.insert(tag: tag(UInt64(v)), payload: pay) }
         t.clock = UInt32.max - 1
-        t.insert(tag: tag(0), payload: pay)        // stamp UInt32.max
-        t.insert(tag: tag(2), payload: pay)        // clock wraps: set re-stamped, this entry newest
-        XCTAssertEqual(t.clock, 3)
-        XCTAssertGreaterThanOrEqual(t.lookup(VirtAddr(0), pcid: 0), 0)   // vpn 0 becomes MRU
-        t.insert(tag: tag(4), payload: pay)        // evicts vpn 2
-        XCTAssertEqual(t.entries().map { $0.page.raw >> 12 }, [0, 4])
-        XCTAssertEqual(t.validCount, 2)
+        XCTAssertEqual(t.lookup(VirtAddr(0), pcid: 0), 0)        // stamp UInt32.max
+        XCTAssertEqual(t.lookup(VirtAddr(1 << 12), pcid: 0), 1)  // clock wraps: set re-stamped, this entry newest
+        XCTAssertEqual(t.clock, 18)
+        XCTAssertEqual(t.insert(tag: tag(17), payload: pay), 2)  // evicts vpn 2, the least recently used
+        XCTAssertEqual(t.entries().map { $0.page.raw >> 12 }, [0, 1, 17] + (3..<17).map { UInt64($0) })
+        XCTAssertEqual(t.validCount, 17)
     }
 
     // MARK: Rewalks

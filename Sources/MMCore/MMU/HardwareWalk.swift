@@ -146,20 +146,18 @@ public struct HardwareWalker: Sendable, Equatable {
     /// paging-structure cache supplied) for an access to `va`; returns what `walk` returns and
     /// records in `path` the non-leaf entries read, as paging-structure-cache payloads.
     /// Linux: the CPU side of arch/x86/mm/fault.c (paging-structure caches: Intel SDM 4.10.3)
-    @inlinable
+    @inlinable @inline(__always)
     public func walk(from start: WalkStart, _ va: VirtAddr, _ kind: AccessKind, user: Bool, mem: PhysicalMemory,
                      memRefs: inout Int, adUpdates: inout Int, path: inout WalkPath,
                      setAccessedDirty: Bool = true) -> HardwareWalkResult {
         let access = HardwareWalker.accessCode(kind, user: user)
-        // The tables and entries used at each level, kept in locals (no array on the hot path).
-        let pgd = start.table
-        var t0 = pgd, t1 = pgd, t2 = pgd, t3 = pgd
-        var e0: UInt64 = 0, e1: UInt64 = 0, e2: UInt64 = 0, e3: UInt64 = 0
-        var table = pgd
+        var table = start.table
         var level = start.level
         var allowed: UInt64 = start.rights & (PTE.rw | PTE.user)
         var nx: UInt64 = start.rights & PTE.nx
-        var leafShift: UInt64 = 12
+        // Non-leaf levels whose entry lacks Accessed (bit `level`): set after the walk succeeds.
+        var needA = 0
+        var leaf: UInt64 = 0, leafTable = table
         path.firstLevel = level
         path.leafLevel = -1
         while true {
@@ -173,13 +171,8 @@ public struct HardwareWalker: Sendable, Equatable {
             }
             allowed &= raw
             nx |= raw & PTE.nx
-            switch level {
-            case 0: t0 = table; e0 = raw
-            case 1: t1 = table; e1 = raw
-            case 2: t2 = table; e2 = raw
-            default: t3 = table; e3 = raw
-            }
-            if level == 3 || (level != 0 && raw & PTE.pse != 0) { leafShift = shift; break }
+            if level == 3 || (level != 0 && raw & PTE.pse != 0) { leaf = raw; leafTable = table; break }
+            if raw & PTE.accessed == 0 { needA |= 1 << level }
             let cached = (raw & PTE.pfnMask) | (allowed & (PTE.rw | PTE.user)) | nx
             switch level {
             case 0: path.next0 = cached
@@ -190,12 +183,6 @@ public struct HardwareWalker: Sendable, Equatable {
             level &+= 1
         }
         path.leafLevel = level
-        let leaf: UInt64
-        switch level {
-        case 1: leaf = e1
-        case 2: leaf = e2
-        default: leaf = e3
-        }
         var newLeaf = leaf
         if setAccessedDirty {
             let denied = (user && allowed & PTE.user == 0)
@@ -203,36 +190,38 @@ public struct HardwareWalker: Sendable, Equatable {
                 || (kind == .exec && nx != 0)
             if denied { return .fault(PFErrorCode(rawValue: access.rawValue | PFErrorCode.prot.rawValue)) }
             newLeaf = leaf | PTE.accessed | (kind == .write ? PTE.dirty : 0)
-            // Set A in every non-leaf entry read, top down, then A (and D) in the leaf.
-            var l = start.level
-            while l < level {
-                let e: UInt64, t: PFN
-                switch l {
-                case 0: e = e0; t = t0
-                case 1: e = e1; t = t1
-                default: e = e2; t = t2
-                }
-                if e & PTE.accessed == 0 {
-                    HardwareWalker.writeEntry(mem, t, va, level: l, e | PTE.accessed)
-                    adUpdates &+= 1
-                }
-                l &+= 1
-            }
+            // Set A in every non-leaf entry read that lacks it, top down, then A (and D) in the leaf.
+            if needA != 0 { setAccessed(from: start, va, levels: needA, below: level, mem: mem, adUpdates: &adUpdates) }
             if newLeaf != leaf {
-                let t: PFN
-                switch level {
-                case 1: t = t1
-                case 2: t = t2
-                default: t = t3
-                }
-                HardwareWalker.writeEntry(mem, t, va, level: level, newLeaf)
+                HardwareWalker.writeEntry(mem, leafTable, va, level: level, newLeaf)
                 adUpdates &+= 1
             }
         }
-        let size = PageSize(rawValue: UInt8(truncatingIfNeeded: (leafShift &- 12) / 9)) ?? .size4K
+        // Level 1, 2, 3: a 1 GiB, 2 MiB, 4 KiB page.
+        let size = PageSize(rawValue: UInt8(truncatingIfNeeded: 3 &- level)) ?? .size4K
         let base = leaf & PTE.pfnMask & ~(size.bytes &- 1)
         let flags = (allowed & (PTE.rw | PTE.user)) | nx | (newLeaf & (PTE.dirty | PTE.global))
         return .ok(HardwareTranslation(pageBase: PhysAddr(base), pageSize: size, flags: flags))
+    }
+
+    /// Sets Accessed in the non-leaf entries of the levels in bit set `levels` (all above the
+    /// leaf level `below`) that a successful walk from `start` for `va` has just read, top down,
+    /// adding one to `adUpdates` per entry written. Follows the same entries again (they are
+    /// unchanged since the walk read them); out of line: once the tables have been used, their
+    /// entries have A set and walks never come here.
+    @usableFromInline @inline(never)
+    func setAccessed(from start: WalkStart, _ va: VirtAddr, levels: Int, below: Int, mem: PhysicalMemory, adUpdates: inout Int) {
+        var table = start.table
+        var l = start.level
+        while l < below {
+            let raw = HardwareWalker.readEntry(mem, table, Int(truncatingIfNeeded: (va.raw >> (39 &- 9 &* UInt64(l))) & 0x1ff))
+            if levels & (1 << l) != 0 {
+                HardwareWalker.writeEntry(mem, table, va, level: l, raw | PTE.accessed)
+                adUpdates &+= 1
+            }
+            table = PFN((raw & PTE.pfnMask) >> PAGE_SHIFT)
+            l &+= 1
+        }
     }
 
     /// Writes back entry `value` for `va` at `level` in `table` (A/D update); ignored beyond RAM.

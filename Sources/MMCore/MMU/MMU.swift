@@ -320,10 +320,10 @@ public final class MMU {
         if kind != .exec && va.raw >> PAGE_SHIFT == lastDataPage {
             // The L1 dTLB 4K entry of the previous access, still in place: a hit, as the probe
             // would find. When the entry is already the most recently used of the whole TLB
-            // (its stamp is the clock), touching it again would change no LRU order: skipped.
+            // (the array's last touched), touching it again would change no LRU order: skipped.
             let slot = lastDataSlot
-            let (tag, stamp, p) = l1d.entryState(slot)
-            if tag == lastDataTag && stamp == l1d.clock && MMU.permits(p, kind, user: user) {
+            let p = l1d.payloads[slot]
+            if l1d.tags[slot] == lastDataTag && slot == l1d.lastTouched && MMU.permits(p, kind, user: user) {
                 fastDataHits &+= 1
                 return .ok(TLB.physAddr(p, va))
             }
@@ -392,7 +392,8 @@ public final class MMU {
             counts.l1iMisses += 1
         } else {
             var p: UInt64 = 0
-            var slot = l1d.lookup(va, pcid: pcid)
+            // Noting the victim: after a miss, the walk's fill of this array skips its scan.
+            var slot = l1d.lookupNotingVictim(va, pcid: pcid)
             if slot >= 0 {
                 p = l1d.payload(slot)
                 lastDataPage = va.raw >> PAGE_SHIFT; lastDataSlot = slot; lastDataTag = l1d.tags[slot]
@@ -503,9 +504,11 @@ public final class MMU {
             fillL1(va, kind, tag: tag, payload: payload)
             if t.pageSize == .size1G { stlb1G.insert(tag: tag, payload: payload) } else { stlb.insert(tag: tag, payload: payload) }
             let leaf = path.leafLevel
-            if path.firstLevel <= 0 && leaf > 0 { pml4eCache.insert(va.raw, pcid: pcid, payload: path.next0) }
-            if path.firstLevel <= 1 && leaf > 1 { pdpteCache.insert(va.raw, pcid: pcid, payload: path.next1) }
-            if path.firstLevel <= 2 && leaf > 2 { pdeCache.insert(va.raw, pcid: pcid, payload: path.next2) }
+            // A cache is filled only for the levels the walk read, so only after its lookup for
+            // `va` missed (a hit starts the walk below it), and nothing has changed it since.
+            if path.firstLevel <= 0 && leaf > 0 { pml4eCache.insertAbsent(va.raw, pcid: pcid, payload: path.next0) }
+            if path.firstLevel <= 1 && leaf > 1 { pdpteCache.insertAbsent(va.raw, pcid: pcid, payload: path.next1) }
+            if path.firstLevel <= 2 && leaf > 2 { pdeCache.insertAbsent(va.raw, pcid: pcid, payload: path.next2) }
             return .ok(t.physAddr(va))
         case .fault(let code):
             counts.pageFaults += 1

@@ -170,29 +170,36 @@ public final class PagingStructureCache {
     @inlinable
     public func insert(_ va: UInt64, pcid: UInt16, payload: UInt64) {
         if capacity == 0 { return }
+        let hit = count == 0 ? -1 : find(makeTag(va, pcid))
+        if hit < 0 { insertAbsent(va, pcid: pcid, payload: payload); return }
+        unlink(hit)
+        payloads[hit] = payload
+        linkFront(hit)
+    }
+
+    /// Does what `insert` does when the cache holds no entry for `va`'s prefix under `pcid` — the
+    /// case right after a `lookup` of `va` that missed, with no change to this cache in between
+    /// (the MMU's fill after a walk) — without searching for that entry first.
+    @inlinable
+    public func insertAbsent(_ va: UInt64, pcid: UInt16, payload: UInt64) {
+        if capacity == 0 { return }
         let tag = makeTag(va, pcid)
-        var victim = count == 0 ? -1 : find(tag)
-        if victim >= 0 {
-            unlink(victim)
+        var victim: Int
+        if count < capacity {
+            victim = 0
+            while tags[victim] != 0 { victim &+= 1 }
+            count &+= 1
         } else {
-            if count < capacity {
-                victim = 0
-                while tags[victim] != 0 { victim &+= 1 }
-                count &+= 1
-            } else {
-                victim = Int(lru)
-                indexRemove(tags[victim])
-                unlink(victim)
-            }
-            tags[victim] = tag
-            indexAdd(tag, victim)
+            victim = Int(lru)
+            indexRemove(tags[victim])
+            unlink(victim)
         }
+        tags[victim] = tag
+        indexAdd(tag, victim)
         payloads[victim] = payload
         linkFront(victim)
     }
 
-    /// Drops the entry that would be used for `va` under `pcid` (a page fault on `va`); returns
-    /// how many were dropped (0 or 1).
     @discardableResult
     public func invalidate(_ va: UInt64, pcid: UInt16) -> Int {
         if count == 0 { return 0 }

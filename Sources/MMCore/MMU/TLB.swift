@@ -27,9 +27,26 @@ public final class TLB {
     public let capacity: Int
     @usableFromInline let tags: UnsafeMutablePointer<UInt64>
     @usableFromInline let payloads: UnsafeMutablePointer<UInt64>
+    /// LRU stamps, one per slot (sets of more than 16 ways; see `nibbleOrder`).
     @usableFromInline let stamps: UnsafeMutablePointer<UInt32>
-    /// LRU clock: the stamp given to the most recently used entry.
+    /// Whether sets keep their LRU order in `orders` (ways <= 16) instead of `stamps`.
+    /// Either way the order is the same: the least recently used valid way is evicted.
+    @usableFromInline let nibbleOrder: Bool
+    /// Per set (nibble order): its ways from most to least recently used, one 4-bit way number
+    /// per nibble, nibble 0 first; nibbles from `ways` up hold 0xf (never a way number then).
+    /// A touch moves the way to nibble 0; the LRU way is nibble `ways - 1`. Constant time.
+    @usableFromInline let orders: UnsafeMutablePointer<UInt64>
+    /// Per set (nibble order): bit w set when way w holds a valid entry.
+    @usableFromInline let validWays: UnsafeMutablePointer<UInt32>
+    /// `validWays` of a full set.
+    @usableFromInline let allWays: UInt32
+    /// ceil(2^40 / ways): `setOf` divides a slot by `ways` with a multiply (exact below 2^32).
+    @usableFromInline let waysReciprocal: UInt64
+    /// LRU clock: the stamp given to the most recently used entry (advanced by every touch and
+    /// fill in both orders: with `generation`, it tells whether anything changed).
     @usableFromInline var clock: UInt32 = 0
+    /// The slot most recently touched or filled (-1: none): touching it again changes no order.
+    @usableFromInline var lastTouched = -1
     /// Valid entries of each page size (probing for 2M/1G pages is skipped while there are none).
     @usableFromInline var count4K = 0, count2M = 0, count1G = 0
     /// Bumped whenever an entry is dropped or the stamps renormalised: with `clock`, it tells
@@ -48,6 +65,8 @@ public final class TLB {
     @usableFromInline static let sizeShift: UInt64 = 61
     @usableFromInline static let pcidShift: UInt64 = 48
     @usableFromInline static let pageMask: UInt64 = (1 << 45) - 1
+    /// Tag bits 59:48: the PCID.
+    @usableFromInline static let pcidMask: UInt64 = 0xfff << pcidShift
     /// Tag bits compared for a match (all but global and PCID, which are checked separately).
     @usableFromInline static let matchMask: UInt64 = valid | (3 << sizeShift) | pageMask
     /// Payload bits 10:9 hold the page size.
@@ -66,10 +85,17 @@ public final class TLB {
         tags = .allocate(capacity: capacity); tags.initialize(repeating: 0, count: capacity)
         payloads = .allocate(capacity: capacity); payloads.initialize(repeating: 0, count: capacity)
         stamps = .allocate(capacity: capacity); stamps.initialize(repeating: 0, count: capacity)
+        nibbleOrder = ways <= 16
+        var initial = UInt64.max
+        for w in 0..<min(ways, 16) { initial = (initial & ~(0xf << (4 * UInt64(w)))) | (UInt64(w) << (4 * UInt64(w))) }
+        orders = .allocate(capacity: sets); orders.initialize(repeating: initial, count: sets)
+        validWays = .allocate(capacity: sets); validWays.initialize(repeating: 0, count: sets)
+        allWays = ways >= 32 ? UInt32.max : (1 << UInt32(ways)) - 1
+        waysReciprocal = ((1 << 40) + UInt64(ways) - 1) / UInt64(ways)
     }
 
     deinit {
-        tags.deallocate(); payloads.deallocate(); stamps.deallocate()
+        tags.deallocate(); payloads.deallocate(); stamps.deallocate(); orders.deallocate(); validWays.deallocate()
     }
 
     /// Number of valid entries.
@@ -117,12 +143,21 @@ public final class TLB {
         return PhysAddr((payload & PTE.pfnMask & ~mask) | (va.raw & mask))
     }
 
+    /// The set holding page number `pn`.
+    @inlinable @inline(__always)
+    func setIndex(_ pn: UInt64) -> Int {
+        Int(truncatingIfNeeded: setsArePowerOfTwo ? pn & setMask : pn % UInt64(sets))
+    }
+
+    /// The set of `slot` (slot / ways, without a division instruction).
+    @inlinable @inline(__always)
+    func setOf(_ slot: Int) -> Int {
+        Int(truncatingIfNeeded: (UInt64(truncatingIfNeeded: slot) &* waysReciprocal) >> 40)
+    }
+
     /// The first slot of the set holding page number `pn`.
     @inlinable @inline(__always)
-    func setBase(_ pn: UInt64) -> Int {
-        let set = setsArePowerOfTwo ? pn & setMask : pn % UInt64(sets)
-        return Int(truncatingIfNeeded: set) &* ways
-    }
+    func setBase(_ pn: UInt64) -> Int { setIndex(pn) &* ways }
 
     @inlinable @inline(__always)
     static func sizeOf(tag: UInt64) -> UInt8 { UInt8(truncatingIfNeeded: (tag >> sizeShift) & 3) }
@@ -170,24 +205,32 @@ public final class TLB {
     public func lookupNotingVictim(_ va: VirtAddr, pcid: UInt16) -> Int {
         let pn = TLB.pageNumber(va.raw, .size4K)
         let key = TLB.valid | pn
-        let base = setBase(pn)
-        let end = base &+ ways
-        var firstFree = -1, oldest = base
-        var oldestStamp = UInt32.max
-        let tg = tags, st = stamps
-        var i = base
-        while i < end {
-            let t = tg[i]
-            if t & TLB.matchMask == key && TLB.pcidMatches(t, pcid) { touch(i); return i }
-            if t & TLB.valid == 0 {
-                if firstFree < 0 { firstFree = i }
-            } else if st[i] < oldestStamp {
-                oldestStamp = st[i]; oldest = i
+        let set = setIndex(pn)
+        let base = set &* ways
+        let p = UInt64(pcid & 0xfff) << TLB.pcidShift
+        let tg = tags
+        if nibbleOrder {
+            var i = base
+            let end = base &+ ways
+            while i < end {
+                let t = tg[i]
+                if t & TLB.matchMask == key && (t & TLB.globalBit != 0 || t & TLB.pcidMask == p) { touch(set: set, way: i &- base); return i }
+                i &+= 1
             }
-            i &+= 1
+            memoVictim = base &+ victimWay(set)
+        } else {
+            var best = UInt64.max
+            var i = base
+            let end = base &+ ways
+            while i < end {
+                let t = tg[i]
+                if t & TLB.matchMask == key && (t & TLB.globalBit != 0 || t & TLB.pcidMask == p) { touch(i); return i }
+                best = min(best, victimRank(t, i))
+                i &+= 1
+            }
+            memoVictim = Int(truncatingIfNeeded: best & 0x7fff_ffff)
         }
         memoKey = key; memoPCID = UInt64(pcid & 0xfff)
-        memoVictim = firstFree >= 0 ? firstFree : oldest
         memoClock = clock; memoGeneration = generation
         var slot = -1
         if count2M > 0 { slot = probe(va.raw, .size2M, pcid) }
@@ -196,15 +239,28 @@ public final class TLB {
         return slot
     }
 
+    /// The way of `set` (nibble order) that `insert` replaces when it finds no entry for the
+    /// page: the lowest invalid way, else the least recently used one.
+    @inlinable @inline(__always)
+    func victimWay(_ set: Int) -> Int {
+        let v = validWays[set]
+        if v != allWays { return (~v).trailingZeroBitCount }
+        return Int(truncatingIfNeeded: (orders[set] >> (4 &* UInt64(truncatingIfNeeded: ways &- 1))) & 0xf)
+    }
+
+    /// The rank of way `i` (holding `tag`) as a victim in stamp order; the way of lowest rank in
+    /// a set is the one `insert` replaces when it finds no entry for the page: an invalid way
+    /// ranks by its slot alone (below every valid way, so the lowest invalid way goes first), a
+    /// valid way by its LRU stamp, then its slot (the least recently used, lowest slot on a tie).
+    @inlinable @inline(__always)
+    func victimRank(_ tag: UInt64, _ i: Int) -> UInt64 {
+        let stamp: UInt64 = tag & TLB.valid != 0 ? UInt64(stamps[i]) << 32 | 1 << 31 : 0
+        return stamp | UInt64(truncatingIfNeeded: i)
+    }
+
     /// The payload of the entry in `slot` (from `lookup`).
     @inlinable @inline(__always)
     public func payload(_ slot: Int) -> UInt64 { payloads[slot] }
-
-    /// The tag, LRU stamp and payload of `slot` (the MMU's fast path for a repeated data page).
-    @inlinable @inline(__always)
-    func entryState(_ slot: Int) -> (tag: UInt64, stamp: UInt32, payload: UInt64) {
-        (tags[slot], stamps[slot], payloads[slot])
-    }
 
     /// The tag of the entry in `slot` (from `lookup`).
     @inlinable @inline(__always)
@@ -213,9 +269,31 @@ public final class TLB {
     /// Marks `slot` most recently used.
     @inlinable @inline(__always)
     func touch(_ slot: Int) {
+        if nibbleOrder {
+            let set = setOf(slot)
+            touch(set: set, way: slot &- set &* ways)
+        } else {
+            clock &+= 1
+            if clock == 0 { renormalizeStamps() }
+            stamps[slot] = clock
+            lastTouched = slot
+        }
+    }
+
+    /// Marks way `way` of `set` most recently used (nibble order): moves it to nibble 0.
+    @inlinable @inline(__always)
+    func touch(set: Int, way: Int) {
         clock &+= 1
-        if clock == 0 { renormalizeStamps() }
-        stamps[slot] = clock
+        lastTouched = set &* ways &+ way
+        let order = orders[set]
+        let w = UInt64(truncatingIfNeeded: way)
+        // The nibble holding `way`: the lowest zero nibble of order XOR way-in-every-nibble.
+        let x = order ^ (w &* 0x1111_1111_1111_1111)
+        let zeros = (x &- 0x1111_1111_1111_1111) & ~x & 0x8888_8888_8888_8888
+        let at = UInt64(truncatingIfNeeded: zeros.trailingZeroBitCount) & ~3   // 4 * position
+        let below: UInt64 = (1 << at) &- 1
+        let above = order & ~below & ~(0xf << at)
+        orders[set] = above | ((order & below) << 4) | w
     }
 
     /// Installs an entry with `tag` and `payload`: replaces an entry for the same page usable
@@ -224,47 +302,45 @@ public final class TLB {
     @inlinable
     @discardableResult
     public func insert(tag: UInt64, payload: UInt64) -> Int {
-        let pn = tag & TLB.pageMask
         let key = tag & TLB.matchMask
-        let pcid = UInt16(truncatingIfNeeded: (tag >> TLB.pcidShift) & 0xfff)
-        let base = setBase(pn)
-        let end = base &+ ways
-        // One pass over the set: an entry for the same page usable under the tag's PCID (or any,
-        // for a global tag), the first invalid way, and the least recently used way.
-        var match = -1, firstFree = -1, oldest = base
         let global = tag & TLB.globalBit != 0
-        // The set's victim as `lookupNotingVictim` found it, when nothing has changed since:
-        // that probe found no entry for this page under this PCID (the only match a non-global
-        // tag can have), so the scan below would choose the same way.
-        let noted = key == memoKey && !global && UInt64(pcid) == memoPCID && clock == memoClock && generation == memoGeneration
-        memoKey = 0
-        // The victim's LRU stamp: the next clock value, as `touch` gives (renormalising first
-        // when the clock wraps changes no order: it ranks by stamps alone).
-        clock &+= 1
-        if clock == 0 { renormalizeStamps() }
-        let stamp = clock
-        let tg = tags, st = stamps
-        if noted {
-            firstFree = memoVictim
+        let set = setIndex(tag & TLB.pageMask)
+        let base = set &* ways
+        let victim: Int
+        if key == memoKey && !global && (tag >> TLB.pcidShift) & 0xfff == memoPCID && clock == memoClock && generation == memoGeneration {
+            // The set's victim as `lookupNotingVictim` found it, when nothing has changed since:
+            // that probe found no entry for this page under this PCID (the only match a
+            // non-global tag can have), so the scan below would choose the same way.
+            victim = memoVictim
         } else {
-            var oldestStamp = UInt32.max
+            // One pass over the set: an entry for the same page usable under the tag's PCID (or
+            // any, for a global tag), else the victim (`victimWay` or lowest `victimRank`).
+            let end = base &+ ways
+            let p = tag & TLB.pcidMask
+            let tg = tags
+            var best = UInt64.max
+            var match = -1
             var i = base
             while i < end {
                 let t = tg[i]
-                if t & TLB.matchMask == key && (global || TLB.pcidMatches(t, pcid)) { match = i; break }
-                if t & TLB.valid == 0 {
-                    if firstFree < 0 { firstFree = i }
-                } else if st[i] < oldestStamp {
-                    oldestStamp = st[i]; oldest = i
-                }
+                if t & TLB.matchMask == key && (global || t & TLB.globalBit != 0 || t & TLB.pcidMask == p) { match = i; break }
+                if !nibbleOrder { best = min(best, victimRank(t, i)) }
                 i &+= 1
             }
+            victim = match >= 0 ? match : nibbleOrder ? base &+ victimWay(set) : Int(truncatingIfNeeded: best & 0x7fff_ffff)
         }
-        let victim = match >= 0 ? match : firstFree >= 0 ? firstFree : oldest
-        let replaced = tg[victim]
-        tg[victim] = tag
-        st[victim] = stamp
+        memoKey = 0
+        let replaced = tags[victim]
+        tags[victim] = tag
         payloads[victim] = payload
+        // The new entry is the most recently used (in stamp order, renormalising when the clock
+        // wraps changes no order, so the victim chosen above stays the right one).
+        if nibbleOrder {
+            touch(set: set, way: victim &- base)
+            validWays[set] |= 1 << UInt32(truncatingIfNeeded: victim &- base)
+        } else {
+            touch(victim)
+        }
         // The per-size counts change only when the entry replaced was invalid or of another size.
         let size = TLB.sizeOf(tag: tag)
         if replaced & TLB.valid == 0 {
@@ -284,6 +360,10 @@ public final class TLB {
             adjustCount(TLB.sizeOf(tag: t), by: -1)
             tags[slot] = 0
             generation &+= 1
+            if nibbleOrder {
+                let set = setOf(slot)
+                validWays[set] &= ~(1 << UInt32(truncatingIfNeeded: slot &- set &* ways))
+            }
         }
     }
 
@@ -296,8 +376,8 @@ public final class TLB {
         }
     }
 
-    /// Re-stamps every set 1...ways in its current LRU order after the clock wraps (once per
-    /// 2^32 touches; the only TLB code that allocates besides `init` and `entries()`).
+    /// Re-stamps every set 1...ways in its current LRU order after the clock wraps (stamp order
+    /// only: once per 2^32 touches; the only TLB code that allocates besides `init` and `entries()`).
     @usableFromInline
     func renormalizeStamps() {
         var ranks = [UInt32](repeating: 0, count: ways)
