@@ -209,6 +209,9 @@ public final class MMU {
     var prefetchPMD = PFN(0)
     /// True for x86-64 4-level paging: misses go to `walker.walk`, else `walker.walkArch`.
     @usableFromInline var x86FourLevel = true
+    /// Whether data accesses may take `translateData4K` (false: always the general path; for
+    /// the tests that compare the two).
+    var dataFastPath = true
 
     /// Configures the MMU for the machine's paging format (canonical rule and walker).
     public func usePaging(_ f: PageTableFormat) {
@@ -364,7 +367,7 @@ public final class MMU {
     func translateProbe(_ va: VirtAddr, _ kind: AccessKind, user: Bool, mem: PhysicalMemory) -> Translation {
         if kind != .exec && va.raw >> PAGE_SHIFT == lastDataPage && l1d.tags[lastDataSlot] == lastDataTag {
             // The L1 dTLB 4K entry of the previous access, still in place: a hit, as the probe would find.
-            counts.l1dHits += 1
+            counts.l1dHits &+= 1
             l1d.touch(lastDataSlot)
             let p = l1d.payloads[lastDataSlot]
             if MMU.permits(p, kind, user: user) { return .ok(TLB.physAddr(p, va)) }
@@ -391,6 +394,7 @@ public final class MMU {
             }
             counts.l1iMisses += 1
         } else {
+            if dataArraysHold4KOnly { return translateData4K(va, kind, user: user, mem: mem) }
             var p: UInt64 = 0
             // Noting the victim: after a miss, the walk's fill of this array skips its scan.
             var slot = l1d.lookupNotingVictim(va, pcid: pcid)
@@ -408,11 +412,11 @@ public final class MMU {
                 }
             }
             if slot >= 0 {
-                counts.l1dHits += 1
+                counts.l1dHits &+= 1
                 if MMU.permits(p, kind, user: user) { return .ok(TLB.physAddr(p, va)) }
                 return walkAndFill(va, kind, user: user, mem: mem)
             }
-            counts.l1dMisses += 1
+            counts.l1dMisses &+= 1
         }
         var tag: UInt64 = 0, p: UInt64 = 0
         var slot = stlb.lookupNotingVictim(va, pcid: pcid)
@@ -422,14 +426,14 @@ public final class MMU {
             if slot >= 0 { tag = stlb1G.tag(slot); p = stlb1G.payload(slot); counts.stlb1GHits += 1 }
         }
         if slot >= 0 {
-            counts.stlbHits += 1
+            counts.stlbHits &+= 1
             if TLB.sizeOf(tag: tag) == 1 { counts.stlb2MHits += 1 }
             if MMU.permits(p, kind, user: user) {
                 fillL1(va, kind, tag: tag, payload: p)
                 return .ok(TLB.physAddr(p, va))
             }
         } else {
-            counts.stlbMisses += 1
+            counts.stlbMisses &+= 1
             // Every array this access probes has just missed: a faulting walk need not search them again.
             probedMiss = kind == .exec ? 2 : 1
             let r = walkAndFill(va, kind, user: user, mem: mem)
@@ -471,23 +475,12 @@ public final class MMU {
     @inline(never)
     func walkAndFill(_ va: VirtAddr, _ kind: AccessKind, user: Bool, mem: PhysicalMemory) -> Translation {
         guard let pgd = cr3 else {
-            counts.pageFaults += 1
+            counts.pageFaults &+= 1
             return .fault(HardwareWalker.accessCode(kind, user: user))
         }
-        counts.pageWalks += 1
-        var start = WalkStart(level: 0, table: pgd, rights: PTE.rw | PTE.user)
-        if !x86FourLevel {
-            // The paging-structure caches model x86-64 4-level paging only.
-        } else if let c = pdeCache.lookup(va.raw, pcid: pcid) {
-            start = WalkStart(level: 3, table: PFN((c & PTE.pfnMask) >> PAGE_SHIFT), rights: c)
-            counts.pwcPDEHits += 1
-        } else if let c = pdpteCache.lookup(va.raw, pcid: pcid) {
-            start = WalkStart(level: 2, table: PFN((c & PTE.pfnMask) >> PAGE_SHIFT), rights: c)
-            counts.pwcPDPTEHits += 1
-        } else if let c = pml4eCache.lookup(va.raw, pcid: pcid) {
-            start = WalkStart(level: 1, table: PFN((c & PTE.pfnMask) >> PAGE_SHIFT), rights: c)
-            counts.pwcPML4EHits += 1
-        }
+        counts.pageWalks &+= 1
+        // The paging-structure caches model x86-64 4-level paging only.
+        let start = x86FourLevel ? walkStart(va, pgd) : WalkStart(level: 0, table: pgd, rights: PTE.rw | PTE.user)
         var refs = 0, ad = 0
         var path = WalkPath()
         // The one switch: x86-64 4-level paging on its own walker (with the paging-structure
@@ -495,25 +488,134 @@ public final class MMU {
         let r = x86FourLevel
             ? walker.walk(from: start, va, kind, user: user, mem: mem, memRefs: &refs, adUpdates: &ad, path: &path)
             : walker.walkArch(pgd, va, kind, user: user, mem: mem, memRefs: &refs, adUpdates: &ad)
-        counts.walkMemoryRefs += refs
-        counts.adUpdates += ad
+        counts.walkMemoryRefs &+= refs
+        counts.adUpdates &+= ad
         switch r {
         case .ok(let t):
             let tag = TLB.makeTag(va, size: t.pageSize, pcid: pcid, global: t.isGlobal)
             let payload = TLB.makePayload(t)
             fillL1(va, kind, tag: tag, payload: payload)
             if t.pageSize == .size1G { stlb1G.insert(tag: tag, payload: payload) } else { stlb.insert(tag: tag, payload: payload) }
-            let leaf = path.leafLevel
-            // A cache is filled only for the levels the walk read, so only after its lookup for
-            // `va` missed (a hit starts the walk below it), and nothing has changed it since.
-            if path.firstLevel <= 0 && leaf > 0 { pml4eCache.insertAbsent(va.raw, pcid: pcid, payload: path.next0) }
-            if path.firstLevel <= 1 && leaf > 1 { pdpteCache.insertAbsent(va.raw, pcid: pcid, payload: path.next1) }
-            if path.firstLevel <= 2 && leaf > 2 { pdeCache.insertAbsent(va.raw, pcid: pcid, payload: path.next2) }
+            fillWalkCaches(va, path)
             return .ok(t.physAddr(va))
         case .fault(let code):
-            counts.pageFaults += 1
-            invalidateArrays(va, pcid: pcid)
-            pml4eCache.invalidate(va.raw, pcid: pcid); pdpteCache.invalidate(va.raw, pcid: pcid); pdeCache.invalidate(va.raw, pcid: pcid)
+            dropAfterFault(va)
+            return .fault(code)
+        }
+    }
+
+    /// Where a walk of `va` under `pgd` starts: below the lowest paging-structure-cache hit (PDE,
+    /// then PDPTE, then PML4E cache; the hit counted), else at the PGD. x86-64 4-level paging only.
+    @inline(__always)
+    func walkStart(_ va: VirtAddr, _ pgd: PFN) -> WalkStart {
+        if let c = pdeCache.lookup(va.raw, pcid: pcid) {
+            counts.pwcPDEHits &+= 1
+            return WalkStart(level: 3, table: PFN((c & PTE.pfnMask) >> PAGE_SHIFT), rights: c)
+        } else if let c = pdpteCache.lookup(va.raw, pcid: pcid) {
+            counts.pwcPDPTEHits &+= 1
+            return WalkStart(level: 2, table: PFN((c & PTE.pfnMask) >> PAGE_SHIFT), rights: c)
+        } else if let c = pml4eCache.lookup(va.raw, pcid: pcid) {
+            counts.pwcPML4EHits &+= 1
+            return WalkStart(level: 1, table: PFN((c & PTE.pfnMask) >> PAGE_SHIFT), rights: c)
+        }
+        return WalkStart(level: 0, table: pgd, rights: PTE.rw | PTE.user)
+    }
+
+    /// Caches the non-leaf entries a successful walk of `va` read (`path`) in the
+    /// paging-structure caches of their levels.
+    @inline(__always)
+    func fillWalkCaches(_ va: VirtAddr, _ path: WalkPath) {
+        let leaf = path.leafLevel
+        // A cache is filled only for the levels the walk read, so only after its lookup for
+        // `va` missed (a hit starts the walk below it), and nothing has changed it since.
+        if path.firstLevel <= 0 && leaf > 0 { pml4eCache.insertAbsent(va.raw, pcid: pcid, payload: path.next0) }
+        if path.firstLevel <= 1 && leaf > 1 { pdpteCache.insertAbsent(va.raw, pcid: pcid, payload: path.next1) }
+        if path.firstLevel <= 2 && leaf > 2 { pdeCache.insertAbsent(va.raw, pcid: pcid, payload: path.next2) }
+    }
+
+    /// After a walk of `va` faulted: counts the #PF and drops the TLB entries and the
+    /// paging-structure-cache entries that would be used for `va` (Intel SDM 4.10.4.1).
+    @inline(__always)
+    func dropAfterFault(_ va: VirtAddr) {
+        counts.pageFaults &+= 1
+        invalidateArrays(va, pcid: pcid)
+        pml4eCache.invalidate(va.raw, pcid: pcid); pdpteCache.invalidate(va.raw, pcid: pcid); pdeCache.invalidate(va.raw, pcid: pcid)
+    }
+
+    /// Whether a data access can take `translateData4K`: x86-64 4-level paging under a CR3, the
+    /// L1 dTLB and STLB keeping nibble-ordered sets, and no 2M or 1G entry in any array a data
+    /// access probes (so every probe is of one 4K set). `dataFastPath` false turns it off (tests).
+    @inline(__always)
+    var dataArraysHold4KOnly: Bool {
+        dataFastPath && x86FourLevel && cr3 != nil && l1d2M.validCount == 0 && l1d1G.validCount == 0
+            && stlb.count2M == 0 && stlb.count1G == 0 && stlb1G.validCount == 0 && l1d.nibbleOrder && stlb.nibbleOrder
+    }
+
+    /// What `translateProbe` does for a data access that gets past the repeated-page check,
+    /// when `dataArraysHold4KOnly`: the L1 dTLB probe, the STLB probe, the walk and the fills,
+    /// in one function. Returns the same translation and leaves the same TLB entries, LRU
+    /// orders, caches and counts as the general path (`translateProbe` → `walkAndFill`), which
+    /// `TranslateData4KTests` checks: each probe's victim is worked out as `lookupNotingVictim`
+    /// does, and the fill that follows the walk uses it, as `insert` does with a noted victim.
+    @inline(never)
+    func translateData4K(_ va: VirtAddr, _ kind: AccessKind, user: Bool, mem: PhysicalMemory) -> Translation {
+        let pcidBits = UInt64(pcid & 0xfff) << TLB.pcidShift
+        let pn = TLB.pageNumber(va.raw, .size4K)
+        let key = TLB.valid | pn
+        // The L1 dTLB (4K array).
+        let set1 = l1d.setIndex(pn), base1 = set1 &* l1d.ways
+        let hit1 = l1d.find4K(base1, key, pcidBits: pcidBits)
+        if hit1 >= 0 {
+            l1d.touch(set: set1, way: hit1 &- base1)
+            lastDataPage = va.raw >> PAGE_SHIFT; lastDataSlot = hit1; lastDataTag = l1d.tags[hit1]
+            counts.l1dHits &+= 1
+            let p = l1d.payloads[hit1]
+            if MMU.permits(p, kind, user: user) { return .ok(TLB.physAddr(p, va)) }
+            return walkAndFill(va, kind, user: user, mem: mem)
+        }
+        counts.l1dMisses &+= 1
+        let victim1 = base1 &+ l1d.victimWay(set1)
+        // The STLB.
+        let set2 = stlb.setIndex(pn), base2 = set2 &* stlb.ways
+        let hit2 = stlb.find4K(base2, key, pcidBits: pcidBits)
+        if hit2 >= 0 {
+            stlb.touch(set: set2, way: hit2 &- base2)
+            counts.stlbHits &+= 1
+            let tag = stlb.tags[hit2], p = stlb.payloads[hit2]
+            guard MMU.permits(p, kind, user: user) else { return walkAndFill(va, kind, user: user, mem: mem) }
+            // A global entry may replace an entry of another PCID for the page: `insert` finds it.
+            if tag & TLB.globalBit == 0 { l1d.fill(victim1, set: set1, tag: tag, payload: p) } else { l1d.insert(tag: tag, payload: p) }
+            return .ok(TLB.physAddr(p, va))
+        }
+        counts.stlbMisses &+= 1
+        let victim2 = base2 &+ stlb.victimWay(set2)
+        // The walk.
+        let pgd = cr3.unsafelyUnwrapped
+        counts.pageWalks &+= 1
+        let start = walkStart(va, pgd)
+        var refs = 0, ad = 0
+        var path = WalkPath()
+        let r = walker.walk(from: start, va, kind, user: user, mem: mem, memRefs: &refs, adUpdates: &ad, path: &path)
+        counts.walkMemoryRefs &+= refs
+        counts.adUpdates &+= ad
+        switch r {
+        case .ok(let t):
+            let tag = TLB.makeTag(va, size: t.pageSize, pcid: pcid, global: t.isGlobal)
+            let payload = TLB.makePayload(t)
+            if t.pageSize == .size4K && !t.isGlobal {
+                l1d.fill(victim1, set: set1, tag: tag, payload: payload)
+                stlb.fill(victim2, set: set2, tag: tag, payload: payload)
+            } else {
+                fillL1(va, kind, tag: tag, payload: payload)
+                if t.pageSize == .size1G { stlb1G.insert(tag: tag, payload: payload) } else { stlb.insert(tag: tag, payload: payload) }
+            }
+            fillWalkCaches(va, path)
+            return .ok(t.physAddr(va))
+        case .fault(let code):
+            // Every array a data access probes has just missed: nothing to drop there.
+            probedMiss = 1
+            dropAfterFault(va)
+            probedMiss = 0
             return .fault(code)
         }
     }

@@ -36,6 +36,10 @@ public final class TLB {
     /// per nibble, nibble 0 first; nibbles from `ways` up hold 0xf (never a way number then).
     /// A touch moves the way to nibble 0; the LRU way is nibble `ways - 1`. Constant time.
     @usableFromInline let orders: UnsafeMutablePointer<UInt64>
+    /// One byte per slot (8 spare bytes at the end): `fingerprint` of a valid entry's match key,
+    /// 0 for an invalid one. A set none of whose bytes equals a key's fingerprint holds no entry
+    /// with that key, which `mayHold` tells from whole words, without looking at the tags.
+    @usableFromInline let fingerprints: UnsafeMutablePointer<UInt8>
     /// Per set (nibble order): bit w set when way w holds a valid entry.
     @usableFromInline let validWays: UnsafeMutablePointer<UInt32>
     /// `validWays` of a full set.
@@ -89,13 +93,14 @@ public final class TLB {
         var initial = UInt64.max
         for w in 0..<min(ways, 16) { initial = (initial & ~(0xf << (4 * UInt64(w)))) | (UInt64(w) << (4 * UInt64(w))) }
         orders = .allocate(capacity: sets); orders.initialize(repeating: initial, count: sets)
+        fingerprints = .allocate(capacity: capacity + 8); fingerprints.initialize(repeating: 0, count: capacity + 8)
         validWays = .allocate(capacity: sets); validWays.initialize(repeating: 0, count: sets)
         allWays = ways >= 32 ? UInt32.max : (1 << UInt32(ways)) - 1
         waysReciprocal = ((1 << 40) + UInt64(ways) - 1) / UInt64(ways)
     }
 
     deinit {
-        tags.deallocate(); payloads.deallocate(); stamps.deallocate(); orders.deallocate(); validWays.deallocate()
+        tags.deallocate(); payloads.deallocate(); stamps.deallocate(); orders.deallocate(); validWays.deallocate(); fingerprints.deallocate()
     }
 
     /// Number of valid entries.
@@ -170,12 +175,38 @@ public final class TLB {
 
     // MARK: Lookup and fill (hot path)
 
+    /// The fingerprint of match key `key` (a valid tag's bits under `matchMask`): 1...255.
+    @inlinable @inline(__always)
+    static func fingerprint(_ key: UInt64) -> UInt8 {
+        max(UInt8(truncatingIfNeeded: (key &* 0x9e37_79b9_7f4a_7c15) >> 56), 1)
+    }
+
+    /// False when no way of the set starting at slot `base` holds an entry with fingerprint
+    /// `fp` (so none with its key); true when one may. Eight ways per word: a byte of
+    /// fingerprints XOR `fp` is zero exactly where they are equal, and (x - 0x01..) & ~x & 0x80..
+    /// is non-zero exactly when some byte of x is zero; bytes past the set are forced non-zero.
+    @inlinable @inline(__always)
+    func mayHold(_ base: Int, _ fp: UInt8) -> Bool {
+        let raw = UnsafeRawPointer(fingerprints)
+        let splat = UInt64(fp) &* 0x0101_0101_0101_0101
+        var i = 0
+        while i < ways {
+            var x = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: base &+ i, as: UInt64.self)) ^ splat
+            let left = ways &- i
+            if left < 8 { x |= UInt64.max << (8 &* UInt64(truncatingIfNeeded: left)) }
+            if (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080 != 0 { return true }
+            i &+= 8
+        }
+        return false
+    }
+
     /// The slot of the entry for `va` with pages of `size` usable under `pcid`, or -1.
     @inlinable @inline(__always)
     func probe(_ va: UInt64, _ size: PageSize, _ pcid: UInt16) -> Int {
         let pn = TLB.pageNumber(va, size)
         let key = TLB.valid | (UInt64(size.rawValue) << TLB.sizeShift) | pn
         let base = setBase(pn)
+        if !mayHold(base, TLB.fingerprint(key)) { return -1 }
         var i = base
         let end = base &+ ways
         while i < end {
@@ -210,13 +241,8 @@ public final class TLB {
         let p = UInt64(pcid & 0xfff) << TLB.pcidShift
         let tg = tags
         if nibbleOrder {
-            var i = base
-            let end = base &+ ways
-            while i < end {
-                let t = tg[i]
-                if t & TLB.matchMask == key && (t & TLB.globalBit != 0 || t & TLB.pcidMask == p) { touch(set: set, way: i &- base); return i }
-                i &+= 1
-            }
+            let hit = find4K(base, key, pcidBits: p)
+            if hit >= 0 { touch(set: set, way: hit &- base); return hit }
             memoVictim = base &+ victimWay(set)
         } else {
             var best = UInt64.max
@@ -237,6 +263,23 @@ public final class TLB {
         if slot < 0 && count1G > 0 { slot = probe(va.raw, .size1G, pcid) }
         if slot >= 0 { touch(slot) }
         return slot
+    }
+
+    /// The slot of the set starting at `base` holding a 4K entry with match key `key` usable
+    /// under the PCID in tag position `pcidBits`, or -1; looks at the tags only when the
+    /// fingerprints say one may.
+    @inlinable @inline(__always)
+    func find4K(_ base: Int, _ key: UInt64, pcidBits p: UInt64) -> Int {
+        if !mayHold(base, TLB.fingerprint(key)) { return -1 }
+        let tg = tags
+        var i = base
+        let end = base &+ ways
+        while i < end {
+            let t = tg[i]
+            if t & TLB.matchMask == key && (t & TLB.globalBit != 0 || t & TLB.pcidMask == p) { return i }
+            i &+= 1
+        }
+        return -1
     }
 
     /// The way of `set` (nibble order) that `insert` replaces when it finds no entry for the
@@ -320,7 +363,8 @@ public final class TLB {
             let tg = tags
             var best = UInt64.max
             var match = -1
-            var i = base
+            // No way holds the key: in nibble order the victim needs no scan either.
+            var i = nibbleOrder && !mayHold(base, TLB.fingerprint(key)) ? end : base
             while i < end {
                 let t = tg[i]
                 if t & TLB.matchMask == key && (global || t & TLB.globalBit != 0 || t & TLB.pcidMask == p) { match = i; break }
@@ -330,14 +374,24 @@ public final class TLB {
             victim = match >= 0 ? match : nibbleOrder ? base &+ victimWay(set) : Int(truncatingIfNeeded: best & 0x7fff_ffff)
         }
         memoKey = 0
+        fill(victim, set: set, tag: tag, payload: payload)
+        return victim
+    }
+
+    /// Writes the entry `tag`/`payload` into `slot` of `set`, marks it most recently used and
+    /// keeps the per-size counts right: the part of `insert` after it has chosen the slot.
+    @inlinable @inline(__always)
+    func fill(_ victim: Int, set: Int, tag: UInt64, payload: UInt64) {
         let replaced = tags[victim]
         tags[victim] = tag
+        fingerprints[victim] = TLB.fingerprint(tag & TLB.matchMask)
         payloads[victim] = payload
         // The new entry is the most recently used (in stamp order, renormalising when the clock
-        // wraps changes no order, so the victim chosen above stays the right one).
+        // wraps changes no order, so the victim chosen by `insert` stays the right one).
         if nibbleOrder {
-            touch(set: set, way: victim &- base)
-            validWays[set] |= 1 << UInt32(truncatingIfNeeded: victim &- base)
+            let way = victim &- set &* ways
+            touch(set: set, way: way)
+            validWays[set] |= 1 << UInt32(truncatingIfNeeded: way)
         } else {
             touch(victim)
         }
@@ -349,7 +403,6 @@ public final class TLB {
             adjustCount(TLB.sizeOf(tag: replaced), by: -1)
             adjustCount(size, by: 1)
         }
-        return victim
     }
 
     /// Invalidates `slot` if valid, keeping the per-size counts right.
@@ -359,6 +412,7 @@ public final class TLB {
         if t & TLB.valid != 0 {
             adjustCount(TLB.sizeOf(tag: t), by: -1)
             tags[slot] = 0
+            fingerprints[slot] = 0
             generation &+= 1
             if nibbleOrder {
                 let set = setOf(slot)
@@ -403,6 +457,7 @@ public final class TLB {
     @inlinable
     @discardableResult
     public func invalidatePage(_ va: VirtAddr, pcid: UInt16) -> Int {
+        if count4K == 0 && count2M == 0 && count1G == 0 { return 0 }
         var n = 0
         var s: UInt8 = 0
         while s < 3 {
@@ -413,7 +468,7 @@ public final class TLB {
                 let pn = TLB.pageNumber(va.raw, size)
                 let key = TLB.valid | (UInt64(s) << TLB.sizeShift) | pn
                 let base = setBase(pn)
-                var i = base
+                var i = mayHold(base, TLB.fingerprint(key)) ? base : base &+ ways
                 while i < base &+ ways {
                     let t = tags[i]
                     if t & TLB.matchMask == key && TLB.pcidMatches(t, pcid) { drop(i); n &+= 1 }
