@@ -40,7 +40,7 @@ public struct HardwareTranslation: Equatable, Sendable {
         self.pageBase = pageBase; self.pageSize = pageSize; self.flags = flags
     }
     /// The physical address `va` translates to inside this page.
-    @inlinable public func physAddr(_ va: VirtAddr) -> PhysAddr {
+    @inlinable @inline(__always) public func physAddr(_ va: VirtAddr) -> PhysAddr {
         PhysAddr(pageBase.raw | (va.raw & (pageSize.bytes &- 1)))
     }
     @inlinable public var isWritable: Bool { flags & PTE.rw != 0 }

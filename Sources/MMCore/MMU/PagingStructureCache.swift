@@ -45,6 +45,10 @@ public final class PagingStructureCache {
     @usableFromInline let bucketMask: Int
     @usableFromInline let bucketShift: UInt64
     @usableFromInline var count = 0
+    /// One bit per slot, set while the slot holds an entry: the lowest free slot is the lowest
+    /// clear bit, found a word at a time.
+    @usableFromInline let used: UnsafeMutablePointer<UInt64>
+    @usableFromInline let usedWords: Int
     /// Valid entries.
     public var validCount: Int { count }
 
@@ -58,6 +62,8 @@ public final class PagingStructureCache {
         self.shift = shift
         let n = max(1, self.capacity)
         tags = .allocate(capacity: n); tags.initialize(repeating: 0, count: n)
+        usedWords = (n + 63) / 64
+        used = .allocate(capacity: usedWords); used.initialize(repeating: 0, count: usedWords)
         payloads = .allocate(capacity: n); payloads.initialize(repeating: 0, count: n)
         newer = .allocate(capacity: n); newer.initialize(repeating: -1, count: n)
         older = .allocate(capacity: n); older.initialize(repeating: -1, count: n)
@@ -70,7 +76,7 @@ public final class PagingStructureCache {
     }
 
     deinit {
-        tags.deallocate(); payloads.deallocate(); newer.deallocate(); older.deallocate(); bucketTags.deallocate(); bucketSlots.deallocate()
+        tags.deallocate(); payloads.deallocate(); newer.deallocate(); older.deallocate(); bucketTags.deallocate(); bucketSlots.deallocate(); used.deallocate()
     }
 
     /// The tag of an entry for `va` under `pcid`.
@@ -151,6 +157,7 @@ public final class PagingStructureCache {
         indexRemove(tags[slot])
         unlink(slot)
         tags[slot] = 0
+        used[slot >> 6] &= ~(1 << UInt64(slot & 63))
         count &-= 1
     }
 
@@ -186,8 +193,11 @@ public final class PagingStructureCache {
         let tag = makeTag(va, pcid)
         var victim: Int
         if count < capacity {
-            victim = 0
-            while tags[victim] != 0 { victim &+= 1 }
+            // The lowest invalid slot (there is one: count < capacity).
+            var w = 0
+            while used[w] == UInt64.max { w &+= 1 }
+            victim = w &* 64 &+ (~used[w]).trailingZeroBitCount
+            used[w] |= 1 << UInt64(victim & 63)
             count &+= 1
         } else {
             victim = Int(lru)
@@ -227,6 +237,7 @@ public final class PagingStructureCache {
         let n = count
         if n > 0 {
             for i in 0..<capacity { tags[i] = 0 }
+            used.update(repeating: 0, count: usedWords)
             bucketTags.update(repeating: 0, count: bucketMask + 1)
             mru = -1; lru = -1
         }
