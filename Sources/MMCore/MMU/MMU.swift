@@ -478,18 +478,19 @@ public final class MMU {
             counts.pageFaults &+= 1
             return .fault(HardwareWalker.accessCode(kind, user: user))
         }
-        counts.pageWalks &+= 1
-        // The paging-structure caches model x86-64 4-level paging only.
-        let start = x86FourLevel ? walkStart(va, pgd) : WalkStart(level: 0, table: pgd, rights: PTE.rw | PTE.user)
-        var refs = 0, ad = 0
         var path = WalkPath()
         // The one switch: x86-64 4-level paging on its own walker (with the paging-structure
-        // caches), every other format on walkArch.
-        let r = x86FourLevel
-            ? walker.walk(from: start, va, kind, user: user, mem: mem, memRefs: &refs, adUpdates: &ad, path: &path)
-            : walker.walkArch(pgd, va, kind, user: user, mem: mem, memRefs: &refs, adUpdates: &ad)
-        counts.walkMemoryRefs &+= refs
-        counts.adUpdates &+= ad
+        // caches, which model x86-64 4-level paging only), every other format on walkArch.
+        let r: HardwareWalkResult
+        if x86FourLevel {
+            r = walkCounted(va, pgd, kind, user: user, mem: mem, path: &path)
+        } else {
+            counts.pageWalks &+= 1
+            var refs = 0, ad = 0
+            r = walker.walkArch(pgd, va, kind, user: user, mem: mem, memRefs: &refs, adUpdates: &ad)
+            counts.walkMemoryRefs &+= refs
+            counts.adUpdates &+= ad
+        }
         switch r {
         case .ok(let t):
             let tag = TLB.makeTag(va, size: t.pageSize, pcid: pcid, global: t.isGlobal)
@@ -502,6 +503,21 @@ public final class MMU {
             dropAfterFault(va)
             return .fault(code)
         }
+    }
+
+    /// Walks the x86-64 4-level tables under `pgd` for `va` from below the lowest
+    /// paging-structure-cache hit, counting the walk, its memory references and A/D updates;
+    /// returns the walker's result, with the non-leaf entries read in `path`.
+    @inline(__always)
+    func walkCounted(_ va: VirtAddr, _ pgd: PFN, _ kind: AccessKind, user: Bool, mem: PhysicalMemory,
+                     path: inout WalkPath) -> HardwareWalkResult {
+        counts.pageWalks &+= 1
+        let start = walkStart(va, pgd)
+        var refs = 0, ad = 0
+        let r = walker.walk(from: start, va, kind, user: user, mem: mem, memRefs: &refs, adUpdates: &ad, path: &path)
+        counts.walkMemoryRefs &+= refs
+        counts.adUpdates &+= ad
+        return r
     }
 
     /// Where a walk of `va` under `pgd` starts: below the lowest paging-structure-cache hit (PDE,
@@ -590,15 +606,8 @@ public final class MMU {
         counts.stlbMisses &+= 1
         let victim2 = base2 &+ stlb.victimWay(set2)
         // The walk.
-        let pgd = cr3.unsafelyUnwrapped
-        counts.pageWalks &+= 1
-        let start = walkStart(va, pgd)
-        var refs = 0, ad = 0
         var path = WalkPath()
-        let r = walker.walk(from: start, va, kind, user: user, mem: mem, memRefs: &refs, adUpdates: &ad, path: &path)
-        counts.walkMemoryRefs &+= refs
-        counts.adUpdates &+= ad
-        switch r {
+        switch walkCounted(va, cr3.unsafelyUnwrapped, kind, user: user, mem: mem, path: &path) {
         case .ok(let t):
             let tag = TLB.makeTag(va, size: t.pageSize, pcid: pcid, global: t.isGlobal)
             let payload = TLB.makePayload(t)
