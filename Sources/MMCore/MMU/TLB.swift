@@ -454,10 +454,18 @@ public final class TLB {
 
     /// Invalidates every entry (any size) that translates `va` and is usable under `pcid`,
     /// including global entries, as INVLPG does; returns how many were dropped.
-    @inlinable
+    @inlinable @inline(__always)
     @discardableResult
     public func invalidatePage(_ va: VirtAddr, pcid: UInt16) -> Int {
+        // An empty array (the iTLB of a trace without fetches, the huge-page arrays without huge
+        // pages) is the common case on the fault path: answered without a call.
         if count4K == 0 && count2M == 0 && count1G == 0 { return 0 }
+        return invalidatePageProbing(va, pcid: pcid)
+    }
+
+    /// `invalidatePage` of a TLB that holds entries: probes the set of each page size present.
+    @usableFromInline @inline(never)
+    func invalidatePageProbing(_ va: VirtAddr, pcid: UInt16) -> Int {
         var n = 0
         var s: UInt8 = 0
         while s < 3 {
