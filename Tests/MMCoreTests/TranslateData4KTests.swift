@@ -9,9 +9,12 @@ import XCTest
 /// come and go, so the path is left and taken again.
 final class TranslateData4KTests: XCTestCase {
     func testFastDataPathMatchesTheGeneralPath() throws {
-        for seed: UInt64 in [11, 12] {
-            let fast = try Kernel(config: MachineConfig(ramBytes: 256 << 20, thp: .madvise))
-            let slow = try Kernel(config: MachineConfig(ramBytes: 256 << 20, thp: .madvise))
+        // Skylake's arrays; then PCIDs on with small arrays (a 6-way STLB of 4 sets and a 2-way L1
+        // dTLB), so that sets fill, entries are evicted and other PCIDs' entries stay cached.
+        let small = TLBConfig(l1d: .init(entries: 8, ways: 2), stlb: .init(entries: 24, ways: 6), pcid: true)
+        for (seed, tlb) in [(UInt64(11), TLBConfig()), (12, TLBConfig()), (13, small)] {
+            let fast = try Kernel(config: MachineConfig(ramBytes: 256 << 20, tlb: tlb, thp: .madvise))
+            let slow = try Kernel(config: MachineConfig(ramBytes: 256 << 20, tlb: tlb, thp: .madvise))
             let tf = try fast.spawn(ProgramImage(path: "/usr/bin/rand")).get()
             let ts = try slow.spawn(ProgramImage(path: "/usr/bin/rand")).get()
             slow.mmu.dataFastPath = false
