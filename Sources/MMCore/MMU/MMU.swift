@@ -211,7 +211,15 @@ public final class MMU {
     @usableFromInline var x86FourLevel = true
     /// Whether data accesses may take `translateData4K` (false: always the general path; for
     /// the tests that compare the two).
-    var dataFastPath = true
+    var dataFastPath = true { didSet { updateDataFastPath() } }
+    /// `dataFastPath`, x86-64 4-level paging, and nibble-ordered L1 dTLB and STLB sets: the
+    /// conditions of `translateData4K` that change only with the configuration.
+    var dataFastPathEligible = true
+
+    /// Recomputes `dataFastPathEligible`.
+    func updateDataFastPath() {
+        dataFastPathEligible = dataFastPath && x86FourLevel && l1d.nibbleOrder && stlb.nibbleOrder
+    }
 
     /// Configures the MMU for the machine's paging format (canonical rule and walker).
     public func usePaging(_ f: PageTableFormat) {
@@ -219,6 +227,7 @@ public final class MMU {
         // ARM64's TTBR0 range and 32-bit x86 (no address above 4 GiB) have no sign-extended half.
         canonOnes = f.encoding == .arm64 || f.is32Bit ? 0 : UInt64.max >> f.canonShift
         x86FourLevel = f.isX86_64FourLevel
+        updateDataFastPath()
     }
 
     /// An MMU with empty TLBs and no CR3; `config` must pass `validate()` (checked: traps otherwise).
@@ -235,6 +244,7 @@ public final class MMU {
         pml4eCache = PagingStructureCache(capacity: config.pwcPML4E, shift: 39)
         pdpteCache = PagingStructureCache(capacity: config.pwcPDPTE, shift: 30)
         pdeCache = PagingStructureCache(capacity: config.pwcPDE, shift: 21)
+        updateDataFastPath()
     }
 
     /// Every TLB array with its display name, in report order (allocates).
@@ -563,8 +573,7 @@ public final class MMU {
     /// access probes (so every probe is of one 4K set). `dataFastPath` false turns it off (tests).
     @inline(__always)
     var dataArraysHold4KOnly: Bool {
-        dataFastPath && x86FourLevel && cr3 != nil && l1d2M.validCount == 0 && l1d1G.validCount == 0
-            && stlb.count2M == 0 && stlb.count1G == 0 && stlb1G.validCount == 0 && l1d.nibbleOrder && stlb.nibbleOrder
+        dataFastPathEligible && cr3 != nil && l1d2M.isEmpty && l1d1G.isEmpty && !stlb.holdsHugeEntries && stlb1G.isEmpty
     }
 
     /// What `translateProbe` does for a data access that gets past the repeated-page check,

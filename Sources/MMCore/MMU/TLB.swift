@@ -105,6 +105,10 @@ public final class TLB {
 
     /// Number of valid entries.
     public var validCount: Int { count4K + count2M + count1G }
+    /// Whether no entry is valid.
+    @inlinable var isEmpty: Bool { count4K | count2M | count1G == 0 }
+    /// Whether a 2M or 1G entry is valid.
+    @inlinable var holdsHugeEntries: Bool { count2M | count1G != 0 }
 
     /// Asks the host CPU to cache the set a 4 KiB page `va` would live in (its tags, stamps and
     /// payloads), for a lookup or insert soon; a hint that changes nothing.
