@@ -28,6 +28,18 @@ public enum TraceAccessKind: UInt8, Sendable, CaseIterable {
     case instr = 0, load = 1, store = 2, modify = 3
     /// The lackey letter.
     public var letter: Character { ["I", "L", "S", "M"][Int(rawValue)] }
+
+    /// The kind whose raw value is `bits & 3` (an access record type's bits 5:4): what
+    /// `init(rawValue:)` gives for 0...3, as a switch the optimiser reduces to a move instead of
+    /// a call per record.
+    @inline(__always) static func of(_ bits: UInt8) -> TraceAccessKind {
+        switch bits & 3 {
+        case 0: return .instr
+        case 1: return .load
+        case 2: return .store
+        default: return .modify
+        }
+    }
 }
 
 /// What an initial region of the address space is.
@@ -566,7 +578,8 @@ public struct RecordDecoder {
             guard s > 0, s <= 1 << 16 else { throw fail("bad access size \(s)") }
             size = UInt32(s)
         } else { throw fail("bad access size code \(code)") }
-        let kind = TraceAccessKind(rawValue: t >> 4)!
+        guard t < 0x40 else { throw fail("record type 0x\(String(t, radix: 16)) is not an access") }
+        let kind = TraceAccessKind.of(t >> 4)
         let delta = unzigzag(try varint())
         let addr: UInt64
         if kind == .instr { addr = prevI &+ UInt64(bitPattern: delta); prevI = addr } else {
@@ -613,7 +626,7 @@ public struct RecordDecoder {
             }
         }
         i = j
-        let kind = TraceAccessKind(rawValue: t >> 4).unsafelyUnwrapped
+        let kind = TraceAccessKind.of(t >> 4)
         let delta = UInt64(bitPattern: unzigzag(v))
         let addr: UInt64
         if kind == .instr { addr = prevI &+ delta; prevI = addr } else { addr = prevD &+ delta; prevD = addr }
