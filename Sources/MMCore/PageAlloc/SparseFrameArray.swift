@@ -41,7 +41,7 @@ public struct SparseFrameArray<Element> {
     /// Sets entry `i` (0..<count; traps outside) to nil in an array whose default value is nil,
     /// as assigning nil does, without calling `isDefault`: a chunk with no storage already reads
     /// nil, and an entry that is nil is left unwritten (no uniqueness check of the chunk arrays).
-    @inlinable public mutating func setNil<T>(_ i: Int) where Element == T? {
+    @inlinable @inline(__always) public mutating func setNil<T>(_ i: Int) where Element == T? {
         assert(isDefault(nil), "setNil on an array whose default is not nil")
         precondition(i >= 0 && i < count, "frame index out of range")
         let c = i >> SparseFrameArray.chunkShift
