@@ -154,4 +154,45 @@ final class FaultTests: XCTestCase {
         XCTAssertNoThrow(try k.touch(small, s, length: 1 << 20, .write).get())
         XCTAssertEqual(k.checkInvariants(), [])
     }
+
+    /// The first-touch fast path (handleAnonymousFaultFast, taken when --explain is off) leaves
+    /// exactly what the general path (taken for every fault while a narration is requested)
+    /// leaves: the same faults, pages, PTEs, reverse-map keys, LRU order and counters.
+    func testFirstTouchFastPathMatchesTheGeneralPath() throws {
+        let locked: VMFlags = [.read, .write, .mayread, .maywrite, .locked]
+        func run(narrated: Bool) throws -> [String] {
+            let (k, t) = try makeTask([VMA(start: VirtAddr(0x400000), end: VirtAddr(0x900000), flags: rw),
+                                       VMA(start: VirtAddr(0xa00000), end: VirtAddr(0xa40000), flags: locked),
+                                       VMA(start: VirtAddr(0xb00000), end: VirtAddr(0xb10000), flags: [.read, .mayread])])
+            if narrated {
+                k.explain = { _ in }
+                k.explainFaultsLeft = Int.max
+            }
+            var out: [String] = []
+            // Reads map the zero page, writes replace it or allocate; both cross PMD boundaries.
+            try k.touch(t, VirtAddr(0x5ff000), length: 0x3000, .read).get()
+            try k.touch(t, VirtAddr(0x400000), length: 0x500000, .write).get()
+            try k.touch(t, VirtAddr(0xa00000), length: 0x40000, .write).get()
+            try k.touch(t, VirtAddr(0xb00000), length: 0x10000, .read).get()
+            for va in stride(from: UInt64(0x400000), to: 0xb10000, by: 0x1000) {
+                guard let slot = k.phys.walk(t.mm!.pgd, VirtAddr(va)) else { continue }
+                let pte = k.phys.readPTE(slot)
+                guard pte.isPresent else { continue }
+                let i = pte.pfn.index
+                out.append("\(va) \(pte.raw) \(k.reclaim.rmapAnonVMA[i]) \(k.reclaim.rmapIndex[i]) \(k.phys.memMap.flags[i].rawValue)")
+            }
+            out.append("lru \(k.reclaim.pages(on: .inactiveAnon)) \(k.reclaim.pages(on: .unevictable))")
+            out.append("vmstat \(k.vmstat.pgfault) \(k.vmstat.pgalloc) \(k.vmstat.zeroPageMaps) \(t.minFlt) \(t.majFlt) \(k.clockNs)")
+            out.append("rss \(t.mm!.rss.anon) \(k.stat.nrAnonMapped) \(k.stat.nrMlock) \(k.phys.freePageCount)")
+            let violations = k.checkInvariants()
+            XCTAssertTrue(violations.isEmpty, "\(violations.count) violations, first: \(violations.first ?? "")")
+            return out
+        }
+        let fast = try run(narrated: false), general = try run(narrated: true)
+        XCTAssertEqual(fast.count, general.count)
+        if let i = fast.indices.first(where: { $0 < general.count && fast[$0] != general[$0] }) {
+            XCTFail("first difference, line \(i): fast path \(fast[i]), general path \(general[i])")
+        }
+        XCTAssertGreaterThan(fast.count, 1300)
+    }
 }

@@ -242,12 +242,14 @@ extension Kernel {
     public func access(_ task: Task, _ va: VirtAddr, _ kind: AccessKind) -> Result<PhysAddr, AccessFailure> {
         guard panicMessage == nil else { return .failure(.panic) }
         guard task.state.isAlive, task.mm != nil, task.vforkChild == nil else { return .failure(.notRunning) }
-        switchTo(task)
-        let cpuMMU = mmu   // the MMU of the CPU the task runs on
+        if current !== task { switchTo(task) }   // (switchTo returns at once for the current task)
+        // The MMU of the CPU the task runs on; the CPUs and their MMUs live as long as the kernel
+        // (`cpus` and `CPU.mmu` are constants), so the loop holds it without a reference count.
+        let cpuMMU = Unmanaged.passUnretained(mmu)
         var faults = 0
         var narrated = false
         while true {
-            switch cpuMMU.translate(va, kind, user: true, mem: phys) {
+            switch cpuMMU._withUnsafeGuaranteedRef({ $0.translate(va, kind, user: true, mem: phys) }) {
             case .ok(let pa):
                 if narrated {
                     narrate("[8] back in user mode the instruction is restarted: \(va) now translates to physical \(pa)")
@@ -272,9 +274,10 @@ extension Kernel {
                         explain = nil
                     }
                 }
-                defer { explain = saved }
+                // (Nothing on the fault path sets `explain`: when it was nil there is nothing to restore.)
+                defer { if saved != nil { explain = saved } }
                 let result = doUserAddrFault(task, va, code)
-                kswapdRunIfWoken()
+                if reclaim.kswapdWoken { kswapdRunIfWoken() }   // (which returns at once otherwise)
                 switch result {
                 case .minor, .major:
                     continue

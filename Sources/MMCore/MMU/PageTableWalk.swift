@@ -10,21 +10,36 @@ public struct PTESlot: Hashable, Sendable {
 extension PhysicalMemory {
     /// Reads the leaf entry at `slot`, decoded from the machine's format into the software PTE.
     /// Linux: ptep_get(), include/linux/pgtable.h
-    @inlinable public func readPTE(_ slot: PTESlot) -> PTE {
+    @inlinable @inline(__always) public func readPTE(_ slot: PTESlot) -> PTE {
         // x86-64 (the identity encoding) reads the word with one use of `contents`: the general
         // expression copies it, retaining its arrays, on every entry (fork of 1 GiB: 12 → 47 ms).
+        // Inlined at the call: the other formats' decoding stays out of line.
         if paging.encoding == .x86_64 { return PTE(raw: contents.readWord(slot.table, slot.index)) }
-        return paging.decode(paging.readRaw(contents, slot.table, slot.index, level: paging.pteLevel), level: paging.pteLevel)
+        return readPTEDecoding(slot)
+    }
+    /// readPTE for the formats that are not the identity.
+    @inlinable @inline(never) func readPTEDecoding(_ slot: PTESlot) -> PTE {
+        paging.decode(paging.readRaw(contents, slot.table, slot.index, level: paging.pteLevel), level: paging.pteLevel)
     }
     /// Writes the leaf entry at `slot`, encoded in the machine's format. Linux: set_pte(), arch/*/include/asm/pgtable.h
-    @inlinable public func writePTE(_ slot: PTESlot, _ pte: PTE) {
+    @inlinable @inline(__always) public func writePTE(_ slot: PTESlot, _ pte: PTE) {
+        // x86-64: encode is the identity and an entry is one word of the frame.
+        if paging.encoding == .x86_64 { contents.writeWord(slot.table, slot.index, pte.raw); return }
+        writePTEEncoding(slot, pte)
+    }
+    /// writePTE for the formats that are not the identity.
+    @inlinable @inline(never) func writePTEEncoding(_ slot: PTESlot, _ pte: PTE) {
         paging.writeRaw(&contents, slot.table, slot.index, level: paging.pteLevel, paging.encode(pte, level: paging.pteLevel))
     }
     /// Reads the PMD-level entry at `slot` (a huge leaf or a pointer to a PTE table), decoded from
     /// the machine's format. Linux: pmdp_get(), include/linux/pgtable.h
-    @inlinable public func readPMD(_ slot: PTESlot) -> PTE {
+    @inlinable @inline(__always) public func readPMD(_ slot: PTESlot) -> PTE {
         if paging.encoding == .x86_64 { return PTE(raw: contents.readWord(slot.table, slot.index)) }
-        return paging.decode(paging.readRaw(contents, slot.table, slot.index, level: paging.pmdLevel), level: paging.pmdLevel)
+        return readPMDDecoding(slot)
+    }
+    /// readPMD for the formats that are not the identity.
+    @inlinable @inline(never) func readPMDDecoding(_ slot: PTESlot) -> PTE {
+        paging.decode(paging.readRaw(contents, slot.table, slot.index, level: paging.pmdLevel), level: paging.pmdLevel)
     }
     /// Writes the PMD-level entry at `slot` (a PS leaf is a huge page: ARM64 block, RISC-V
     /// megapage), encoded in the machine's format. Linux: set_pmd_at(), arch/*/include/asm/pgtable.h

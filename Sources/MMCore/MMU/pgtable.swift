@@ -158,7 +158,7 @@ public struct PageTableFormat: Hashable, Sendable, CustomStringConvertible {
     /// True when the MMU may walk the user tables for `va`: x86-64 and RISC-V: bits 63:VA-1 all
     /// equal (else #GP / page fault before any read); ARM64: bits 63:VA zero (TTBR0_EL1; an
     /// all-ones top selects TTBR1_EL1, the kernel's tables, which hold no user pages).
-    @inlinable public func isCanonical(_ va: VirtAddr) -> Bool {
+    @inlinable @inline(__always) public func isCanonical(_ va: VirtAddr) -> Bool {
         let top = va.raw >> canonShift
         if top == 0 { return true }
         return encoding != .arm64 && !is32Bit && top == UInt64.max >> canonShift

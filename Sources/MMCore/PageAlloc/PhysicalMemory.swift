@@ -299,7 +299,19 @@ public final class PhysicalMemory {
             k -= 1
             if zone.type.rawValue > highest.rawValue { continue }
             if !zoneWatermarkOK(zone, order: 0, mark: zone.watermarkLow, highestZone: highest, allocFlags: []) { continue }
-            let p = rmqueueSmallest(zone, order: 0, MigrateType(gfp: gfp).rawValue)
+            let mt = MigrateType(gfp: gfp).rawValue
+            // The order-0 list of the migrate type has a page about half the time (each split
+            // leaves the buddy there): rmqueueSmallest would take its head with nothing to split,
+            // which is this straight line (page_del_and_expand with low == high == 0).
+            let h = Int(zone.freeHead[listIndex(0, mt)])
+            let p: Int
+            if h >= 0 {
+                delFromFreeList(zone, h, 0, mt)
+                zone.freePages -= 1
+                p = h
+            } else {
+                p = rmqueueSmallest(zone, order: 0, mt)
+            }
             if p >= 0 { prepNewPage(p, order: 0, gfp: gfp) }
             return p
         }

@@ -38,6 +38,19 @@ public struct SparseFrameArray<Element> {
         }
     }
 
+    /// Sets entry `i` (0..<count; traps outside) to nil in an array whose default value is nil,
+    /// as assigning nil does, without calling `isDefault`: a chunk with no storage already reads
+    /// nil, and an entry that is nil is left unwritten (no uniqueness check of the chunk arrays).
+    @inlinable @inline(__always) public mutating func setNil<T>(_ i: Int) where Element == T? {
+        assert(isDefault(nil), "setNil on an array whose default is not nil")
+        precondition(i >= 0 && i < count, "frame index out of range")
+        let c = i >> SparseFrameArray.chunkShift
+        if chunks[c].isEmpty { return }
+        let j = i & ((1 << SparseFrameArray.chunkShift) - 1)
+        if chunks[c][j] == nil { return }
+        chunks[c][j] = nil
+    }
+
     /// Chunks holding storage (host memory in use / one chunk's size).
     public var allocatedChunks: Int { chunks.reduce(0) { $0 + ($1.isEmpty ? 0 : 1) } }
 }

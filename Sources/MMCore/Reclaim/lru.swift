@@ -125,6 +125,7 @@ extension Kernel {
 
     /// Puts `pfn` at the head (or, with `tail`, the tail) of the list its flags select and sets
     /// PG_lru; a page already on a list is moved. Linux: lruvec_add_folio() / lruvec_add_folio_tail(), mm_inline.h
+    @inline(__always)
     func lruAdd(_ pfn: PFN, tail: Bool = false) {
         if reclaim.lruOf[pfn.index] >= 0 { lruDel(pfn) }
         phys.memMap.flags[pfn.index].insert(.lru)

@@ -183,6 +183,7 @@ extension Kernel {
             narrate("find_vma(\(va)) found no VMA at or above the address: bad_area, SEGV_MAPERR")
             return .sigsegv(.mapErr)
         }
+        if explain == nil, let r = handleAnonymousFaultFast(task, mm, vmaIndex, va, code) { return r }
         var vma = mm.vmas[vmaIndex]
         if vma.start > va {
             guard vma.flags.contains(.growsdown) else {
@@ -206,12 +207,56 @@ extension Kernel {
 
     /// True when `vma` does not permit the access described by `code`.
     /// Linux: access_error(), arch/x86/mm/fault.c
-    func accessError(_ code: PFErrorCode, _ vma: VMA) -> Bool {
+    func accessError(_ code: PFErrorCode, _ vma: VMA) -> Bool { accessError(code, vma.flags) }
+
+    /// True when a VMA with `flags` does not permit the access described by `code`.
+    /// Linux: access_error(), arch/x86/mm/fault.c
+    @inline(__always)
+    func accessError(_ code: PFErrorCode, _ flags: VMFlags) -> Bool {
         if code.contains(.pk) { return true }
-        if code.contains(.write) { return !vma.flags.contains(.write) }
+        if code.contains(.write) { return !flags.contains(.write) }
         if code.contains(.instr) && code.contains(.prot) { return true }
         if code.contains(.prot) { return true }
-        return !(vma.flags.contains(.read) || vma.flags.contains(.write) || vma.flags.contains(.exec))
+        return !(flags.contains(.read) || flags.contains(.write) || flags.contains(.exec))
+    }
+
+    /// Handles the most common user fault without copying the VMA out of the tree: the first
+    /// touch of a page inside (not below) the private anonymous VMA at `vmaIndex`, which allows
+    /// the access, on x86-64 4-level tables that already lead to a PTE table whose entry for `va`
+    /// is empty. Returns nil, having read only, in every other case (a table or the PTE to be
+    /// made, a huge PMD, hugetlb, file or shmem memory, a stack to grow, a bad access, another
+    /// format); the caller then takes the general path.
+    ///
+    /// Equivalent to doUserAddrFault → handleMMFault in that case: the same counters, then
+    /// pmdAlloc would find the PGD and PUD entries present and create nothing, the PMD entry
+    /// points to a PTE table (so no THP decision is made), the PTE is none and the VMA is
+    /// anonymous without shmem object, so doAnonymousPage runs with the same VMA fields (flags,
+    /// start, pgoff: what it and addNewPage read) on the same slot. `explain` must be off (the
+    /// general path narrates find_vma first).
+    /// Linux: handle_mm_fault() → handle_pte_fault() → do_anonymous_page(), mm/memory.c
+    @inline(__always)
+    func handleAnonymousFaultFast(_ task: Task, _ mm: MMStruct, _ vmaIndex: Int, _ va: VirtAddr, _ code: PFErrorCode) -> FaultResult? {
+        let phys = self.phys
+        guard phys.paging.isX86_64FourLevel, mm.vmas.vmas[vmaIndex].start <= va else { return nil }
+        let flags = mm.vmas.vmas[vmaIndex].flags
+        guard mm.vmas.vmas[vmaIndex].file == nil, mm.vmas.vmas[vmaIndex].shmemObject == 0,
+              !flags.contains(.hugetlb), !accessError(code, flags) else { return nil }
+        // x86-64 entries need no decoding: the words in the frames are the PTEs.
+        let e0 = PTE(raw: phys.contents.readWord(mm.pgd, Int(truncatingIfNeeded: (va.raw >> 39) & 0x1ff)))
+        guard e0.isPresent, !e0.isHuge else { return nil }
+        let e1 = PTE(raw: phys.contents.readWord(e0.pfn, Int(truncatingIfNeeded: (va.raw >> 30) & 0x1ff)))
+        guard e1.isPresent, !e1.isHuge else { return nil }
+        let e2 = PTE(raw: phys.contents.readWord(e1.pfn, Int(truncatingIfNeeded: (va.raw >> 21) & 0x1ff)))
+        guard e2.isPresent, !e2.isHuge else { return nil }
+        let slot = PTESlot(table: e2.pfn, index: Int(truncatingIfNeeded: (va.raw >> 12) & 0x1ff))
+        guard phys.contents.readWord(slot.table, slot.index) == 0 else { return nil }
+        let index = mm.vmas.vmas[vmaIndex].pgoff &+ ((va.pageDown.raw &- mm.vmas.vmas[vmaIndex].start.raw) >> PAGE_SHIFT)
+        // anonVMAPrepare would find the same VMA (the lookup above left its index as the hint)
+        // and return its anon_vma when it has one.
+        let anonVMA = mm.vmas.vmas[vmaIndex].anonVMA
+        vmstat.pgfault += 1
+        task.minFlt += 1
+        return doAnonymousPage(task, mm, flags: flags, index: index, va, slot, write: code.contains(.write), anonVMA: anonVMA)
     }
 
     /// Allocates the page-table levels for `va` and dispatches the fault by PTE state.
@@ -274,19 +319,27 @@ extension Kernel {
     /// read, else a newly allocated zeroed page. (Shared anonymous memory is shmem: doFault.)
     /// Returns .oom when no page is left. Linux: do_anonymous_page(), mm/memory.c
     func doAnonymousPage(_ task: Task, _ mm: MMStruct, _ vma: VMA, _ va: VirtAddr, _ slot: PTESlot, write: Bool) -> FaultResult {
+        doAnonymousPage(task, mm, flags: vma.flags, index: linearPageIndex(vma, va), va, slot, write: write)
+    }
+
+    /// doAnonymousPage for a VMA with `flags` in which `va` has the linear page index `index`
+    /// (all it reads of the VMA); `anonVMA` is the VMA's anon_vma when the caller knows it is
+    /// set, else 0 (anonVMAPrepare then finds or makes it). Linux: do_anonymous_page(), mm/memory.c
+    func doAnonymousPage(_ task: Task, _ mm: MMStruct, flags: VMFlags, index: UInt64, _ va: VirtAddr, _ slot: PTESlot,
+                         write: Bool, anonVMA: UInt64 = 0) -> FaultResult {
         if !write {
-            phys.writePTE(slot, PTE(pfn: zeroPFN, flags: pteFlags(vma.flags, writable: false, dirty: false)))
+            phys.writePTE(slot, PTE(pfn: zeroPFN, flags: pteFlags(flags, writable: false, dirty: false)))
             vmstat.zeroPageMaps += 1
             clockNs &+= FaultCost.zeroPageRead
             narrate("do_anonymous_page: read of untouched memory maps the shared zero page (PFN \(zeroPFN)) read-only; PTE[\(slot.index)] in table PFN \(slot.table) = \(phys.readPTE(slot))")
             return .minor
         }
-        guard let anon = anonVMAPrepare(mm, va) else { return .oom }
+        guard let anon = anonVMA != 0 ? anonVMA : anonVMAPrepare(mm, va) else { return .oom }
         guard let pfn = allocPageOrOOM(gfp: .highuserMovable, task: task) else { return .oom }
         phys.contents.clear(pfn)
-        addNewPage(mm, vma, pfn, va, anonVMA: anon)
+        addNewAnonPage(mm, flags, pfn, index: index, anonVMA: anon)
         clockNs &+= FaultCost.anonymousWrite
-        phys.writePTE(slot, PTE(pfn: pfn, flags: pteFlags(vma.flags, writable: vma.flags.contains(.write), dirty: true)))
+        phys.writePTE(slot, PTE(pfn: pfn, flags: pteFlags(flags, writable: flags.contains(.write), dirty: true)))
         narrate("do_anonymous_page: allocated zeroed anonymous page PFN \(pfn) (\(zoneName(pfn))); PTE[\(slot.index)] in table PFN \(slot.table) = \(phys.readPTE(slot))")
         return .minor
     }
@@ -422,17 +475,26 @@ extension Kernel {
     /// `anonVMA` is the id anonVMAPrepare just returned for `va`; nil looks it up.
     /// Linux: folio_add_new_anon_rmap() + folio_add_lru_vma(), mm/rmap.c, mm/swap.c
     func addNewPage(_ mm: MMStruct, _ vma: VMA, _ pfn: PFN, _ va: VirtAddr, anonVMA: UInt64? = nil) {
+        // The anon_vma is looked up first: nothing below changes the VMA tree.
+        let id = anonVMA ?? mm.vmas.vmaLookup(va)?.anonVMA ?? vma.anonVMA
+        addNewAnonPage(mm, vma.flags, pfn, index: linearPageIndex(vma, va), anonVMA: id)
+    }
+
+    /// addNewPage for a VMA with `flags`: the page gets linear index `index` and anon_vma `anonVMA`.
+    /// Linux: folio_add_new_anon_rmap() + folio_add_lru_vma(), mm/rmap.c, mm/swap.c
+    @inline(__always)
+    func addNewAnonPage(_ mm: MMStruct, _ flags: VMFlags, _ pfn: PFN, index: UInt64, anonVMA: UInt64) {
         var f: PageFlags = [.uptodate, .anon, .swapbacked]
         mm.rss.anon += 1; stat.nrAnonMapped += 1
-        if vma.flags.contains(.locked) {
+        if flags.contains(.locked) {
             f.insert([.mlocked, .unevictable])
             stat.nrMlock += 1
         }
         phys.memMap.flags[pfn.index] = f
         phys.memMap.mapcount[pfn.index] = 1
-        reclaim.rmapAnonVMA[pfn.index] = anonVMA ?? mm.vmas.vmaLookup(va)?.anonVMA ?? vma.anonVMA
-        reclaim.rmapIndex[pfn.index] = linearPageIndex(vma, va)
-        reclaim.rmapInode[pfn.index] = nil
+        reclaim.rmapAnonVMA[pfn.index] = anonVMA
+        reclaim.rmapIndex[pfn.index] = index
+        reclaim.rmapInode.setNil(pfn.index)
         lruAdd(pfn)
         mm.updateHiwater()
     }
