@@ -20,7 +20,7 @@
 /// (bit 1), U/S (bit 2) and XD (bit 63) in PTE positions. Replacement: least recently used.
 ///
 /// Host layout (none of it changes which entry is used or evicted): flat buffers owned by this
-/// object; a hash index from tag to slot (open addressing, linear probing, at least eight times as
+/// object; for a cache of more than `linearLimit` entries, a hash index from tag to slot (open addressing, linear probing, at least eight times as
 /// many buckets as entries, each holding the tag and the slot) so that a lookup, hit or miss,
 /// reads a bucket or two instead of every tag;
 /// and the valid entries in a doubly linked list from most to least recently used, so that the
@@ -45,6 +45,12 @@ public final class PagingStructureCache {
     @usableFromInline let bucketMask: Int
     @usableFromInline let bucketShift: UInt64
     @usableFromInline var count = 0
+    /// Whether entries are found by comparing every tag (caches of at most
+    /// `PagingStructureCache.linearLimit` entries, such as the default PML4E and PDPTE caches:
+    /// fewer instructions than hashing, and no index to keep) instead of through the hash index.
+    @usableFromInline let linear: Bool
+    /// The largest capacity searched linearly.
+    public static let linearLimit = 8
     /// One bit per slot, set while the slot holds an entry: the lowest free slot is the lowest
     /// clear bit, found a word at a time.
     @usableFromInline let used: UnsafeMutablePointer<UInt64>
@@ -73,6 +79,7 @@ public final class PagingStructureCache {
         bucketSlots = .allocate(capacity: b); bucketSlots.initialize(repeating: -1, count: b)
         bucketMask = b - 1
         bucketShift = 64 - bits
+        linear = self.capacity <= PagingStructureCache.linearLimit
     }
 
     deinit {
@@ -95,6 +102,15 @@ public final class PagingStructureCache {
     /// Returns the slot of the entry whose tag is `tag`, or -1.
     @inlinable @inline(__always)
     func find(_ tag: UInt64) -> Int {
+        if linear {
+            // Invalid slots hold tag 0, which no valid tag equals.
+            var i = 0
+            while i < capacity {
+                if tags[i] == tag { return i }
+                i &+= 1
+            }
+            return -1
+        }
         var b = home(tag)
         while true {
             let t = bucketTags[b]
@@ -107,6 +123,7 @@ public final class PagingStructureCache {
     /// Adds `slot` (whose tag is `tag`) to the hash index.
     @inlinable @inline(__always)
     func indexAdd(_ tag: UInt64, _ slot: Int) {
+        if linear { return }
         var b = home(tag)
         while bucketTags[b] != 0 { b = (b &+ 1) & bucketMask }
         bucketTags[b] = tag
@@ -115,8 +132,14 @@ public final class PagingStructureCache {
 
     /// Removes `tag` (an entry's) from the hash index, moving later entries of its probe run
     /// back so that every lookup still finds them (deletion without tombstones).
-    @usableFromInline
+    @inlinable @inline(__always)
     func indexRemove(_ tag: UInt64) {
+        if !linear { indexRemoveHashed(tag) }
+    }
+
+    /// `indexRemove` for a cache with a hash index.
+    @usableFromInline
+    func indexRemoveHashed(_ tag: UInt64) {
         var b = home(tag)
         while bucketTags[b] != tag { b = (b &+ 1) & bucketMask }
         var hole = b
@@ -238,6 +261,7 @@ public final class PagingStructureCache {
         if n > 0 {
             for i in 0..<capacity { tags[i] = 0 }
             used.update(repeating: 0, count: usedWords)
+            // (A linear cache keeps no index; clearing its unused buckets is harmless.)
             bucketTags.update(repeating: 0, count: bucketMask + 1)
             mru = -1; lru = -1
         }
