@@ -589,7 +589,7 @@ public final class MMU {
         let key = TLB.valid | pn
         // The L1 dTLB (4K array).
         let set1 = l1d.setIndex(pn), base1 = set1 &* l1d.ways
-        let hit1 = l1d.find4K(base1, key, pcidBits: pcidBits)
+        let hit1 = l1d.find(base1, key, pcidBits: pcidBits)
         if hit1 >= 0 {
             l1d.touch(set: set1, way: hit1 &- base1)
             lastDataPage = va.raw >> PAGE_SHIFT; lastDataSlot = hit1; lastDataTag = l1d.tags[hit1]
@@ -602,7 +602,7 @@ public final class MMU {
         let victim1 = base1 &+ l1d.victimWay(set1)
         // The STLB.
         let set2 = stlb.setIndex(pn), base2 = set2 &* stlb.ways
-        let hit2 = stlb.find4K(base2, key, pcidBits: pcidBits)
+        let hit2 = stlb.find(base2, key, pcidBits: pcidBits)
         if hit2 >= 0 {
             stlb.touch(set: set2, way: hit2 &- base2)
             counts.stlbHits &+= 1

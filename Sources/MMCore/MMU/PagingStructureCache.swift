@@ -261,8 +261,7 @@ public final class PagingStructureCache {
         if n > 0 {
             for i in 0..<capacity { tags[i] = 0 }
             used.update(repeating: 0, count: usedWords)
-            // (A linear cache keeps no index; clearing its unused buckets is harmless.)
-            bucketTags.update(repeating: 0, count: bucketMask + 1)
+            if !linear { bucketTags.update(repeating: 0, count: bucketMask + 1) }
             mru = -1; lru = -1
         }
         count = 0

@@ -208,17 +208,8 @@ public final class TLB {
     @inlinable @inline(__always)
     func probe(_ va: UInt64, _ size: PageSize, _ pcid: UInt16) -> Int {
         let pn = TLB.pageNumber(va, size)
-        let key = TLB.valid | (UInt64(size.rawValue) << TLB.sizeShift) | pn
-        let base = setBase(pn)
-        if !mayHold(base, TLB.fingerprint(key)) { return -1 }
-        var i = base
-        let end = base &+ ways
-        while i < end {
-            let t = tags[i]
-            if t & TLB.matchMask == key && TLB.pcidMatches(t, pcid) { return i }
-            i &+= 1
-        }
-        return -1
+        return find(setBase(pn), TLB.valid | (UInt64(size.rawValue) << TLB.sizeShift) | pn,
+                    pcidBits: UInt64(pcid & 0xfff) << TLB.pcidShift)
     }
 
     /// Finds the entry translating `va` under `pcid` (any page size) and marks it most recently
@@ -245,7 +236,7 @@ public final class TLB {
         let p = UInt64(pcid & 0xfff) << TLB.pcidShift
         let tg = tags
         if nibbleOrder {
-            let hit = find4K(base, key, pcidBits: p)
+            let hit = find(base, key, pcidBits: p)
             if hit >= 0 { touch(set: set, way: hit &- base); return hit }
             memoVictim = base &+ victimWay(set)
         } else {
@@ -269,11 +260,11 @@ public final class TLB {
         return slot
     }
 
-    /// The slot of the set starting at `base` holding a 4K entry with match key `key` usable
-    /// under the PCID in tag position `pcidBits`, or -1; looks at the tags only when the
-    /// fingerprints say one may.
+    /// The slot of the set starting at `base` holding an entry with match key `key` usable
+    /// under the PCID in tag position `pcidBits` (or global), or -1; looks at the tags only when
+    /// the fingerprints say one may.
     @inlinable @inline(__always)
-    func find4K(_ base: Int, _ key: UInt64, pcidBits p: UInt64) -> Int {
+    func find(_ base: Int, _ key: UInt64, pcidBits p: UInt64) -> Int {
         if !mayHold(base, TLB.fingerprint(key)) { return -1 }
         let tg = tags
         var i = base
@@ -463,7 +454,7 @@ public final class TLB {
     public func invalidatePage(_ va: VirtAddr, pcid: UInt16) -> Int {
         // An empty array (the iTLB of a trace without fetches, the huge-page arrays without huge
         // pages) is the common case on the fault path: answered without a call.
-        if count4K == 0 && count2M == 0 && count1G == 0 { return 0 }
+        if isEmpty { return 0 }
         return invalidatePageProbing(va, pcid: pcid)
     }
 
