@@ -214,7 +214,7 @@ public final class MMU {
     var dataFastPath = true { didSet { updateDataFastPath() } }
     /// `dataFastPath`, x86-64 4-level paging, and nibble-ordered L1 dTLB and STLB sets: the
     /// conditions of `translateData4K` that change only with the configuration.
-    var dataFastPathEligible = true
+    @usableFromInline var dataFastPathEligible = true
 
     /// Recomputes `dataFastPathEligible`.
     func updateDataFastPath() {
@@ -340,6 +340,9 @@ public final class MMU {
                 fastDataHits &+= 1
                 return .ok(TLB.physAddr(p, va))
             }
+        } else if kind != .exec && dataArraysHold4KOnly {
+            // Straight to the 4K data path, without `translateProbe`'s frame and checks.
+            return translateData4K(va, kind, user: user, mem: mem)
         }
         return translateProbe(va, kind, user: user, mem: mem)
     }
@@ -383,6 +386,7 @@ public final class MMU {
             if MMU.permits(p, kind, user: user) { return .ok(TLB.physAddr(p, va)) }
             return walkAndFill(va, kind, user: user, mem: mem)
         }
+        if kind != .exec && dataArraysHold4KOnly { return translateData4K(va, kind, user: user, mem: mem) }
         let top = va.raw >> canonShift
         guard top == 0 || top == canonOnes else {
             counts.generalProtectionFaults += 1
@@ -404,7 +408,6 @@ public final class MMU {
             }
             counts.l1iMisses += 1
         } else {
-            if dataArraysHold4KOnly { return translateData4K(va, kind, user: user, mem: mem) }
             var p: UInt64 = 0
             // Noting the victim: after a miss, the walk's fill of this array skips its scan.
             var slot = l1d.lookupNotingVictim(va, pcid: pcid)
@@ -571,19 +574,24 @@ public final class MMU {
     /// Whether a data access can take `translateData4K`: x86-64 4-level paging under a CR3, the
     /// L1 dTLB and STLB keeping nibble-ordered sets, and no 2M or 1G entry in any array a data
     /// access probes (so every probe is of one 4K set). `dataFastPath` false turns it off (tests).
-    @inline(__always)
+    @inlinable @inline(__always)
     var dataArraysHold4KOnly: Bool {
         dataFastPathEligible && cr3 != nil && l1d2M.isEmpty && l1d1G.isEmpty && !stlb.holdsHugeEntries && stlb1G.isEmpty
     }
 
     /// What `translateProbe` does for a data access that gets past the repeated-page check,
-    /// when `dataArraysHold4KOnly`: the L1 dTLB probe, the STLB probe, the walk and the fills,
-    /// in one function. Returns the same translation and leaves the same TLB entries, LRU
+    /// when `dataArraysHold4KOnly`: the canonical-address check, the L1 dTLB probe, the STLB
+    /// probe, the walk and the fills, in one function. Returns the same translation and leaves the same TLB entries, LRU
     /// orders, caches and counts as the general path (`translateProbe` → `walkAndFill`), which
     /// `TranslateData4KTests` checks: each probe's victim is worked out as `lookupNotingVictim`
     /// does, and the fill that follows the walk uses it, as `insert` does with a noted victim.
-    @inline(never)
+    @usableFromInline @inline(never)
     func translateData4K(_ va: VirtAddr, _ kind: AccessKind, user: Bool, mem: PhysicalMemory) -> Translation {
+        let top = va.raw >> canonShift
+        guard top == 0 || top == canonOnes else {
+            counts.generalProtectionFaults += 1
+            return .fault(HardwareWalker.accessCode(kind, user: user))
+        }
         let pcidBits = UInt64(pcid & 0xfff) << TLB.pcidShift
         let pn = TLB.pageNumber(va.raw, .size4K)
         let key = TLB.valid | pn
@@ -616,7 +624,13 @@ public final class MMU {
         let victim2 = base2 &+ stlb.victimWay(set2)
         // The walk.
         var path = WalkPath()
-        switch walkCounted(va, cr3.unsafelyUnwrapped, kind, user: user, mem: mem, path: &path) {
+        counts.pageWalks &+= 1
+        let start = walkStart(va, cr3.unsafelyUnwrapped)
+        var refs = 0, ad = 0
+        let r = walker.walk(from: start, va, kind, user: user, mem: mem, memRefs: &refs, adUpdates: &ad, path: &path)
+        counts.walkMemoryRefs &+= refs
+        counts.adUpdates &+= ad
+        switch r {
         case .ok(let t):
             let tag = TLB.makeTag(va, size: t.pageSize, pcid: pcid, global: t.isGlobal)
             let payload = TLB.makePayload(t)

@@ -36,7 +36,7 @@ public final class TLB {
     /// per nibble, nibble 0 first; nibbles from `ways` up hold 0xf (never a way number then).
     /// A touch moves the way to nibble 0; the LRU way is nibble `ways - 1`. Constant time.
     @usableFromInline let orders: UnsafeMutablePointer<UInt64>
-    /// One byte per slot (8 spare bytes at the end): `fingerprint` of a valid entry's match key,
+    /// One byte per slot (16 spare bytes at the end): `fingerprint` of a valid entry's match key,
     /// 0 for an invalid one. A set none of whose bytes equals a key's fingerprint holds no entry
     /// with that key, which `mayHold` tells from whole words, without looking at the tags.
     @usableFromInline let fingerprints: UnsafeMutablePointer<UInt8>
@@ -44,6 +44,13 @@ public final class TLB {
     @usableFromInline let validWays: UnsafeMutablePointer<UInt32>
     /// `validWays` of a full set.
     @usableFromInline let allWays: UInt32
+    /// For sets of at most 16 ways, `mayHold` reads a set's fingerprints as two words: these are
+    /// OR-ed into the first and the second word to make the bytes past the set never match
+    /// (all ones past `ways`; the second word is all ones for sets of at most 8 ways).
+    @usableFromInline let fingerprintPadLow: UInt64, fingerprintPadHigh: UInt64
+    /// Nibble order: the shift of the least recently used way's nibble (4 * (ways - 1)), and the
+    /// nibbles that hold way numbers (the low `ways` ones).
+    @usableFromInline let lruShift: UInt64, orderMask: UInt64
     /// ceil(2^40 / ways): `setOf` divides a slot by `ways` with a multiply (exact below 2^32).
     @usableFromInline let waysReciprocal: UInt64
     /// LRU clock: the stamp given to the most recently used entry (advanced by every touch and
@@ -93,9 +100,13 @@ public final class TLB {
         var initial = UInt64.max
         for w in 0..<min(ways, 16) { initial = (initial & ~(0xf << (4 * UInt64(w)))) | (UInt64(w) << (4 * UInt64(w))) }
         orders = .allocate(capacity: sets); orders.initialize(repeating: initial, count: sets)
-        fingerprints = .allocate(capacity: capacity + 8); fingerprints.initialize(repeating: 0, count: capacity + 8)
+        fingerprints = .allocate(capacity: capacity + 16); fingerprints.initialize(repeating: 0, count: capacity + 16)
+        fingerprintPadLow = ways >= 8 ? 0 : UInt64.max << (8 * UInt64(ways))
+        fingerprintPadHigh = ways <= 8 ? UInt64.max : ways >= 16 ? 0 : UInt64.max << (8 * UInt64(ways - 8))
         validWays = .allocate(capacity: sets); validWays.initialize(repeating: 0, count: sets)
         allWays = ways >= 32 ? UInt32.max : (1 << UInt32(ways)) - 1
+        lruShift = 4 * UInt64(min(ways, 16) - 1)
+        orderMask = ways >= 16 ? UInt64.max : (1 << (4 * UInt64(ways))) - 1
         waysReciprocal = ((1 << 40) + UInt64(ways) - 1) / UInt64(ways)
     }
 
@@ -110,14 +121,14 @@ public final class TLB {
     /// Whether a 2M or 1G entry is valid.
     @inlinable var holdsHugeEntries: Bool { count2M | count1G != 0 }
 
-    /// Asks the host CPU to cache the set a 4 KiB page `va` would live in (its tags, stamps and
-    /// payloads), for a lookup or insert soon; a hint that changes nothing.
+    /// Asks the host CPU to cache the set a 4 KiB page `va` would live in (its tags and payloads,
+    /// and its stamps in stamp order), for a lookup or insert soon; a hint that changes nothing.
     @inline(__always)
     func prefetchSet(_ va: UInt64) {
         let base = setBase(TLB.pageNumber(va, .size4K))
         let last = base &+ ways &- 1
         cmm_prefetch_read(tags + base); cmm_prefetch_read(tags + last)
-        cmm_prefetch_read(stamps + base); cmm_prefetch_read(stamps + last)
+        if !nibbleOrder { cmm_prefetch_read(stamps + base); cmm_prefetch_read(stamps + last) }
         cmm_prefetch_read(payloads + base); cmm_prefetch_read(payloads + last)
     }
 
@@ -193,6 +204,13 @@ public final class TLB {
     func mayHold(_ base: Int, _ fp: UInt8) -> Bool {
         let raw = UnsafeRawPointer(fingerprints)
         let splat = UInt64(fp) &* 0x0101_0101_0101_0101
+        if ways <= 16 {
+            // Two words (16 spare bytes at the end keep the second in bounds), bytes past the set
+            // forced non-zero by the pads; no loop.
+            let x = (UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: base, as: UInt64.self)) ^ splat) | fingerprintPadLow
+            let y = (UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: base &+ 8, as: UInt64.self)) ^ splat) | fingerprintPadHigh
+            return ((x &- 0x0101_0101_0101_0101) & ~x | (y &- 0x0101_0101_0101_0101) & ~y) & 0x8080_8080_8080_8080 != 0
+        }
         var i = 0
         while i < ways {
             var x = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: base &+ i, as: UInt64.self)) ^ splat
@@ -462,23 +480,27 @@ public final class TLB {
     @usableFromInline @inline(never)
     func invalidatePageProbing(_ va: VirtAddr, pcid: UInt16) -> Int {
         var n = 0
-        var s: UInt8 = 0
-        while s < 3 {
-            let size = PageSize(rawValue: s) ?? .size4K
-            let present: Bool
-            switch s { case 0: present = count4K > 0; case 1: present = count2M > 0; default: present = count1G > 0 }
-            if present {
-                let pn = TLB.pageNumber(va.raw, size)
-                let key = TLB.valid | (UInt64(s) << TLB.sizeShift) | pn
-                let base = setBase(pn)
-                var i = mayHold(base, TLB.fingerprint(key)) ? base : base &+ ways
-                while i < base &+ ways {
-                    let t = tags[i]
-                    if t & TLB.matchMask == key && TLB.pcidMatches(t, pcid) { drop(i); n &+= 1 }
-                    i &+= 1
-                }
-            }
-            s &+= 1
+        if count4K > 0 { n &+= dropEntries(va.raw, .size4K, pcid) }
+        if count2M > 0 { n &+= dropEntries(va.raw, .size2M, pcid) }
+        if count1G > 0 { n &+= dropEntries(va.raw, .size1G, pcid) }
+        return n
+    }
+
+    /// Drops the entries for `va` with pages of `size` usable under `pcid` (INVLPG's match rule);
+    /// returns how many were dropped. The set's tags are read only when the fingerprints say
+    /// one may match.
+    @inlinable @inline(__always)
+    func dropEntries(_ va: UInt64, _ size: PageSize, _ pcid: UInt16) -> Int {
+        let pn = TLB.pageNumber(va, size)
+        let key = TLB.valid | (UInt64(size.rawValue) << TLB.sizeShift) | pn
+        let base = setBase(pn)
+        if !mayHold(base, TLB.fingerprint(key)) { return 0 }
+        var n = 0
+        var i = base
+        while i < base &+ ways {
+            let t = tags[i]
+            if t & TLB.matchMask == key && TLB.pcidMatches(t, pcid) { drop(i); n &+= 1 }
+            i &+= 1
         }
         return n
     }
